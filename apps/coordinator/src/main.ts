@@ -1,0 +1,4 @@
+import { runRoles } from '#libs/platform';
+import { coordinatorRole } from './coordinator.role.js';
+
+await runRoles([coordinatorRole]);

@@ -1,0 +1,4 @@
+import { runRoles } from '#libs/platform';
+import { fanoutRole } from './fanout.role.js';
+
+await runRoles([fanoutRole]);

@@ -1,0 +1,4 @@
+import { runRoles } from '#libs/platform';
+import { outboxRelayRole } from './outbox-relay.role.js';
+
+await runRoles([outboxRelayRole]);

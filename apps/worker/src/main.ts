@@ -1,0 +1,4 @@
+import { runRoles } from '#libs/platform';
+import { workerRole } from './worker.role.js';
+
+await runRoles([workerRole]);

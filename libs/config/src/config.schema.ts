@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const brokerList = z
+  .string()
+  .transform((value) => value.split(',').map((b) => b.trim()))
+  .refine((brokers) => brokers.length > 0 && brokers.every((b) => /^[^\s:/]+:\d{1,5}$/.test(b)), {
+    message: 'must be a comma-separated list of host:port',
+  });
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+
+/**
+ * Every setting the platform reads from its environment, with the local defaults of ../shared/API.md.
+ * The variable names are the public contract; the keys are what code reads.
+ */
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: port.optional(),
+  KAFKA_BROKERS: brokerList.default(['127.0.0.1:9092']),
+  KAFKA_CLIENT_ID: z.string().min(1).default('orchestrator'),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[a-zA-Z0-9._-]*$/, 'may hold only letters, digits, ".", "_" and "-"')
+    .default(''),
+  KAFKA_PARTITIONS: positiveInt.max(1024).default(12),
+  KAFKA_REPLICATION_FACTOR: positiveInt.max(7).default(1),
+  SCHEMA_REGISTRY_URL: url(['http:', 'https:']).default('http://127.0.0.1:8081/apis/ccompat/v7'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/orchestrator'),
+  DATABASE_POOL_MAX: positiveInt.max(1000).default(10),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  HEALTH_TIMEOUT_MS: positiveInt.default(2000),
+  SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
+});
+
+export type AppConfig = z.output<typeof configSchema>;

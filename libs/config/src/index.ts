@@ -1,0 +1,2 @@
+export { configSchema, type AppConfig } from './config.schema.js';
+export { ConfigError, loadConfig } from './load-config.js';

@@ -1,0 +1,44 @@
+import pg from 'pg';
+import { trackResource } from '#libs/resources';
+
+export type Pool = pg.Pool;
+
+/** A pg pool that shows up in the open-resources ledger until `end()` resolves. */
+export function createPool(connectionString: string, options: { name: string; max?: number }): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: options.max ?? 10,
+    application_name: options.name,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 5_000,
+  });
+  const release = trackResource('pg-pool', options.name);
+  const end = pool.end.bind(pool);
+  // pg's end() has a callback overload we never use; the promise form is the one callers get.
+  pool.end = (async () => {
+    try {
+      await end();
+    } finally {
+      release();
+    }
+  }) as typeof pool.end;
+  // An idle client that loses its connection emits here; without a listener the process would crash.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+/** Runs `work` in one transaction on one client; rolls back on any error and rethrows it. */
+export async function inTransaction<T>(pool: pg.Pool, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await work(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

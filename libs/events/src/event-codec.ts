@@ -1,0 +1,72 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import type { TopicSpec } from '#libs/kafka';
+import type { SchemaFile } from './avro-to-typescript.js';
+import type { EventsBySchema, SchemaName } from './generated/event-types.js';
+
+export class UnknownTopicSchema extends Error {
+  override readonly name = 'UnknownTopicSchema';
+}
+
+/** Confluent's TopicNameStrategy: the value schema of topic T lives under subject `T-value`. */
+export const valueSubject = (topic: string): string => `${topic}-value`;
+
+export function createSchemaRegistry(url: string): SchemaRegistry {
+  return new SchemaRegistry({ host: url, clientId: 'orchestrator', retry: { retries: 3 } });
+}
+
+/**
+ * Encodes events in the Confluent wire format (magic byte, schema id, Avro body) against the schemas registered for
+ * their topics, and decodes any message whose schema the registry knows. Decoded values are `unknown`: a consumer
+ * validates them before trusting their shape.
+ */
+export class EventCodec {
+  private readonly schemaIds = new Map<string, number>();
+
+  constructor(
+    private readonly registry: SchemaRegistry,
+    private readonly topics: readonly TopicSpec[],
+  ) {}
+
+  /**
+   * Registers the value schema of every topic that has one, with BACKWARD compatibility, and remembers the ids.
+   * Registering an unchanged schema returns its existing id; an incompatible change is refused by the registry.
+   */
+  async registerAll(schemas: readonly SchemaFile[]): Promise<{ subject: string; id: number }[]> {
+    const byName = new Map(schemas.map((s) => [s.name, s.schema]));
+    const registered: { subject: string; id: number }[] = [];
+    for (const topic of this.topics) {
+      if (!topic.valueSchema) continue;
+      const schema = byName.get(topic.valueSchema);
+      if (!schema) throw new UnknownTopicSchema(`${topic.name}: no schemas/${topic.valueSchema}.avsc`);
+      const subject = valueSubject(topic.name);
+      const { id } = await this.registry.register(
+        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      );
+      this.schemaIds.set(topic.name, id);
+      registered.push({ subject, id });
+    }
+    return registered;
+  }
+
+  /** For producers that did not register: the latest registered schema of each topic they write. */
+  async loadLatest(topicNames: readonly string[]): Promise<void> {
+    for (const name of topicNames) {
+      this.schemaIds.set(name, await this.registry.getLatestSchemaId(valueSubject(name)));
+    }
+  }
+
+  async encode<S extends SchemaName>(schema: S, topic: string, event: EventsBySchema[S]): Promise<Buffer> {
+    const spec = this.topics.find((t) => t.name === topic);
+    if (spec?.valueSchema !== schema) {
+      throw new UnknownTopicSchema(`topic ${topic} does not carry ${schema} events`);
+    }
+    const id = this.schemaIds.get(topic) ?? (await this.registry.getLatestSchemaId(valueSubject(topic)));
+    this.schemaIds.set(topic, id);
+    return this.registry.encode(id, event);
+  }
+
+  async decode(message: Buffer): Promise<unknown> {
+    return (await this.registry.decode(message)) as unknown;
+  }
+}

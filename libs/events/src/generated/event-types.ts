@@ -1,0 +1,136 @@
+// Generated from schemas/*.avsc by `npm run schemas:gen`. Do not edit: change the schema and regenerate.
+/* eslint-disable */
+
+export type NodeOutcome = "succeeded" | "failed";
+
+/** A worker finished a node attempt, successfully or not; key = run id. */
+export interface NodeCompleted {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "node.completed": the discriminant of the event union. */
+  readonly type: "node.completed";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly attempt: number;
+  readonly status: NodeOutcome;
+  /** Small outputs inline. */
+  readonly outputJson: null | string;
+  /** sha256 reference into content-addressed storage for large outputs. */
+  readonly outputRef: null | string;
+  readonly error: null | string;
+}
+
+export type NodeType = "function" | "http_request" | "agent" | "hitl" | "delay";
+
+/** A node attempt is ready for a worker of its type; key = run id. */
+export interface NodeDispatch {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "node.dispatch": the discriminant of the event union. */
+  readonly type: "node.dispatch";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly nodeId: string;
+  readonly nodeType: NodeType;
+  readonly attempt: number;
+  readonly configJson: string;
+  readonly inputJson: string;
+  readonly deadlineAt: null | number;
+}
+
+/** A patch was accepted (202) for a workflow; key = workflow id. */
+export interface PatchCreated {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "patch.created": the discriminant of the event union. */
+  readonly type: "patch.created";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly workflowId: string;
+  readonly patchId: string;
+  /** The RFC 6902 operations, as JSON text. */
+  readonly opsJson: string;
+  readonly idempotencyKey: null | string;
+}
+
+/** A state change of a run, for live streams and projections; key = run id. */
+export interface RunEvent {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "run.event": the discriminant of the event union. */
+  readonly type: "run.event";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly workflowId: string;
+  /** run.started, node.dispatched, node.completed, run.completed, ... */
+  readonly kind: string;
+  readonly status: string;
+  readonly nodeId: null | string;
+  readonly detailJson: null | string;
+}
+
+/** A run was accepted (202); key = run id. */
+export interface RunRequested {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "run.requested": the discriminant of the event union. */
+  readonly type: "run.requested";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly workflowId: string;
+  readonly workflowVersion: number;
+  readonly inputJson: string;
+  /** Low-cardinality label for metrics (workflows_started_total{tag}). */
+  readonly tag: null | string;
+}
+
+export interface RejectedPatch {
+  readonly patchId: string;
+  readonly seq: number;
+  readonly reason: string;
+}
+
+/** A batch of patches produced a new version; key = workflow id. */
+export interface WorkflowMaterialized {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "workflow.materialized": the discriminant of the event union. */
+  readonly type: "workflow.materialized";
+  /** Per-key sequence number; consumers detect gaps and duplicates with it. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly workflowId: string;
+  readonly version: number;
+  readonly appliedThroughSeq: number;
+  readonly appliedPatchIds: Array<string>;
+  readonly rejected: Array<RejectedPatch>;
+}
+
+/** Schema file name -> the event type it declares. */
+export interface EventsBySchema {
+  "node-completed": NodeCompleted;
+  "node-dispatch": NodeDispatch;
+  "patch-created": PatchCreated;
+  "run-event": RunEvent;
+  "run-requested": RunRequested;
+  "workflow-materialized": WorkflowMaterialized;
+}
+
+export type SchemaName = keyof EventsBySchema;
+export type AnyEvent = EventsBySchema[SchemaName];

@@ -1,0 +1,4 @@
+export { createKafka, openAdmin, openConsumer, openProducer } from './kafka-client.js';
+export { applyTopics, deleteTopics, readExistingTopics, TopicChangeRefused } from './topic-apply.js';
+export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
+export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';

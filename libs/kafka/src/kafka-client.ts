@@ -1,0 +1,64 @@
+import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer, type ProducerConfig } from './kafkajs.js';
+import SnappyCodec from 'kafkajs-snappy';
+import type { Logger } from 'pino';
+import { trackResource } from '#libs/resources';
+
+// kafkajs ships only GZIP; topics in the catalog use Snappy, so every consumer must be able to read it.
+CompressionCodecs[CompressionTypes.Snappy] = SnappyCodec;
+
+const LEVELS: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
+  [logLevel.NOTHING]: 'debug',
+  [logLevel.ERROR]: 'error',
+  [logLevel.WARN]: 'warn',
+  [logLevel.INFO]: 'info',
+  [logLevel.DEBUG]: 'debug',
+};
+
+/** The one place kafkajs is constructed, so a successor client can replace it behind this module. */
+export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: options.brokers,
+    connectionTimeout: 3000,
+    requestTimeout: 30000,
+    retry: { initialRetryTime: 100, retries: 8 },
+    logLevel: logLevel.WARN,
+    logCreator:
+      () =>
+      ({ level, namespace, log }) => {
+        const { message, ...extra } = log;
+        options.logger[LEVELS[level]]({ namespace, ...extra }, message);
+      },
+  });
+}
+
+function track<T extends Producer | Consumer | Admin>(client: T, kind: 'kafka-producer' | 'kafka-consumer' | 'kafka-admin', name: string): T {
+  let release: (() => void) | undefined;
+  const connect = client.connect.bind(client);
+  const disconnect = client.disconnect.bind(client);
+  client.connect = async () => {
+    await connect();
+    release ??= trackResource(kind, name);
+  };
+  client.disconnect = async () => {
+    try {
+      await disconnect();
+    } finally {
+      release?.();
+      release = undefined;
+    }
+  };
+  return client;
+}
+
+export function openProducer(kafka: Kafka, name: string, config: ProducerConfig = {}): Producer {
+  return track(kafka.producer(config), 'kafka-producer', name);
+}
+
+export function openConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
+  return track(kafka.consumer(config), 'kafka-consumer', config.groupId);
+}
+
+export function openAdmin(kafka: Kafka, name: string): Admin {
+  return track(kafka.admin(), 'kafka-admin', name);
+}

@@ -1,0 +1,87 @@
+import { ConfigResourceTypes, type Admin } from './kafkajs.js';
+import { planTopicChanges, type ExistingTopic, type TopicPlan } from './topic-plan.js';
+import { topicConfigEntries, type TopicSpec } from './topics.js';
+
+export class TopicChangeRefused extends Error {
+  override readonly name = 'TopicChangeRefused';
+  constructor(readonly plan: TopicPlan) {
+    super(
+      `Refused ${plan.refusals.length} destructive topic change(s); nothing was applied:\n` +
+        plan.refusals.map((r) => `  ${r.topic}: ${r.reason}`).join('\n'),
+    );
+  }
+}
+
+/** What the broker has for the catalog's topics. */
+export async function readExistingTopics(admin: Admin, specs: TopicSpec[]): Promise<Map<string, ExistingTopic>> {
+  const present = new Set(await admin.listTopics());
+  const names = specs.map((s) => s.name).filter((n) => present.has(n));
+  const existing = new Map<string, ExistingTopic>();
+  if (!names.length) return existing;
+  const [metadata, configs] = await Promise.all([
+    admin.fetchTopicMetadata({ topics: names }),
+    admin.describeConfigs({
+      includeSynonyms: false,
+      resources: names.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+    }),
+  ]);
+  const configsByTopic = new Map(
+    configs.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]),
+  );
+  for (const topic of metadata.topics) {
+    existing.set(topic.name, {
+      name: topic.name,
+      partitions: topic.partitions.length,
+      replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
+      configs: configsByTopic.get(topic.name) ?? {},
+    });
+  }
+  return existing;
+}
+
+/**
+ * Brings the broker in line with the catalog. Idempotent: a second run finds every topic `unchanged`.
+ * Throws TopicChangeRefused, before changing anything, if any part of the plan would destroy data.
+ */
+export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<TopicPlan> {
+  const plan = planTopicChanges(specs, await readExistingTopics(admin, specs));
+  if (plan.refusals.length) throw new TopicChangeRefused(plan);
+
+  const creates = plan.actions.flatMap((a) => (a.kind === 'create' ? [a.spec] : []));
+  if (creates.length) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: creates.map((spec) => ({
+        topic: spec.name,
+        numPartitions: spec.partitions,
+        replicationFactor: spec.replicationFactor,
+        configEntries: Object.entries(topicConfigEntries(spec)).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  const grows = plan.actions.flatMap((a) => (a.kind === 'add-partitions' ? [a] : []));
+  if (grows.length) {
+    await admin.createPartitions({ topicPartitions: grows.map((a) => ({ topic: a.spec.name, count: a.to })) });
+  }
+  const alters = plan.actions.flatMap((a) => (a.kind === 'alter-config' ? [a.spec] : []));
+  if (alters.length) {
+    // AlterConfigs (kafkajs has no incremental variant) replaces a topic's whole override set, so every managed key
+    // is sent each time; keys set by hand outside the catalog are reset to the broker default.
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: alters.map((spec) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name: spec.name,
+        configEntries: Object.entries(topicConfigEntries(spec)).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  return plan;
+}
+
+/** Removes the given topics if present (test clean-up). */
+export async function deleteTopics(admin: Admin, names: string[]): Promise<void> {
+  const present = new Set(await admin.listTopics());
+  const topics = names.filter((n) => present.has(n));
+  if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+}

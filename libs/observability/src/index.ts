@@ -1,0 +1,2 @@
+export { createLogger, PinoNestLogger } from './logger.js';
+export { createMetricsRegistry } from './metrics.js';

@@ -1,0 +1,64 @@
+import type { Admin } from 'kafkajs';
+import type { Redis } from 'ioredis';
+import type { Pool } from '#libs/db';
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly latencyMs: number;
+  readonly error?: string;
+}
+
+async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult> {
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      probe(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { ok: true, latencyMs: Math.round(performance.now() - started) };
+  } catch (error) {
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Readiness of the three services every role needs (API.md: /health is 200 when all are reachable). */
+export class DependencyChecks {
+  private adminConnected: Promise<void> | undefined;
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly redis: Redis,
+    private readonly admin: Admin,
+    private readonly timeoutMs: number,
+  ) {}
+
+  async run(): Promise<Record<'postgres' | 'redis' | 'kafka', CheckResult>> {
+    const [postgres, redis, kafka] = await Promise.all([
+      timed(this.timeoutMs, () => this.pool.query('SELECT 1')),
+      timed(this.timeoutMs, () => this.pingRedis()),
+      timed(this.timeoutMs, () => this.describeKafka()),
+    ]);
+    return { postgres, redis, kafka };
+  }
+
+  private async pingRedis(): Promise<void> {
+    if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
+    await this.redis.ping();
+  }
+
+  private async describeKafka(): Promise<void> {
+    // A failed connect is forgotten so the next probe tries again instead of reporting a stale failure forever.
+    this.adminConnected ??= this.admin.connect().catch((error: unknown) => {
+      this.adminConnected = undefined;
+      throw error;
+    });
+    await this.adminConnected;
+    const cluster = await this.admin.describeCluster();
+    if (!cluster.brokers.length) throw new Error('no brokers in cluster metadata');
+  }
+}

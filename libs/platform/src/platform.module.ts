@@ -1,0 +1,71 @@
+import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import type { Redis } from 'ioredis';
+import type { Admin, Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import { Gauge, type Registry } from 'prom-client';
+import type { AppConfig } from '#libs/config';
+import { createPool, type Pool } from '#libs/db';
+import { createKafka, openAdmin } from '#libs/kafka';
+import { createMetricsRegistry } from '#libs/observability';
+import { createRedis } from '#libs/redis';
+import { DependencyChecks } from './dependency-checks.js';
+import { HealthController } from './health.controller.js';
+import { MetricsController } from './metrics.controller.js';
+import { CONFIG, KAFKA, KAFKA_ADMIN, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, ROLES } from './tokens.js';
+
+class ConnectionsCloser implements OnApplicationShutdown {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(KAFKA_ADMIN) private readonly admin: Admin,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.pool.end(), this.admin.disconnect(), this.redis.quit().catch(() => this.redis.disconnect())]);
+  }
+}
+
+/**
+ * The connections and endpoints every role shares: one pool, one Redis client, one Kafka client, one metrics
+ * registry, `/health` and `/metrics`. The all-in-one root builds it once for all its roles.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(options: { config: AppConfig; roles: readonly string[]; logger: Logger }): DynamicModule {
+    const { config, roles, logger } = options;
+    const name = roles.length === 1 ? (roles[0] as string) : 'all-in-one';
+    return {
+      module: PlatformModule,
+      controllers: [HealthController, MetricsController],
+      providers: [
+        { provide: CONFIG, useValue: config },
+        { provide: ROLES, useValue: roles },
+        { provide: LOGGER, useValue: logger },
+        {
+          provide: METRICS_REGISTRY,
+          useFactory: (): Registry => {
+            const registry = createMetricsRegistry({ service: name });
+            const up = new Gauge({ name: 'orchestrator_role_up', help: 'Roles this process runs', labelNames: ['role'], registers: [registry] });
+            roles.forEach((role) => up.set({ role }, 1));
+            return registry;
+          },
+        },
+        { provide: PG_POOL, useFactory: () => createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX }) },
+        { provide: REDIS, useFactory: () => createRedis(config.REDIS_URL, name) },
+        {
+          provide: KAFKA,
+          useFactory: () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${name}`, logger: logger.child({ component: 'kafkajs' }) }),
+        },
+        { provide: KAFKA_ADMIN, inject: [KAFKA], useFactory: (kafka: Kafka) => openAdmin(kafka, `${name}-health`) },
+        {
+          provide: DependencyChecks,
+          inject: [PG_POOL, REDIS, KAFKA_ADMIN],
+          useFactory: (pool: Pool, redis: Redis, admin: Admin) => new DependencyChecks(pool, redis, admin, config.HEALTH_TIMEOUT_MS),
+        },
+        ConnectionsCloser,
+      ],
+      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, KAFKA],
+    };
+  }
+}

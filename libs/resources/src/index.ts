@@ -1,0 +1,1 @@
+export { describeOpenResources, openResources, trackResource, type OpenResource } from './open-resources.js';
