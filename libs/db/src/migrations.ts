@@ -46,7 +46,9 @@ export async function ensureDatabase(databaseUrl: string, options: { template?: 
     await client.query(`CREATE DATABASE ${quoteIdent(database)}${template}`);
     return true;
   } catch (error) {
-    if ((error as { code?: string }).code === '42P04') return false; // created meanwhile by another process
+    // Created meanwhile by another process: 42P04 if it saw the database, 23505 if both inserted it at once.
+    const code = (error as { code?: string }).code;
+    if (code === '42P04' || code === '23505') return false;
     throw error;
   } finally {
     await client.end();

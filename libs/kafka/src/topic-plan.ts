@@ -65,13 +65,14 @@ export function planTopicChanges(desired: TopicSpec[], existing: Map<string, Exi
       });
     }
     const retention = configChanges.find((c) => c.key === 'retention.ms');
-    if (retention && retention.from !== undefined && Number(retention.to) < Number(retention.from)) {
+    const shorterRetention = retention?.from !== undefined && Number(retention.to) < Number(retention.from);
+    if (retention && shorterRetention) {
       refusals.push({
         topic: spec.name,
         reason: `has retention.ms=${retention.from} and the catalog says ${retention.to}: a shorter retention deletes stored messages at once; lower it by hand (kafka-configs) after review`,
       });
     }
-    const safeChanges = configChanges.filter((c) => c.key !== 'cleanup.policy' && c !== retention);
+    const safeChanges = configChanges.filter((c) => c.key !== 'cleanup.policy' && !(c === retention && shorterRetention));
     if (safeChanges.length) {
       actions.push({ kind: 'alter-config', spec, changes: safeChanges });
       changed = true;

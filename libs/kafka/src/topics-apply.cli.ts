@@ -20,7 +20,11 @@ try {
       replicationFactor: config.KAFKA_REPLICATION_FACTOR,
     }),
   );
-  describePlan(plan).forEach(write);
+  describePlan(plan)
+    .filter((line) => !line.startsWith('ok '))
+    .forEach(write);
+  const unchanged = plan.actions.filter((a) => a.kind === 'unchanged').length;
+  write(`${plan.actions.length} topics in the catalog, ${unchanged} already as declared`);
 } catch (error) {
   if (error instanceof TopicChangeRefused) {
     describePlan(error.plan).forEach(write);

@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { COMPATIBILITY, SchemaType } from '@kafkajs/confluent-schema-registry';
+import { applyTopics, createKafka, openAdmin, openConsumer, openProducer } from '#libs/kafka';
+import { useTestContext } from '#test/harness/test-context.js';
+import { createSchemaRegistry, EventCodec, valueSubject } from './event-codec.js';
+import type { PatchCreated } from './generated/event-types.js';
+import { readSchemaFiles } from './schema-files.js';
+
+const ctx = useTestContext('event-codec');
+
+describe('events through Kafka and the Schema Registry', () => {
+  const registry = createSchemaRegistry(ctx.config.SCHEMA_REGISTRY_URL);
+  const codec = new EventCodec(registry, ctx.topics);
+  const kafka = createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger });
+
+  it('registers a subject per topic with BACKWARD compatibility, idempotently', async () => {
+    const admin = openAdmin(kafka, 'codec-admin');
+    await admin.connect();
+    ctx.defer(() => admin.disconnect());
+    await applyTopics(admin, ctx.topics);
+
+    const first = await codec.registerAll(await readSchemaFiles());
+    const again = await codec.registerAll(await readSchemaFiles());
+    assert.deepEqual(again, first, 'registering unchanged schemas returns the same ids');
+    const subject = valueSubject(ctx.topic('patch.created').name);
+    assert.ok(first.some((r) => r.subject === subject));
+    const config = (await (await fetch(`${ctx.config.SCHEMA_REGISTRY_URL}/config/${subject}`)).json()) as {
+      compatibilityLevel: string;
+    };
+    assert.equal(config.compatibilityLevel, 'BACKWARD');
+  });
+
+  it('an event produced with kafkajs is consumed and decoded into the same typed object', async () => {
+    const topic = ctx.topic('patch.created').name;
+    const event: PatchCreated = {
+      eventId: randomUUID(),
+      type: 'patch.created',
+      seq: 42,
+      occurredAt: Date.now(),
+      workspaceId: 'ws-1',
+      workflowId: 'wf-1',
+      patchId: randomUUID(),
+      opsJson: JSON.stringify([{ op: 'add', path: '/nodes/x', value: { type: 'function' } }]),
+      idempotencyKey: null,
+    };
+    const value = await codec.encode('patch-created', topic, event);
+    assert.equal(value[0], 0, 'Confluent wire format starts with magic byte 0');
+
+    const producer = openProducer(kafka, 'codec-producer', { idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    ctx.defer(() => producer.disconnect());
+    await producer.send({ topic, messages: [{ key: event.workflowId, value }] });
+
+    const consumer = openConsumer(kafka, { groupId: ctx.group('codec') });
+    await consumer.connect();
+    ctx.defer(() => consumer.disconnect());
+    await consumer.subscribe({ topic, fromBeginning: true });
+    const received = await new Promise<{ key: string; decoded: unknown }>((resolve, reject) => {
+      consumer
+        .run({
+          eachMessage: async ({ message }) => {
+            resolve({ key: message.key?.toString() ?? '', decoded: await codec.decode(message.value as Buffer) });
+          },
+        })
+        .catch(reject);
+    });
+    assert.equal(received.key, 'wf-1');
+    // avsc hands back an instance of a generated record class; its fields are what must match.
+    assert.deepEqual({ ...(received.decoded as PatchCreated) }, event);
+  });
+
+  it('encoding an event on a topic of another schema is refused before anything is sent', async () => {
+    await assert.rejects(
+      codec.encode('patch-created', ctx.topic('run.requested').name, {} as PatchCreated),
+      /does not carry patch-created events/,
+    );
+  });
+
+  it('the registry refuses an incompatible change and accepts a compatible one', async () => {
+    const subject = valueSubject(ctx.topic('run.requested').name);
+    const current = (await readSchemaFiles()).find((s) => s.name === 'run-requested')?.schema as {
+      fields: object[];
+    };
+    const withField = (field: object) => JSON.stringify({ ...current, fields: [...current.fields, field] });
+
+    // A new field without a default: readers of the new schema cannot read old data.
+    await assert.rejects(
+      registry.register(
+        { type: SchemaType.AVRO, schema: withField({ name: 'priority', type: 'int' }) },
+        { subject, compatibility: COMPATIBILITY.BACKWARD },
+      ),
+      (error: Error) => {
+        assert.match(error.message, /incompatible/i);
+        return true;
+      },
+    );
+    const latestBefore = await registry.getLatestSchemaId(subject);
+    const compatible = await registry.register(
+      { type: SchemaType.AVRO, schema: withField({ name: 'priority', type: 'int', default: 0 }) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    );
+    assert.notEqual(compatible.id, latestBefore);
+    assert.equal(await registry.getLatestSchemaId(subject), compatible.id);
+  });
+});

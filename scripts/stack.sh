@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
+# Registry (the project's own, from Maven Central).
+#   up [--record FILE]    start what is not running; with --record, append what this call started to FILE
+#   down [--only FILE]    stop Kafka and the registry; with --only, stop just what FILE lists
+#   status                show each part
+set -euo pipefail
+SCRIPT_NAME=stack
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+# Services the environment points elsewhere are the user's business, not ours to start.
+is_local() { case "$1" in *127.0.0.1* | *localhost* | "") return 0 ;; *) return 1 ;; esac; }
+
+start_postgres() {
+  is_local "${DATABASE_URL:-}" || return 0
+  port_open 127.0.0.1 5432 && return 0
+  say "PostgreSQL is down; starting the machine's cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 1 30); do port_open 127.0.0.1 5432 && { record postgres; return 0; }; sleep 0.5; done
+  say "PostgreSQL did not come up on 127.0.0.1:5432"; exit 1
+}
+
+start_redis() {
+  is_local "${REDIS_URL:-}" || return 0
+  port_open 127.0.0.1 6379 && return 0
+  say "Redis is down; starting it"
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 30); do port_open 127.0.0.1 6379 && { record redis; return 0; }; sleep 0.2; done
+  say "Redis did not come up on 127.0.0.1:6379"; exit 1
+}
+
+start_kafka() {
+  is_local "${KAFKA_BROKERS:-}" || return 0
+  "$ROOT/infra/kafka/kafka.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/kafka/kafka.sh" start
+  record kafka
+}
+
+start_registry() {
+  is_local "${SCHEMA_REGISTRY_URL:-}" || return 0
+  "$ROOT/infra/registry/registry.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/registry/registry.sh" start
+  record registry
+}
+
+RECORD=""
+record() { [ -n "$RECORD" ] && echo "$1" >>"$RECORD"; return 0; }
+
+stop_one() {
+  case "$1" in
+    kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
+    registry) "$ROOT/infra/registry/registry.sh" stop ;;
+    redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
+    postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop || true ;;
+  esac
+}
+
+case "${1:-}" in
+  up)
+    [ "${2:-}" = "--record" ] && RECORD="$3"
+    # Postgres first: the registry keeps its schemas there.
+    start_postgres
+    start_redis
+    start_kafka
+    start_registry
+    ;;
+  down)
+    if [ "${2:-}" = "--only" ]; then
+      [ -f "$3" ] || exit 0
+      # Reverse order: the registry before the Postgres it writes to.
+      tac "$3" | while read -r part; do stop_one "$part"; done
+      rm -f "$3"
+    else
+      stop_one registry
+      stop_one kafka
+    fi
+    ;;
+  status)
+    rc=0
+    port_open 127.0.0.1 5432 && echo "postgres: up on 127.0.0.1:5432" || { echo "postgres: down"; rc=3; }
+    port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
+    "$ROOT/infra/kafka/kafka.sh" status || rc=3
+    "$ROOT/infra/registry/registry.sh" status || rc=3
+    exit $rc
+    ;;
+  *) echo "usage: $0 up [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `npm start`: installs what is missing, brings up the stack, prepares it (migrations, topics, schemas) and runs every
+# role in one process in the foreground. Ctrl-C stops the process and then what this script started.
+set -euo pipefail
+SCRIPT_NAME=start
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+STARTED="$ROOT/.local/start.started"
+mkdir -p "$ROOT/.local"
+: >"$STARTED"
+stop_started() { "$ROOT/scripts/stack.sh" down --only "$STARTED"; }
+trap stop_started EXIT
+
+ensure_deps
+build
+"$ROOT/scripts/stack.sh" up --record "$STARTED"
+
+say "applying migrations"
+run_node dist/libs/db/src/migrate.cli.js
+say "applying the topic catalog"
+run_node dist/libs/kafka/src/topics-apply.cli.js
+say "registering event schemas"
+run_node dist/libs/events/src/schemas-register.cli.js
+
+say "starting every role (API on http://${HOST:-127.0.0.1}:${PORT:-8080}); Ctrl-C stops"
+# Not exec: the trap above must run after the app has shut down.
+set +e
+run_node dist/apps/all-in-one/src/main.js &
+app=$!
+trap 'kill -INT $app 2>/dev/null' INT TERM
+wait $app
+# The first wait returns when a signal arrives; the second waits for the graceful shutdown itself.
+wait $app
+status=$?
+set -e
+exit $status

@@ -1,0 +1,78 @@
+import pg from 'pg';
+import { migrate, MIGRATIONS_DIR, quoteIdent, splitDatabaseUrl, withDatabase } from '#libs/db';
+import { startContainers } from './containers.js';
+import { addressesFromEnv, addressesToEnv, chooseStackMode, LOCAL_STACK, type StackAddresses } from './stack-addresses.js';
+
+/** Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. */
+export const TEMPLATE_DATABASE = 'orchestrator_test_template';
+
+let stopContainers: (() => Promise<void>) | undefined;
+
+async function reachable(addresses: Omit<StackAddresses, 'mode'>): Promise<string[]> {
+  const problems: string[] = [];
+  const client = new pg.Client({ connectionString: withDatabase(addresses.databaseUrl, 'postgres') });
+  await client
+    .connect()
+    .then(() => client.end())
+    .catch((e: Error) => problems.push(`Postgres at ${addresses.databaseUrl}: ${e.message}`));
+  await fetch(`${addresses.schemaRegistryUrl}/subjects`)
+    .then((r) => {
+      if (!r.ok) problems.push(`Schema Registry at ${addresses.schemaRegistryUrl}: HTTP ${r.status}`);
+    })
+    .catch((e: Error) => problems.push(`Schema Registry at ${addresses.schemaRegistryUrl}: ${e.message}`));
+  const [host, port] = (addresses.kafkaBrokers.split(',')[0] ?? '').split(':');
+  const net = await import('node:net');
+  await new Promise<void>((resolve) => {
+    const socket = net.connect({ host, port: Number(port), timeout: 2000 }, () => {
+      socket.end();
+      resolve();
+    });
+    socket.on('error', (e) => {
+      problems.push(`Kafka at ${addresses.kafkaBrokers}: ${e.message}`);
+      resolve();
+    });
+  });
+  return problems;
+}
+
+/** Rebuilt on every run so it always matches the migrations folder. */
+async function buildTemplate(databaseUrl: string): Promise<void> {
+  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(TEMPLATE_DATABASE)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+  await migrate(withDatabase(databaseUrl, TEMPLATE_DATABASE), MIGRATIONS_DIR);
+}
+
+export async function globalSetup(): Promise<void> {
+  const mode = await chooseStackMode();
+  let base: Omit<StackAddresses, 'mode'> = LOCAL_STACK;
+  if (mode === 'containers') {
+    const containers = await startContainers();
+    stopContainers = containers.stop;
+    base = containers.addresses;
+  }
+  const addresses = { ...base, ...addressesFromEnv(process.env) };
+  const problems = await reachable(addresses);
+  if (problems.length) {
+    throw new Error(
+      `The test stack (${mode}) is not reachable:\n  ${problems.join('\n  ')}\n` +
+        'Start it with `npm run stack:up`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL and SCHEMA_REGISTRY_URL at one.',
+    );
+  }
+  await buildTemplate(addresses.databaseUrl);
+  // Test files run in child processes, which inherit this environment.
+  Object.assign(process.env, addressesToEnv(addresses), {
+    TEST_STACK_MODE: mode,
+    TEST_DATABASE_TEMPLATE: TEMPLATE_DATABASE,
+    TEST_DATABASE_SERVER: splitDatabaseUrl(addresses.databaseUrl).maintenanceUrl,
+  });
+  process.stderr.write(`test stack: ${mode} (${JSON.stringify(addresses)})\n`);
+}
+
+export async function globalTeardown(): Promise<void> {
+  await stopContainers?.();
+}

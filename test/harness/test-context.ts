@@ -1,0 +1,132 @@
+import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
+import pg from 'pg';
+import type { Logger } from 'pino';
+import { loadConfig, type AppConfig } from '#libs/config';
+import { quoteIdent, withDatabase } from '#libs/db';
+import { createKafka, deleteTopics, openAdmin, topicCatalog, type TopicSpec } from '#libs/kafka';
+import { createLogger } from '#libs/observability';
+import { describeOpenResources, openResources } from '#libs/resources';
+
+export class ResourceLeak extends Error {
+  override readonly name = 'ResourceLeak';
+}
+
+/** Throws, naming each one, if anything opened through our factories is still open. */
+export function assertNoOpenResources(): void {
+  const open = openResources();
+  if (open.length) {
+    throw new ResourceLeak(`${open.length} resource(s) left open by this test file:\n${describeOpenResources(open)}`);
+  }
+}
+
+/** Soft- then hard-deletes the registry subjects of this file's topics (the Confluent API needs both steps). */
+async function deleteSubjects(registryUrl: string, prefix: string): Promise<void> {
+  const response = await fetch(`${registryUrl}/subjects`);
+  if (!response.ok) return;
+  const subjects = ((await response.json()) as string[]).filter((s) => s.startsWith(prefix));
+  for (const subject of subjects) {
+    const url = `${registryUrl}/subjects/${encodeURIComponent(subject)}`;
+    await fetch(url, { method: 'DELETE' });
+    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
+  }
+}
+
+export interface TestContext {
+  /** Unique per test file: names its database, topic prefix and consumer groups. */
+  readonly id: string;
+  /** Config pointing at this file's own database and topics; everything else as the stack gives it. */
+  readonly config: AppConfig;
+  readonly databaseUrl: string;
+  readonly topicPrefix: string;
+  readonly topics: TopicSpec[];
+  readonly logger: Logger;
+  /** A consumer group name private to this file. */
+  group(name: string): string;
+  topic(logicalName: string): TopicSpec;
+  /** Registers clean-up to run after the file's tests, in reverse order, before the leak check. */
+  defer(cleanup: () => Promise<unknown> | unknown): void;
+}
+
+/**
+ * Call once at the top of a test file. Before its tests: a fresh database cloned from the migrated template, and a
+ * topic prefix of its own. After them: deferred clean-ups, then a check that no Kafka client, pool or Redis client was
+ * left open (the file fails if one was), then its database and topics are dropped.
+ */
+export function useTestContext(name: string, options: { partitions?: number } = {}): TestContext {
+  const id = `${name.replace(/[^a-z0-9]+/gi, '_').toLowerCase()}_${randomBytes(4).toString('hex')}`;
+  const topicPrefix = `test.${id}.`;
+  const server = process.env.TEST_DATABASE_SERVER;
+  const template = process.env.TEST_DATABASE_TEMPLATE;
+  if (!server || !template) {
+    throw new Error('Run tests through `npm test` (its global setup prepares the stack and the template database).');
+  }
+  const databaseUrl = withDatabase(process.env.DATABASE_URL ?? server, `t_${id}`);
+  const config = loadConfig({
+    ...process.env,
+    DATABASE_URL: databaseUrl,
+    KAFKA_TOPIC_PREFIX: topicPrefix,
+    KAFKA_PARTITIONS: String(options.partitions ?? 3),
+    KAFKA_CLIENT_ID: `test-${id}`,
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+  });
+  const topics = topicCatalog({ prefix: topicPrefix, partitions: config.KAFKA_PARTITIONS, replicationFactor: 1 });
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const logger = createLogger({ component: `test:${name}` }, config.LOG_LEVEL);
+
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: server });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+
+  before(async () => {
+    await admin(`CREATE DATABASE ${quoteIdent(`t_${id}`)} TEMPLATE ${quoteIdent(template)}`);
+  });
+
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    let leak: Error | undefined;
+    try {
+      assertNoOpenResources();
+    } catch (error) {
+      leak = error as Error;
+    }
+    await admin(`DROP DATABASE IF EXISTS ${quoteIdent(`t_${id}`)} WITH (FORCE)`);
+    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-cleanup-${id}`, logger });
+    const kafkaAdmin = openAdmin(kafka, 'test-cleanup');
+    await kafkaAdmin.connect();
+    try {
+      const mine = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
+      await deleteTopics(kafkaAdmin, mine);
+      const groups = (await kafkaAdmin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(topicPrefix));
+      if (groups.length) await kafkaAdmin.deleteGroups(groups).catch(() => undefined);
+    } finally {
+      await kafkaAdmin.disconnect();
+    }
+    await deleteSubjects(config.SCHEMA_REGISTRY_URL, topicPrefix);
+    if (leak) throw leak;
+  });
+
+  return {
+    id,
+    config,
+    databaseUrl,
+    topicPrefix,
+    topics,
+    logger,
+    group: (groupName) => `${topicPrefix}${groupName}`,
+    topic: (logicalName) => {
+      const spec = topics.find((t) => t.logicalName === logicalName);
+      if (!spec) throw new Error(`no topic ${logicalName} in the catalog`);
+      return spec;
+    },
+    defer: (cleanup) => {
+      cleanups.push(cleanup);
+    },
+  };
+}
