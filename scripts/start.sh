@@ -13,7 +13,7 @@ stop_started() { "$ROOT/scripts/stack.sh" down --only "$STARTED"; }
 trap stop_started EXIT
 
 ensure_deps
-build
+[ -n "${ORCH_SKIP_BUILD:-}" ] || build
 "$ROOT/scripts/stack.sh" up --record "$STARTED"
 
 say "applying migrations"

@@ -5,7 +5,10 @@ import type { StackAddresses } from './stack-addresses.js';
  * The same services as the local stack, in containers, for machines with a container runtime. Versions match the
  * local ones: Postgres 15, Redis 7, Kafka 3.9 (KRaft), Apicurio Registry 3.3.
  */
-export async function startContainers(): Promise<{ addresses: Omit<StackAddresses, 'mode'>; stop: () => Promise<void> }> {
+export async function startContainers(): Promise<{
+  addresses: Omit<StackAddresses, 'mode'>;
+  stop: () => Promise<void>;
+}> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const started: StartedTestContainer[] = [];
   try {
@@ -40,7 +43,10 @@ export async function startContainers(): Promise<{ addresses: Omit<StackAddresse
       .start();
     started.push(kafka);
     const registry = await new GenericContainer('apicurio/apicurio-registry:3.3.3')
-      .withEnvironment({ APICURIO_CCOMPAT_LEGACY_ID_MODE_ENABLED: 'false', APICURIO_RULES_GLOBAL_COMPATIBILITY: 'BACKWARD' })
+      .withEnvironment({
+        APICURIO_CCOMPAT_LEGACY_ID_MODE_ENABLED: 'false',
+        APICURIO_RULES_GLOBAL_COMPATIBILITY: 'BACKWARD',
+      })
       .withExposedPorts(8080)
       .withWaitStrategy(Wait.forHttp('/apis/ccompat/v7/subjects', 8080))
       .start();

@@ -1,7 +1,13 @@
 import pg from 'pg';
 import { migrate, MIGRATIONS_DIR, quoteIdent, splitDatabaseUrl, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
-import { addressesFromEnv, addressesToEnv, chooseStackMode, LOCAL_STACK, type StackAddresses } from './stack-addresses.js';
+import {
+  addressesFromEnv,
+  addressesToEnv,
+  chooseStackMode,
+  LOCAL_STACK,
+  type StackAddresses,
+} from './stack-addresses.js';
 
 /** Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. */
 export const TEMPLATE_DATABASE = 'orchestrator_test_template';

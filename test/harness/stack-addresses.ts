@@ -25,13 +25,13 @@ const ENV_NAMES = {
 } as const;
 
 export function addressesFromEnv(env: NodeJS.ProcessEnv): Partial<Omit<StackAddresses, 'mode'>> {
-  return Object.fromEntries(
-    Object.entries(ENV_NAMES).flatMap(([key, name]) => (env[name] ? [[key, env[name]]] : [])),
-  ) as Partial<Omit<StackAddresses, 'mode'>>;
+  return Object.fromEntries(Object.entries(ENV_NAMES).flatMap(([key, name]) => (env[name] ? [[key, env[name]]] : [])));
 }
 
 export function addressesToEnv(addresses: Omit<StackAddresses, 'mode'>): Record<string, string> {
-  return Object.fromEntries(Object.entries(ENV_NAMES).map(([key, name]) => [name, addresses[key as keyof typeof ENV_NAMES]]));
+  return Object.fromEntries(
+    Object.entries(ENV_NAMES).map(([key, name]) => [name, addresses[key as keyof typeof ENV_NAMES]]),
+  );
 }
 
 /** True when a Docker-compatible runtime answers; `TESTCONTAINERS=off` skips the probe. */

@@ -45,7 +45,7 @@ export interface TestContext {
   group(name: string): string;
   topic(logicalName: string): TopicSpec;
   /** Registers clean-up to run after the file's tests, in reverse order, before the leak check. */
-  defer(cleanup: () => Promise<unknown> | unknown): void;
+  defer(cleanup: () => unknown): void;
 }
 
 /**
@@ -71,7 +71,7 @@ export function useTestContext(name: string, options: { partitions?: number } = 
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
   });
   const topics = topicCatalog({ prefix: topicPrefix, partitions: config.KAFKA_PARTITIONS, replicationFactor: 1 });
-  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const cleanups: (() => unknown)[] = [];
   const logger = createLogger({ component: `test:${name}` }, config.LOG_LEVEL);
 
   const admin = async (sql: string) => {
@@ -103,7 +103,9 @@ export function useTestContext(name: string, options: { partitions?: number } = 
     try {
       const mine = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
       await deleteTopics(kafkaAdmin, mine);
-      const groups = (await kafkaAdmin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(topicPrefix));
+      const groups = (await kafkaAdmin.listGroups()).groups
+        .map((g) => g.groupId)
+        .filter((g) => g.startsWith(topicPrefix));
       if (groups.length) await kafkaAdmin.deleteGroups(groups).catch(() => undefined);
     } finally {
       await kafkaAdmin.disconnect();

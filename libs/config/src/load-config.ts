@@ -14,7 +14,9 @@ export class ConfigError extends Error {
 
 /** Empty strings count as unset: `FOO= npm start` should mean "use the default", as with most tools. */
 function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
-  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''));
+  return Object.fromEntries(
+    Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && e[1] !== ''),
+  );
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {

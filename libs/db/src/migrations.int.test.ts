@@ -38,8 +38,14 @@ describe('migrations', () => {
 
     const first = await migrate(url, MIGRATIONS_DIR);
     assert.equal(first.created, true);
-    assert.deepEqual(first.applied, all.map((m) => m.name));
-    const tables = await query<{ table_name: string }>(url, "SELECT table_name FROM information_schema.tables WHERE table_schema='public'");
+    assert.deepEqual(
+      first.applied,
+      all.map((m) => m.name),
+    );
+    const tables = await query<{ table_name: string }>(
+      url,
+      "SELECT table_name FROM information_schema.tables WHERE table_schema='public'",
+    );
     assert.ok(tables.some((t) => t.table_name === 'outbox'));
 
     const second = await migrate(url, MIGRATIONS_DIR);
@@ -61,13 +67,19 @@ describe('migrations', () => {
       assert.match(error.message, /0002_broken\.sql failed and was rolled back/);
       return true;
     });
-    const tables = (await query<{ table_name: string }>(url, "SELECT table_name FROM information_schema.tables WHERE table_schema='public'")).map(
-      (t) => t.table_name,
-    );
+    const tables = (
+      await query<{ table_name: string }>(
+        url,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema='public'",
+      )
+    ).map((t) => t.table_name);
     assert.ok(tables.includes('a'), 'the good migration stays applied');
     assert.ok(!tables.includes('b'), 'the broken one left nothing behind');
     const versions = await query<{ version: number }>(url, 'SELECT version FROM schema_migrations ORDER BY version');
-    assert.deepEqual(versions.map((v) => v.version), [1]);
+    assert.deepEqual(
+      versions.map((v) => v.version),
+      [1],
+    );
   });
 
   it('refuse to go on when an applied migration was edited', async () => {

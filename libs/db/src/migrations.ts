@@ -83,9 +83,9 @@ export async function migrate(databaseUrl: string, dir: string): Promise<Migrati
       applied_at timestamptz NOT NULL DEFAULT now()
     )`);
     const done = new Map(
-      (await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')).rows.map(
-        (r) => [r.version, r.checksum],
-      ),
+      (
+        await client.query<{ version: number; checksum: string }>('SELECT version, checksum FROM schema_migrations')
+      ).rows.map((r) => [r.version, r.checksum]),
     );
     const applied: string[] = [];
     for (const migration of migrations) {

@@ -15,13 +15,13 @@ export function createPool(connectionString: string, options: { name: string; ma
   const release = trackResource('pg-pool', options.name);
   const end = pool.end.bind(pool);
   // pg's end() has a callback overload we never use; the promise form is the one callers get.
-  pool.end = (async () => {
+  pool.end = async () => {
     try {
       await end();
     } finally {
       release();
     }
-  }) as typeof pool.end;
+  };
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on('error', () => undefined);
   return pool;

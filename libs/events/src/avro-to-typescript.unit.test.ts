@@ -56,6 +56,9 @@ describe('event types generated from schemas/', () => {
   });
 
   it('refuses Avro it does not understand instead of guessing', () => {
-    assert.throws(() => avroToTypeScript([{ name: 'x', schema: { type: 'mystery' } }]), /unsupported Avro type "mystery"/);
+    assert.throws(
+      () => avroToTypeScript([{ name: 'x', schema: { type: 'mystery' } }]),
+      /unsupported Avro type "mystery"/,
+    );
   });
 });

@@ -1,4 +1,14 @@
-import { CompressionCodecs, CompressionTypes, Kafka, logLevel, type Admin, type Consumer, type ConsumerConfig, type Producer, type ProducerConfig } from './kafkajs.js';
+import {
+  CompressionCodecs,
+  CompressionTypes,
+  Kafka,
+  logLevel,
+  type Admin,
+  type Consumer,
+  type ConsumerConfig,
+  type Producer,
+  type ProducerConfig,
+} from './kafkajs.js';
 import SnappyCodec from 'kafkajs-snappy';
 import type { Logger } from 'pino';
 import { trackResource } from '#libs/resources';
@@ -32,7 +42,11 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
   });
 }
 
-function track<T extends Producer | Consumer | Admin>(client: T, kind: 'kafka-producer' | 'kafka-consumer' | 'kafka-admin', name: string): T {
+function track<T extends Producer | Consumer | Admin>(
+  client: T,
+  kind: 'kafka-producer' | 'kafka-consumer' | 'kafka-admin',
+  name: string,
+): T {
   let release: (() => void) | undefined;
   const connect = client.connect.bind(client);
   const disconnect = client.disconnect.bind(client);

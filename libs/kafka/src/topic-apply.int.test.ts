@@ -43,10 +43,16 @@ describe('applyTopics against the broker', () => {
     const mixed = catalog(6).map((spec) => (spec.logicalName === 'run.events' ? { ...spec, partitions: 1 } : spec));
     await assert.rejects(applyTopics(admin, mixed), (error: unknown) => {
       assert.ok(error instanceof TopicChangeRefused);
-      assert.match(error.message, /run\.events: has 4 partitions and the catalog says 1: Kafka cannot remove partitions/);
+      assert.match(
+        error.message,
+        /run\.events: has 4 partitions and the catalog says 1: Kafka cannot remove partitions/,
+      );
       return true;
     });
     const existing = await readExistingTopics(admin, catalog(4));
-    assert.ok([...existing.values()].every((t) => t.partitions === 4), 'no topic grew');
+    assert.ok(
+      [...existing.values()].every((t) => t.partitions === 4),
+      'no topic grew',
+    );
   });
 });

@@ -26,7 +26,10 @@ export async function readExistingTopics(admin: Admin, specs: TopicSpec[]): Prom
     }),
   ]);
   const configsByTopic = new Map(
-    configs.resources.map((r) => [r.resourceName, Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue]))]),
+    configs.resources.map((r) => [
+      r.resourceName,
+      Object.fromEntries(r.configEntries.map((e) => [e.configName, e.configValue])),
+    ]),
   );
   for (const topic of metadata.topics) {
     existing.set(topic.name, {

@@ -72,7 +72,9 @@ export function planTopicChanges(desired: TopicSpec[], existing: Map<string, Exi
         reason: `has retention.ms=${retention.from} and the catalog says ${retention.to}: a shorter retention deletes stored messages at once; lower it by hand (kafka-configs) after review`,
       });
     }
-    const safeChanges = configChanges.filter((c) => c.key !== 'cleanup.policy' && !(c === retention && shorterRetention));
+    const safeChanges = configChanges.filter(
+      (c) => c.key !== 'cleanup.policy' && !(c === retention && shorterRetention),
+    );
     if (safeChanges.length) {
       actions.push({ kind: 'alter-config', spec, changes: safeChanges });
       changed = true;

@@ -10,7 +10,12 @@ const asApplied = (specs: TopicSpec[], change: (t: ExistingTopic) => ExistingTop
   new Map(
     specs.map((s) => [
       s.name,
-      change({ name: s.name, partitions: s.partitions, replicationFactor: s.replicationFactor, configs: topicConfigEntries(s) }),
+      change({
+        name: s.name,
+        partitions: s.partitions,
+        replicationFactor: s.replicationFactor,
+        configs: topicConfigEntries(s),
+      }),
     ]),
   );
 
@@ -66,7 +71,10 @@ describe('planTopicChanges', () => {
   it('refuses to shrink partitions, with the reason', () => {
     const plan = planTopicChanges(catalog(3), asApplied(catalog(6)));
     assert.equal(plan.refusals.length, catalog().length);
-    assert.match(plan.refusals[0]?.reason ?? '', /has 6 partitions and the catalog says 3: Kafka cannot remove partitions/);
+    assert.match(
+      plan.refusals[0]?.reason ?? '',
+      /has 6 partitions and the catalog says 3: Kafka cannot remove partitions/,
+    );
     assert.match(describePlan(plan).join('\n'), /^REFUSED p\.patch\.created: /m);
   });
 
@@ -96,12 +104,17 @@ describe('planTopicChanges', () => {
     const plan = planTopicChanges(
       specs,
       asApplied(specs, (t) =>
-        t.name === 'p.run.requested' ? { ...t, configs: { ...t.configs, 'compression.type': 'producer', 'retention.ms': '1000' } } : t,
+        t.name === 'p.run.requested'
+          ? { ...t, configs: { ...t.configs, 'compression.type': 'producer', 'retention.ms': '1000' } }
+          : t,
       ),
     );
     assert.equal(plan.refusals.length, 0);
     const alter = plan.actions.find((a) => a.kind === 'alter-config');
     assert.equal(alter?.spec.name, 'p.run.requested');
-    assert.deepEqual(alter?.kind === 'alter-config' && alter.changes.map((c) => c.key).sort(), ['compression.type', 'retention.ms']);
+    assert.deepEqual(alter?.kind === 'alter-config' && alter.changes.map((c) => c.key).sort(), [
+      'compression.type',
+      'retention.ms',
+    ]);
   });
 });

@@ -41,14 +41,54 @@ export interface CatalogOptions {
 type Base = Omit<TopicSpec, 'name' | 'partitions' | 'replicationFactor'>;
 
 const SOURCES: Base[] = [
-  { logicalName: 'patch.created', key: 'workflow id', valueSchema: 'patch-created', retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'delete' },
-  { logicalName: 'workflow.materialized', key: 'workflow id', valueSchema: 'workflow-materialized', retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'delete' },
-  { logicalName: 'run.requested', key: 'run id', valueSchema: 'run-requested', retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'delete' },
-  ...NODE_TYPES.map(
-    (type): Base => ({ logicalName: `node.dispatch.${type}`, key: 'run id', valueSchema: 'node-dispatch', retentionMs: 3 * DAY, compression: 'snappy', cleanupPolicy: 'delete' }),
-  ),
-  { logicalName: 'node.completed', key: 'run id', valueSchema: 'node-completed', retentionMs: 7 * DAY, compression: 'snappy', cleanupPolicy: 'delete' },
-  { logicalName: 'run.events', key: 'run id', valueSchema: 'run-event', retentionMs: 3 * DAY, compression: 'snappy', cleanupPolicy: 'delete' },
+  {
+    logicalName: 'patch.created',
+    key: 'workflow id',
+    valueSchema: 'patch-created',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
+  {
+    logicalName: 'workflow.materialized',
+    key: 'workflow id',
+    valueSchema: 'workflow-materialized',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
+  {
+    logicalName: 'run.requested',
+    key: 'run id',
+    valueSchema: 'run-requested',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
+  ...NODE_TYPES.map((type): Base => ({
+    logicalName: `node.dispatch.${type}`,
+    key: 'run id',
+    valueSchema: 'node-dispatch',
+    retentionMs: 3 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  })),
+  {
+    logicalName: 'node.completed',
+    key: 'run id',
+    valueSchema: 'node-completed',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
+  {
+    logicalName: 'run.events',
+    key: 'run id',
+    valueSchema: 'run-event',
+    retentionMs: 3 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
 ];
 
 /** Poison messages wait for an operator: kept longer than their source, and rare enough that gzip costs nothing. */

@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type INestApplication, type Type } from '@n
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
+import type { Logger } from 'pino';
 import { createLogger, PinoNestLogger } from '#libs/observability';
 import { PlatformModule } from './platform.module.js';
 
@@ -14,7 +15,10 @@ export interface RoleDefinition {
 }
 
 /** Builds (but does not start listening) one Nest application hosting the given roles. */
-export async function createRolesApp(roles: readonly RoleDefinition[], config: AppConfig): Promise<NestFastifyApplication> {
+export async function createRolesApp(
+  roles: readonly RoleDefinition[],
+  config: AppConfig,
+): Promise<NestFastifyApplication> {
   const names = roles.map((r) => r.name);
   const logger = createLogger({ role: names.length === 1 ? names[0] : 'all-in-one' }, config.LOG_LEVEL);
 
@@ -26,8 +30,41 @@ export async function createRolesApp(roles: readonly RoleDefinition[], config: A
     new FastifyAdapter({ bodyLimit: 1024 * 1024, return503OnClosing: true }),
     { logger: new PinoNestLogger(logger.child({ component: 'nest' })), bufferLogs: false, abortOnError: false },
   );
-  app.enableShutdownHooks();
   return app;
+}
+
+/**
+ * SIGINT/SIGTERM close the app (HTTP first, then consumers, then connections) and exit 0; a close that hangs past the
+ * timeout, or a second signal, exits 1 at once. Nest's own shutdown hooks would re-raise the signal instead, which
+ * supervisors report as a crash.
+ */
+function exitOnSignals(app: INestApplication, logger: Logger, timeoutMs: number): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      logger.error({ timeoutMs }, 'shutdown did not finish in time');
+      process.exit(1);
+    }, timeoutMs);
+    timer.unref();
+    app.close().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
 }
 
 /**
@@ -48,10 +85,9 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   }
   const app = await createRolesApp(roles, config);
   const port = config.PORT ?? roles[0]?.defaultPort ?? 8080;
+  const logger = createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL);
+  exitOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
   await app.listen(port, config.HOST);
-  createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL).info(
-    { roles: roles.map((r) => r.name), url: `http://${config.HOST}:${port}` },
-    'ready',
-  );
+  logger.info({ roles: roles.map((r) => r.name), url: `http://${config.HOST}:${port}` }, 'ready');
   return app;
 }

@@ -21,7 +21,11 @@ class ConnectionsCloser implements OnApplicationShutdown {
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.pool.end(), this.admin.disconnect(), this.redis.quit().catch(() => this.redis.disconnect())]);
+    await Promise.allSettled([
+      this.pool.end(),
+      this.admin.disconnect(),
+      this.redis.quit().catch(() => this.redis.disconnect()),
+    ]);
   }
 }
 
@@ -46,22 +50,36 @@ export class PlatformModule {
           provide: METRICS_REGISTRY,
           useFactory: (): Registry => {
             const registry = createMetricsRegistry({ service: name });
-            const up = new Gauge({ name: 'orchestrator_role_up', help: 'Roles this process runs', labelNames: ['role'], registers: [registry] });
+            const up = new Gauge({
+              name: 'orchestrator_role_up',
+              help: 'Roles this process runs',
+              labelNames: ['role'],
+              registers: [registry],
+            });
             roles.forEach((role) => up.set({ role }, 1));
             return registry;
           },
         },
-        { provide: PG_POOL, useFactory: () => createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX }) },
+        {
+          provide: PG_POOL,
+          useFactory: () => createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX }),
+        },
         { provide: REDIS, useFactory: () => createRedis(config.REDIS_URL, name) },
         {
           provide: KAFKA,
-          useFactory: () => createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-${name}`, logger: logger.child({ component: 'kafkajs' }) }),
+          useFactory: () =>
+            createKafka({
+              brokers: config.KAFKA_BROKERS,
+              clientId: `${config.KAFKA_CLIENT_ID}-${name}`,
+              logger: logger.child({ component: 'kafkajs' }),
+            }),
         },
         { provide: KAFKA_ADMIN, inject: [KAFKA], useFactory: (kafka: Kafka) => openAdmin(kafka, `${name}-health`) },
         {
           provide: DependencyChecks,
           inject: [PG_POOL, REDIS, KAFKA_ADMIN],
-          useFactory: (pool: Pool, redis: Redis, admin: Admin) => new DependencyChecks(pool, redis, admin, config.HEALTH_TIMEOUT_MS),
+          useFactory: (pool: Pool, redis: Redis, admin: Admin) =>
+            new DependencyChecks(pool, redis, admin, config.HEALTH_TIMEOUT_MS),
         },
         ConnectionsCloser,
       ],

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Module } from '@nestjs/common';
+import { loadConfig } from '#libs/config';
+import { useTestContext } from '#test/harness/test-context.js';
+import { createRolesApp } from './bootstrap.js';
+
+const ctx = useTestContext('health');
+
+@Module({})
+class SampleRoleModule {}
+
+describe('/health and /metrics', () => {
+  it('are 200 with every dependency checked when the stack is reachable', async () => {
+    const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], ctx.config);
+    ctx.defer(() => app.close());
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+
+    const health = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health' });
+    assert.equal(health.statusCode, 200);
+    const body = health.json<{ status: string; roles: string[]; checks: Record<string, { ok: boolean }> }>();
+    assert.equal(body.status, 'ok');
+    assert.deepEqual(body.roles, ['sample']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['kafka', 'postgres', 'redis']);
+
+    const metrics = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/metrics' });
+    assert.equal(metrics.statusCode, 200);
+    assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
+    assert.match(metrics.body, /^orchestrator_role_up\{role="sample",service="sample"\} 1$/m);
+    assert.match(metrics.body, /^nodejs_eventloop_lag_seconds\{/m);
+  });
+
+  it('is 503 problem+json naming what is unreachable', async () => {
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: ctx.databaseUrl,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      HEALTH_TIMEOUT_MS: '1500',
+    });
+    const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
+    ctx.defer(() => app.close());
+    await app.init();
+    const response = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health' });
+    assert.equal(response.statusCode, 503);
+    assert.match(response.headers['content-type'] as string, /^application\/problem\+json/);
+    const problem = response.json<{ status: number; detail: string; checks: Record<string, { ok: boolean }> }>();
+    assert.equal(problem.status, 503);
+    assert.match(problem.detail, /^redis: /);
+    assert.equal(problem.checks.postgres?.ok, true);
+    assert.equal(problem.checks.kafka?.ok, true);
+  });
+});
