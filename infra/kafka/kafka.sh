@@ -24,7 +24,14 @@ fetch() {
   log "fetching Kafka $KAFKA_VERSION and its console tools from Maven Central into $LIB"
   local tmp="$LIB.tmp.$$"
   rm -rf "$tmp"
-  mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp"
+  mkdir -p "$STATE"
+  # Maven 3.8 prints colour codes even in batch mode; its output is kept for when it fails.
+  if ! mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+    ${MAVEN_REPO:+-Dmaven.repo.local="$MAVEN_REPO"} >"$STATE/fetch.log" 2>&1; then
+    cat "$STATE/fetch.log" >&2
+    log "fetching from Maven Central failed"
+    exit 1
+  fi
   touch "$tmp/.complete"
   rm -rf "$LIB"
   mv "$tmp" "$LIB"
