@@ -26,7 +26,8 @@ run_node dist/libs/events/src/schemas-register.cli.js
 say "starting every role (API on http://${HOST:-127.0.0.1}:${PORT:-8080}); Ctrl-C stops"
 # Not exec: the trap above must run after the app has shut down.
 set +e
-run_node dist/apps/all-in-one/src/main.js &
+# Started directly, not through a shell function, so that $! is node itself and a signal to this script reaches it.
+"$ROOT/node_modules/.bin/node" dist/apps/all-in-one/src/main.js &
 app=$!
 trap 'kill -INT $app 2>/dev/null' INT TERM
 wait $app
