@@ -42,6 +42,9 @@ export async function readExistingTopics(admin: Admin, specs: TopicSpec[]): Prom
   return existing;
 }
 
+const configEntries = (spec: TopicSpec) =>
+  Object.entries(topicConfigEntries(spec)).map(([name, value]) => ({ name, value }));
+
 /**
  * Brings the broker in line with the catalog. Idempotent: a second run finds every topic `unchanged`.
  * Throws TopicChangeRefused, before changing anything, if any part of the plan would destroy data.
@@ -58,7 +61,7 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
         topic: spec.name,
         numPartitions: spec.partitions,
         replicationFactor: spec.replicationFactor,
-        configEntries: Object.entries(topicConfigEntries(spec)).map(([name, value]) => ({ name, value })),
+        configEntries: configEntries(spec),
       })),
     });
   }
@@ -75,7 +78,7 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
       resources: alters.map((spec) => ({
         type: ConfigResourceTypes.TOPIC,
         name: spec.name,
-        configEntries: Object.entries(topicConfigEntries(spec)).map(([name, value]) => ({ name, value })),
+        configEntries: configEntries(spec),
       })),
     });
   }
