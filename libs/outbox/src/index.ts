@@ -1,0 +1,1 @@
+export { insertOutboxRows, type OutboxRow } from './outbox-writer.js';
