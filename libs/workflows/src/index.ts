@@ -1,0 +1,15 @@
+export { MAX_EDGES, MAX_NODES, nodeConfigSchemas, workflowDefinitionSchema } from './definition-schema.js';
+export { isForbiddenHost } from './ssrf-guard.js';
+export { validateDefinition } from './validate-definition.js';
+export {
+  HTTP_METHODS,
+  NODE_TYPES,
+  type DefinitionOptions,
+  type EdgeDefinition,
+  type HttpMethod,
+  type NodeConfigs,
+  type NodeDefinition,
+  type NodeType,
+  type ValidationResult,
+  type WorkflowDefinition,
+} from './workflow-definition.js';

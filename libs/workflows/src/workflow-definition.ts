@@ -1,0 +1,57 @@
+/**
+ * The workflow definition model of API.md ("Workflow definition"). These types describe a definition that has passed
+ * `validateDefinition`; anything arriving from outside is `unknown` until then.
+ */
+
+/**
+ * The node types the platform can run. Kept here (not imported from `#libs/kafka`, which declares the same list for its
+ * dispatch topics) so this library stays free of Kafka client code and usable in a browser; a unit test keeps the two
+ * lists equal.
+ */
+export const NODE_TYPES = ['function', 'http_request', 'agent', 'hitl', 'delay'] as const;
+export type NodeType = (typeof NODE_TYPES)[number];
+
+export interface WorkflowDefinition {
+  nodes: Record<string, NodeDefinition>;
+  edges: EdgeDefinition[];
+}
+
+export interface NodeDefinition {
+  type: NodeType;
+  /** Shape depends on `type`: see {@link NodeConfigs}. */
+  config: Record<string, unknown>;
+  timeoutMs?: number;
+  retry?: { maxAttempts: number; backoffMs: number };
+}
+
+export interface EdgeDefinition {
+  from: string;
+  to: string;
+  /** JSONata boolean over `{input, nodes}`; the edge is satisfied only when it evaluates truthy. */
+  when?: string;
+}
+
+export interface DefinitionOptions {
+  /** hosts (exact hostnames or IP literals) an http_request node may target even though they are loopback/private/link-local/metadata */
+  allowedHosts?: readonly string[];
+}
+
+export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
+
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+/** What `config` holds for each node type once validated, for executors that want to read it typed. */
+export interface NodeConfigs {
+  function: { expression: string };
+  http_request: {
+    method: HttpMethod;
+    url: string;
+    headers?: Record<string, string>;
+    body?: unknown;
+    maxResponseBytes?: number;
+  };
+  agent: { model: string; prompt: string; temperature?: number; maxTokens?: number; system?: string };
+  hitl: { prompt: string; approvers?: string[] };
+  delay: { ms: number };
+}
