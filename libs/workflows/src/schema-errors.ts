@@ -56,11 +56,6 @@ export function locate(context: ErrorContext, data: unknown, instancePath: strin
   return where === '' ? context.rootName : where;
 }
 
-/** Where a property of `where` lives, e.g. child('nodes.a', 'config') = 'nodes.a.config'; child('', 'x') = 'x'. */
-export function child(where: string, rootName: string, key: string): string {
-  return where === rootName ? key : `${where}.${key}`;
-}
-
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
