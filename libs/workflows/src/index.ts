@@ -1,4 +1,5 @@
 export { MAX_EDGES, MAX_NODES, nodeConfigSchemas, workflowDefinitionSchema } from './definition-schema.js';
+export { foldPatches, type FoldResult, type PatchDecision, type PendingPatch } from './fold-patches.js';
 export { MAX_PATCH_OPS, PATCH_OPS, patchOpsSchema, validatePatchOps, type PatchOperation } from './patch-ops.js';
 export { isForbiddenHost } from './ssrf-guard.js';
 export { validateDefinition } from './validate-definition.js';

@@ -1,0 +1,143 @@
+import { applyPatch, Pointer, type Operation } from 'rfc6902';
+import { validatePatchOps, type PatchOperation } from './patch-ops.js';
+import { validateDefinition } from './validate-definition.js';
+import type { DefinitionOptions, WorkflowDefinition } from './workflow-definition.js';
+
+export interface PendingPatch {
+  id: string;
+  seq: number;
+  ops: PatchOperation[];
+}
+
+export type PatchDecision =
+  | { patchId: string; seq: number; status: 'applied' }
+  | { patchId: string; seq: number; status: 'rejected'; reason: string };
+
+export interface FoldResult {
+  definition: WorkflowDefinition;
+  appliedThroughSeq: number;
+  decisions: PatchDecision[];
+  applied: number;
+}
+
+/** How many definition errors a rejection reason quotes; the rest are counted. */
+const REASON_ERRORS = 3;
+
+/**
+ * Folds pending patches into a workflow definition, in `seq` order (DESIGN §3 invariant 2): each patch is applied
+ * whole or rejected with a reason, and a rejection does not block later patches. Patches at or below
+ * `base.appliedThroughSeq` were decided before (Kafka redelivers) and are skipped without a decision. Pure: neither
+ * `base` nor `patches` is modified.
+ */
+export function foldPatches(
+  base: { definition: WorkflowDefinition; appliedThroughSeq: number },
+  patches: readonly PendingPatch[],
+  options: DefinitionOptions = {},
+): FoldResult {
+  let definition = structuredClone(base.definition);
+  let appliedThroughSeq = base.appliedThroughSeq;
+  let applied = 0;
+  const decisions: PatchDecision[] = [];
+
+  for (const patch of [...patches].sort((a, b) => a.seq - b.seq)) {
+    // Against the running mark, this also drops a second copy of a seq within the batch (and a NaN seq).
+    if (!(patch.seq > appliedThroughSeq)) continue;
+    appliedThroughSeq = patch.seq;
+    const outcome = applyOne(definition, patch.ops, options);
+    if (typeof outcome === 'string') {
+      decisions.push({ patchId: patch.id, seq: patch.seq, status: 'rejected', reason: outcome });
+    } else {
+      definition = outcome;
+      applied++;
+      decisions.push({ patchId: patch.id, seq: patch.seq, status: 'applied' });
+    }
+  }
+  return { definition, appliedThroughSeq, decisions, applied };
+}
+
+/** The patched definition, or why the patch is rejected. Works on a clone so a rejected patch leaves no trace. */
+function applyOne(
+  definition: WorkflowDefinition,
+  ops: unknown,
+  options: DefinitionOptions,
+): WorkflowDefinition | string {
+  // Ops were checked at the API, but a patch is re-read from Kafka and the database: check again, never throw.
+  const shape = validatePatchOps(ops);
+  if (!shape.ok) return `invalid ops: ${summarize(shape.errors)}`;
+
+  for (const [index, op] of shape.value.entries()) {
+    for (const pointer of 'from' in op ? [op.path, op.from] : [op.path]) {
+      const token = pointer.split('/').find((t) => FORBIDDEN_TOKENS.has(t));
+      if (token !== undefined) return `${describeOp(index, op)}: "${token}" is not allowed in a path`;
+    }
+  }
+
+  // Patch a holder whose `root` is the document, so the RFC's whole-document pointer "" (which rfc6902 cannot
+  // replace) becomes an ordinary member "/root".
+  const holder: { root: unknown } = { root: structuredClone(definition) };
+  for (const [index, op] of shape.value.entries()) {
+    const failure = applyOp(holder, op);
+    if (failure !== null) return `${describeOp(index, op)}: ${failure}`;
+  }
+
+  const result = validateDefinition(holder.root, options);
+  return result.ok ? result.value : `invalid definition: ${summarize(result.errors)}`;
+}
+
+/**
+ * rfc6902 skips these tokens while walking a pointer (its own pollution defence), so `/nodes/__proto__` would
+ * silently address `/nodes` itself. Refusing them keeps a patch meaning what it says. Node ids cannot be these names.
+ */
+const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Applies one op to `holder.root`; null on success, else what failed. */
+function applyOp(holder: { root: unknown }, op: PatchOperation): string | null {
+  const rooted = { ...op, path: `/root${op.path}`, ...('from' in op ? { from: `/root${op.from}` } : {}) } as Operation;
+  let error: Error | null | undefined;
+  try {
+    if (copiesPastArrayEnd(holder, rooted)) return NO_PARENT;
+    [error] = applyPatch(holder, [rooted]);
+  } catch (thrown) {
+    return `could not apply: ${thrown instanceof Error ? thrown.message : String(thrown)}`;
+  }
+  if (!error) return null;
+  switch (error.name) {
+    case 'TestError':
+      return 'value differs';
+    case 'MissingError': {
+      const missing = (error as Error & { path?: string }).path;
+      if ('from' in op && missing === `/root${op.from}`) return `"from" path ${op.from || '""'} does not exist`;
+      if (op.op === 'move' && op.path.startsWith(`${op.from}/`)) return 'cannot move a value into its own child';
+      if (op.op === 'add' || op.op === 'copy' || op.op === 'move')
+        return 'parent path does not exist (or array index out of range)';
+      return 'path does not exist';
+    }
+    default:
+      return error.message;
+  }
+}
+
+const NO_PARENT = 'parent path does not exist (or array index out of range)';
+
+/**
+ * rfc6902 range-checks array indexes for `add` but not for `copy`/`move`, which would silently append at `/edges/9`
+ * of a two-edge list. RFC 6902 says the index must not exceed the array's length (after a move's removal).
+ */
+function copiesPastArrayEnd(holder: { root: unknown }, op: Operation): boolean {
+  if (op.op !== 'copy' && op.op !== 'move') return false;
+  const target = Pointer.fromJSON(op.path).evaluate(holder);
+  if (!Array.isArray(target.parent) || target.key === '-') return false;
+  const source = Pointer.fromJSON(op.from).evaluate(holder);
+  const length = target.parent.length - (op.op === 'move' && source.parent === target.parent ? 1 : 0);
+  return !/^(0|[1-9][0-9]*)$/.test(target.key) || Number(target.key) > length;
+}
+
+function describeOp(index: number, op: PatchOperation): string {
+  const path = op.path || '""';
+  return `ops[${index}] (${op.op} ${path}${'from' in op ? ` from ${op.from || '""'}` : ''})`;
+}
+
+function summarize(errors: string[]): string {
+  const more = errors.length - REASON_ERRORS;
+  return errors.slice(0, REASON_ERRORS).join('; ') + (more > 0 ? `; and ${more} more` : '');
+}
