@@ -108,8 +108,7 @@ function applyOp(holder: { root: unknown }, op: PatchOperation): string | null {
       const missing = (error as Error & { path?: string }).path;
       if ('from' in op && missing === `/root${op.from}`) return `"from" path ${op.from || '""'} does not exist`;
       if (op.op === 'move' && op.path.startsWith(`${op.from}/`)) return 'cannot move a value into its own child';
-      if (op.op === 'add' || op.op === 'copy' || op.op === 'move')
-        return 'parent path does not exist (or array index out of range)';
+      if (op.op === 'add' || op.op === 'copy' || op.op === 'move') return NO_PARENT;
       return 'path does not exist';
     }
     default:

@@ -14,11 +14,11 @@ export interface ErrorContext {
 }
 
 /** Rewrites one ajv error for its context; `null` drops it (already covered by another error), undefined = default. */
-export type ErrorRewrite = (error: ErrorObject, where: string, data: unknown) => string | null | undefined;
+export type ErrorRewrite = (error: ErrorObject, where: string) => string | null | undefined;
 
 export type SchemaCheck = (data: unknown) => string[];
 
-// One instance per schema module keeps compile caches small; `verbose` exposes parentSchema for "allowed: …" lists,
+// One shared instance. `verbose` exposes parentSchema (for "allowed: …" lists) and the failing data (for the op name);
 // `strictRequired` is off because a tagged `oneOf` requires its tag outside the branches that declare it;
 // `discriminator` makes a tagged `oneOf` report only the branch the tag selects (readable errors, linear time).
 const ajv = new Ajv({ allErrors: true, verbose: true, discriminator: true, strictRequired: false });
@@ -30,7 +30,7 @@ export function compileSchemaCheck(schema: SchemaObject, context: ErrorContext, 
     const messages: string[] = [];
     for (const error of validate.errors ?? []) {
       const where = locate(context, data, error.instancePath);
-      const custom = rewrite?.(error, where, data);
+      const custom = rewrite?.(error, where);
       if (custom === null) continue;
       const message = custom ?? describe(error, where);
       if (message !== null && !messages.includes(message)) messages.push(message);
@@ -40,7 +40,7 @@ export function compileSchemaCheck(schema: SchemaObject, context: ErrorContext, 
 }
 
 /** `/nodes/a~1b/retry/0` → `nodes.a/b.retry[0]`: array indexes in brackets, keys dotted. */
-export function locate(context: ErrorContext, data: unknown, instancePath: string): string {
+function locate(context: ErrorContext, data: unknown, instancePath: string): string {
   let where = context.label;
   let current: unknown = data;
   for (const token of instancePath.split('/').slice(1)) {
