@@ -1,5 +1,33 @@
-import { Module } from '@nestjs/common';
+import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import type { Logger } from 'pino';
+import type { AppConfig } from '#libs/config';
+import { CONFIG, LOGGER } from '#libs/platform';
+import { ApiKeyGuard } from './auth/api-key.guard.js';
+import { ApiKeysController } from './auth/api-keys.controller.js';
+import { ApiKeysRepository } from './auth/api-keys.repository.js';
+import { PatchWriter } from './workflows/patch-writer.js';
+import { WorkflowsController } from './workflows/workflows.controller.js';
+import { WorkflowsRepository } from './workflows/workflows.repository.js';
 
-/** The public HTTP API: workflows, patches, runs, approvals (issues 3 and 4 add the routes). */
-@Module({})
+class Bootstrap implements OnApplicationBootstrap {
+  constructor(
+    private readonly keys: ApiKeysRepository,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (await this.keys.bootstrap(this.config.BOOTSTRAP_ADMIN_KEY)) {
+      this.logger.info('created workspace "default" with the admin key from BOOTSTRAP_ADMIN_KEY');
+    }
+  }
+}
+
+/** The public HTTP API: API keys, workflows and their patches (runs come with the run pipeline). */
+@Module({
+  controllers: [ApiKeysController, WorkflowsController],
+  providers: [ApiKeysRepository, WorkflowsRepository, PatchWriter, Bootstrap, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  exports: [ApiKeysRepository],
+})
 export class ApiModule {}

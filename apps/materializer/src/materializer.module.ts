@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { MaterializerController } from './materializer.controller.js';
+import { MaterializerService } from './materializer.service.js';
 
-/** Folds patch.created batches into workflow versions (issue 3 adds the consumer). */
-@Module({})
+/** Folds patch.created batches into workflow versions. */
+@Module({ controllers: [MaterializerController], providers: [MaterializerService] })
 export class MaterializerModule {}

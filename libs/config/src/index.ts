@@ -1,2 +1,2 @@
-export { configSchema, type AppConfig } from './config.schema.js';
+export { configSchema, LOCAL_BOOTSTRAP_ADMIN_KEY, type AppConfig } from './config.schema.js';
 export { ConfigError, loadConfig } from './load-config.js';

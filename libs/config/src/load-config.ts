@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { configSchema, type AppConfig } from './config.schema.js';
+import { appConfigSchema, type AppConfig } from './config.schema.js';
 
 /** Raised once at start-up, naming every bad variable, so one fix-and-retry cycle repairs them all. */
 export class ConfigError extends Error {
@@ -20,7 +20,7 @@ function withoutEmpty(env: NodeJS.ProcessEnv): Record<string, string> {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
-  const parsed = configSchema.safeParse(withoutEmpty(env));
+  const parsed = appConfigSchema.safeParse(withoutEmpty(env));
   if (parsed.success) return parsed.data;
   throw new ConfigError(
     parsed.error.issues.map((issue: z.core.$ZodIssue) => ({

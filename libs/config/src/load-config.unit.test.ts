@@ -22,6 +22,11 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ REDIS_URL: '' }).REDIS_URL, 'redis://127.0.0.1:6379');
   });
 
+  it('refuses the local bootstrap key in production', () => {
+    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /BOOTSTRAP_ADMIN_KEY: must be set to a secret of your own/);
+    assert.equal(loadConfig({ NODE_ENV: 'production', BOOTSTRAP_ADMIN_KEY: 'x'.repeat(32) }).NODE_ENV, 'production');
+  });
+
   it('names every bad variable in one error', () => {
     const error = (() => {
       try {

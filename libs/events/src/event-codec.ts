@@ -1,10 +1,16 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
+import avro from 'avsc';
 import type { TopicSpec } from '#libs/kafka';
 import type { SchemaFile } from './avro-to-typescript.js';
 import type { EventsBySchema, SchemaName } from './generated/event-types.js';
 
 export class UnknownTopicSchema extends Error {
   override readonly name = 'UnknownTopicSchema';
+}
+
+/** A decoded value that does not have the shape of the event its consumer expects. */
+export class InvalidEvent extends Error {
+  override readonly name = 'InvalidEvent';
 }
 
 /** Confluent's TopicNameStrategy: the value schema of topic T lives under subject `T-value`. */
@@ -21,18 +27,22 @@ export function createSchemaRegistry(url: string): SchemaRegistry {
  */
 export class EventCodec {
   private readonly schemaIds = new Map<string, number>();
+  private readonly readers: Map<string, avro.Type>;
 
   constructor(
     private readonly registry: SchemaRegistry,
     private readonly topics: readonly TopicSpec[],
-  ) {}
+    private readonly schemas: readonly SchemaFile[],
+  ) {
+    this.readers = new Map(schemas.map((s) => [s.name, avro.Type.forSchema(s.schema as avro.Schema)]));
+  }
 
   /**
    * Registers the value schema of every topic that has one, with BACKWARD compatibility, and remembers the ids.
    * Registering an unchanged schema returns its existing id; an incompatible change is refused by the registry.
    */
-  async registerAll(schemas: readonly SchemaFile[]): Promise<{ subject: string; id: number }[]> {
-    const byName = new Map(schemas.map((s) => [s.name, s.schema]));
+  async registerAll(): Promise<{ subject: string; id: number }[]> {
+    const byName = new Map(this.schemas.map((s) => [s.name, s.schema]));
     const registered: { subject: string; id: number }[] = [];
     for (const topic of this.topics) {
       if (!topic.valueSchema) continue;
@@ -68,5 +78,15 @@ export class EventCodec {
 
   async decode(message: Buffer): Promise<unknown> {
     return (await this.registry.decode(message)) as unknown;
+  }
+
+  /** Checks a decoded value against this service's own (reader) schema before anything trusts its shape. */
+  parse<S extends SchemaName>(schema: S, value: unknown): EventsBySchema[S] {
+    const reader = this.readers.get(schema);
+    if (!reader) throw new UnknownTopicSchema(`no schema ${schema}`);
+    const problems: string[] = [];
+    reader.isValid(value, { errorHook: (path) => problems.push(path.join('.') || '(root)') });
+    if (problems.length) throw new InvalidEvent(`not a valid ${schema} event: bad ${problems.slice(0, 5).join(', ')}`);
+    return value as EventsBySchema[S];
   }
 }

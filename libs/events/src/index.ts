@@ -1,4 +1,4 @@
 export { avroToTypeScript, type SchemaFile } from './avro-to-typescript.js';
-export { createSchemaRegistry, EventCodec, UnknownTopicSchema, valueSubject } from './event-codec.js';
+export { createSchemaRegistry, EventCodec, InvalidEvent, UnknownTopicSchema, valueSubject } from './event-codec.js';
 export type * from './generated/event-types.js';
 export { GENERATED_TYPES_FILE, readSchemaFiles, SCHEMAS_DIR } from './schema-files.js';

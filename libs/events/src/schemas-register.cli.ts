@@ -12,8 +12,8 @@ try {
     partitions: config.KAFKA_PARTITIONS,
     replicationFactor: config.KAFKA_REPLICATION_FACTOR,
   });
-  const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics);
-  for (const { subject, id } of await codec.registerAll(await readSchemaFiles())) {
+  const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics, await readSchemaFiles());
+  for (const { subject, id } of await codec.registerAll()) {
     process.stdout.write(`registered ${subject} (id ${id}, BACKWARD)\n`);
   }
 } catch (error) {

@@ -2,3 +2,4 @@ export { createKafka, openAdmin, openConsumer, openProducer } from './kafka-clie
 export { applyTopics, deleteTopics, readExistingTopics, TopicChangeRefused } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';
+export type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from './kafkajs.js';

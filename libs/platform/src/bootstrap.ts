@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { CustomTransportStrategy } from '@nestjs/microservices';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
 import type { Logger } from 'pino';
@@ -12,6 +13,8 @@ export interface RoleDefinition {
   readonly module: Type | DynamicModule;
   /** Port when this role runs alone and PORT is unset. */
   readonly defaultPort: number;
+  /** Message transports (Kafka consumers) this role serves, built from the app's providers. */
+  readonly transports?: (app: INestApplication) => CustomTransportStrategy[];
 }
 
 /** Builds (but does not start listening) one Nest application hosting the given roles. */
@@ -27,9 +30,16 @@ export async function createRolesApp(
 
   const app = await NestFactory.create<NestFastifyApplication>(
     RootModule,
-    new FastifyAdapter({ bodyLimit: 1024 * 1024, return503OnClosing: true }),
+    new FastifyAdapter({ bodyLimit: config.HTTP_BODY_LIMIT_BYTES, return503OnClosing: true }),
     { logger: new PinoNestLogger(logger.child({ component: 'nest' })), bufferLogs: false, abortOnError: false },
   );
+  // JSON is the only body the API takes; anything else is a 415 rather than a string handed to a handler.
+  app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
+  for (const role of roles) {
+    for (const strategy of role.transports?.(app) ?? []) {
+      app.connectMicroservice({ strategy }, { inheritAppConfig: true });
+    }
+  }
   return app;
 }
 
@@ -87,6 +97,7 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   const port = config.PORT ?? roles[0]?.defaultPort ?? 8080;
   const logger = createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL);
   exitOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
+  await app.startAllMicroservices();
   await app.listen(port, config.HOST);
   logger.info({ roles: roles.map((r) => r.name), url: `http://${config.HOST}:${port}` }, 'ready');
   return app;

@@ -26,7 +26,7 @@ async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<
   }
 }
 
-/** Readiness of the three services every role needs (API.md: /health is 200 when all are reachable). */
+/** Readiness of the services every role needs (API.md: /health is 200 when all are reachable). */
 export class DependencyChecks {
   private adminConnected: Promise<void> | undefined;
 
@@ -34,16 +34,23 @@ export class DependencyChecks {
     private readonly pool: Pool,
     private readonly redis: Redis,
     private readonly admin: Admin,
+    private readonly schemaRegistryUrl: string,
     private readonly timeoutMs: number,
   ) {}
 
-  async run(): Promise<Record<'postgres' | 'redis' | 'kafka', CheckResult>> {
-    const [postgres, redis, kafka] = await Promise.all([
+  async run(): Promise<Record<'postgres' | 'redis' | 'kafka' | 'schemaRegistry', CheckResult>> {
+    const [postgres, redis, kafka, schemaRegistry] = await Promise.all([
       timed(this.timeoutMs, () => this.pool.query('SELECT 1')),
       timed(this.timeoutMs, () => this.pingRedis()),
       timed(this.timeoutMs, () => this.describeKafka()),
+      timed(this.timeoutMs, () => this.pingRegistry()),
     ]);
-    return { postgres, redis, kafka };
+    return { postgres, redis, kafka, schemaRegistry };
+  }
+
+  private async pingRegistry(): Promise<void> {
+    const response = await fetch(`${this.schemaRegistryUrl}/config`);
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
   }
 
   private async pingRedis(): Promise<void> {

@@ -5,13 +5,16 @@ import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
-import { createKafka, openAdmin } from '#libs/kafka';
+import { createSchemaRegistry, EventCodec, readSchemaFiles } from '#libs/events';
+import { APP_FILTER } from '@nestjs/core';
+import { createKafka, openAdmin, topicCatalog } from '#libs/kafka';
 import { createMetricsRegistry } from '#libs/observability';
 import { createRedis } from '#libs/redis';
 import { DependencyChecks } from './dependency-checks.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
-import { CONFIG, KAFKA, KAFKA_ADMIN, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, ROLES } from './tokens.js';
+import { ProblemFilter } from './problem.filter.js';
+import { CONFIG, EVENT_CODEC, KAFKA, KAFKA_ADMIN, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, ROLES } from './tokens.js';
 
 class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
@@ -79,11 +82,27 @@ export class PlatformModule {
           provide: DependencyChecks,
           inject: [PG_POOL, REDIS, KAFKA_ADMIN],
           useFactory: (pool: Pool, redis: Redis, admin: Admin) =>
-            new DependencyChecks(pool, redis, admin, config.HEALTH_TIMEOUT_MS),
+            new DependencyChecks(pool, redis, admin, config.SCHEMA_REGISTRY_URL, config.HEALTH_TIMEOUT_MS),
         },
+        {
+          // Registering is idempotent and makes a fresh deployment (or a test's private topics) usable without a
+          // separate step; an incompatible local schema fails the start, which is the point of BACKWARD checks.
+          provide: EVENT_CODEC,
+          useFactory: async () => {
+            const topics = topicCatalog({
+              prefix: config.KAFKA_TOPIC_PREFIX,
+              partitions: config.KAFKA_PARTITIONS,
+              replicationFactor: config.KAFKA_REPLICATION_FACTOR,
+            });
+            const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics, await readSchemaFiles());
+            await codec.registerAll();
+            return codec;
+          },
+        },
+        { provide: APP_FILTER, useClass: ProblemFilter },
         ConnectionsCloser,
       ],
-      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, KAFKA],
+      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, KAFKA, EVENT_CODEC],
     };
   }
 }

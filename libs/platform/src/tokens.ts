@@ -7,3 +7,4 @@ export const KAFKA_ADMIN = Symbol('KafkaAdmin');
 export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 export const LOGGER = Symbol('Logger');
 export const ROLES = Symbol('Roles');
+export const EVENT_CODEC = Symbol('EventCodec');

@@ -1,0 +1,54 @@
+import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { ProblemError } from '#libs/platform';
+import { ApiKeysRepository } from './api-keys.repository.js';
+import { allows, type Permission, type Principal } from './principal.js';
+
+const REQUIRED = 'orchestrator:required-permission';
+
+/** The permission a route needs; routes without it need no key (health, metrics). */
+export const Requires = (permission: Permission) => SetMetadata(REQUIRED, permission);
+
+export type AuthenticatedRequest = FastifyRequest & { principal: Principal };
+
+/** Successful lookups are cached briefly: a key lookup per request would put Postgres on the hot path of every call. */
+const CACHE_TTL_MS = 10_000;
+const CACHE_MAX = 10_000;
+
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly keys: ApiKeysRepository,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED, [context.getHandler(), context.getClass()]);
+    if (!needed) return true;
+    const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
+    if (!match) throw new ProblemError('unauthenticated', 'send the API key as "Authorization: Bearer <key>"');
+    const principal = await this.lookup(match[1] as string);
+    if (!principal) throw new ProblemError('unauthenticated', 'unknown or revoked API key');
+    if (!allows(principal.permission, needed)) {
+      throw new ProblemError('forbidden', `this needs a ${needed} key; the key used is ${principal.permission}`);
+    }
+    request.principal = principal;
+    return true;
+  }
+
+  private async lookup(key: string): Promise<Principal | undefined> {
+    const now = Date.now();
+    const cached = this.cache.get(key);
+    if (cached && cached.expires > now) return cached.principal;
+    const principal = await this.keys.findByKey(key);
+    if (principal) {
+      if (this.cache.size >= CACHE_MAX) this.cache.clear();
+      this.cache.set(key, { principal, expires: now + CACHE_TTL_MS });
+    }
+    return principal;
+  }
+}

@@ -1,0 +1,52 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { inTransaction, type Pool } from '#libs/db';
+import { PG_POOL } from '#libs/platform';
+import { generateApiKey, hashApiKey, keyPrefix } from './api-key-secret.js';
+import type { Permission, Principal } from './principal.js';
+
+@Injectable()
+export class ApiKeysRepository {
+  constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
+
+  async findByKey(key: string): Promise<Principal | undefined> {
+    const { rows } = await this.pool.query<{ id: string; workspace_id: string; permission: Permission }>(
+      'SELECT id, workspace_id, permission FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
+      [hashApiKey(key)],
+    );
+    const row = rows[0];
+    return row && { keyId: row.id, workspaceId: row.workspace_id, permission: row.permission };
+  }
+
+  async create(workspaceId: string, permission: Permission): Promise<{ id: string; key: string }> {
+    const key = generateApiKey();
+    const { rows } = await this.pool.query<{ id: string }>(
+      'INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix) VALUES ($1, $2, $3, $4) RETURNING id',
+      [workspaceId, permission, hashApiKey(key), keyPrefix(key)],
+    );
+    return { id: (rows[0] as { id: string }).id, key };
+  }
+
+  /** Creates a workspace (tests and the bootstrap use it; there is no public endpoint for it yet). */
+  async createWorkspace(name: string): Promise<string> {
+    const { rows } = await this.pool.query<{ id: string }>('INSERT INTO workspaces (name) VALUES ($1) RETURNING id', [name]);
+    return (rows[0] as { id: string }).id;
+  }
+
+  /**
+   * When no workspace exists, creates `default` with an admin key of the given value. The advisory lock makes
+   * several API instances starting together create it once.
+   */
+  async bootstrap(adminKey: string): Promise<boolean> {
+    return inTransaction(this.pool, async (client) => {
+      await client.query("SELECT pg_advisory_xact_lock(hashtext('orchestrator.bootstrap'))");
+      const { rows } = await client.query('SELECT 1 FROM workspaces LIMIT 1');
+      if (rows.length) return false;
+      const workspace = await client.query<{ id: string }>("INSERT INTO workspaces (name) VALUES ('default') RETURNING id");
+      await client.query(
+        "INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix) VALUES ($1, 'admin', $2, $3)",
+        [(workspace.rows[0] as { id: string }).id, hashApiKey(adminKey), keyPrefix(adminKey)],
+      );
+      return true;
+    });
+  }
+}

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { createPool } from '#libs/db';
+import { ADMIN_KEY, SAMPLE_DEFINITION, startRoles, type TestApp } from '#test/support/app.js';
+import { useTestContext } from '#test/harness/test-context.js';
+import { apiRole } from '../api.role.js';
+
+const ctx = useTestContext('api-auth');
+
+describe('API keys and tenancy (invariant 7)', () => {
+  let api: TestApp;
+  let workflowId: string;
+  let readKey: string;
+  let foreignKey: string;
+
+  before(async () => {
+    api = await startRoles(ctx, [apiRole]);
+    const created = await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: 'w', definition: SAMPLE_DEFINITION } });
+    assert.equal(created.status, 201);
+    workflowId = created.body.id;
+    readKey = (await api.request<{ key: string }>('POST', '/v1/api-keys', { body: { permission: 'read' } })).body.key;
+    // A second workspace with its own admin key.
+    const pool = createPool(ctx.databaseUrl, { name: 'auth-test' });
+    ctx.defer(() => pool.end());
+    const ws = await pool.query<{ id: string }>("INSERT INTO workspaces (name) VALUES ('other') RETURNING id");
+    const { ApiKeysRepository } = await import('./api-keys.repository.js');
+    foreignKey = (await new ApiKeysRepository(pool).create((ws.rows[0] as { id: string }).id, 'admin')).key;
+  });
+
+  it('bootstraps workspace "default" with the configured admin key', async () => {
+    const reply = await api.request('GET', `/v1/workflows/${workflowId}`, { key: ADMIN_KEY });
+    assert.equal(reply.status, 200);
+  });
+
+  it('refuses a missing key and an unknown key with 401 problem+json', async () => {
+    for (const key of [null, 'ok_not-a-real-key']) {
+      const reply = await api.request<{ status: number; type: string }>('GET', `/v1/workflows/${workflowId}`, { key });
+      assert.equal(reply.status, 401);
+      assert.match(String(reply.headers['content-type']), /^application\/problem\+json/);
+      assert.equal(reply.body.type, 'urn:orchestrator:problem:unauthenticated');
+    }
+  });
+
+  it('lets a read key read but not post patches or create workflows', async () => {
+    assert.equal((await api.request('GET', `/v1/workflows/${workflowId}`, { key: readKey })).status, 200);
+    const patch = await api.request<{ detail: string }>('POST', `/v1/workflows/${workflowId}/patches`, {
+      key: readKey,
+      body: { ops: [{ op: 'add', path: '/nodes/c', value: { type: 'function', config: { expression: '1' } } }] },
+    });
+    assert.equal(patch.status, 403);
+    assert.match(patch.body.detail, /needs a write key; the key used is read/);
+    const create = await api.request('POST', '/v1/workflows', { key: readKey, body: { name: 'x', definition: SAMPLE_DEFINITION } });
+    assert.equal(create.status, 403);
+    assert.equal((await api.request('POST', '/v1/api-keys', { key: readKey, body: { permission: 'read' } })).status, 403);
+  });
+
+  it("answers 404 to another workspace's key, for reads and for patches, and writes nothing", async () => {
+    assert.equal((await api.request('GET', `/v1/workflows/${workflowId}`, { key: foreignKey })).status, 404);
+    assert.equal((await api.request('GET', `/v1/workflows/${workflowId}/versions/1`, { key: foreignKey })).status, 404);
+    assert.equal((await api.request('GET', `/v1/workflows/${workflowId}/patches`, { key: foreignKey })).status, 404);
+    const patch = await api.request('POST', `/v1/workflows/${workflowId}/patches`, {
+      key: foreignKey,
+      body: { ops: [{ op: 'remove', path: '/nodes/b' }] },
+      headers: { 'idempotency-key': 'foreign-1' },
+    });
+    assert.equal(patch.status, 404);
+    const pool = createPool(ctx.databaseUrl, { name: 'auth-check' });
+    try {
+      const { rows } = await pool.query<{ patches: number; keys: number }>(
+        'SELECT (SELECT count(*)::int FROM patches) AS patches, (SELECT count(*)::int FROM idempotency_keys) AS keys',
+      );
+      assert.deepEqual(rows[0], { patches: 0, keys: 0 });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('creates keys (admin only), shows each once and stores only its digest', async () => {
+    const created = await api.request<{ id: string; key: string; permission: string }>('POST', '/v1/api-keys', { body: { permission: 'write' } });
+    assert.equal(created.status, 201);
+    assert.equal(created.body.permission, 'write');
+    assert.match(created.body.key, /^ok_[A-Za-z0-9_-]{43}$/);
+    const pool = createPool(ctx.databaseUrl, { name: 'auth-digest' });
+    try {
+      const { rows } = await pool.query<{ key_hash: Buffer; key_prefix: string }>('SELECT key_hash, key_prefix FROM api_keys WHERE id = $1', [
+        created.body.id,
+      ]);
+      assert.equal(rows[0]?.key_hash.length, 32);
+      assert.ok(!rows[0]?.key_hash.toString('utf8').includes(created.body.key));
+      assert.equal(rows[0]?.key_prefix.length, 10);
+    } finally {
+      await pool.end();
+    }
+    const bad = await api.request<{ status: number }>('POST', '/v1/api-keys', { body: { permission: 'root' } });
+    assert.equal(bad.status, 422);
+  });
+});

@@ -1,0 +1,14 @@
+export const PERMISSIONS = ['read', 'write', 'admin'] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+/** Who is calling: the workspace and permission of the API key that signed the request. */
+export interface Principal {
+  readonly keyId: string;
+  readonly workspaceId: string;
+  readonly permission: Permission;
+}
+
+/** read < write < admin: a key may do what its level and every lower level allow. */
+export function allows(held: Permission, needed: Permission): boolean {
+  return PERMISSIONS.indexOf(held) >= PERMISSIONS.indexOf(needed);
+}

@@ -1,0 +1,123 @@
+import { randomUUID } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import type { AppConfig } from '#libs/config';
+import { inTransaction, type Pool } from '#libs/db';
+import type { EventCodec } from '#libs/events';
+import { insertOutboxRows } from '#libs/outbox';
+import { CONFIG, EVENT_CODEC, PG_POOL } from '#libs/platform';
+import type { WorkflowDefinition } from '#libs/workflows';
+import { envelope } from './event-envelope.js';
+
+export interface WorkflowVersionView {
+  id: string;
+  name: string;
+  version: number;
+  definition: WorkflowDefinition;
+  appliedThroughSeq: number;
+  createdAt: string;
+}
+
+export type PatchView =
+  | { patchId: string; seq: number; status: 'pending'; createdAt: string }
+  | { patchId: string; seq: number; status: 'applied'; version: number; createdAt: string; decidedAt: string }
+  | { patchId: string; seq: number; status: 'rejected'; reason: string; createdAt: string; decidedAt: string };
+
+interface PatchRow {
+  id: string;
+  seq: string;
+  status: 'pending' | 'applied' | 'rejected';
+  version: number | null;
+  reason: string | null;
+  created_at: Date;
+  decided_at: Date | null;
+}
+
+function toPatchView(row: PatchRow): PatchView {
+  const base = { patchId: row.id, seq: Number(row.seq), createdAt: row.created_at.toISOString() };
+  const decidedAt = row.decided_at?.toISOString() ?? '';
+  if (row.status === 'applied') return { ...base, status: 'applied', version: row.version ?? 0, decidedAt };
+  if (row.status === 'rejected') return { ...base, status: 'rejected', reason: row.reason ?? '', decidedAt };
+  return { ...base, status: 'pending' };
+}
+
+/** Reads and the one non-batched write of the workflows context; every query is scoped to the caller's workspace. */
+@Injectable()
+export class WorkflowsRepository {
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(EVENT_CODEC) private readonly codec: EventCodec,
+    @Inject(CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  /** Version 1 and its workflow.materialized event, in one transaction. */
+  async create(workspaceId: string, name: string, definition: WorkflowDefinition): Promise<{ id: string; version: 1 }> {
+    const id = randomUUID();
+    const topic = `${this.config.KAFKA_TOPIC_PREFIX}workflow.materialized`;
+    const payload = await this.codec.encode('workflow-materialized', topic, {
+      ...envelope(1, workspaceId),
+      type: 'workflow.materialized',
+      workflowId: id,
+      version: 1,
+      appliedThroughSeq: 0,
+      appliedPatchIds: [],
+      rejected: [],
+    });
+    await inTransaction(this.pool, async (client) => {
+      await client.query('INSERT INTO workflows (id, workspace_id, name) VALUES ($1, $2, $3)', [id, workspaceId, name]);
+      await client.query(
+        'INSERT INTO workflow_versions (workflow_id, version, definition, applied_through_seq) VALUES ($1, 1, $2, 0)',
+        [id, JSON.stringify(definition)],
+      );
+      await insertOutboxRows(client, [{ topic, key: id, eventType: 'workflow.materialized', payload }]);
+    });
+    return { id, version: 1 };
+  }
+
+  async getVersion(workspaceId: string, workflowId: string, version?: number): Promise<WorkflowVersionView | undefined> {
+    const { rows } = await this.pool.query<{
+      name: string;
+      version: number;
+      definition: WorkflowDefinition;
+      applied_through_seq: string;
+      created_at: Date;
+    }>(
+      `SELECT w.name, v.version, v.definition, v.applied_through_seq, v.created_at
+         FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id
+        WHERE w.id = $1 AND w.workspace_id = $2 AND v.version = COALESCE($3, w.latest_version)`,
+      [workflowId, workspaceId, version ?? null],
+    );
+    const row = rows[0];
+    return (
+      row && {
+        id: workflowId,
+        name: row.name,
+        version: row.version,
+        definition: row.definition,
+        appliedThroughSeq: Number(row.applied_through_seq),
+        createdAt: row.created_at.toISOString(),
+      }
+    );
+  }
+
+  async getPatch(workspaceId: string, workflowId: string, patchId: string): Promise<PatchView | undefined> {
+    const { rows } = await this.pool.query<PatchRow>(
+      `SELECT p.id, p.seq, p.status, p.version, p.reason, p.created_at, p.decided_at
+         FROM patches p JOIN workflows w ON w.id = p.workflow_id
+        WHERE p.id = $1 AND p.workflow_id = $2 AND w.workspace_id = $3`,
+      [patchId, workflowId, workspaceId],
+    );
+    return rows[0] && toPatchView(rows[0]);
+  }
+
+  /** One page of the history, oldest first, by sequence number (keyset: cheap at any depth). */
+  async listPatches(workspaceId: string, workflowId: string, afterSeq: number, limit: number): Promise<PatchView[] | undefined> {
+    const owner = await this.pool.query('SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2', [workflowId, workspaceId]);
+    if (!owner.rowCount) return undefined;
+    const { rows } = await this.pool.query<PatchRow>(
+      `SELECT id, seq, status, version, reason, created_at, decided_at FROM patches
+        WHERE workflow_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [workflowId, afterSeq, limit],
+    );
+    return rows.map(toPatchView);
+  }
+}

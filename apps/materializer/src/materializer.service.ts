@@ -1,0 +1,88 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { AppConfig } from '#libs/config';
+import { inTransaction, type Pool } from '#libs/db';
+import type { EventCodec, PatchCreated } from '#libs/events';
+import type { EventBatch } from '#libs/messaging';
+import { insertOutboxRows } from '#libs/outbox';
+import { CONFIG, EVENT_CODEC, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { lockHeads, readPending, writeDecisions } from './materialize.sql.js';
+import { planVersions } from './plan-versions.js';
+import { randomUUID } from 'node:crypto';
+
+/**
+ * Turns a batch of patch.created events into versions: one transaction per batch that locks the batch's workflows,
+ * folds everything pending for them in sequence order, and writes versions, patch decisions and workflow.materialized
+ * outbox rows with bulk statements. The transport commits the Kafka offsets only after this resolves, so a crash
+ * anywhere replays the batch, and replaying finds nothing pending: redelivery changes nothing.
+ */
+@Injectable()
+export class MaterializerService {
+  private readonly topic: string;
+  private readonly batchSize: Histogram;
+  private readonly duration: Histogram;
+  private readonly decided: Counter<'status'>;
+  private readonly versionsMade: Counter;
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(EVENT_CODEC) private readonly codec: EventCodec,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.topic = `${config.KAFKA_TOPIC_PREFIX}workflow.materialized`;
+    this.batchSize = new Histogram({
+      name: 'materializer_batch_patches',
+      help: 'Patches decided per materialization batch',
+      buckets: [1, 5, 10, 50, 100, 500, 1000, 5000],
+      registers: [registry],
+    });
+    this.duration = new Histogram({
+      name: 'materializer_batch_duration_seconds',
+      help: 'Time to materialize one batch, transaction included',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    this.decided = new Counter({ name: 'materializer_patches_total', help: 'Patches decided', labelNames: ['status'], registers: [registry] });
+    this.versionsMade = new Counter({ name: 'materializer_versions_total', help: 'Workflow versions materialized', registers: [registry] });
+  }
+
+  async materialize(batch: EventBatch): Promise<void> {
+    const workflowIds = [...new Set(batch.messages.map((m) => (m.value as PatchCreated).workflowId))].sort();
+    if (!workflowIds.length) return;
+    const stop = this.duration.startTimer();
+    const plan = await inTransaction(this.pool, async (client) => {
+      const heads = await lockHeads(client, workflowIds);
+      const plan = planVersions(heads, await readPending(client, heads), this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION, {
+        allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
+      });
+      await writeDecisions(client, plan.versions, plan.decisions, plan.heads);
+      const events = await Promise.all(
+        plan.events.map(async ({ head, version, applied, rejected }) => ({
+          topic: this.topic,
+          key: head.id,
+          eventType: 'workflow.materialized',
+          payload: await this.codec.encode('workflow-materialized', this.topic, {
+            eventId: randomUUID(),
+            type: 'workflow.materialized',
+            // Versions are consecutive per workflow, so consumers can use them to spot gaps and duplicates.
+            seq: version.version,
+            occurredAt: Date.now(),
+            workspaceId: head.workspaceId,
+            workflowId: head.id,
+            version: version.version,
+            appliedThroughSeq: version.appliedThroughSeq,
+            appliedPatchIds: applied,
+            rejected,
+          }),
+        })),
+      );
+      await insertOutboxRows(client, events);
+      return plan;
+    });
+    stop();
+    if (plan.decisions.length) this.batchSize.observe(plan.decisions.length);
+    for (const d of plan.decisions) this.decided.inc({ status: d.status });
+    this.versionsMade.inc(plan.versions.length);
+  }
+}

@@ -1,0 +1,25 @@
+/** A message whose value the registry decoded and the transport checked against the topic's reader schema. */
+export interface DecodedMessage {
+  readonly key: string | null;
+  readonly value: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly offset: string;
+  readonly timestamp: string;
+}
+
+/** What a batch handler receives: the decodable messages of one fetch from one partition, in offset order. */
+export interface EventBatch {
+  /** Logical topic name (without the deployment prefix), which is also the handler's pattern. */
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly DecodedMessage[];
+}
+
+export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    result[name] = Array.isArray(value) ? String(value[0]) : String(value);
+  }
+  return result;
+}

@@ -1,0 +1,3 @@
+export { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
+export { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
+export { KafkaBatchServer, type KafkaBatchServerOptions } from './kafka-batch-server.js';

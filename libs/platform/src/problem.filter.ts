@@ -1,0 +1,63 @@
+import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { problemBody, ProblemError, type ProblemCode } from './problems.js';
+import { LOGGER } from './tokens.js';
+
+/** Fastify's own request errors (raised before a handler runs) mapped onto the closed set. */
+const FASTIFY_CODES: Record<string, ProblemCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'malformed_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'malformed_request',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'malformed_request',
+};
+
+const HTTP_CODES: Record<number, ProblemCode> = {
+  400: 'malformed_request',
+  401: 'unauthenticated',
+  403: 'forbidden',
+  404: 'not_found',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
+  422: 'validation_failed',
+  503: 'dependency_unavailable',
+};
+
+/** Every error leaves the HTTP edge as application/problem+json; unexpected ones are logged and told apart by id. */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const { code, detail, errors } = this.classify(exception, request);
+    const body = problemBody(code, detail, request.url, errors);
+    void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
+  }
+
+  private classify(exception: unknown, request: FastifyRequest): { code: ProblemCode; detail: string; errors?: readonly string[] } {
+    if (exception instanceof ProblemError) {
+      return { code: exception.code, detail: exception.detail, ...(exception.errors ? { errors: exception.errors } : {}) };
+    }
+    const fastifyCode = (exception as { code?: unknown }).code;
+    if (typeof fastifyCode === 'string' && FASTIFY_CODES[fastifyCode]) {
+      return { code: FASTIFY_CODES[fastifyCode], detail: (exception as Error).message };
+    }
+    if (exception instanceof SyntaxError && (exception as { statusCode?: number }).statusCode === 400) {
+      return { code: 'malformed_request', detail: `body is not valid JSON: ${exception.message}` };
+    }
+    if (exception instanceof HttpException) {
+      const mapped = HTTP_CODES[exception.getStatus()];
+      if (mapped) return { code: mapped, detail: exception.message };
+    }
+    const statusCode = (exception as { statusCode?: unknown }).statusCode;
+    if (typeof statusCode === 'number' && HTTP_CODES[statusCode]) {
+      return { code: HTTP_CODES[statusCode], detail: (exception as Error).message };
+    }
+    this.logger.error({ err: exception, method: request.method, url: request.url }, 'unhandled error');
+    return { code: 'internal', detail: 'unexpected error; see the service log' };
+  }
+}

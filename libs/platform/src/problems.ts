@@ -1,0 +1,62 @@
+/**
+ * The closed set of errors the HTTP edge reports, each with its status (RFC 7807 problem+json). Domain code throws
+ * ProblemError with a code; only the filter knows about HTTP.
+ */
+export const PROBLEM_STATUS = {
+  malformed_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  not_found: 404,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  validation_failed: 422,
+  idempotency_key_reused: 422,
+  dependency_unavailable: 503,
+  internal: 500,
+} as const;
+
+export type ProblemCode = keyof typeof PROBLEM_STATUS;
+
+const TITLES: Record<ProblemCode, string> = {
+  malformed_request: 'Malformed request',
+  unauthenticated: 'Missing or invalid API key',
+  forbidden: 'Not allowed with this API key',
+  not_found: 'Not found',
+  payload_too_large: 'Request body too large',
+  unsupported_media_type: 'Unsupported media type',
+  validation_failed: 'Validation failed',
+  idempotency_key_reused: 'Idempotency-Key reused with a different request',
+  dependency_unavailable: 'A dependency is unavailable',
+  internal: 'Internal error',
+};
+
+export class ProblemError extends Error {
+  override readonly name = 'ProblemError';
+  constructor(
+    readonly code: ProblemCode,
+    readonly detail: string,
+    readonly errors?: readonly string[],
+  ) {
+    super(`${code}: ${detail}`);
+  }
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  instance?: string;
+  errors?: readonly string[];
+}
+
+export function problemBody(code: ProblemCode, detail: string, instance?: string, errors?: readonly string[]): ProblemBody {
+  return {
+    type: `urn:orchestrator:problem:${code.replaceAll('_', '-')}`,
+    title: TITLES[code],
+    status: PROBLEM_STATUS[code],
+    detail,
+    ...(instance ? { instance } : {}),
+    ...(errors?.length ? { errors } : {}),
+  };
+}
