@@ -89,7 +89,15 @@ export function useTestContext(name: string, options: { partitions?: number } = 
   });
 
   after(async () => {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    // Every clean-up runs even if one fails, or a failed one would leave the rest (and the process) hanging.
+    const failures: unknown[] = [];
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (error) {
+        failures.push(error);
+      }
+    }
     let leak: Error | undefined;
     try {
       assertNoOpenResources();
@@ -111,6 +119,7 @@ export function useTestContext(name: string, options: { partitions?: number } = 
       await kafkaAdmin.disconnect();
     }
     await deleteSubjects(config.SCHEMA_REGISTRY_URL, topicPrefix);
+    if (failures.length) throw new AggregateError(failures, `${failures.length} clean-up step(s) failed`);
     if (leak) throw leak;
   });
 

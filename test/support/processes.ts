@@ -35,9 +35,16 @@ export function startProcess(command: string, args: string[], env: NodeJS.Proces
     output: () => output,
     exited: () => exit,
     stop: async (signal = 'SIGTERM', timeoutMs = 20_000) => {
-      if (child.exitCode !== null) return child.exitCode;
-      process.kill(-(child.pid as number), signal);
-      const timer = setTimeout(() => process.kill(-(child.pid as number), 'SIGKILL'), timeoutMs);
+      if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+      const signalGroup = (s: NodeJS.Signals) => {
+        try {
+          process.kill(-(child.pid as number), s);
+        } catch {
+          // Already gone between the check and the signal.
+        }
+      };
+      signalGroup(signal);
+      const timer = setTimeout(() => signalGroup('SIGKILL'), timeoutMs);
       const code = await exit;
       clearTimeout(timer);
       return code;

@@ -23,6 +23,7 @@ export const materializerRole: RoleDefinition = {
         maxWaitTimeInMs: config.MATERIALIZER_MAX_WAIT_MS,
         minBytes: config.MATERIALIZER_MIN_BYTES,
         maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
+        sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
       }),
     ];
   },

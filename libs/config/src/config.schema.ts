@@ -61,6 +61,8 @@ export const configSchema = z.object({
   MATERIALIZER_MAX_PATCHES_PER_VERSION: positiveInt.max(100_000).default(100),
   /** Tries of a failing event handler before its message goes to the topic's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: positiveInt.max(100).default(3),
+  /** How long the group waits for a silent member before giving its partitions away (a crashed one's, say). */
+  CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
 });
 

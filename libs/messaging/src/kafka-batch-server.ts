@@ -25,6 +25,7 @@ export interface KafkaBatchServerOptions {
   /** Tries of a failing handler before its messages go to the dead-letter topic one by one. */
   readonly maxAttempts: number;
   readonly retryBackoffMs?: number;
+  readonly sessionTimeoutMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -62,8 +63,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         maxWaitTimeInMs: this.options.maxWaitTimeInMs,
         minBytes: this.options.minBytes ?? 1,
         maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
-        sessionTimeout: 30_000,
-        heartbeatInterval: 3_000,
+        sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
+        heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
       });
       await this.consumer.connect();
       await this.consumer.subscribe({
