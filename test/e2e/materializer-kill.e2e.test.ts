@@ -38,7 +38,9 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
     const definition = { nodes: { counter: { type: 'function', config: { expression: '0' } } }, edges: [] };
     const ids: string[] = [];
     for (let w = 0; w < WORKFLOWS; w++) {
-      ids.push((await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: `k${w}`, definition } })).body.id);
+      ids.push(
+        (await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: `k${w}`, definition } })).body.id,
+      );
     }
     let accepted = 0;
     let killed = false;
@@ -69,13 +71,17 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
     ctx.defer(() => pool.end());
     await eventually(
       async () => {
-        const { rows } = await pool.query<{ n: number }>("SELECT count(*)::int AS n FROM patches WHERE status = 'pending'");
+        const { rows } = await pool.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM patches WHERE status = 'pending'",
+        );
         return rows[0]?.n === 0 ? true : undefined;
       },
       'every patch decided',
       60_000,
     );
-    const statuses = await pool.query<{ status: string; n: number }>('SELECT status, count(*)::int AS n FROM patches GROUP BY status');
+    const statuses = await pool.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM patches GROUP BY status',
+    );
     assert.deepEqual(statuses.rows, [{ status: 'applied', n: WORKFLOWS * PATCHES_PER_WORKFLOW }]);
     for (const id of ids) {
       const head = await pool.query<{ expression: string; applied: string; counted: number }>(
@@ -84,7 +90,11 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
            FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.latest_version WHERE w.id = $1`,
         [id],
       );
-      assert.deepEqual(head.rows[0], { expression: String(PATCHES_PER_WORKFLOW), applied: String(PATCHES_PER_WORKFLOW), counted: PATCHES_PER_WORKFLOW });
+      assert.deepEqual(head.rows[0], {
+        expression: String(PATCHES_PER_WORKFLOW),
+        applied: String(PATCHES_PER_WORKFLOW),
+        counted: PATCHES_PER_WORKFLOW,
+      });
     }
     assert.equal(await materializer.stop('SIGTERM'), 0);
   });

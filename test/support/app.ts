@@ -23,7 +23,10 @@ export interface TestApp {
 
 /** Creates this file's topics (prefixed) on the broker. */
 export async function createTopics(ctx: TestContext): Promise<void> {
-  const admin = openAdmin(createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }), 'test-topics');
+  const admin = openAdmin(
+    createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }),
+    'test-topics',
+  );
   await admin.connect();
   try {
     await applyTopics(admin, ctx.topics);
@@ -36,7 +39,11 @@ export async function createTopics(ctx: TestContext): Promise<void> {
  * Runs the given roles in this process against the file's database and topics, as `npm start` would run them
  * (transports included), and closes them after the file's tests.
  */
-export async function startRoles(ctx: TestContext, roles: readonly RoleDefinition[], config = ctx.config): Promise<TestApp> {
+export async function startRoles(
+  ctx: TestContext,
+  roles: readonly RoleDefinition[],
+  config = ctx.config,
+): Promise<TestApp> {
   const app = await createRolesApp(roles, config);
   ctx.defer(() => app.close());
   await app.init();
@@ -45,20 +52,34 @@ export async function startRoles(ctx: TestContext, roles: readonly RoleDefinitio
   const fastify = app.getHttpAdapter().getInstance();
   return {
     app,
-    async request<T>(method: 'GET' | 'POST', url: string, options: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {}) {
+    async request<T>(
+      method: 'GET' | 'POST',
+      url: string,
+      options: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
+    ) {
       const key = options.key === undefined ? ADMIN_KEY : options.key;
       const response = await fastify.inject({
         method,
         url,
         headers: {
           ...(key ? { authorization: `Bearer ${key}` } : {}),
-          ...(options.body !== undefined || options.rawBody !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(options.body !== undefined || options.rawBody !== undefined
+            ? { 'content-type': 'application/json' }
+            : {}),
           ...options.headers,
         },
-        ...(options.rawBody !== undefined ? { payload: options.rawBody } : options.body !== undefined ? { payload: JSON.stringify(options.body) } : {}),
+        ...(options.rawBody !== undefined
+          ? { payload: options.rawBody }
+          : options.body !== undefined
+            ? { payload: JSON.stringify(options.body) }
+            : {}),
       });
       const text = response.body;
-      return { status: response.statusCode, headers: response.headers, body: (text ? JSON.parse(text) : undefined) as T };
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: (text ? JSON.parse(text) : undefined) as T,
+      };
     },
   };
 }

@@ -27,7 +27,13 @@ class Bootstrap implements OnApplicationBootstrap {
 /** The public HTTP API: API keys, workflows and their patches (runs come with the run pipeline). */
 @Module({
   controllers: [ApiKeysController, WorkflowsController],
-  providers: [ApiKeysRepository, WorkflowsRepository, PatchWriter, Bootstrap, { provide: APP_GUARD, useClass: ApiKeyGuard }],
+  providers: [
+    ApiKeysRepository,
+    WorkflowsRepository,
+    PatchWriter,
+    Bootstrap,
+    { provide: APP_GUARD, useClass: ApiKeyGuard },
+  ],
   exports: [ApiKeysRepository],
 })
 export class ApiModule {}

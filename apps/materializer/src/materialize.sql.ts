@@ -103,7 +103,12 @@ export async function writeDecisions(
       `UPDATE patches p SET status = d.status, version = d.version, reason = d.reason, decided_at = now()
          FROM unnest($1::uuid[], $2::text[], $3::int[], $4::text[]) AS d(id, status, version, reason)
         WHERE p.id = d.id AND p.status = 'pending'`,
-      [decisions.map((d) => d.patchId), decisions.map((d) => d.status), decisions.map((d) => d.version), decisions.map((d) => d.reason)],
+      [
+        decisions.map((d) => d.patchId),
+        decisions.map((d) => d.status),
+        decisions.map((d) => d.version),
+        decisions.map((d) => d.reason),
+      ],
     );
   }
   if (heads.length) {

@@ -18,9 +18,12 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
   let pool: Pool;
 
   const createWorkflow = async () =>
-    (await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: 'm', definition: SAMPLE_DEFINITION } })).body.id;
+    (await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: 'm', definition: SAMPLE_DEFINITION } }))
+      .body.id;
   const post = async (workflowId: string, ops: unknown[]) => {
-    const reply = await api.request<{ patchId: string; seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, { body: { ops } });
+    const reply = await api.request<{ patchId: string; seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, {
+      body: { ops },
+    });
     assert.equal(reply.status, 202, JSON.stringify(reply.body));
     return reply.body;
   };
@@ -39,10 +42,17 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
 
   it('applies a patch into version 2', async () => {
     const id = await createWorkflow();
-    const patch = await post(id, [{ op: 'add', path: '/nodes/c', value: fnNode() }, { op: 'add', path: '/edges/-', value: { from: 'b', to: 'c' } }]);
+    const patch = await post(id, [
+      { op: 'add', path: '/nodes/c', value: fnNode() },
+      { op: 'add', path: '/edges/-', value: { from: 'b', to: 'c' } },
+    ]);
     const status = await decided(id, patch.patchId);
     assert.deepEqual({ status: status.status, version: status.version }, { status: 'applied', version: 2 });
-    const latest = await api.request<{ version: number; appliedThroughSeq: number; definition: { nodes: Record<string, unknown> } }>('GET', `/v1/workflows/${id}`);
+    const latest = await api.request<{
+      version: number;
+      appliedThroughSeq: number;
+      definition: { nodes: Record<string, unknown> };
+    }>('GET', `/v1/workflows/${id}`);
     assert.equal(latest.body.version, 2);
     assert.equal(latest.body.appliedThroughSeq, patch.seq);
     assert.ok(latest.body.definition.nodes.c);
@@ -51,7 +61,10 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
 
   it('rejects a failed test op and an invalid result with reasons, and later patches still apply in order', async () => {
     const id = await createWorkflow();
-    const failedTest = await post(id, [{ op: 'test', path: '/nodes/a/type', value: 'http_request' }, { op: 'remove', path: '/nodes/b' }]);
+    const failedTest = await post(id, [
+      { op: 'test', path: '/nodes/a/type', value: 'http_request' },
+      { op: 'remove', path: '/nodes/b' },
+    ]);
     const cycle = await post(id, [{ op: 'add', path: '/edges/-', value: { from: 'b', to: 'a' } }]);
     const unknownType = await post(id, [{ op: 'add', path: '/nodes/x', value: { type: 'teleport', config: {} } }]);
     const good = await post(id, [{ op: 'add', path: '/nodes/d', value: fnNode() }]);
@@ -63,7 +76,11 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     assert.match((await decided(id, cycle.patchId)).reason ?? '', /cycle/);
     assert.match((await decided(id, unknownType.patchId)).reason ?? '', /teleport/);
     const latest = await api.request<{ definition: { nodes: Record<string, unknown> } }>('GET', `/v1/workflows/${id}`);
-    assert.deepEqual(Object.keys(latest.body.definition.nodes).sort(), ['a', 'b', 'd'], 'only the good patch changed the definition');
+    assert.deepEqual(
+      Object.keys(latest.body.definition.nodes).sort(),
+      ['a', 'b', 'd'],
+      'only the good patch changed the definition',
+    );
   });
 
   it('folds at most 100 patches per version and decides every one exactly once, in sequence order', async () => {
@@ -73,15 +90,30 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     const last = await decided(id, (patches.at(-1) as { patchId: string }).patchId);
     assert.equal(last.status, 'applied');
     const rows = (
-      await pool.query<{ seq: string; status: string; version: number }>('SELECT seq, status, version FROM patches WHERE workflow_id = $1 ORDER BY seq', [id])
+      await pool.query<{ seq: string; status: string; version: number }>(
+        'SELECT seq, status, version FROM patches WHERE workflow_id = $1 ORDER BY seq',
+        [id],
+      )
     ).rows;
     assert.equal(rows.length, 250);
     assert.ok(rows.every((r) => r.status === 'applied'));
-    const versions = (await pool.query<{ version: number; patch_count: number }>('SELECT version, patch_count FROM workflow_versions WHERE workflow_id = $1 ORDER BY version', [id])).rows;
-    assert.ok(versions.every((v) => v.patch_count <= 100), JSON.stringify(versions));
-    assert.equal(versions.reduce((n, v) => n + v.patch_count, 0), 250);
+    const versions = (
+      await pool.query<{ version: number; patch_count: number }>(
+        'SELECT version, patch_count FROM workflow_versions WHERE workflow_id = $1 ORDER BY version',
+        [id],
+      )
+    ).rows;
+    assert.ok(
+      versions.every((v) => v.patch_count <= 100),
+      JSON.stringify(versions),
+    );
+    assert.equal(
+      versions.reduce((n, v) => n + v.patch_count, 0),
+      250,
+    );
     // Versions grow with sequence numbers: a later patch is never in an earlier version.
-    for (let i = 1; i < rows.length; i++) assert.ok((rows[i] as { version: number }).version >= (rows[i - 1] as { version: number }).version);
+    for (let i = 1; i < rows.length; i++)
+      assert.ok((rows[i] as { version: number }).version >= (rows[i - 1] as { version: number }).version);
   });
 
   it('changes nothing when events are delivered again', async () => {
@@ -89,7 +121,12 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     const patch = await post(id, [{ op: 'add', path: '/nodes/r', value: fnNode() }]);
     await decided(id, patch.patchId);
     const snapshot = async () =>
-      (await pool.query('SELECT version, definition, applied_through_seq FROM workflow_versions WHERE workflow_id = $1 ORDER BY version', [id])).rows;
+      (
+        await pool.query<Record<string, unknown>>(
+          'SELECT version, definition, applied_through_seq FROM workflow_versions WHERE workflow_id = $1 ORDER BY version',
+          [id],
+        )
+      ).rows;
     const before = await snapshot();
     // Replay every patch.created event of the topic (as a rebalance or a relay crash would).
     const kafka = createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger });
@@ -103,9 +140,10 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     await new Promise<void>((resolve, reject) => {
       consumer
         .run({
-          eachMessage: async ({ message }) => {
+          eachMessage: ({ message }) => {
             seen.push({ key: message.key, value: message.value });
             if (seen.length >= total) resolve();
+            return Promise.resolve();
           },
         })
         .catch(reject);
@@ -128,15 +166,20 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     // Seq 2 is committed but its event is lost (deleted from the outbox before the relay saw it).
     await pool.query('BEGIN');
     await pool.query('UPDATE workflows SET next_seq = next_seq + 1 WHERE id = $1', [id]);
-    await pool.query(
-      `INSERT INTO patches (id, workflow_id, seq, ops) VALUES (gen_random_uuid(), $1, 2, $2)`,
-      [id, JSON.stringify([{ op: 'add', path: '/nodes/g2', value: fnNode() }])],
-    );
+    await pool.query(`INSERT INTO patches (id, workflow_id, seq, ops) VALUES (gen_random_uuid(), $1, 2, $2)`, [
+      id,
+      JSON.stringify([{ op: 'add', path: '/nodes/g2', value: fnNode() }]),
+    ]);
     await pool.query('COMMIT');
-    const third = await post(id, [{ op: 'test', path: '/nodes/g2/type', value: 'function' }, { op: 'add', path: '/nodes/g3', value: fnNode() }]);
+    const third = await post(id, [
+      { op: 'test', path: '/nodes/g2/type', value: 'function' },
+      { op: 'add', path: '/nodes/g3', value: fnNode() },
+    ]);
     assert.equal(third.seq, 3);
     assert.equal((await decided(id, third.patchId)).status, 'applied', 'seq 3 saw the node added by seq 2');
-    const gap = await pool.query<{ status: string }>('SELECT status FROM patches WHERE workflow_id = $1 AND seq = 2', [id]);
+    const gap = await pool.query<{ status: string }>('SELECT status FROM patches WHERE workflow_id = $1 AND seq = 2', [
+      id,
+    ]);
     assert.equal(gap.rows[0]?.status, 'applied');
   });
 
@@ -147,7 +190,10 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     await producer.connect();
     ctx.defer(() => producer.disconnect());
     // Same key as the workflow, so the poison sits in the partition its next patch goes to.
-    await producer.send({ topic: ctx.topic('patch.created').name, messages: [{ key: id, value: Buffer.from('not avro at all') }] });
+    await producer.send({
+      topic: ctx.topic('patch.created').name,
+      messages: [{ key: id, value: Buffer.from('not avro at all') }],
+    });
     const after = await post(id, [{ op: 'add', path: '/nodes/after', value: fnNode() }]);
     assert.equal((await decided(id, after.patchId)).status, 'applied');
 
@@ -158,8 +204,14 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     const letter = await new Promise<{ key: string; value: string; error: string }>((resolve, reject) => {
       consumer
         .run({
-          eachMessage: async ({ message }) =>
-            resolve({ key: String(message.key), value: String(message.value), error: String(message.headers?.['dlq.error']) }),
+          eachMessage: ({ message }) => {
+            resolve({
+              key: String(message.key),
+              value: String(message.value),
+              error: String(message.headers?.['dlq.error']),
+            });
+            return Promise.resolve();
+          },
         })
         .catch(reject);
     });

@@ -43,8 +43,17 @@ export class MaterializerService {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
-    this.decided = new Counter({ name: 'materializer_patches_total', help: 'Patches decided', labelNames: ['status'], registers: [registry] });
-    this.versionsMade = new Counter({ name: 'materializer_versions_total', help: 'Workflow versions materialized', registers: [registry] });
+    this.decided = new Counter({
+      name: 'materializer_patches_total',
+      help: 'Patches decided',
+      labelNames: ['status'],
+      registers: [registry],
+    });
+    this.versionsMade = new Counter({
+      name: 'materializer_versions_total',
+      help: 'Workflow versions materialized',
+      registers: [registry],
+    });
   }
 
   async materialize(batch: EventBatch): Promise<void> {
@@ -53,9 +62,14 @@ export class MaterializerService {
     const stop = this.duration.startTimer();
     const plan = await inTransaction(this.pool, async (client) => {
       const heads = await lockHeads(client, workflowIds);
-      const plan = planVersions(heads, await readPending(client, heads), this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION, {
-        allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
-      });
+      const plan = planVersions(
+        heads,
+        await readPending(client, heads),
+        this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION,
+        {
+          allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
+        },
+      );
       await writeDecisions(client, plan.versions, plan.decisions, plan.heads);
       const events = await Promise.all(
         plan.events.map(async ({ head, version, applied, rejected }) => ({

@@ -6,7 +6,12 @@ export interface MaterializationPlan {
   readonly decisions: Decision[];
   readonly heads: HeadUpdate[];
   /** Per new version: which patches it applied and which were rejected on the way (for workflow.materialized). */
-  readonly events: { head: WorkflowHead; version: NewVersion; applied: string[]; rejected: { patchId: string; seq: number; reason: string }[] }[];
+  readonly events: {
+    head: WorkflowHead;
+    version: NewVersion;
+    applied: string[];
+    rejected: { patchId: string; seq: number; reason: string }[];
+  }[];
 }
 
 /**
@@ -32,11 +37,19 @@ export function planVersions(
       const folded = foldPatches({ definition, appliedThroughSeq: appliedThrough }, chunk, options);
       appliedThrough = folded.appliedThroughSeq;
       const applied = folded.decisions.filter((d) => d.status === 'applied').map((d) => d.patchId);
-      const rejected = folded.decisions.flatMap((d) => (d.status === 'rejected' ? [{ patchId: d.patchId, seq: d.seq, reason: d.reason }] : []));
+      const rejected = folded.decisions.flatMap((d) =>
+        d.status === 'rejected' ? [{ patchId: d.patchId, seq: d.seq, reason: d.reason }] : [],
+      );
       if (applied.length) {
         version += 1;
         definition = folded.definition;
-        const newVersion: NewVersion = { workflowId: head.id, version, definition, appliedThroughSeq: appliedThrough, patchCount: applied.length };
+        const newVersion: NewVersion = {
+          workflowId: head.id,
+          version,
+          definition,
+          appliedThroughSeq: appliedThrough,
+          patchCount: applied.length,
+        };
         plan.versions.push(newVersion);
         plan.events.push({ head, version: newVersion, applied, rejected });
       }

@@ -47,7 +47,12 @@ describe('planVersions', () => {
   });
 
   it('keeps workflows apart and leaves those without pending patches untouched', () => {
-    const plan = planVersions([head('x'), head('y'), head('z')], [addNode('x', 1), addNode('z', 1), addNode('z', 2)], 100, {});
+    const plan = planVersions(
+      [head('x'), head('y'), head('z')],
+      [addNode('x', 1), addNode('z', 1), addNode('z', 2)],
+      100,
+      {},
+    );
     assert.deepEqual(
       plan.heads.map((h) => [h.workflowId, h.latestVersion, h.appliedThroughSeq]),
       [
@@ -55,9 +60,12 @@ describe('planVersions', () => {
         ['z', 2, 2],
       ],
     );
-    assert.deepEqual(plan.events.map((e) => [e.head.id, e.applied]), [
-      ['x', ['x-1']],
-      ['z', ['z-1', 'z-2']],
-    ]);
+    assert.deepEqual(
+      plan.events.map((e) => [e.head.id, e.applied]),
+      [
+        ['x', ['x-1']],
+        ['z', ['z-1', 'z-2']],
+      ],
+    );
   });
 });

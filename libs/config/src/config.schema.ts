@@ -45,12 +45,20 @@ export const configSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   HEALTH_TIMEOUT_MS: positiveInt.default(2000),
   /** Creates workspace `default` with this admin key when no workspace exists yet (empty: no bootstrap). */
-  BOOTSTRAP_ADMIN_KEY: z.string().min(16, 'must be at least 16 characters').default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
+  BOOTSTRAP_ADMIN_KEY: z
+    .string()
+    .min(16, 'must be at least 16 characters')
+    .default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(256 * 1024),
   /** Hosts http_request nodes may target although they are loopback/private/link-local (the SSRF guard's allow-list). */
   SSRF_ALLOWED_HOSTS: z
     .string()
-    .transform((value) => value.split(',').map((h) => h.trim()).filter(Boolean))
+    .transform((value) =>
+      value
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    )
     .default([]),
   /** Concurrent patch POSTs are written in one transaction of at most this many (group commit). */
   PATCH_WRITE_MAX_BATCH: positiveInt.max(10_000).default(500),
@@ -71,7 +79,11 @@ export const LOCAL_BOOTSTRAP_ADMIN_KEY = 'local-admin-key-change-me';
 /** The schema plus rules that span variables. */
 export const appConfigSchema = configSchema.superRefine((config, ctx) => {
   if (config.NODE_ENV === 'production' && config.BOOTSTRAP_ADMIN_KEY === LOCAL_BOOTSTRAP_ADMIN_KEY) {
-    ctx.addIssue({ code: 'custom', path: ['BOOTSTRAP_ADMIN_KEY'], message: 'must be set to a secret of your own in production' });
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BOOTSTRAP_ADMIN_KEY'],
+      message: 'must be set to a secret of your own in production',
+    });
   }
 });
 

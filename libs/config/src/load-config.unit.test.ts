@@ -23,7 +23,10 @@ describe('loadConfig', () => {
   });
 
   it('refuses the local bootstrap key in production', () => {
-    assert.throws(() => loadConfig({ NODE_ENV: 'production' }), /BOOTSTRAP_ADMIN_KEY: must be set to a secret of your own/);
+    assert.throws(
+      () => loadConfig({ NODE_ENV: 'production' }),
+      /BOOTSTRAP_ADMIN_KEY: must be set to a secret of your own/,
+    );
     assert.equal(loadConfig({ NODE_ENV: 'production', BOOTSTRAP_ADMIN_KEY: 'x'.repeat(32) }).NODE_ENV, 'production');
   });
 

@@ -15,11 +15,14 @@ export interface EventBatch {
   readonly messages: readonly DecodedMessage[];
 }
 
-export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
+/** Kafka header values are Buffers (or arrays of them); our headers are text. */
+export function headersToStrings(
+  headers: Record<string, Buffer | string | (Buffer | string)[] | undefined> | undefined,
+): Record<string, string> {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    result[name] = Array.isArray(value) ? String(value[0]) : String(value);
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) result[name] = first.toString();
   }
   return result;
 }

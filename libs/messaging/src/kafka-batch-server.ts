@@ -2,7 +2,15 @@ import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import type { Logger } from 'pino';
 import type { EventCodec, SchemaName } from '#libs/events';
-import { openConsumer, openProducer, type Consumer, type EachBatchPayload, type Kafka, type KafkaMessage, type Producer } from '#libs/kafka';
+import {
+  openConsumer,
+  openProducer,
+  type Consumer,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  type Producer,
+} from '#libs/kafka';
 import { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
 import { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 
@@ -54,9 +62,13 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
       for (const topic of Object.keys(this.options.topics)) {
-        if (!this.getHandlerByPattern(topic)) throw new Error(`no @EventPattern('${topic}') handler for ${this.options.groupId}`);
+        if (!this.getHandlerByPattern(topic))
+          throw new Error(`no @EventPattern('${topic}') handler for ${this.options.groupId}`);
       }
-      this.producer = openProducer(this.options.kafka, `${this.options.groupId}-dlq`, { idempotent: true, maxInFlightRequests: 1 });
+      this.producer = openProducer(this.options.kafka, `${this.options.groupId}-dlq`, {
+        idempotent: true,
+        maxInFlightRequests: 1,
+      });
       await this.producer.connect();
       this.consumer = openConsumer(this.options.kafka, {
         groupId: this.options.groupId,
@@ -97,8 +109,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     return this.consumer as T;
   }
 
-  private async handleBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    if (!batch.messages.length || !isRunning() || isStale()) return;
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const heartbeat = () => payload.heartbeat();
+    if (!batch.messages.length || !payload.isRunning() || payload.isStale()) return;
     const logicalTopic = batch.topic.slice(this.options.topicPrefix.length);
     const decoded: DecodedMessage[] = [];
     const poison: DeadLetter[] = [];
@@ -106,7 +120,13 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       try {
         decoded.push(await this.decode(message, logicalTopic));
       } catch (error) {
-        poison.push({ sourceTopic: batch.topic, partition: batch.partition, message, error: `undecodable: ${(error as Error).message}`, attempts: 1 });
+        poison.push({
+          sourceTopic: batch.topic,
+          partition: batch.partition,
+          message,
+          error: `undecodable: ${(error as Error).message}`,
+          attempts: 1,
+        });
       }
     }
     const eventBatch: EventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded };
@@ -122,14 +142,19 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
             error: `handler failed ${this.options.maxAttempts} times`,
             attempts: this.options.maxAttempts,
           });
-          this.options.logger.error({ topic: batch.topic, partition: batch.partition, offset: message.offset, index }, 'message sent to dead letters');
+          this.options.logger.error(
+            { topic: batch.topic, partition: batch.partition, offset: message.offset, index },
+            'message sent to dead letters',
+          );
         }
       }
     }
     if (poison.length) await sendToDeadLetters(this.producer as Producer, poison);
     const last = batch.lastOffset();
-    resolveOffset(last);
-    await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) }]);
+    payload.resolveOffset(last);
+    await this.consumer?.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
+    ]);
     await heartbeat();
   }
 
@@ -165,7 +190,14 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         if (transient) transientFailures++;
         else attempts++;
         this.options.logger.warn(
-          { err: error, topic: batch.topic, partition: batch.partition, attempts, transient, size: batch.messages.length },
+          {
+            err: error,
+            topic: batch.topic,
+            partition: batch.partition,
+            attempts,
+            transient,
+            size: batch.messages.length,
+          },
           'batch handler failed',
         );
         if (attempts >= this.options.maxAttempts) return false;

@@ -94,7 +94,11 @@ export class PlatformModule {
               partitions: config.KAFKA_PARTITIONS,
               replicationFactor: config.KAFKA_REPLICATION_FACTOR,
             });
-            const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics, await readSchemaFiles());
+            const codec = new EventCodec(
+              createSchemaRegistry(config.SCHEMA_REGISTRY_URL),
+              topics,
+              await readSchemaFiles(),
+            );
             await codec.registerAll();
             return codec;
           },

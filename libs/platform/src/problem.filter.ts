@@ -38,9 +38,16 @@ export class ProblemFilter implements ExceptionFilter {
     void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
   }
 
-  private classify(exception: unknown, request: FastifyRequest): { code: ProblemCode; detail: string; errors?: readonly string[] } {
+  private classify(
+    exception: unknown,
+    request: FastifyRequest,
+  ): { code: ProblemCode; detail: string; errors?: readonly string[] } {
     if (exception instanceof ProblemError) {
-      return { code: exception.code, detail: exception.detail, ...(exception.errors ? { errors: exception.errors } : {}) };
+      return {
+        code: exception.code,
+        detail: exception.detail,
+        ...(exception.errors ? { errors: exception.errors } : {}),
+      };
     }
     const fastifyCode = (exception as { code?: unknown }).code;
     if (typeof fastifyCode === 'string' && FASTIFY_CODES[fastifyCode]) {

@@ -50,7 +50,12 @@ export interface ProblemBody {
   errors?: readonly string[];
 }
 
-export function problemBody(code: ProblemCode, detail: string, instance?: string, errors?: readonly string[]): ProblemBody {
+export function problemBody(
+  code: ProblemCode,
+  detail: string,
+  instance?: string,
+  errors?: readonly string[],
+): ProblemBody {
   return {
     type: `urn:orchestrator:problem:${code.replaceAll('_', '-')}`,
     title: TITLES[code],

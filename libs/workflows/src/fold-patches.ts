@@ -65,13 +65,6 @@ function applyOne(
   const shape = validatePatchOps(ops);
   if (!shape.ok) return `invalid ops: ${summarize(shape.errors)}`;
 
-  for (const [index, op] of shape.value.entries()) {
-    for (const pointer of 'from' in op ? [op.path, op.from] : [op.path]) {
-      const token = pointer.split('/').find((t) => FORBIDDEN_TOKENS.has(t));
-      if (token !== undefined) return `${describeOp(index, op)}: "${token}" is not allowed in a path`;
-    }
-  }
-
   // Patch a holder whose `root` is the document, so the RFC's whole-document pointer "" (which rfc6902 cannot
   // replace) becomes an ordinary member "/root".
   const holder: { root: unknown } = { root: structuredClone(definition) };
@@ -83,12 +76,6 @@ function applyOne(
   const result = validateDefinition(holder.root, options);
   return result.ok ? result.value : `invalid definition: ${summarize(result.errors)}`;
 }
-
-/**
- * rfc6902 skips these tokens while walking a pointer (its own pollution defence), so `/nodes/__proto__` would
- * silently address `/nodes` itself. Refusing them keeps a patch meaning what it says. Node ids cannot be these names.
- */
-const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /** Applies one op to `holder.root`; null on success, else what failed. */
 function applyOp(holder: { root: unknown }, op: PatchOperation): string | null {

@@ -157,9 +157,9 @@ describe('foldPatches', () => {
     assert.deepEqual(
       result.decisions.map((d) => (d.status === 'rejected' ? d.reason : d.status)),
       [
-        'ops[0] (add /__proto__/polluted): "__proto__" is not allowed in a path',
-        'ops[0] (add /constructor/prototype/polluted): "constructor" is not allowed in a path',
-        'ops[0] (copy /nodes/x from /nodes/__proto__): "__proto__" is not allowed in a path',
+        'invalid ops: ops[0].path: "__proto__" is not allowed in a path',
+        'invalid ops: ops[0].path: "constructor" is not allowed in a path',
+        'invalid ops: ops[0].from: "__proto__" is not allowed in a path',
         'applied',
       ],
     );

@@ -78,8 +78,25 @@ const checkOps = compileSchemaCheck(patchOpsSchema, { label: 'ops', rootName: 'o
   }
 });
 
+/**
+ * rfc6902 skips these tokens while walking a pointer (its own pollution defence), so `/nodes/__proto__` would
+ * silently address `/nodes` itself. Refusing them keeps a patch meaning what it says. Node ids cannot be these names.
+ */
+const FORBIDDEN_TOKENS = new Set(['__proto__', 'constructor', 'prototype']);
+
+function forbiddenTokens(ops: readonly PatchOperation[]): string[] {
+  return ops.flatMap((op, index) =>
+    (['path', 'from'] as const).flatMap((member) => {
+      const pointer = (op as Partial<Record<'path' | 'from', string>>)[member];
+      const token = pointer?.split('/').find((t) => FORBIDDEN_TOKENS.has(t));
+      return token === undefined ? [] : [`ops[${index}].${member}: "${token}" is not allowed in a path`];
+    }),
+  );
+}
+
 /** Checks an RFC 6902 patch from outside (API body, Kafka payload); errors read like `ops[3]: "value" is required for op "add"`. */
 export function validatePatchOps(input: unknown): ValidationResult<PatchOperation[]> {
-  const errors = checkOps(input);
+  const shape = checkOps(input);
+  const errors = shape.length ? shape : forbiddenTokens(input as PatchOperation[]);
   return errors.length === 0 ? { ok: true, value: input as PatchOperation[] } : { ok: false, errors };
 }

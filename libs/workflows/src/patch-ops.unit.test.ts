@@ -106,4 +106,14 @@ describe('validatePatchOps', () => {
       ],
     );
   });
+  it('refuses pointers through __proto__, constructor or prototype, so the API can answer 422', () => {
+    const result = validatePatchOps([
+      { op: 'add', path: '/nodes/__proto__/x', value: 1 },
+      { op: 'move', from: '/constructor/prototype', path: '/nodes/y' },
+    ]);
+    assert.deepEqual(result.ok ? [] : result.errors, [
+      'ops[0].path: "__proto__" is not allowed in a path',
+      'ops[1].from: "constructor" is not allowed in a path',
+    ]);
+  });
 });

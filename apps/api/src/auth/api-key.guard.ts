@@ -26,7 +26,10 @@ export class ApiKeyGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED, [context.getHandler(), context.getClass()]);
+    const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
     if (!needed) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');

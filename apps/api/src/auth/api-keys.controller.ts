@@ -12,7 +12,10 @@ export class ApiKeysController {
   @Post()
   @HttpCode(201)
   @Requires('admin')
-  async create(@Req() request: AuthenticatedRequest, @Body() body: unknown): Promise<{ id: string; key: string; permission: Permission }> {
+  async create(
+    @Req() request: AuthenticatedRequest,
+    @Body() body: unknown,
+  ): Promise<{ id: string; key: string; permission: Permission }> {
     const permission = (body as { permission?: unknown } | null)?.permission;
     if (!PERMISSIONS.includes(permission as Permission)) {
       throw new ProblemError('validation_failed', `permission must be one of ${PERMISSIONS.join(', ')}`);

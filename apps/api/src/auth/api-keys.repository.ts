@@ -28,7 +28,9 @@ export class ApiKeysRepository {
 
   /** Creates a workspace (tests and the bootstrap use it; there is no public endpoint for it yet). */
   async createWorkspace(name: string): Promise<string> {
-    const { rows } = await this.pool.query<{ id: string }>('INSERT INTO workspaces (name) VALUES ($1) RETURNING id', [name]);
+    const { rows } = await this.pool.query<{ id: string }>('INSERT INTO workspaces (name) VALUES ($1) RETURNING id', [
+      name,
+    ]);
     return (rows[0] as { id: string }).id;
   }
 
@@ -41,7 +43,9 @@ export class ApiKeysRepository {
       await client.query("SELECT pg_advisory_xact_lock(hashtext('orchestrator.bootstrap'))");
       const { rows } = await client.query('SELECT 1 FROM workspaces LIMIT 1');
       if (rows.length) return false;
-      const workspace = await client.query<{ id: string }>("INSERT INTO workspaces (name) VALUES ('default') RETURNING id");
+      const workspace = await client.query<{ id: string }>(
+        "INSERT INTO workspaces (name) VALUES ('default') RETURNING id",
+      );
       await client.query(
         "INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix) VALUES ($1, 'admin', $2, $3)",
         [(workspace.rows[0] as { id: string }).id, hashApiKey(adminKey), keyPrefix(adminKey)],

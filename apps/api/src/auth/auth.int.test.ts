@@ -15,7 +15,9 @@ describe('API keys and tenancy (invariant 7)', () => {
 
   before(async () => {
     api = await startRoles(ctx, [apiRole]);
-    const created = await api.request<{ id: string }>('POST', '/v1/workflows', { body: { name: 'w', definition: SAMPLE_DEFINITION } });
+    const created = await api.request<{ id: string }>('POST', '/v1/workflows', {
+      body: { name: 'w', definition: SAMPLE_DEFINITION },
+    });
     assert.equal(created.status, 201);
     workflowId = created.body.id;
     readKey = (await api.request<{ key: string }>('POST', '/v1/api-keys', { body: { permission: 'read' } })).body.key;
@@ -49,9 +51,15 @@ describe('API keys and tenancy (invariant 7)', () => {
     });
     assert.equal(patch.status, 403);
     assert.match(patch.body.detail, /needs a write key; the key used is read/);
-    const create = await api.request('POST', '/v1/workflows', { key: readKey, body: { name: 'x', definition: SAMPLE_DEFINITION } });
+    const create = await api.request('POST', '/v1/workflows', {
+      key: readKey,
+      body: { name: 'x', definition: SAMPLE_DEFINITION },
+    });
     assert.equal(create.status, 403);
-    assert.equal((await api.request('POST', '/v1/api-keys', { key: readKey, body: { permission: 'read' } })).status, 403);
+    assert.equal(
+      (await api.request('POST', '/v1/api-keys', { key: readKey, body: { permission: 'read' } })).status,
+      403,
+    );
   });
 
   it("answers 404 to another workspace's key, for reads and for patches, and writes nothing", async () => {
@@ -76,15 +84,18 @@ describe('API keys and tenancy (invariant 7)', () => {
   });
 
   it('creates keys (admin only), shows each once and stores only its digest', async () => {
-    const created = await api.request<{ id: string; key: string; permission: string }>('POST', '/v1/api-keys', { body: { permission: 'write' } });
+    const created = await api.request<{ id: string; key: string; permission: string }>('POST', '/v1/api-keys', {
+      body: { permission: 'write' },
+    });
     assert.equal(created.status, 201);
     assert.equal(created.body.permission, 'write');
     assert.match(created.body.key, /^ok_[A-Za-z0-9_-]{43}$/);
     const pool = createPool(ctx.databaseUrl, { name: 'auth-digest' });
     try {
-      const { rows } = await pool.query<{ key_hash: Buffer; key_prefix: string }>('SELECT key_hash, key_prefix FROM api_keys WHERE id = $1', [
-        created.body.id,
-      ]);
+      const { rows } = await pool.query<{ key_hash: Buffer; key_prefix: string }>(
+        'SELECT key_hash, key_prefix FROM api_keys WHERE id = $1',
+        [created.body.id],
+      );
       assert.equal(rows[0]?.key_hash.length, 32);
       assert.ok(!rows[0]?.key_hash.toString('utf8').includes(created.body.key));
       assert.equal(rows[0]?.key_prefix.length, 10);

@@ -62,7 +62,8 @@ export async function writePatchBatch(
     const won = new Set(claimed.rows.map((r) => `${r.workspace_id}\u0000${r.scope}\u0000${r.key}`));
     for (const { request, index } of keyed) {
       const id = `${request.workspaceId}\u0000${idempotencyScope(request.workflowId)}\u0000${request.idempotencyKey}`;
-      if (won.has(id)) won.delete(id); // the first request with a key in this batch wins; repeats replay it
+      if (won.has(id))
+        won.delete(id); // the first request with a key in this batch wins; repeats replay it
       else outcomes[index] = { kind: 'replay' };
     }
   }

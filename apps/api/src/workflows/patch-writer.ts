@@ -69,7 +69,8 @@ export class PatchWriter {
       for (const [index, outcome] of outcomes.entries()) {
         const pending = batch[index] as Pending;
         if (outcome.kind === 'accepted') pending.resolve(outcome.patch);
-        else if (outcome.kind === 'not_found') pending.reject(new ProblemError('not_found', `no workflow ${pending.request.workflowId}`));
+        else if (outcome.kind === 'not_found')
+          pending.reject(new ProblemError('not_found', `no workflow ${pending.request.workflowId}`));
         else await this.replay(client, pending);
       }
     } catch (error) {
@@ -83,10 +84,15 @@ export class PatchWriter {
   private async replay(client: Parameters<typeof readIdempotentAnswer>[0], pending: Pending): Promise<void> {
     const stored = await readIdempotentAnswer(client, pending.request);
     if (!stored) {
-      pending.reject(new ProblemError('dependency_unavailable', 'the first request with this Idempotency-Key did not finish; retry'));
+      pending.reject(
+        new ProblemError('dependency_unavailable', 'the first request with this Idempotency-Key did not finish; retry'),
+      );
     } else if (stored.requestHash !== pending.request.requestHash) {
       pending.reject(
-        new ProblemError('idempotency_key_reused', `Idempotency-Key "${pending.request.idempotencyKey}" was used for a different patch`),
+        new ProblemError(
+          'idempotency_key_reused',
+          `Idempotency-Key "${pending.request.idempotencyKey}" was used for a different patch`,
+        ),
       );
     } else {
       pending.resolve(stored.patch);
@@ -95,5 +101,7 @@ export class PatchWriter {
 }
 
 function unavailable(error: unknown): ProblemError {
-  return error instanceof ProblemError ? error : new ProblemError('dependency_unavailable', `could not store the patch: ${(error as Error).message}`);
+  return error instanceof ProblemError
+    ? error
+    : new ProblemError('dependency_unavailable', `could not store the patch: ${(error as Error).message}`);
 }

@@ -45,9 +45,10 @@ export class WorkflowsController {
     @Param('version') version: string,
   ): Promise<WorkflowVersionView> {
     const number = Number(version);
-    const found = Number.isInteger(number) && number > 0
-      ? await this.workflows.getVersion(request.principal.workspaceId, requireUuid(id, 'workflow'), number)
-      : undefined;
+    const found =
+      Number.isInteger(number) && number > 0
+        ? await this.workflows.getVersion(request.principal.workspaceId, requireUuid(id, 'workflow'), number)
+        : undefined;
     if (!found) throw new ProblemError('not_found', `workflow ${id} has no version ${version}`);
     return found;
   }
@@ -111,6 +112,9 @@ export class WorkflowsController {
     );
     if (!patches) throw new ProblemError('not_found', `no workflow ${id}`);
     const last = patches.at(-1);
-    return { patches, next: patches.length === size && last ? `/v1/workflows/${id}/patches?after=${last.seq}&limit=${size}` : null };
+    return {
+      patches,
+      next: patches.length === size && last ? `/v1/workflows/${id}/patches?after=${last.seq}&limit=${size}` : null,
+    };
   }
 }

@@ -7,7 +7,9 @@ import { apiRole } from '../api.role.js';
 
 const ctx = useTestContext('api-workflows');
 
-const addNode = (id: string) => ({ ops: [{ op: 'add', path: `/nodes/${id}`, value: { type: 'function', config: { expression: '1' } } }] });
+const addNode = (id: string) => ({
+  ops: [{ op: 'add', path: `/nodes/${id}`, value: { type: 'function', config: { expression: '1' } } }],
+});
 
 describe('workflows and patches over HTTP', () => {
   let api: TestApp;
@@ -34,7 +36,10 @@ describe('workflows and patches over HTTP', () => {
   });
 
   it('creates version 1 with its workflow.materialized outbox row', async () => {
-    const latest = await api.request<{ version: number; definition: unknown; appliedThroughSeq: number }>('GET', `/v1/workflows/${workflowId}`);
+    const latest = await api.request<{ version: number; definition: unknown; appliedThroughSeq: number }>(
+      'GET',
+      `/v1/workflows/${workflowId}`,
+    );
     assert.equal(latest.status, 200);
     assert.deepEqual(latest.body.definition, SAMPLE_DEFINITION);
     assert.equal(latest.body.appliedThroughSeq, 0);
@@ -43,9 +48,13 @@ describe('workflows and patches over HTTP', () => {
   });
 
   it('202 means durable: the patch and its outbox row are committed together before the answer (invariant 1)', async () => {
-    const reply = await api.request<{ patchId: string; seq: number; status: string }>('POST', `/v1/workflows/${workflowId}/patches`, {
-      body: addNode('c'),
-    });
+    const reply = await api.request<{ patchId: string; seq: number; status: string }>(
+      'POST',
+      `/v1/workflows/${workflowId}/patches`,
+      {
+        body: addNode('c'),
+      },
+    );
     assert.equal(reply.status, 202);
     assert.equal(reply.body.status, 'pending');
     assert.equal(reply.headers.location, `/v1/workflows/${workflowId}/patches/${reply.body.patchId}`);
@@ -55,7 +64,7 @@ describe('workflows and patches over HTTP', () => {
       [reply.body.patchId, workflowId],
     );
     assert.deepEqual(rows[0], { seq: String(reply.body.seq), outbox: 1 });
-    const status = await api.request<{ status: string; seq: number }>('GET', reply.headers.location as string);
+    const status = await api.request<{ status: string; seq: number }>('GET', reply.headers.location);
     assert.equal(status.body.status, 'pending');
   });
 
@@ -64,25 +73,38 @@ describe('workflows and patches over HTTP', () => {
     // The outbox insert fails, after the patch row was written in the same transaction.
     await pool.query('ALTER TABLE outbox RENAME TO outbox_gone');
     try {
-      const reply = await api.request<{ type: string }>('POST', `/v1/workflows/${workflowId}/patches`, { body: addNode('z') });
+      const reply = await api.request<{ type: string }>('POST', `/v1/workflows/${workflowId}/patches`, {
+        body: addNode('z'),
+      });
       assert.equal(reply.status, 503);
       assert.equal(reply.body.type, 'urn:orchestrator:problem:dependency-unavailable');
     } finally {
       await pool.query('ALTER TABLE outbox_gone RENAME TO outbox');
     }
     assert.deepEqual(await counts(), before);
-    const next = await api.request<{ seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, { body: addNode('d') });
+    const next = await api.request<{ seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, {
+      body: addNode('d'),
+    });
     assert.equal(next.status, 202);
-    const { rows } = await pool.query<{ max: string }>('SELECT max(seq) FROM patches WHERE workflow_id = $1', [workflowId]);
+    const { rows } = await pool.query<{ max: string }>('SELECT max(seq) FROM patches WHERE workflow_id = $1', [
+      workflowId,
+    ]);
     assert.equal(Number(rows[0]?.max), next.body.seq, 'no sequence number was burnt by the failed attempt');
   });
 
   it('assigns consecutive sequence numbers to concurrent patches of one workflow', async () => {
-    const replies = await Promise.all(Array.from({ length: 40 }, (_, i) => api.request<{ seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, { body: addNode(`n${i}`) })));
+    const replies = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        api.request<{ seq: number }>('POST', `/v1/workflows/${workflowId}/patches`, { body: addNode(`n${i}`) }),
+      ),
+    );
     assert.ok(replies.every((r) => r.status === 202));
     const seqs = replies.map((r) => r.body.seq).sort((a, b) => a - b);
     const first = seqs[0] as number;
-    assert.deepEqual(seqs, Array.from({ length: 40 }, (_, i) => first + i));
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: 40 }, (_, i) => first + i),
+    );
     // Outbox rows of the workflow are in sequence order (the relay publishes in row order).
     const { rows } = await pool.query<{ seq: string }>(
       "SELECT p.seq FROM outbox o JOIN patches p ON p.workflow_id = o.message_key::uuid AND o.event_type = 'patch.created' WHERE o.message_key = $1 ORDER BY o.id",
@@ -122,24 +144,69 @@ describe('workflows and patches over HTTP', () => {
       { name: 'malformed JSON', reply: () => api.request('POST', url, { rawBody: '{"ops": [' }), status: 400 },
       { name: 'not an object', reply: () => api.request('POST', url, { body: [1, 2] }), status: 400 },
       { name: 'empty ops', reply: () => api.request('POST', url, { body: { ops: [] } }), status: 422 },
-      { name: 'unknown op', reply: () => api.request('POST', url, { body: { ops: [{ op: 'merge', path: '/x' }] } }), status: 422 },
-      { name: 'add without value', reply: () => api.request('POST', url, { body: { ops: [{ op: 'add', path: '/x' }] } }), status: 422 },
-      { name: 'bad pointer', reply: () => api.request('POST', url, { body: { ops: [{ op: 'remove', path: 'nodes/a' }] } }), status: 422 },
-      { name: 'oversized body', reply: () => api.request('POST', url, { rawBody: JSON.stringify({ ops: [{ op: 'add', path: '/x', value: 'y'.repeat(300_000) }] }) }), status: 413 },
-      { name: 'wrong media type', reply: () => api.request('POST', url, { rawBody: 'ops', headers: { 'content-type': 'text/plain' } }), status: 415 },
-      { name: 'bad Idempotency-Key', reply: () => api.request('POST', url, { body: addNode('q'), headers: { 'idempotency-key': 'has space' } }), status: 400 },
-      { name: 'unknown workflow', reply: () => api.request('POST', '/v1/workflows/00000000-0000-4000-8000-000000000000/patches', { body: addNode('q') }), status: 404 },
-      { name: 'not a uuid', reply: () => api.request('POST', '/v1/workflows/nope/patches', { body: addNode('q') }), status: 404 },
+      {
+        name: 'unknown op',
+        reply: () => api.request('POST', url, { body: { ops: [{ op: 'merge', path: '/x' }] } }),
+        status: 422,
+      },
+      {
+        name: 'add without value',
+        reply: () => api.request('POST', url, { body: { ops: [{ op: 'add', path: '/x' }] } }),
+        status: 422,
+      },
+      {
+        name: 'bad pointer',
+        reply: () => api.request('POST', url, { body: { ops: [{ op: 'remove', path: 'nodes/a' }] } }),
+        status: 422,
+      },
+      {
+        name: 'oversized body',
+        reply: () =>
+          api.request('POST', url, {
+            rawBody: JSON.stringify({ ops: [{ op: 'add', path: '/x', value: 'y'.repeat(300_000) }] }),
+          }),
+        status: 413,
+      },
+      {
+        name: 'wrong media type',
+        reply: () => api.request('POST', url, { rawBody: 'ops', headers: { 'content-type': 'text/plain' } }),
+        status: 415,
+      },
+      {
+        name: 'bad Idempotency-Key',
+        reply: () => api.request('POST', url, { body: addNode('q'), headers: { 'idempotency-key': 'has space' } }),
+        status: 400,
+      },
+      {
+        name: 'unknown workflow',
+        reply: () =>
+          api.request('POST', '/v1/workflows/00000000-0000-4000-8000-000000000000/patches', { body: addNode('q') }),
+        status: 404,
+      },
+      {
+        name: 'not a uuid',
+        reply: () => api.request('POST', '/v1/workflows/nope/patches', { body: addNode('q') }),
+        status: 404,
+      },
       {
         name: 'unknown node type',
-        reply: () => api.request('POST', '/v1/workflows', { body: { name: 'x', definition: { nodes: { a: { type: 'teleport', config: {} } }, edges: [] } } }),
+        reply: () =>
+          api.request('POST', '/v1/workflows', {
+            body: { name: 'x', definition: { nodes: { a: { type: 'teleport', config: {} } }, edges: [] } },
+          }),
         status: 422,
       },
       {
         name: 'http node aimed at the metadata address',
         reply: () =>
           api.request('POST', '/v1/workflows', {
-            body: { name: 'x', definition: { nodes: { a: { type: 'http_request', config: { method: 'GET', url: 'http://169.254.169.254/latest' } } }, edges: [] } },
+            body: {
+              name: 'x',
+              definition: {
+                nodes: { a: { type: 'http_request', config: { method: 'GET', url: 'http://169.254.169.254/latest' } } },
+                edges: [],
+              },
+            },
           }),
         status: 422,
       },
@@ -147,7 +214,16 @@ describe('workflows and patches over HTTP', () => {
         name: 'cycle',
         reply: () =>
           api.request('POST', '/v1/workflows', {
-            body: { name: 'x', definition: { ...SAMPLE_DEFINITION, edges: [{ from: 'a', to: 'b' }, { from: 'b', to: 'a' }] } },
+            body: {
+              name: 'x',
+              definition: {
+                ...SAMPLE_DEFINITION,
+                edges: [
+                  { from: 'a', to: 'b' },
+                  { from: 'b', to: 'a' },
+                ],
+              },
+            },
           }),
         status: 422,
       },
@@ -164,9 +240,15 @@ describe('workflows and patches over HTTP', () => {
   });
 
   it('lists the history page by page', async () => {
-    const first = await api.request<{ patches: { seq: number }[]; next: string | null }>('GET', `/v1/workflows/${workflowId}/patches?limit=10`);
+    const first = await api.request<{ patches: { seq: number }[]; next: string | null }>(
+      'GET',
+      `/v1/workflows/${workflowId}/patches?limit=10`,
+    );
     assert.equal(first.body.patches.length, 10);
-    assert.deepEqual(first.body.patches.map((p) => p.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+    assert.deepEqual(
+      first.body.patches.map((p) => p.seq),
+      Array.from({ length: 10 }, (_, i) => i + 1),
+    );
     const second = await api.request<{ patches: { seq: number }[] }>('GET', first.body.next as string);
     assert.equal(second.body.patches[0]?.seq, 11);
   });

@@ -73,7 +73,11 @@ export class WorkflowsRepository {
     return { id, version: 1 };
   }
 
-  async getVersion(workspaceId: string, workflowId: string, version?: number): Promise<WorkflowVersionView | undefined> {
+  async getVersion(
+    workspaceId: string,
+    workflowId: string,
+    version?: number,
+  ): Promise<WorkflowVersionView | undefined> {
     const { rows } = await this.pool.query<{
       name: string;
       version: number;
@@ -110,8 +114,16 @@ export class WorkflowsRepository {
   }
 
   /** One page of the history, oldest first, by sequence number (keyset: cheap at any depth). */
-  async listPatches(workspaceId: string, workflowId: string, afterSeq: number, limit: number): Promise<PatchView[] | undefined> {
-    const owner = await this.pool.query('SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2', [workflowId, workspaceId]);
+  async listPatches(
+    workspaceId: string,
+    workflowId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<PatchView[] | undefined> {
+    const owner = await this.pool.query('SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2', [
+      workflowId,
+      workspaceId,
+    ]);
     if (!owner.rowCount) return undefined;
     const { rows } = await this.pool.query<PatchRow>(
       `SELECT id, seq, status, version, reason, created_at, decided_at FROM patches
