@@ -49,13 +49,15 @@ export async function createRolesApp(
  * supervisors report as a crash.
  */
 function exitOnSignals(app: INestApplication, logger: Logger, timeoutMs: number): void {
-  let closing = false;
+  let closingSince: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (closing) {
+    if (closingSince !== undefined) {
+      // Ctrl-C reaches both this process and a wrapper script that forwards it: the same key press, not a second one.
+      if (Date.now() - closingSince < 1000) return;
       logger.warn({ signal }, 'second signal: exiting without waiting for shutdown');
       process.exit(1);
     }
-    closing = true;
+    closingSince = Date.now();
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs }, 'shutdown did not finish in time');

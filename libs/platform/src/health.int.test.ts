@@ -22,7 +22,7 @@ describe('/health and /metrics', () => {
     const body = health.json<{ status: string; roles: string[]; checks: Record<string, { ok: boolean }> }>();
     assert.equal(body.status, 'ok');
     assert.deepEqual(body.roles, ['sample']);
-    assert.deepEqual(Object.keys(body.checks).sort(), ['kafka', 'postgres', 'redis']);
+    assert.deepEqual(Object.keys(body.checks).sort(), ['kafka', 'postgres', 'redis', 'schemaRegistry']);
 
     const metrics = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/metrics' });
     assert.equal(metrics.statusCode, 200);
