@@ -1,1 +1,9 @@
 export { insertOutboxRows, type OutboxRow } from './outbox-writer.js';
+export { LANE_COUNT, fairShare } from './lanes.js';
+export {
+  DEFAULT_RELAY_OPTIONS,
+  OutboxRelay,
+  type OutboxRelayDependencies,
+  type OutboxRelayOptions,
+} from './outbox-relay.js';
+export { OutboxRelayMetrics, type BacklogProbeOptions } from './outbox-relay-metrics.js';

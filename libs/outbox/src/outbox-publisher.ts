@@ -1,0 +1,67 @@
+import type { Kafka, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import { openProducer } from '#libs/kafka';
+import { toTopicMessages, type ClaimedRow } from './relay-batch.js';
+
+/**
+ * The relay's one Kafka producer. Idempotent with one request in flight, so kafkajs' own retries can neither duplicate
+ * nor reorder a batch. Its retries are bounded (kafkajs' idempotent default is to retry forever) so that a failure
+ * reaches the relay, which rolls the claim back, counts it and backs off instead of hanging invisibly inside kafkajs.
+ *
+ * After a failed send the producer is replaced: the broker may have written part of the batch, and the next send of
+ * the same rows (under the same sequence numbers but possibly with more rows) could otherwise be refused as out of
+ * order for good. A new producer id starts clean; the cost is possible duplicates, which the outbox allows
+ * (at-least-once, consumers dedupe by sequence number).
+ */
+export class OutboxPublisher {
+  private producer: Producer | undefined;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly name: string,
+    private readonly logger: Logger,
+    private readonly sendRetries = 5,
+  ) {}
+
+  /** Resolves once Kafka has acknowledged every row (acks from all in-sync replicas). */
+  async publish(rows: readonly ClaimedRow[]): Promise<void> {
+    const producer = await this.connected();
+    try {
+      await producer.sendBatch({ topicMessages: toTopicMessages(rows), acks: -1 });
+    } catch (error) {
+      await this.discard();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.discard();
+  }
+
+  /** Only the relay loop calls this, one batch at a time, so there is never a second connect racing the first. */
+  private async connected(): Promise<Producer> {
+    if (this.producer) return this.producer;
+    const producer = openProducer(this.kafka, this.name, {
+      idempotent: true,
+      maxInFlightRequests: 1,
+      retry: { retries: this.sendRetries },
+    });
+    try {
+      await producer.connect();
+    } catch (error) {
+      await producer.disconnect().catch(() => undefined);
+      throw error;
+    }
+    this.producer = producer;
+    return producer;
+  }
+
+  private async discard(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    if (!producer) return;
+    await producer.disconnect().catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'producer did not disconnect cleanly');
+    });
+  }
+}
