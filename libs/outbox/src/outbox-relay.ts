@@ -102,6 +102,10 @@ export class OutboxRelay {
   ) {
     this.options = { ...DEFAULT_RELAY_OPTIONS, ...options };
     this.relayId = deps.relayId ?? defaultRelayId();
+    // Postgres cuts application_name at 63 bytes; a longer id would never match, and the relay would not be counted.
+    if (!/^[\x20-\x7e]{1,63}$/.test(this.relayId)) {
+      throw new Error(`relay id must be 1-63 printable ASCII characters: ${JSON.stringify(this.relayId)}`);
+    }
     this.logger = deps.logger.child({ relayId: this.relayId });
     this.publisher = new OutboxPublisher(
       deps.kafka,
