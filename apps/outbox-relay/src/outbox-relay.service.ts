@@ -7,7 +7,7 @@ import type { Pool } from '#libs/db';
 import { OutboxRelay, OutboxRelayMetrics, type OutboxRelayOptions } from '#libs/outbox';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 
-/** Relay tuning beyond the defaults of `DEFAULT_RELAY_OPTIONS`; empty until the settings get environment variables. */
+/** Relay tuning from the OUTBOX_RELAY_* settings; what is unset keeps `DEFAULT_RELAY_OPTIONS`. */
 export const OUTBOX_RELAY_OPTIONS = Symbol('OutboxRelayOptions');
 
 /**

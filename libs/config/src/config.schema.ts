@@ -69,6 +69,17 @@ export const configSchema = z.object({
   MATERIALIZER_MAX_PATCHES_PER_VERSION: positiveInt.max(100_000).default(100),
   /** Tries of a failing event handler before its message goes to the topic's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: positiveInt.max(100).default(3),
+  OUTBOX_RELAY_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  /** Stays under Kafka's default 1 MB message batch limit, so no batch is refused for its size. */
+  OUTBOX_RELAY_MAX_BATCH_BYTES: positiveInt.default(900_000),
+  /** Fallback when no NOTIFY arrives: relays claim at least this often. */
+  OUTBOX_RELAY_POLL_INTERVAL_MS: positiveInt.default(1_000),
+  /** How often a relay heartbeats and rebalances its lanes; one silent for OUTBOX_RELAY_TIMEOUT_MS stops counting. */
+  OUTBOX_RELAY_HEARTBEAT_INTERVAL_MS: positiveInt.default(1_000),
+  OUTBOX_RELAY_TIMEOUT_MS: positiveInt.default(5_000),
+  OUTBOX_RELAY_RETRY_MAX_MS: positiveInt.default(5_000),
+  /** Grace for the batch in flight at shutdown; keep it below SHUTDOWN_TIMEOUT_MS. */
+  OUTBOX_RELAY_STOP_TIMEOUT_MS: positiveInt.default(5_000),
   /** How long the group waits for a silent member before giving its partitions away (a crashed one's, say). */
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
