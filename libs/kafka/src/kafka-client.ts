@@ -3,6 +3,7 @@ import {
   CompressionTypes,
   Kafka,
   logLevel,
+  Partitioners,
   type Admin,
   type Consumer,
   type ConsumerConfig,
@@ -66,7 +67,13 @@ function track<T extends Producer | Consumer | Admin>(
 }
 
 export function openProducer(kafka: Kafka, name: string, config: ProducerConfig = {}): Producer {
-  return track(kafka.producer(config), 'kafka-producer', name);
+  // murmur2 on the key, as Java clients, kcat and Kafka's own tools partition: a key lands on the same partition
+  // whoever produces it.
+  return track(
+    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config }),
+    'kafka-producer',
+    name,
+  );
 }
 
 export function openConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
