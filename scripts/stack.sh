@@ -35,6 +35,8 @@ start_redis() {
 start_kafka() {
   is_local "${KAFKA_BROKERS:-}" || return 0
   "$ROOT/infra/kafka/kafka.sh" status >/dev/null 2>&1 && return 0
+  # Another checkout's broker (or one started by hand) already serves the port: use it rather than fail.
+  if port_open 127.0.0.1 "${KAFKA_PORT:-9092}"; then say "using the Kafka already listening on 127.0.0.1:${KAFKA_PORT:-9092}"; return 0; fi
   "$ROOT/infra/kafka/kafka.sh" start
   record kafka
 }
@@ -42,6 +44,7 @@ start_kafka() {
 start_registry() {
   is_local "${SCHEMA_REGISTRY_URL:-}" || return 0
   "$ROOT/infra/registry/registry.sh" status >/dev/null 2>&1 && return 0
+  if port_open 127.0.0.1 "${SCHEMA_REGISTRY_PORT:-8081}"; then say "using the registry already listening on 127.0.0.1:${SCHEMA_REGISTRY_PORT:-8081}"; return 0; fi
   "$ROOT/infra/registry/registry.sh" start
   record registry
 }
