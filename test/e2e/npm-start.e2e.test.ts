@@ -65,7 +65,7 @@ describe('npm start (scripts/start.sh)', () => {
     assert.ok((migrated.rows[0] as { n: number }).n >= 1);
 
     assert.equal(await proc.stop('SIGINT'), 0, proc.output());
-    // It stopped only what it started: the stack the suite runs on is still up.
-    await run('bash', ['infra/kafka/kafka.sh', 'status']);
+    // It stopped only what it started: the broker the suite runs on still answers.
+    assert.ok((await kcatTopics(ctx.config.KAFKA_BROKERS.join(','))).size > 0);
   });
 });

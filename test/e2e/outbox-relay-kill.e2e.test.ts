@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { createPool, inTransaction } from '#libs/db';
-import { createKafka, openAdmin } from '#libs/kafka';
+import { createKafka, openAdmin, createTopicsAndWait } from '#libs/kafka';
 import { insertOutboxRows, type OutboxRow } from '#libs/outbox';
 import { useTestContext } from '#test/harness/test-context.js';
 import { freePort, startProcess, waitForHttpOk, type RunningProcess } from '#test/support/processes.js';
@@ -43,7 +43,7 @@ describe('the outbox relay process, killed with SIGKILL in the middle of a load'
     const admin = openAdmin(kafka, 'outbox-kill-admin');
     await admin.connect();
     ctx.defer(() => admin.disconnect());
-    await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: 6 }]);
     const pool = createPool(ctx.databaseUrl, { name: 'outbox-kill-writers', max: WRITERS + 2 });
     ctx.defer(() => pool.end());
 

@@ -1,5 +1,11 @@
 export { createKafka, openAdmin, openConsumer, openProducer } from './kafka-client.js';
-export { applyTopics, deleteTopics, readExistingTopics, TopicChangeRefused } from './topic-apply.js';
+export {
+  applyTopics,
+  createTopicsAndWait,
+  deleteTopics,
+  readExistingTopics,
+  TopicChangeRefused,
+} from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';
 export type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from './kafkajs.js';

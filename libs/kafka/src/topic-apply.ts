@@ -55,15 +55,25 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
 
   const creates = plan.actions.flatMap((a) => (a.kind === 'create' ? [a.spec] : []));
   if (creates.length) {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: creates.map((spec) => ({
-        topic: spec.name,
-        numPartitions: spec.partitions,
-        replicationFactor: spec.replicationFactor,
-        configEntries: configEntries(spec),
-      })),
-    });
+    await admin
+      .createTopics({
+        waitForLeaders: false,
+        timeout: 30_000,
+        topics: creates.map((spec) => ({
+          topic: spec.name,
+          numPartitions: spec.partitions,
+          replicationFactor: spec.replicationFactor,
+          configEntries: configEntries(spec),
+        })),
+      })
+      .catch((error: unknown) => {
+        // A create that timed out on a busy broker is retried by kafkajs and then meets its own first attempt.
+        if (!onlyAlreadyExists(error)) throw error;
+      });
+    await waitForLeaders(
+      admin,
+      creates.map((spec) => spec.name),
+    );
   }
   const grows = plan.actions.flatMap((a) => (a.kind === 'add-partitions' ? [a] : []));
   if (grows.length) {
@@ -83,6 +93,54 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
     });
   }
   return plan;
+}
+
+function onlyAlreadyExists(error: unknown): boolean {
+  const nested = (error as { errors?: { type?: string }[] }).errors;
+  const types = nested?.length ? nested.map((e) => e.type) : [(error as { type?: string }).type];
+  return types.every((type) => type === 'TOPIC_ALREADY_EXISTS');
+}
+
+/**
+ * kafkajs' own `waitForLeaders` gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
+ * after the controller created a topic; so wait here until every partition has a leader.
+ */
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const { topics: found } = await admin.fetchTopicMetadata({ topics });
+      if (
+        found.length === topics.length &&
+        found.every((t) => t.partitions.length && t.partitions.every((p) => p.leader >= 0))
+      )
+        return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+    }
+    if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Creates plain topics (tests, benchmarks) and returns once every partition has a leader. */
+export async function createTopicsAndWait(
+  admin: Admin,
+  topics: { topic: string; numPartitions: number }[],
+): Promise<void> {
+  await admin
+    .createTopics({
+      waitForLeaders: false,
+      timeout: 30_000,
+      topics: topics.map((t) => ({ ...t, replicationFactor: 1 })),
+    })
+    .catch((error: unknown) => {
+      if (!onlyAlreadyExists(error)) throw error;
+    });
+  await waitForLeaders(
+    admin,
+    topics.map((t) => t.topic),
+  );
 }
 
 /** Removes the given topics if present (test clean-up). */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { createPool, inTransaction } from '#libs/db';
-import { createKafka, openAdmin } from '#libs/kafka';
+import { createKafka, openAdmin, createTopicsAndWait } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { readTopics, type ReadMessage } from '#test/support/topic-reader.js';
 import { LANE_COUNT } from './lanes.js';
@@ -44,7 +44,7 @@ describe('several relays at once keep per-key order on Kafka', () => {
     const admin = openAdmin(kafka, 'outbox-order-admin');
     await admin.connect();
     try {
-      await admin.createTopics({ topics: [{ topic, numPartitions: 6, replicationFactor: 1 }], waitForLeaders: true });
+      await createTopicsAndWait(admin, [{ topic, numPartitions: 6 }]);
     } finally {
       await admin.disconnect();
     }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { createPool, inTransaction } from '#libs/db';
-import { createKafka, openAdmin } from '#libs/kafka';
+import { createKafka, openAdmin, createTopicsAndWait } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { readTopics } from '#test/support/topic-reader.js';
 import { OutboxRelayMetrics } from './outbox-relay-metrics.js';
@@ -49,7 +49,7 @@ describe('the outbox relay', () => {
     const admin = openAdmin(kafka, 'outbox-relay-test-admin');
     await admin.connect();
     ctx.defer(() => admin.disconnect());
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3, replicationFactor: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
 
     const registry = new Registry();
     const relay = startRelay({}, new OutboxRelayMetrics(registry, pool));
@@ -195,7 +195,7 @@ describe('the outbox relay', () => {
     const admin = openAdmin(kafka, 'outbox-relay-test-admin-2');
     await admin.connect();
     ctx.defer(() => admin.disconnect());
-    await admin.createTopics({ topics: [{ topic: missing, numPartitions: 1 }], waitForLeaders: true });
+    await createTopicsAndWait(admin, [{ topic: missing, numPartitions: 1 }]);
     await until('outbox empty', async () => (await outboxCount()) === 0, 20_000);
     const read = await reader([missing]);
     await read.until((m) => m.length === 1, 15_000);
