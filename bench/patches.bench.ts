@@ -1,0 +1,135 @@
+import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
+import { describeOpenResources, openResources } from '#libs/resources';
+import { context, diagnosticLines, figures, headerLines, loadDiagnostics, type Measured } from './patches-report.js';
+import { measureBaseline } from './scenarios/kafka-baseline.js';
+import { measurePatchLoad } from './scenarios/patch-load.js';
+import { measureQueuedMaterialize } from './scenarios/queued-materialize.js';
+import { measureRelay } from './scenarios/relay-throughput.js';
+import { idleBusy } from './support/cpu.js';
+import { messageSet } from './support/messages.js';
+import { progress } from './support/progress.js';
+import { figuresJson, round, table } from './support/report.js';
+import { interruptAndReleaseAll, releaseAll, Resources } from './support/resources.js';
+import { createSandbox } from './support/sandbox.js';
+import { readSettings, SettingsError, type BenchSettings } from './support/settings.js';
+import { checkStack } from './support/stack-check.js';
+
+/**
+ * `npm run bench:patches`: the patch pipeline's throughput, latency and materialization figures against a Kafka-only
+ * baseline on the same broker, as medians of BENCH_RUNS runs. Needs the local stack up (`npm run stack:up`). Progress
+ * goes to stderr; stdout gets the table and, last, one JSON line.
+ */
+
+const write = (text: string) => process.stdout.write(`${text}\n`);
+
+async function measure(base: AppConfig, settings: BenchSettings): Promise<Measured> {
+  const measured: Measured = { load: [], queuedMs: [], relay: [], baseline: [] };
+  const { scenarios } = settings;
+  if (scenarios.has('load')) {
+    for (let run = 1; run <= settings.runs; run++) measured.load.push(await measurePatchLoad(base, settings, run));
+  }
+  if (scenarios.has('queued')) measured.queuedMs.push(...(await measureQueuedMaterialize(base, settings)));
+  if (scenarios.has('relay') || scenarios.has('baseline')) {
+    for (let run = 1; run <= settings.runs; run++) {
+      const resources = new Resources();
+      try {
+        const sandbox = await createSandbox(base, `relay${run}`, settings.partitions, resources);
+        const messages = messageSet(settings.keys, settings.payloadBytes);
+        if (scenarios.has('relay')) {
+          measured.relay.push(await measureRelay(sandbox, messages, settings.relayRows, resources));
+        }
+        if (scenarios.has('baseline')) {
+          measured.baseline.push(
+            await measureBaseline(sandbox, messages, settings.baselineMessages, settings.baselineBatch, resources),
+          );
+        }
+      } finally {
+        await resources.release();
+      }
+    }
+  }
+  return measured;
+}
+
+function roundDeep(value: object): unknown {
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, typeof v === 'number' ? round(v) : roundDeep(v as object)]),
+  );
+}
+
+async function main(): Promise<void> {
+  let base: AppConfig;
+  let settings: BenchSettings;
+  try {
+    base = loadConfig();
+    settings = readSettings(process.env, base.KAFKA_PARTITIONS);
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof SettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const stack = await checkStack(base);
+  if (!stack.ok) {
+    process.stderr.write(
+      `The local stack is not up, so there is nothing to benchmark against:\n${stack.problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Start it with `npm run stack:up` (or `npm start`), check it with `npm run stack:status`, then run this again.\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  // kafkajs 2 warns once per process that its default partitioner changed; the benchmark has no older data to match.
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const ctx = context(base, settings, stack.facts, await idleBusy(1_000));
+  headerLines(ctx, settings).forEach((line) => write(line));
+  write('');
+  const started = performance.now();
+  const measured = await measure(base, settings);
+  const list = figures(measured, settings);
+  const diagnostics = loadDiagnostics(measured.load);
+
+  write(table(list));
+  if (diagnostics) ['', ...diagnosticLines(diagnostics)].forEach((line) => write(line));
+  const failures = new Map<string, number>();
+  for (const [what, count] of measured.load.flatMap((r) => Object.entries(r.failures))) {
+    failures.set(what, (failures.get(what) ?? 0) + count);
+  }
+  if (failures.size) write(`non-202 answers during the load: ${JSON.stringify(Object.fromEntries(failures))}`);
+  const seconds = (performance.now() - started) / 1000;
+  write(`took ${seconds.toFixed(0)} s`);
+  write(
+    JSON.stringify({
+      benchmark: 'patches',
+      at: new Date().toISOString(),
+      context: ctx,
+      settings: { ...settings, scenarios: [...settings.scenarios] },
+      results: figuresJson(list),
+      diagnostics: diagnostics ? roundDeep(diagnostics) : null,
+      loadFailures: Object.fromEntries(failures),
+      seconds: round(seconds),
+    }),
+  );
+  const leftOpen = openResources();
+  if (leftOpen.length) progress(`warning: left open:\n${describeOpenResources(leftOpen)}`);
+}
+
+/**
+ * Ctrl-C releases whatever the running step holds (the step itself then fails on closed clients, which is expected) and
+ * exits 130 once everything is cleaned up; a second Ctrl-C exits at once.
+ */
+let interrupted: Promise<void> | undefined;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupted) process.exit(130);
+  progress(`${signal}: cleaning up (again to exit at once)`);
+  interrupted = interruptAndReleaseAll().finally(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+try {
+  await main();
+} catch (error) {
+  if (interrupted) await interrupted;
+  await releaseAll();
+  throw error;
+}
