@@ -37,6 +37,29 @@ describe('every app is a real NestJS process with /health and /metrics', () => {
     });
   }
 
+  it('stops promptly on SIGTERM while keep-alive clients have requests in flight', async () => {
+    const port = await freePort();
+    const proc = startProcess(process.execPath, ['dist/apps/api/src/main.js'], {
+      ...process.env,
+      PORT: String(port),
+      DATABASE_URL: ctx.databaseUrl,
+      SHUTDOWN_TIMEOUT_MS: '8000',
+    });
+    ctx.defer(() => proc.stop('SIGKILL'));
+    await waitForHttpOk(`http://127.0.0.1:${port}/health`, proc);
+    const inFlight = [1, 2, 3].map(() =>
+      fetch(`http://127.0.0.1:${port}/health`)
+        .then((r) => r.text())
+        .catch(() => ''),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 3));
+    const started = Date.now();
+    process.kill(proc.child.pid as number, 'SIGTERM');
+    await Promise.all(inFlight);
+    assert.equal(await proc.exited(), 0, proc.output());
+    assert.ok(Date.now() - started < 5000, `took ${Date.now() - started} ms`);
+  });
+
   it('refuses to start with bad configuration, naming every bad variable at once', async () => {
     const proc = startProcess(process.execPath, ['dist/apps/api/src/main.js'], {
       ...process.env,

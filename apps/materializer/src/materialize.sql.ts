@@ -17,8 +17,8 @@ export interface StoredPatch {
 }
 
 /**
- * Locks the workflows (in id order, like the patch writer, so the two never deadlock) and reads their latest
- * version. The lock also waits out any patch transaction still committing for them.
+ * Locks the workflows (in id order, so two materializers never deadlock) and reads their latest version. NO KEY
+ * UPDATE leaves patch writers free to insert patches (whose foreign key takes KEY SHARE on the same rows).
  */
 export async function lockHeads(client: PoolClient, workflowIds: readonly string[]): Promise<WorkflowHead[]> {
   const { rows } = await client.query<{
@@ -30,7 +30,7 @@ export async function lockHeads(client: PoolClient, workflowIds: readonly string
   }>(
     `SELECT w.id, w.workspace_id, w.latest_version, w.applied_through_seq, v.definition
        FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.latest_version
-      WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR UPDATE OF w`,
+      WHERE w.id = ANY($1::uuid[]) ORDER BY w.id FOR NO KEY UPDATE OF w`,
     [workflowIds],
   );
   return rows.map((r) => ({

@@ -165,7 +165,7 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
     await decided(id, first.patchId);
     // Seq 2 is committed but its event is lost (deleted from the outbox before the relay saw it).
     await pool.query('BEGIN');
-    await pool.query('UPDATE workflows SET next_seq = next_seq + 1 WHERE id = $1', [id]);
+    await pool.query('UPDATE workflow_sequences SET next_seq = next_seq + 1 WHERE workflow_id = $1', [id]);
     await pool.query(`INSERT INTO patches (id, workflow_id, seq, ops) VALUES (gen_random_uuid(), $1, 2, $2)`, [
       id,
       JSON.stringify([{ op: 'add', path: '/nodes/g2', value: fnNode() }]),

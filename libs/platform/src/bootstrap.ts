@@ -35,12 +35,40 @@ export async function createRolesApp(
   );
   // JSON is the only body the API takes; anything else is a 415 rather than a string handed to a handler.
   app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
+  drainConnectionsOnClose(app);
   for (const role of roles) {
     for (const strategy of role.transports?.(app) ?? []) {
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
     }
   }
   return app;
+}
+
+/**
+ * Closing the HTTP server only drops connections idle at that moment: a keep-alive connection whose request was in
+ * flight stays open after answering, and close() then waits for its keep-alive timeout, past the shutdown timeout.
+ * So while closing, answers carry `connection: close`, and whatever is still open after a grace period is cut.
+ * (Nest hands out a proxy of the app, so this wraps close() from the outside instead of replacing it.)
+ */
+const draining = new WeakSet<object>();
+
+function drainConnectionsOnClose(app: NestFastifyApplication): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onSend', async (_request, reply) => {
+    if (draining.has(fastify)) void reply.header('connection', 'close');
+  });
+}
+
+async function closeDraining(app: INestApplication, graceMs = 1_000): Promise<void> {
+  draining.add((app as NestFastifyApplication).getHttpAdapter().getInstance());
+  const server = app.getHttpServer() as import('node:http').Server;
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  timer.unref();
+  try {
+    await app.close();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
@@ -64,7 +92,7 @@ function exitOnSignals(app: INestApplication, logger: Logger, timeoutMs: number)
       process.exit(1);
     }, timeoutMs);
     timer.unref();
-    app.close().then(
+    closeDraining(app).then(
       () => {
         logger.info('stopped');
         process.exit(0);

@@ -37,10 +37,12 @@ describe('reads of a workflow with thousands of patches', () => {
          FROM generate_series(2, $3::int + 1) AS v`,
       [id, JSON.stringify(SAMPLE_DEFINITION), VERSIONS],
     );
-    await pool.query(
-      'UPDATE workflows SET latest_version = $2, applied_through_seq = $3::bigint, next_seq = $3::bigint + 1 WHERE id = $1',
-      [id, VERSIONS + 1, PATCHES],
-    );
+    await pool.query('UPDATE workflows SET latest_version = $2, applied_through_seq = $3 WHERE id = $1', [
+      id,
+      VERSIONS + 1,
+      PATCHES,
+    ]);
+    await pool.query('UPDATE workflow_sequences SET next_seq = $2 WHERE workflow_id = $1', [id, PATCHES + 1]);
   });
 
   it('serve the latest version from its snapshot, without replaying patches', async () => {

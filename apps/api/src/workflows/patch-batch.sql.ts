@@ -30,7 +30,7 @@ const idempotencyScope = (workflowId: string) => `patches:${workflowId}`;
 
 /**
  * Writes many patch requests in one transaction with a handful of set-based statements (group commit), returning
- * one outcome per request, in request order. Lock order is fixed (idempotency keys by key, then workflows by id) so
+ * one outcome per request, in request order. Lock order is fixed (idempotency keys by key, then sequence rows by workflow id) so
  * concurrent batches cannot deadlock. Patches of one workflow get consecutive sequence numbers in request order, and
  * their outbox rows are inserted in that order.
  */
@@ -68,11 +68,11 @@ export async function writePatchBatch(
     }
   }
 
-  // 2. Lock the workflows in id order, checking each belongs to the caller's workspace.
+  // 2. Lock the workflows' sequence rows in id order, checking each belongs to the caller's workspace.
   const live = requests.map((request, index) => ({ request, index })).filter(({ index }) => !outcomes[index]);
   const workflowIds = [...new Set(live.map(({ request }) => request.workflowId))].sort();
   const owners = await client.query<{ id: string; workspace_id: string }>(
-    'SELECT id, workspace_id FROM workflows WHERE id = ANY($1::uuid[]) ORDER BY id FOR UPDATE',
+    'SELECT workflow_id AS id, workspace_id FROM workflow_sequences WHERE workflow_id = ANY($1::uuid[]) ORDER BY workflow_id FOR UPDATE',
     [workflowIds],
   );
   const ownerOf = new Map(owners.rows.map((r) => [r.id, r.workspace_id]));
@@ -98,8 +98,8 @@ export async function writePatchBatch(
   const counts = new Map<string, number>();
   for (const { request } of accepted) counts.set(request.workflowId, (counts.get(request.workflowId) ?? 0) + 1);
   const reserved = await client.query<{ id: string; first: string }>(
-    `UPDATE workflows w SET next_seq = w.next_seq + c.n FROM unnest($1::uuid[], $2::int[]) AS c(id, n)
-      WHERE w.id = c.id RETURNING w.id, w.next_seq - c.n AS first`,
+    `UPDATE workflow_sequences s SET next_seq = s.next_seq + c.n FROM unnest($1::uuid[], $2::int[]) AS c(id, n)
+      WHERE s.workflow_id = c.id RETURNING s.workflow_id AS id, s.next_seq - c.n AS first`,
     [[...counts.keys()], [...counts.values()]],
   );
   const nextSeq = new Map(reserved.rows.map((r) => [r.id, Number(r.first)]));

@@ -64,6 +64,10 @@ export class WorkflowsRepository {
     });
     await inTransaction(this.pool, async (client) => {
       await client.query('INSERT INTO workflows (id, workspace_id, name) VALUES ($1, $2, $3)', [id, workspaceId, name]);
+      await client.query('INSERT INTO workflow_sequences (workflow_id, workspace_id) VALUES ($1, $2)', [
+        id,
+        workspaceId,
+      ]);
       await client.query(
         'INSERT INTO workflow_versions (workflow_id, version, definition, applied_through_seq) VALUES ($1, 1, $2, 0)',
         [id, JSON.stringify(definition)],
