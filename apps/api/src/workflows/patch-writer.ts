@@ -3,6 +3,7 @@ import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
+import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { readIdempotentAnswer, writePatchBatch, type AcceptedPatch, type PatchRequest } from './patch-batch.sql.js';
 
 interface Pending {
@@ -24,6 +25,7 @@ export class PatchWriter {
   private queue: Pending[] = [];
   private running = 0;
   private readonly topic: string;
+  private readonly waker: OutboxWaker;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -31,6 +33,7 @@ export class PatchWriter {
     @Inject(CONFIG) private readonly config: AppConfig,
   ) {
     this.topic = `${config.KAFKA_TOPIC_PREFIX}patch.created`;
+    this.waker = new OutboxWaker(pool);
   }
 
   submit(request: PatchRequest): Promise<AcceptedPatch> {
@@ -59,6 +62,9 @@ export class PatchWriter {
     if (!client) return;
     try {
       await client.query('BEGIN');
+      // Committing many batches a second, these transactions must not queue on NOTIFY's commit lock; one coalesced
+      // wake-up after commit does the same job.
+      await skipOutboxTrigger(client);
       const outcomes = await writePatchBatch(
         client,
         this.codec,
@@ -66,6 +72,7 @@ export class PatchWriter {
         batch.map((p) => p.request),
       );
       await client.query('COMMIT');
+      this.waker.wake();
       for (const [index, outcome] of outcomes.entries()) {
         const pending = batch[index] as Pending;
         if (outcome.kind === 'accepted') pending.resolve(outcome.patch);
