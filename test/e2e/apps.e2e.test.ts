@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { freePort, startProcess, waitForHttpOk } from '#test/support/processes.js';
 import { useTestContext } from '#test/harness/test-context.js';
+import { createTopics } from '#test/support/app.js';
 
 const ctx = useTestContext('apps');
 
@@ -9,6 +10,8 @@ const APPS = ['api', 'outbox-relay', 'materializer', 'coordinator', 'worker', 'f
 const ROLES = ['api', 'outbox-relay', 'materializer', 'coordinator', 'worker', 'fanout'];
 
 describe('every app is a real NestJS process with /health and /metrics', () => {
+  // The consuming roles subscribe at start, so their topics must exist (as `npm start` makes sure).
+  before(() => createTopics(ctx));
   for (const app of APPS) {
     it(`${app} starts, reports healthy, exposes metrics and stops cleanly on SIGTERM`, async () => {
       const port = await freePort();
@@ -16,6 +19,7 @@ describe('every app is a real NestJS process with /health and /metrics', () => {
         ...process.env,
         PORT: String(port),
         DATABASE_URL: ctx.databaseUrl,
+        KAFKA_TOPIC_PREFIX: ctx.topicPrefix,
       });
       ctx.defer(() => proc.stop('SIGKILL'));
 

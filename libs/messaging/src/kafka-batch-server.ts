@@ -79,9 +79,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
       });
       await this.consumer.connect();
-      await this.consumer.subscribe({
-        topics: Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`),
-        fromBeginning: true,
+      const topics = Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`);
+      await this.consumer.subscribe({ topics, fromBeginning: true }).catch((error: Error) => {
+        throw new Error(
+          `${this.options.groupId} cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
+        );
       });
       await this.consumer.run({
         autoCommit: false,

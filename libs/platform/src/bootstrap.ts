@@ -127,8 +127,14 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   const port = config.PORT ?? roles[0]?.defaultPort ?? 8080;
   const logger = createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL);
   exitOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
-  await app.startAllMicroservices();
-  await app.listen(port, config.HOST);
+  try {
+    await app.startAllMicroservices();
+    await app.listen(port, config.HOST);
+  } catch (error) {
+    logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
+    await app.close().catch(() => undefined);
+    process.exit(1);
+  }
   logger.info({ roles: roles.map((r) => r.name), url: `http://${config.HOST}:${port}` }, 'ready');
   return app;
 }
