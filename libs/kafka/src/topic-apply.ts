@@ -70,14 +70,12 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
         // A create that timed out on a busy broker is retried by kafkajs and then meets its own first attempt.
         if (!onlyAlreadyExists(error)) throw error;
       });
-    await waitForLeaders(
-      admin,
-      creates.map((spec) => spec.name),
-    );
+    await waitForPartitions(admin, new Map(creates.map((spec) => [spec.name, spec.partitions])));
   }
   const grows = plan.actions.flatMap((a) => (a.kind === 'add-partitions' ? [a] : []));
   if (grows.length) {
     await admin.createPartitions({ topicPartitions: grows.map((a) => ({ topic: a.spec.name, count: a.to })) });
+    await waitForPartitions(admin, new Map(grows.map((a) => [a.spec.name, a.to])));
   }
   const alters = plan.actions.flatMap((a) => (a.kind === 'alter-config' ? [a.spec] : []));
   if (alters.length) {
@@ -103,22 +101,27 @@ function onlyAlreadyExists(error: unknown): boolean {
 
 /**
  * kafkajs' own `waitForLeaders` gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
- * after the controller created a topic; so wait here until every partition has a leader.
+ * after the controller created a topic, and a grown topic shows its old partition count for a moment too: so wait
+ * here until the broker's metadata has every expected partition, each with a leader.
  */
-async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+async function waitForPartitions(
+  admin: Admin,
+  expected: ReadonlyMap<string, number>,
+  timeoutMs = 30_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
+  const topics = [...expected.keys()];
   for (;;) {
     try {
       const { topics: found } = await admin.fetchTopicMetadata({ topics });
-      if (
-        found.length === topics.length &&
-        found.every((t) => t.partitions.length && t.partitions.every((p) => p.leader >= 0))
-      )
-        return;
+      const ready = found.every(
+        (t) => t.partitions.length >= (expected.get(t.name) ?? 1) && t.partitions.every((p) => p.leader >= 0),
+      );
+      if (found.length === topics.length && ready) return;
     } catch (error) {
       if (Date.now() > deadline) throw error;
     }
-    if (Date.now() > deadline) throw new Error(`topics without leaders after ${timeoutMs} ms: ${topics.join(', ')}`);
+    if (Date.now() > deadline) throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.join(', ')}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -137,10 +140,7 @@ export async function createTopicsAndWait(
     .catch((error: unknown) => {
       if (!onlyAlreadyExists(error)) throw error;
     });
-  await waitForLeaders(
-    admin,
-    topics.map((t) => t.topic),
-  );
+  await waitForPartitions(admin, new Map(topics.map((t) => [t.topic, t.numPartitions])));
 }
 
 /** Removes the given topics if present (test clean-up). */
