@@ -78,8 +78,6 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // kafkajs 2 warns once per process that its default partitioner changed; the benchmark has no older data to match.
-  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const ctx = context(base, settings, stack.facts, await idleBusy(1_000));
   headerLines(ctx, settings).forEach((line) => write(line));
   write('');

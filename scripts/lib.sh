@@ -3,7 +3,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export ROOT
 # kafkajs 2.2.4 arms a negative timer on Node >= 24 (kafkajs issue #1751): harmless, and it would drown real warnings.
 export NODE_OPTIONS="${NODE_OPTIONS:-} --enable-source-maps --disable-warning=TimeoutNegativeWarning"
-export KAFKAJS_NO_PARTITIONER_WARNING=1
 
 say() { printf '\033[1m[%s]\033[0m %s\n' "${SCRIPT_NAME:-orchestrator}" "$*" >&2; }
 

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import { loadConfig, type AppConfig } from '#libs/config';
-import { migrate, MIGRATIONS_DIR, quoteIdent, splitDatabaseUrl, withDatabase } from '#libs/db';
+import { dropDatabase, migrate, MIGRATIONS_DIR, withDatabase } from '#libs/db';
+import { deleteSubjects } from '#libs/events';
 import {
   applyTopics,
   createKafka,
-  deleteTopics,
+  deleteGroupsWithPrefix,
+  deleteTopicsWithPrefix,
   openAdmin,
   openProducer,
   topicCatalog,
@@ -77,7 +78,7 @@ export async function createSandbox(
 /** Each step runs even if another failed, so one unreachable service does not leave the rest behind. */
 async function destroy(config: AppConfig, database: string, prefix: string, kafka: Kafka): Promise<void> {
   const results = await Promise.allSettled([
-    dropDatabase(config.DATABASE_URL, database),
+    dropDatabase(withDatabase(config.DATABASE_URL, database)),
     deleteKafkaState(kafka, prefix, config.CONSUMER_SESSION_TIMEOUT_MS + 5_000),
     deleteSubjects(config.SCHEMA_REGISTRY_URL, prefix),
   ]);
@@ -85,54 +86,15 @@ async function destroy(config: AppConfig, database: string, prefix: string, kafk
   if (failures.length) throw new AggregateError(failures, failures.map((f) => f.message).join('; '));
 }
 
-async function dropDatabase(databaseUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: splitDatabaseUrl(databaseUrl).maintenanceUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(database)} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * Deletes the sandbox's topics, then its consumer groups. A group still has a member for a while after a process died
- * without leaving it (until its session times out), so deleting the groups is retried for up to `groupWaitMs`.
- */
+/** Deletes the sandbox's topics, then its consumer groups (waiting out members of killed processes). */
 async function deleteKafkaState(kafka: Kafka, prefix: string, groupWaitMs: number): Promise<void> {
   const admin = openAdmin(kafka, `${prefix}cleanup`);
   await admin.connect();
   try {
-    await deleteTopics(
-      admin,
-      (await admin.listTopics()).filter((t) => t.startsWith(prefix)),
-    );
-    const deadline = Date.now() + groupWaitMs;
-    for (;;) {
-      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
-      if (!groups.length) return;
-      try {
-        await admin.deleteGroups(groups);
-        return;
-      } catch (error) {
-        if (Date.now() > deadline) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
-      }
-    }
+    await deleteTopicsWithPrefix(admin, prefix);
+    await deleteGroupsWithPrefix(admin, prefix, groupWaitMs);
   } finally {
     await admin.disconnect();
-  }
-}
-
-/** Soft- then hard-deletes the registry subjects of the sandbox's topics (the Confluent API needs both steps). */
-async function deleteSubjects(registryUrl: string, prefix: string): Promise<void> {
-  const response = await fetch(`${registryUrl}/subjects`);
-  if (!response.ok) throw new Error(`listing registry subjects: HTTP ${response.status}`);
-  const subjects = ((await response.json()) as string[]).filter((s) => s.startsWith(prefix));
-  for (const subject of subjects) {
-    const url = `${registryUrl}/subjects/${encodeURIComponent(subject)}`;
-    await fetch(url, { method: 'DELETE' });
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
   }
 }
 

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { withDatabase } from '#libs/db';
+import { dropDatabase, withDatabase } from '#libs/db';
 import { valueSubject } from '#libs/events';
 import { topicCatalog } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
@@ -25,12 +25,7 @@ describe('npm start (scripts/start.sh)', () => {
     const port = await freePort();
     const database = `${ctx.id}_start`;
     const databaseUrl = withDatabase(ctx.databaseUrl, database);
-    ctx.defer(async () => {
-      const client = new pg.Client({ connectionString: withDatabase(ctx.databaseUrl, 'postgres') });
-      await client.connect();
-      await client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-      await client.end();
-    });
+    ctx.defer(() => dropDatabase(databaseUrl));
     const proc = startProcess('bash', ['scripts/start.sh'], {
       ...process.env,
       PORT: String(port),

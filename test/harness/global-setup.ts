@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { migrate, MIGRATIONS_DIR, quoteIdent, splitDatabaseUrl, withDatabase } from '#libs/db';
+import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
 import {
   addressesFromEnv,
@@ -43,13 +43,7 @@ async function reachable(addresses: Omit<StackAddresses, 'mode'>): Promise<strin
 
 /** Rebuilt on every run so it always matches the migrations folder. */
 async function buildTemplate(databaseUrl: string): Promise<void> {
-  const admin = new pg.Client({ connectionString: withDatabase(databaseUrl, 'postgres') });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(TEMPLATE_DATABASE)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
+  await dropDatabase(withDatabase(databaseUrl, TEMPLATE_DATABASE));
   await migrate(withDatabase(databaseUrl, TEMPLATE_DATABASE), MIGRATIONS_DIR);
 }
 

@@ -1,10 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { loadConfig, type AppConfig } from '#libs/config';
-import { quoteIdent, withDatabase } from '#libs/db';
-import { createKafka, deleteTopics, openAdmin, topicCatalog, type TopicSpec } from '#libs/kafka';
+import { dropDatabase, ensureDatabase, withDatabase } from '#libs/db';
+import { deleteSubjects } from '#libs/events';
+import {
+  createKafka,
+  deleteGroupsWithPrefix,
+  deleteTopicsWithPrefix,
+  openAdmin,
+  topicCatalog,
+  type TopicSpec,
+} from '#libs/kafka';
 import { createLogger } from '#libs/observability';
 import { describeOpenResources, openResources } from '#libs/resources';
 
@@ -17,18 +24,6 @@ export function assertNoOpenResources(): void {
   const open = openResources();
   if (open.length) {
     throw new ResourceLeak(`${open.length} resource(s) left open by this test file:\n${describeOpenResources(open)}`);
-  }
-}
-
-/** Soft- then hard-deletes the registry subjects of this file's topics (the Confluent API needs both steps). */
-async function deleteSubjects(registryUrl: string, prefix: string): Promise<void> {
-  const response = await fetch(`${registryUrl}/subjects`);
-  if (!response.ok) return;
-  const subjects = ((await response.json()) as string[]).filter((s) => s.startsWith(prefix));
-  for (const subject of subjects) {
-    const url = `${registryUrl}/subjects/${encodeURIComponent(subject)}`;
-    await fetch(url, { method: 'DELETE' });
-    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
   }
 }
 
@@ -74,18 +69,8 @@ export function useTestContext(name: string, options: { partitions?: number } = 
   const cleanups: (() => unknown)[] = [];
   const logger = createLogger({ component: `test:${name}` }, config.LOG_LEVEL);
 
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: server });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-
   before(async () => {
-    await admin(`CREATE DATABASE ${quoteIdent(`t_${id}`)} TEMPLATE ${quoteIdent(template)}`);
+    await ensureDatabase(databaseUrl, { template });
   });
 
   after(async () => {
@@ -104,17 +89,14 @@ export function useTestContext(name: string, options: { partitions?: number } = 
     } catch (error) {
       leak = error as Error;
     }
-    await admin(`DROP DATABASE IF EXISTS ${quoteIdent(`t_${id}`)} WITH (FORCE)`);
+    await dropDatabase(databaseUrl);
     const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `test-cleanup-${id}`, logger });
     const kafkaAdmin = openAdmin(kafka, 'test-cleanup');
     await kafkaAdmin.connect();
     try {
-      const mine = (await kafkaAdmin.listTopics()).filter((t) => t.startsWith(topicPrefix));
-      await deleteTopics(kafkaAdmin, mine);
-      const groups = (await kafkaAdmin.listGroups()).groups
-        .map((g) => g.groupId)
-        .filter((g) => g.startsWith(topicPrefix));
-      if (groups.length) await kafkaAdmin.deleteGroups(groups).catch(() => undefined);
+      await deleteTopicsWithPrefix(kafkaAdmin, topicPrefix);
+      // A group whose member was killed (the SIGKILL tests) stays busy until its session lapses; it is harmless.
+      await deleteGroupsWithPrefix(kafkaAdmin, topicPrefix).catch(() => undefined);
     } finally {
       await kafkaAdmin.disconnect();
     }

@@ -2,13 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { inTransaction, type Pool } from '#libs/db';
-import type { EventCodec, PatchCreated } from '#libs/events';
+import { envelope, type EventCodec, type PatchCreated } from '#libs/events';
 import type { EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { lockHeads, readPending, writeDecisions } from './materialize.sql.js';
 import { planVersions } from './plan-versions.js';
-import { randomUUID } from 'node:crypto';
 
 /**
  * Turns a batch of patch.created events into versions: one transaction per batch that locks the batch's workflows,
@@ -77,12 +76,9 @@ export class MaterializerService {
           key: head.id,
           eventType: 'workflow.materialized',
           payload: await this.codec.encode('workflow-materialized', this.topic, {
-            eventId: randomUUID(),
-            type: 'workflow.materialized',
             // Versions are consecutive per workflow, so consumers can use them to spot gaps and duplicates.
-            seq: version.version,
-            occurredAt: Date.now(),
-            workspaceId: head.workspaceId,
+            ...envelope(version.version, head.workspaceId),
+            type: 'workflow.materialized',
             workflowId: head.id,
             version: version.version,
             appliedThroughSeq: version.appliedThroughSeq,

@@ -1,4 +1,11 @@
 export { quoteIdent, redact, splitDatabaseUrl, withDatabase } from './database-url.js';
-export { ensureDatabase, migrate, MigrationError, readMigrations, type MigrationReport } from './migrations.js';
+export {
+  dropDatabase,
+  ensureDatabase,
+  migrate,
+  MigrationError,
+  readMigrations,
+  type MigrationReport,
+} from './migrations.js';
 export { createPool, inTransaction, type Pool } from './pool.js';
 export { MIGRATIONS_DIR } from './migrations-dir.js';

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { useTestContext } from '#test/harness/test-context.js';
 import { withDatabase } from './database-url.js';
 import { MIGRATIONS_DIR } from './migrations-dir.js';
-import { migrate, MigrationError, readMigrations } from './migrations.js';
+import { dropDatabase, migrate, MigrationError, readMigrations } from './migrations.js';
 
 const ctx = useTestContext('migrations');
 
@@ -22,11 +22,6 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
   } finally {
     await client.end();
   }
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const name = new URL(url).pathname.slice(1);
-  await query(withDatabase(url, 'postgres'), `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
 }
 
 describe('migrations', () => {

@@ -16,6 +16,18 @@ export class InvalidEvent extends Error {
 /** Confluent's TopicNameStrategy: the value schema of topic T lives under subject `T-value`. */
 export const valueSubject = (topic: string): string => `${topic}-value`;
 
+/** Soft- then hard-deletes the subjects whose names start with the prefix (the Confluent API needs both steps). */
+export async function deleteSubjects(registryUrl: string, prefix: string): Promise<void> {
+  const response = await fetch(`${registryUrl}/subjects`);
+  if (!response.ok) throw new Error(`listing registry subjects: HTTP ${response.status}`);
+  const subjects = ((await response.json()) as string[]).filter((s) => s.startsWith(prefix));
+  for (const subject of subjects) {
+    const url = `${registryUrl}/subjects/${encodeURIComponent(subject)}`;
+    await fetch(url, { method: 'DELETE' });
+    await fetch(`${url}?permanent=true`, { method: 'DELETE' });
+  }
+}
+
 export function createSchemaRegistry(url: string): SchemaRegistry {
   return new SchemaRegistry({ host: url, clientId: 'orchestrator', retry: { retries: 3 } });
 }

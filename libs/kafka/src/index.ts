@@ -2,7 +2,9 @@ export { createKafka, openAdmin, openConsumer, openProducer } from './kafka-clie
 export {
   applyTopics,
   createTopicsAndWait,
+  deleteGroupsWithPrefix,
   deleteTopics,
+  deleteTopicsWithPrefix,
   readExistingTopics,
   TopicChangeRefused,
 } from './topic-apply.js';

@@ -1,4 +1,4 @@
-import { ConfigResourceTypes, type Admin } from './kafkajs.js';
+import { ConfigResourceTypes, type Admin, type ITopicConfig } from './kafkajs.js';
 import { planTopicChanges, type ExistingTopic, type TopicPlan } from './topic-plan.js';
 import { topicConfigEntries, type TopicSpec } from './topics.js';
 
@@ -55,22 +55,15 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
 
   const creates = plan.actions.flatMap((a) => (a.kind === 'create' ? [a.spec] : []));
   if (creates.length) {
-    await admin
-      .createTopics({
-        waitForLeaders: false,
-        timeout: 30_000,
-        topics: creates.map((spec) => ({
-          topic: spec.name,
-          numPartitions: spec.partitions,
-          replicationFactor: spec.replicationFactor,
-          configEntries: configEntries(spec),
-        })),
-      })
-      .catch((error: unknown) => {
-        // A create that timed out on a busy broker is retried by kafkajs and then meets its own first attempt.
-        if (!onlyAlreadyExists(error)) throw error;
-      });
-    await waitForPartitions(admin, new Map(creates.map((spec) => [spec.name, spec.partitions])));
+    await createTopicsAndWait(
+      admin,
+      creates.map((spec) => ({
+        topic: spec.name,
+        numPartitions: spec.partitions,
+        replicationFactor: spec.replicationFactor,
+        configEntries: configEntries(spec),
+      })),
+    );
   }
   const grows = plan.actions.flatMap((a) => (a.kind === 'add-partitions' ? [a] : []));
   if (grows.length) {
@@ -126,21 +119,19 @@ async function waitForPartitions(
   }
 }
 
-/** Creates plain topics (tests, benchmarks) and returns once every partition has a leader. */
-export async function createTopicsAndWait(
-  admin: Admin,
-  topics: { topic: string; numPartitions: number }[],
-): Promise<void> {
+/** Creates topics (replication factor 1 unless given) and returns once every partition has a leader. */
+export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
   await admin
     .createTopics({
       waitForLeaders: false,
       timeout: 30_000,
-      topics: topics.map((t) => ({ ...t, replicationFactor: 1 })),
+      topics: topics.map((t) => ({ replicationFactor: 1, ...t })),
     })
     .catch((error: unknown) => {
+      // A create that timed out on a busy broker is retried by kafkajs and then meets its own first attempt.
       if (!onlyAlreadyExists(error)) throw error;
     });
-  await waitForPartitions(admin, new Map(topics.map((t) => [t.topic, t.numPartitions])));
+  await waitForPartitions(admin, new Map(topics.map((t) => [t.topic, t.numPartitions ?? 1])));
 }
 
 /** Removes the given topics if present (test clean-up). */
@@ -148,4 +139,31 @@ export async function deleteTopics(admin: Admin, names: string[]): Promise<void>
   const present = new Set(await admin.listTopics());
   const topics = names.filter((n) => present.has(n));
   if (topics.length) await admin.deleteTopics({ topics, timeout: 30_000 });
+}
+
+/** Deletes every topic whose name starts with the prefix (a test's or a benchmark's private topics). */
+export async function deleteTopicsWithPrefix(admin: Admin, prefix: string): Promise<void> {
+  await deleteTopics(
+    admin,
+    (await admin.listTopics()).filter((t) => t.startsWith(prefix)),
+  );
+}
+
+/**
+ * Deletes every consumer group whose id starts with the prefix. A group keeps a member for a while after its process
+ * died without leaving (until the session times out), so deleting is retried for up to `waitMs`.
+ */
+export async function deleteGroupsWithPrefix(admin: Admin, prefix: string, waitMs = 0): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g.startsWith(prefix));
+    if (!groups.length) return;
+    try {
+      await admin.deleteGroups(groups);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  }
 }

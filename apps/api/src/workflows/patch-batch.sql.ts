@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { EventCodec } from '#libs/events';
+import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows, type OutboxRow } from '#libs/outbox';
 import type { PatchOperation } from '#libs/workflows';
-import { envelope } from './event-envelope.js';
 
 export interface PatchRequest {
   readonly workspaceId: string;

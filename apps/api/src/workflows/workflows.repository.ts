@@ -2,11 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
 import { inTransaction, type Pool } from '#libs/db';
-import type { EventCodec } from '#libs/events';
+import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL } from '#libs/platform';
 import type { WorkflowDefinition } from '#libs/workflows';
-import { envelope } from './event-envelope.js';
 
 export interface WorkflowVersionView {
   id: string;
