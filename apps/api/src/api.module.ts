@@ -1,11 +1,9 @@
 import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
+import { ApiKeysRepository, AuthModule } from '#libs/auth';
 import { CONFIG, LOGGER } from '#libs/platform';
-import { ApiKeyGuard } from './auth/api-key.guard.js';
 import { ApiKeysController } from './auth/api-keys.controller.js';
-import { ApiKeysRepository } from './auth/api-keys.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
 import { WorkflowsController } from './workflows/workflows.controller.js';
 import { WorkflowsRepository } from './workflows/workflows.repository.js';
@@ -26,14 +24,8 @@ class Bootstrap implements OnApplicationBootstrap {
 
 /** The public HTTP API: API keys, workflows and their patches (runs come with the run pipeline). */
 @Module({
+  imports: [AuthModule],
   controllers: [ApiKeysController, WorkflowsController],
-  providers: [
-    ApiKeysRepository,
-    WorkflowsRepository,
-    PatchWriter,
-    Bootstrap,
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-  ],
-  exports: [ApiKeysRepository],
+  providers: [WorkflowsRepository, PatchWriter, Bootstrap],
 })
 export class ApiModule {}

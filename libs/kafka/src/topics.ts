@@ -82,6 +82,15 @@ const SOURCES: Base[] = [
     cleanupPolicy: 'delete',
   },
   {
+    // Cancels, fired timers and poisoned tasks for the coordinator; co-partitioned with run.requested and node.completed.
+    logicalName: 'run.control',
+    key: 'run id',
+    valueSchema: 'run-control',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'delete',
+  },
+  {
     logicalName: 'run.events',
     key: 'run id',
     valueSchema: 'run-event',

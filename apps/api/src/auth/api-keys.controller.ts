@@ -1,8 +1,6 @@
 import { Body, Controller, HttpCode, Post, Req } from '@nestjs/common';
 import { ProblemError } from '#libs/platform';
-import { Requires, type AuthenticatedRequest } from './api-key.guard.js';
-import { ApiKeysRepository } from './api-keys.repository.js';
-import { PERMISSIONS, type Permission } from './principal.js';
+import { ApiKeysRepository, PERMISSIONS, Requires, type AuthenticatedRequest, type Permission } from '#libs/auth';
 
 @Controller('v1/api-keys')
 export class ApiKeysController {

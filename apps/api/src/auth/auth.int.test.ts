@@ -25,7 +25,7 @@ describe('API keys and tenancy (invariant 7)', () => {
     const pool = createPool(ctx.databaseUrl, { name: 'auth-test' });
     ctx.defer(() => pool.end());
     const ws = await pool.query<{ id: string }>("INSERT INTO workspaces (name) VALUES ('other') RETURNING id");
-    const { ApiKeysRepository } = await import('./api-keys.repository.js');
+    const { ApiKeysRepository } = await import('#libs/auth');
     foreignKey = (await new ApiKeysRepository(pool).create((ws.rows[0] as { id: string }).id, 'admin')).key;
   });
 

@@ -3,7 +3,7 @@ import type { FastifyReply } from 'fastify';
 import type { AppConfig } from '#libs/config';
 import { CONFIG, ProblemError } from '#libs/platform';
 import { validateDefinition, validatePatchOps } from '#libs/workflows';
-import { Requires, type AuthenticatedRequest } from '../auth/api-key.guard.js';
+import { Requires, type AuthenticatedRequest } from '#libs/auth';
 import { PatchWriter } from './patch-writer.js';
 import { hashBody, idempotencyKey, positiveInt, requireObject, requireUuid } from './request-checks.js';
 import { WorkflowsRepository, type PatchView, type WorkflowVersionView } from './workflows.repository.js';

@@ -22,6 +22,10 @@ export interface NodeCompleted {
   /** sha256 reference into content-addressed storage for large outputs. */
   readonly outputRef: null | string;
   readonly error: null | string;
+  /** The node's type, for hop latency labels. */
+  readonly nodeType: null | string;
+  /** When the worker started the attempt. */
+  readonly startedAt: null | number;
 }
 
 export type NodeType = "function" | "http_request" | "agent" | "hitl" | "delay";
@@ -43,6 +47,12 @@ export interface NodeDispatch {
   readonly configJson: string;
   readonly inputJson: string;
   readonly deadlineAt: null | number;
+  /** For logs and traces. */
+  readonly workflowId: null | string;
+  /** Type of the node whose completion made this one ready ("start" for entry nodes): the from_type of hop_latency_ms. */
+  readonly fromType: null | string;
+  /** When that completion (or the run request) happened: hop latency is measured from here to the worker picking the task up. */
+  readonly triggeredAt: null | number;
 }
 
 /** A patch was accepted (202) for a workflow; key = workflow id. */
@@ -60,6 +70,28 @@ export interface PatchCreated {
   /** The RFC 6902 operations, as JSON text. */
   readonly opsJson: string;
   readonly idempotencyKey: null | string;
+}
+
+export type RunControlKind = "cancel" | "timer" | "poison";
+
+export type TimerKind = "retry" | "node_timeout" | "run_timeout" | "delay";
+
+/** A command for a run's coordinator that does not come from a worker: a cancel, a fired timer, or a poisoned task; key = run id, so it reaches the run's owner. */
+export interface RunControl {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "run.control": the discriminant of the event union. */
+  readonly type: "run.control";
+  /** 0: commands are not a stream; the run's state decides whether one still applies. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly kind: RunControlKind;
+  readonly timerKind: null | TimerKind;
+  readonly nodeId: null | string;
+  readonly attempt: null | number;
+  readonly reason: null | string;
 }
 
 /** A state change of a run, for live streams and projections; key = run id. */
@@ -127,6 +159,7 @@ export interface EventsBySchema {
   "node-completed": NodeCompleted;
   "node-dispatch": NodeDispatch;
   "patch-created": PatchCreated;
+  "run-control": RunControl;
   "run-event": RunEvent;
   "run-requested": RunRequested;
   "workflow-materialized": WorkflowMaterialized;
