@@ -1,0 +1,11 @@
+export * from './run-state.js';
+export {
+  startRun,
+  applyInput,
+  visibleOutput,
+  type MachineContext,
+  type ExpressionData,
+  type Transition,
+} from './run-machine.js';
+export { retryDelayMs } from './retry-backoff.js';
+export { ExpressionEvaluator, ExpressionError } from './expressions.js';

@@ -1,0 +1,240 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { WorkflowDefinition } from '#libs/workflows';
+import { ExpressionEvaluator } from './expressions.js';
+import { applyInput, startRun, type MachineContext } from './run-machine.js';
+import type { Effect, RunInput, RunState } from './run-state.js';
+
+const evaluator = new ExpressionEvaluator();
+const fn = (expression = '1') => ({ type: 'function' as const, config: { expression } });
+
+function context(definition: WorkflowDefinition, overrides: Partial<MachineContext> = {}): MachineContext {
+  return {
+    definition,
+    input: { n: 2 },
+    now: 1_000,
+    random: () => 0.5,
+    evaluate: (expression, data) => evaluator.evaluate(expression, data),
+    runTimeoutMs: null,
+    ...overrides,
+  };
+}
+
+const dispatched = (effects: readonly Effect[]) =>
+  effects.filter((e) => e.type === 'dispatch').map((e) => (e.type === 'dispatch' ? `${e.nodeId}#${e.attempt}` : ''));
+const kinds = (effects: readonly Effect[]) =>
+  effects
+    .filter((e) => e.type === 'event')
+    .map((e) => (e.type === 'event' ? `${e.kind}${e.nodeId ? `:${e.nodeId}` : ''}` : ''));
+const ok = (nodeId: string, output: unknown = null, attempt = 1): RunInput => ({
+  kind: 'completed',
+  nodeId,
+  attempt,
+  succeeded: true,
+  output,
+  at: 1_000,
+});
+const fail = (nodeId: string, attempt = 1, error = 'boom'): RunInput => ({
+  kind: 'completed',
+  nodeId,
+  attempt,
+  succeeded: false,
+  error,
+  at: 1_000,
+});
+
+async function feed(ctx: MachineContext, state: RunState, ...inputs: RunInput[]) {
+  let effects: Effect[] = [];
+  for (const input of inputs) {
+    const next = await applyInput(state, input, ctx);
+    state = next.state;
+    effects = [...effects, ...next.effects];
+  }
+  return { state, effects };
+}
+
+describe('run machine', () => {
+  it('runs a chain node by node and completes with the sink output', async () => {
+    const ctx = context({
+      nodes: { a: fn(), b: fn(), c: fn() },
+      edges: [
+        { from: 'a', to: 'b' },
+        { from: 'b', to: 'c' },
+      ],
+    });
+    const start = await startRun(ctx, 900);
+    assert.deepEqual(dispatched(start.effects), ['a#1']);
+    const first = start.effects.find((e) => e.type === 'dispatch');
+    assert.ok(first?.type === 'dispatch');
+    assert.equal(first.fromType, 'start');
+    assert.equal(first.triggeredAt, 900);
+    const afterA = await feed(ctx, start.state, ok('a', 1));
+    assert.deepEqual(dispatched(afterA.effects), ['b#1']);
+    const done = await feed(ctx, afterA.state, ok('b', 2), ok('c', 3));
+    assert.equal(done.state.status, 'completed');
+    assert.deepEqual(done.state.output, { c: 3 });
+    const seqs = [...start.effects, ...afterA.effects, ...done.effects].flatMap((e) =>
+      e.type === 'event' ? [e.seq] : [],
+    );
+    assert.deepEqual(
+      seqs,
+      seqs.map((_, i) => i + 1),
+      'run events are numbered without gaps',
+    );
+  });
+
+  it('joins a diamond: the join waits for both branches and sees both outputs', async () => {
+    const ctx = context({
+      nodes: { a: fn(), b: fn(), c: fn(), d: fn() },
+      edges: [
+        { from: 'a', to: 'b' },
+        { from: 'a', to: 'c' },
+        { from: 'b', to: 'd' },
+        { from: 'c', to: 'd' },
+      ],
+    });
+    const start = await startRun(ctx, 0);
+    const fanOut = await feed(ctx, start.state, ok('a', 'A'));
+    assert.deepEqual(dispatched(fanOut.effects), ['b#1', 'c#1']);
+    const half = await feed(ctx, fanOut.state, ok('b', 'B'));
+    assert.deepEqual(dispatched(half.effects), [], 'd must wait for c');
+    const join = await feed(ctx, half.state, ok('c', 'C'));
+    const d = join.effects.find((e) => e.type === 'dispatch');
+    assert.ok(d?.type === 'dispatch');
+    assert.equal(d.nodeId, 'd');
+    assert.deepEqual(d.input, { input: { n: 2 }, nodes: { a: 'A', b: 'B', c: 'C' } });
+  });
+
+  it('skips a branch whose condition is false, and the skip propagates', async () => {
+    const ctx = context({
+      nodes: { a: fn(), yes: fn(), no: fn(), after_no: fn() },
+      edges: [
+        { from: 'a', to: 'yes', when: 'nodes.a.big = true' },
+        { from: 'a', to: 'no', when: 'nodes.a.big = false' },
+        { from: 'no', to: 'after_no' },
+      ],
+    });
+    const start = await startRun(ctx, 0);
+    const next = await feed(ctx, start.state, ok('a', { big: true }));
+    assert.deepEqual(dispatched(next.effects), ['yes#1']);
+    assert.equal(next.state.nodes.no?.status, 'skipped');
+    assert.equal(next.state.nodes.after_no?.status, 'skipped');
+    const done = await feed(ctx, next.state, ok('yes', 'Y'));
+    assert.equal(done.state.status, 'completed');
+    assert.deepEqual(done.state.output, { yes: 'Y' });
+  });
+
+  it('retries with exponential backoff through timers, then fails the run when attempts run out', async () => {
+    const ctx = context({
+      nodes: {
+        h: {
+          type: 'http_request',
+          config: { method: 'GET', url: 'https://x.test' },
+          retry: { maxAttempts: 3, backoffMs: 100 },
+        },
+      },
+      edges: [],
+    });
+    const start = await startRun(ctx, 0);
+    const first = await feed(ctx, start.state, fail('h', 1));
+    const timer = first.effects.find((e) => e.type === 'set_timer');
+    assert.deepEqual(timer, {
+      type: 'set_timer',
+      key: 'retry:h:2',
+      kind: 'retry',
+      fireAt: 1_000 + 75,
+      nodeId: 'h',
+      attempt: 2,
+    });
+    assert.equal(first.state.status, 'running', 'a run waiting out a backoff is still running');
+    const second = await feed(ctx, first.state, { kind: 'timer', timer: 'retry', nodeId: 'h', attempt: 2 });
+    assert.deepEqual(dispatched(second.effects), ['h#2']);
+    const third = await feed(ctx, second.state, fail('h', 2));
+    const timer3 = third.effects.find((e) => e.type === 'set_timer');
+    assert.equal(timer3?.type === 'set_timer' && timer3.fireAt, 1_000 + 150, 'the second backoff doubles');
+    const last = await feed(ctx, third.state, { kind: 'timer', timer: 'retry', nodeId: 'h', attempt: 3 }, fail('h', 3));
+    assert.equal(last.state.status, 'failed');
+    assert.match(last.state.error ?? '', /node h failed: boom/);
+    assert.equal(last.state.nodes.h?.attempts, 3);
+  });
+
+  it('ignores a duplicate or stale completion, and a stale retry timer', async () => {
+    const ctx = context({ nodes: { a: fn(), b: fn() }, edges: [{ from: 'a', to: 'b' }] });
+    const start = await startRun(ctx, 0);
+    const once = await feed(ctx, start.state, ok('a', 1));
+    const twice = await feed(ctx, once.state, ok('a', 1), ok('a', 1, 7), {
+      kind: 'timer',
+      timer: 'retry',
+      nodeId: 'a',
+      attempt: 2,
+    });
+    assert.deepEqual(twice.effects, []);
+    assert.deepEqual(twice.state, once.state);
+  });
+
+  it('times out an attempt, retries it, and ignores the timed-out attempt arriving late', async () => {
+    const ctx = context({
+      nodes: { a: { ...fn(), timeoutMs: 50, retry: { maxAttempts: 2, backoffMs: 0 } } },
+      edges: [],
+    });
+    const start = await startRun(ctx, 0);
+    assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.key === 'timeout:a:1' && e.fireAt === 1_050));
+    const retried = await feed(ctx, start.state, { kind: 'timer', timer: 'node_timeout', nodeId: 'a', attempt: 1 });
+    assert.deepEqual(dispatched(retried.effects), ['a#2']);
+    const late = await feed(ctx, retried.state, ok('a', 'late', 1));
+    assert.deepEqual(late.effects, []);
+    const timedOut = await feed(ctx, retried.state, { kind: 'timer', timer: 'node_timeout', nodeId: 'a', attempt: 2 });
+    assert.equal(timedOut.state.status, 'failed');
+    assert.equal(timedOut.state.nodes.a?.status, 'timed_out');
+  });
+
+  it('cancels: active nodes are cancelled, timers cleared, later completions ignored', async () => {
+    const ctx = context({ nodes: { a: fn(), b: fn() }, edges: [] });
+    const start = await startRun(ctx, 0);
+    const cancelled = await feed(ctx, start.state, { kind: 'cancel' });
+    assert.equal(cancelled.state.status, 'cancelled');
+    assert.equal(cancelled.state.nodes.a?.status, 'cancelled');
+    assert.ok(cancelled.effects.some((e) => e.type === 'clear_all_timers'));
+    assert.deepEqual(kinds(cancelled.effects), ['run.cancelled']);
+    const after = await feed(ctx, cancelled.state, ok('a'));
+    assert.deepEqual(after.effects, []);
+  });
+
+  it('waits for a human: hitl opens an approval, the run is waiting, a rejection fails it', async () => {
+    const ctx = context({ nodes: { review: { type: 'hitl', config: { prompt: 'ok?' } } }, edges: [] });
+    const start = await startRun(ctx, 0);
+    assert.equal(start.state.status, 'waiting');
+    assert.ok(start.effects.some((e) => e.type === 'open_approval' && e.nodeId === 'review' && e.prompt === 'ok?'));
+    const approved = await feed(ctx, start.state, ok('review', { approved: true }));
+    assert.equal(approved.state.status, 'completed');
+    const rejected = await feed(ctx, start.state, fail('review', 1, 'rejected: no'));
+    assert.equal(rejected.state.status, 'failed');
+  });
+
+  it('delays through a durable timer, and a run timeout ends a run', async () => {
+    const ctx = context(
+      { nodes: { wait: { type: 'delay', config: { ms: 500 } }, next: fn() }, edges: [{ from: 'wait', to: 'next' }] },
+      { runTimeoutMs: 10_000 },
+    );
+    const start = await startRun(ctx, 0);
+    assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'run_timeout' && e.fireAt === 11_000));
+    assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'delay' && e.fireAt === 1_500));
+    assert.equal(start.state.status, 'waiting');
+    const fired = await feed(ctx, start.state, { kind: 'timer', timer: 'delay', nodeId: 'wait', attempt: 1 });
+    assert.deepEqual(dispatched(fired.effects), ['next#1']);
+    const timedOut = await feed(ctx, fired.state, { kind: 'timer', timer: 'run_timeout' });
+    assert.equal(timedOut.state.status, 'timed_out');
+    assert.equal(timedOut.state.nodes.next?.status, 'cancelled');
+  });
+
+  it('fails a run whose task was poisoned', async () => {
+    const ctx = context({ nodes: { a: fn() }, edges: [] });
+    const start = await startRun(ctx, 0);
+    const poisoned = await feed(ctx, start.state, {
+      kind: 'poison',
+      reason: 'task for a went to node.dispatch.function.dlq',
+    });
+    assert.equal(poisoned.state.status, 'failed');
+    assert.match(poisoned.state.error ?? '', /dlq/);
+  });
+});

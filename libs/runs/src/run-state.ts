@@ -1,0 +1,78 @@
+import type { NodeType } from '#libs/workflows';
+
+/** API.md run statuses; the last four are terminal. */
+export const RUN_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+export type TerminalRunStatus = 'completed' | 'failed' | 'cancelled' | 'timed_out';
+export const isTerminal = (status: RunStatus): status is TerminalRunStatus =>
+  status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timed_out';
+
+/**
+ * `pending`: not started, or waiting out a retry backoff (then `attempts` > 0 and `retryAt` is set).
+ * `waiting`: a hitl node waiting for a decision or a delay node waiting for its timer.
+ */
+export type NodeStatus =
+  'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
+
+export interface NodeState {
+  status: NodeStatus;
+  attempts: number;
+  output?: unknown;
+  /** `sha256:<hex>` in content-addressed storage, for outputs too large to keep inline. */
+  outputRef?: string;
+  error?: string;
+  retryAt?: number;
+}
+
+/** A run as its coordinator sees it: what `runs` stores, minus identity. */
+export interface RunState {
+  status: RunStatus;
+  nodes: Record<string, NodeState>;
+  output?: unknown;
+  error?: string;
+  /** Last run event number: run events are numbered 1, 2, 3... per run, so SSE clients can resume and spot gaps. */
+  eventSeq: number;
+  /** Decided edges (index in `definition.edges` → satisfied?), so a `when` is evaluated once per run. */
+  edges: Record<string, boolean>;
+}
+
+export type TimerKind = 'retry' | 'node_timeout' | 'run_timeout' | 'delay';
+
+/** What happens to a run: the coordinator turns Kafka messages into these. */
+export type RunInput =
+  | {
+      kind: 'completed';
+      nodeId: string;
+      attempt: number;
+      succeeded: boolean;
+      output?: unknown;
+      outputRef?: string;
+      error?: string;
+      /** When the worker finished: the next hop's latency is measured from here. */
+      at: number;
+    }
+  | { kind: 'timer'; timer: TimerKind; nodeId?: string; attempt?: number }
+  | { kind: 'cancel'; reason?: string }
+  /** A task or completion of this run could not be handled and went to a dead-letter topic. */
+  | { kind: 'poison'; reason: string };
+
+/** What the coordinator must do, in this order, in the transaction that stores the new state. */
+export type Effect =
+  | {
+      type: 'dispatch';
+      nodeId: string;
+      nodeType: NodeType;
+      attempt: number;
+      config: Record<string, unknown>;
+      input: { input: unknown; nodes: Record<string, unknown> };
+      deadlineAt: number | null;
+      fromType: string;
+      triggeredAt: number;
+      seq: number;
+    }
+  | { type: 'event'; seq: number; kind: string; status: string; nodeId?: string; detail?: Record<string, unknown> }
+  | { type: 'set_timer'; key: string; kind: TimerKind; fireAt: number; nodeId?: string; attempt?: number }
+  | { type: 'clear_timer'; key: string }
+  | { type: 'clear_all_timers' }
+  | { type: 'open_approval'; nodeId: string; attempt: number; prompt: string }
+  | { type: 'expire_approvals' };
