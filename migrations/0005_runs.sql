@@ -12,6 +12,8 @@ CREATE TABLE runs (
   tag              text,
   -- Per-node state ({<nodeId>: {status, attempts, output?, outputRef?, error?}}), written by the run's coordinator.
   nodes            jsonb       NOT NULL DEFAULT '{}',
+  -- Edge decisions ({<edge index>: satisfied?}), so a condition is evaluated once per run.
+  edges            jsonb       NOT NULL DEFAULT '{}',
   output           jsonb,
   error            text,
   -- Last run.events sequence number; run events are numbered 1, 2, 3... per run.

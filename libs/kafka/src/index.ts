@@ -10,4 +10,14 @@ export {
 } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';
-export type { Admin, Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage, Producer } from './kafkajs.js';
+export { AssignerProtocol } from './kafkajs.js';
+export type {
+  Admin,
+  Consumer,
+  PartitionAssigner,
+  EachBatchPayload,
+  IHeaders,
+  Kafka,
+  KafkaMessage,
+  Producer,
+} from './kafkajs.js';

@@ -2,7 +2,15 @@
 import kafkajs from 'kafkajs';
 import type * as K from 'kafkajs';
 
-export const { Kafka, CompressionCodecs, CompressionTypes, ConfigResourceTypes, Partitioners, logLevel } = kafkajs;
+export const {
+  Kafka,
+  AssignerProtocol,
+  CompressionCodecs,
+  CompressionTypes,
+  ConfigResourceTypes,
+  Partitioners,
+  logLevel,
+} = kafkajs;
 export type Kafka = K.Kafka;
 export type logLevel = K.logLevel;
 export type CompressionTypes = K.CompressionTypes;

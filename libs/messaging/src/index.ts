@@ -1,3 +1,4 @@
 export { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
 export { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 export { KafkaBatchServer, type KafkaBatchServerOptions } from './kafka-batch-server.js';
+export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned-assigner.js';

@@ -9,6 +9,7 @@ import {
   type EachBatchPayload,
   type Kafka,
   type KafkaMessage,
+  type PartitionAssigner,
   type Producer,
 } from '#libs/kafka';
 import { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
@@ -34,6 +35,14 @@ export interface KafkaBatchServerOptions {
   readonly maxAttempts: number;
   readonly retryBackoffMs?: number;
   readonly sessionTimeoutMs?: number;
+  /** Partition batches handled at once (kafkajs `partitionsConsumedConcurrently`); order holds within a partition. */
+  readonly partitionsConsumedConcurrently?: number;
+  /** Replaces kafkajs' round-robin assignor, e.g. with the co-partitioned one for a group reading several topics. */
+  readonly partitionAssigners?: PartitionAssigner[];
+  /** Called after poison messages reached their dead-letter topic, before the offsets move past them. */
+  readonly onDeadLetters?: (letters: readonly DeadLetter[]) => Promise<void>;
+  /** Called when this member (re)joins the group: its partitions may have changed, so caches of theirs are stale. */
+  readonly onRebalance?: () => void;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -77,7 +86,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
         sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
         heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
+        ...(this.options.partitionAssigners ? { partitionAssigners: this.options.partitionAssigners } : {}),
       });
+      const onRebalance = this.options.onRebalance;
+      if (onRebalance) this.consumer.on(this.consumer.events.GROUP_JOIN, () => onRebalance());
       await this.consumer.connect();
       const topics = Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`);
       await this.consumer.subscribe({ topics, fromBeginning: true }).catch((error: Error) => {
@@ -88,6 +100,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       await this.consumer.run({
         autoCommit: false,
         eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
         eachBatch: (payload) => this.handleBatch(payload),
       });
       callback();
@@ -151,7 +164,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         }
       }
     }
-    if (poison.length) await sendToDeadLetters(this.producer as Producer, poison);
+    if (poison.length) {
+      await sendToDeadLetters(this.producer as Producer, poison);
+      await this.options.onDeadLetters?.(poison);
+    }
     const last = batch.lastOffset();
     payload.resolveOffset(last);
     await this.consumer?.commitOffsets([
