@@ -83,6 +83,10 @@ export const configSchema = z.object({
   /** How long the group waits for a silent member before giving its partitions away (a crashed one's, say). */
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
+  /** Where the API forwards the two SSE routes when the fanout role runs in a process of its own. */
+  FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
+  /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */
+  FANOUT_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
 });
 
 export const LOCAL_BOOTSTRAP_ADMIN_KEY = 'local-admin-key-change-me';
