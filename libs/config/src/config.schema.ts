@@ -83,6 +83,37 @@ export const configSchema = z.object({
   /** How long the group waits for a silent member before giving its partitions away (a crashed one's, say). */
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(15_000),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
+  /** A run not finished after this long is timed out (a definition's own limit is not in the format yet). */
+  RUN_DEFAULT_TIMEOUT_MS: positiveInt.max(30 * 86_400_000).default(3_600_000),
+  /** Broker fetch wait for coordinator and workers: each hop of a run can wait this long under light load. */
+  COORDINATOR_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /** Partition batches a coordinator works on at once (runs of one partition stay in order). */
+  COORDINATOR_CONCURRENCY: positiveInt.max(256).default(4),
+  /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
+  TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
+  /** Node types this process executes, each as its own consumer group (hitl and delay need no worker). */
+  WORKER_TYPES: z
+    .string()
+    .default('function,http_request')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
+    .pipe(z.array(z.enum(['function', 'http_request', 'agent']))),
+  WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /** Partition batches a worker group handles at once. */
+  WORKER_CONCURRENCY: positiveInt.max(256).default(4),
+  /** Tasks of one batch executed at once (http requests wait on the network, so many can be in flight). */
+  WORKER_TASK_PARALLELISM: positiveInt.max(1_000).default(32),
+  HTTP_NODE_TIMEOUT_MS: positiveInt.max(3_600_000).default(30_000),
+  HTTP_MAX_RESPONSE_BYTES: positiveInt.max(1_073_741_824).default(10 * 1_048_576),
+  HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
+  OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
+  /** Time limit of one JSONata evaluation (function nodes, edge conditions). */
+  EXPRESSION_TIMEOUT_MS: positiveInt.max(60_000).default(1_000),
   /** Where the API forwards the two SSE routes when the fanout role runs in a process of its own. */
   FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
   /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */

@@ -1,5 +1,6 @@
 export * from './run-state.js';
 export {
+  initialState,
   startRun,
   applyInput,
   visibleOutput,

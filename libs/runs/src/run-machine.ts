@@ -37,15 +37,23 @@ export interface Transition {
  * injected), and the only place that decides what a run does next. The coordinator feeds it Kafka events and stores
  * what it returns; tests feed it events directly.
  */
-export async function startRun(ctx: MachineContext, requestedAt: number): Promise<Transition> {
-  const state: RunState = {
-    status: 'running',
-    nodes: Object.fromEntries(Object.keys(ctx.definition.nodes).map((id) => [id, { status: 'pending', attempts: 0 }])),
+/** A run accepted but not started: every node pending. A cancel or timeout may still end it before it starts. */
+export function initialState(definition: WorkflowDefinition): RunState {
+  return {
+    status: 'pending',
+    nodes: Object.fromEntries(Object.keys(definition.nodes).map((id) => [id, { status: 'pending', attempts: 0 }])),
     eventSeq: 0,
     edges: {},
   };
+}
+
+/** Starts a pending run: its entry nodes become ready. A run that already started or ended is left as it is. */
+export async function startRun(current: RunState, ctx: MachineContext, requestedAt: number): Promise<Transition> {
+  if (current.status !== 'pending' || current.eventSeq > 0) return { state: current, effects: [] };
+  const state = structuredClone(current);
+  state.status = 'running';
   const step = new Step(state, ctx);
-  step.event('run.started', 'running', undefined, { workflowVersionNodes: Object.keys(ctx.definition.nodes).length });
+  step.event('run.started', 'running', undefined, { nodes: Object.keys(ctx.definition.nodes).length });
   if (ctx.runTimeoutMs !== null) {
     step.effects.push({ type: 'set_timer', key: 'run', kind: 'run_timeout', fireAt: ctx.now + ctx.runTimeoutMs });
   }
@@ -140,7 +148,7 @@ class Step {
       return this.advance('delay', this.ctx.now);
     }
     if (kind === 'node_timeout') {
-      if (def.type === 'hitl') this.effects.push({ type: 'expire_approvals' });
+      if (def.type === 'hitl') this.effects.push({ type: 'expire_approvals', nodeId, attempt });
       return this.failed(nodeId, `timed out after ${def.timeoutMs ?? 0} ms (attempt ${attempt})`, true, this.ctx.now);
     }
   }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { WorkflowDefinition } from '#libs/workflows';
 import { ExpressionEvaluator } from './expressions.js';
-import { applyInput, startRun, type MachineContext } from './run-machine.js';
+import { applyInput, initialState, startRun, type MachineContext } from './run-machine.js';
 import type { Effect, RunInput, RunState } from './run-state.js';
 
 const evaluator = new ExpressionEvaluator();
@@ -62,7 +62,7 @@ describe('run machine', () => {
         { from: 'b', to: 'c' },
       ],
     });
-    const start = await startRun(ctx, 900);
+    const start = await startRun(initialState(ctx.definition), ctx, 900);
     assert.deepEqual(dispatched(start.effects), ['a#1']);
     const first = start.effects.find((e) => e.type === 'dispatch');
     assert.ok(first?.type === 'dispatch');
@@ -93,7 +93,7 @@ describe('run machine', () => {
         { from: 'c', to: 'd' },
       ],
     });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const fanOut = await feed(ctx, start.state, ok('a', 'A'));
     assert.deepEqual(dispatched(fanOut.effects), ['b#1', 'c#1']);
     const half = await feed(ctx, fanOut.state, ok('b', 'B'));
@@ -114,7 +114,7 @@ describe('run machine', () => {
         { from: 'no', to: 'after_no' },
       ],
     });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const next = await feed(ctx, start.state, ok('a', { big: true }));
     assert.deepEqual(dispatched(next.effects), ['yes#1']);
     assert.equal(next.state.nodes.no?.status, 'skipped');
@@ -135,7 +135,7 @@ describe('run machine', () => {
       },
       edges: [],
     });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const first = await feed(ctx, start.state, fail('h', 1));
     const timer = first.effects.find((e) => e.type === 'set_timer');
     assert.deepEqual(timer, {
@@ -160,7 +160,7 @@ describe('run machine', () => {
 
   it('ignores a duplicate or stale completion, and a stale retry timer', async () => {
     const ctx = context({ nodes: { a: fn(), b: fn() }, edges: [{ from: 'a', to: 'b' }] });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const once = await feed(ctx, start.state, ok('a', 1));
     const twice = await feed(ctx, once.state, ok('a', 1), ok('a', 1, 7), {
       kind: 'timer',
@@ -177,7 +177,7 @@ describe('run machine', () => {
       nodes: { a: { ...fn(), timeoutMs: 50, retry: { maxAttempts: 2, backoffMs: 0 } } },
       edges: [],
     });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.key === 'timeout:a:1' && e.fireAt === 1_050));
     const retried = await feed(ctx, start.state, { kind: 'timer', timer: 'node_timeout', nodeId: 'a', attempt: 1 });
     assert.deepEqual(dispatched(retried.effects), ['a#2']);
@@ -190,7 +190,7 @@ describe('run machine', () => {
 
   it('cancels: active nodes are cancelled, timers cleared, later completions ignored', async () => {
     const ctx = context({ nodes: { a: fn(), b: fn() }, edges: [] });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const cancelled = await feed(ctx, start.state, { kind: 'cancel' });
     assert.equal(cancelled.state.status, 'cancelled');
     assert.equal(cancelled.state.nodes.a?.status, 'cancelled');
@@ -202,7 +202,7 @@ describe('run machine', () => {
 
   it('waits for a human: hitl opens an approval, the run is waiting, a rejection fails it', async () => {
     const ctx = context({ nodes: { review: { type: 'hitl', config: { prompt: 'ok?' } } }, edges: [] });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     assert.equal(start.state.status, 'waiting');
     assert.ok(start.effects.some((e) => e.type === 'open_approval' && e.nodeId === 'review' && e.prompt === 'ok?'));
     const approved = await feed(ctx, start.state, ok('review', { approved: true }));
@@ -216,7 +216,7 @@ describe('run machine', () => {
       { nodes: { wait: { type: 'delay', config: { ms: 500 } }, next: fn() }, edges: [{ from: 'wait', to: 'next' }] },
       { runTimeoutMs: 10_000 },
     );
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'run_timeout' && e.fireAt === 11_000));
     assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'delay' && e.fireAt === 1_500));
     assert.equal(start.state.status, 'waiting');
@@ -227,9 +227,18 @@ describe('run machine', () => {
     assert.equal(timedOut.state.nodes.next?.status, 'cancelled');
   });
 
+  it('cancels a run before it started, and a late start changes nothing', async () => {
+    const ctx = context({ nodes: { a: fn() }, edges: [] });
+    const cancelled = await applyInput(initialState(ctx.definition), { kind: 'cancel' }, ctx);
+    assert.equal(cancelled.state.status, 'cancelled');
+    assert.deepEqual(dispatched(cancelled.effects), []);
+    const late = await startRun(cancelled.state, ctx, 0);
+    assert.deepEqual(late.effects, []);
+  });
+
   it('fails a run whose task was poisoned', async () => {
     const ctx = context({ nodes: { a: fn() }, edges: [] });
-    const start = await startRun(ctx, 0);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
     const poisoned = await feed(ctx, start.state, {
       kind: 'poison',
       reason: 'task for a went to node.dispatch.function.dlq',

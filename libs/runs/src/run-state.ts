@@ -75,4 +75,5 @@ export type Effect =
   | { type: 'clear_timer'; key: string }
   | { type: 'clear_all_timers' }
   | { type: 'open_approval'; nodeId: string; attempt: number; prompt: string }
-  | { type: 'expire_approvals' };
+  /** Without a node: every open approval of the run (it ended). */
+  | { type: 'expire_approvals'; nodeId?: string; attempt?: number };

@@ -4,8 +4,8 @@ import { parseIPv4, parseIPv6 } from './ip-address.js';
  * SSRF guard for http_request nodes (DESIGN §3 invariant 8): a workflow author must not make the platform call its own
  * loopback, private network, link-local or cloud metadata services. Plain code, no node:net, so it runs in a browser.
  *
- * It judges a hostname, not where that name resolves: a public name pointing at 127.0.0.1 (or DNS rebinding) passes
- * here. The HTTP executor must therefore also check each resolved address with this function before connecting.
+ * Without `resolvedAddress` it judges a hostname, not where that name resolves: a public name pointing at 127.0.0.1 (or
+ * DNS rebinding) passes. The HTTP executor therefore also judges each address a name resolved to, at connect time.
  */
 
 interface Range {
@@ -54,10 +54,18 @@ const METADATA_NAMES = new Set(['metadata.google.internal']);
  * Why an http_request may not target `hostname` (e.g. `loopback`), or null if it may. `hostname` is a URL hostname
  * (`example.org`, `127.0.0.1`, `[::1]`) or a bare IP; numeric tricks are normalized the way URL parsing does.
  * `allowedHosts` exempts exact hostnames or IP literals, compared after the same normalization.
+ *
+ * Given `resolvedAddress` (an IP that `hostname` resolved to), it judges that address instead, unless `hostname` itself
+ * is allowed: allowing `wiremock.internal` must let it resolve to 10.0.0.5 without also listing the address.
  */
-export function isForbiddenHost(hostname: string, allowedHosts: readonly string[] = []): string | null {
+export function isForbiddenHost(
+  hostname: string,
+  allowedHosts: readonly string[] = [],
+  resolvedAddress?: string,
+): string | null {
   const host = canonicalHost(hostname);
   if (allowedHosts.some((allowed) => canonicalHost(allowed) === host)) return null;
+  if (resolvedAddress !== undefined) return isForbiddenHost(resolvedAddress, allowedHosts);
   if (host === '') return 'empty hostname';
   if (LOCALHOST.test(host)) return 'localhost';
   if (METADATA_NAMES.has(host)) return 'cloud metadata endpoint';

@@ -99,6 +99,16 @@ describe('isForbiddenHost', () => {
     assert.equal(isForbiddenHost('example.org'), null);
     assert.equal(isForbiddenHost('93.184.215.14'), null);
   });
+
+  it('judges the resolved address when given one, unless the hostname itself is allowed', () => {
+    assert.equal(isForbiddenHost('example.org', [], '127.0.0.1'), 'loopback');
+    assert.equal(isForbiddenHost('example.org', [], '::ffff:10.0.0.1'), 'private, IPv4-mapped 10.0.0.1');
+    assert.equal(isForbiddenHost('example.org', [], '169.254.169.254'), 'cloud metadata endpoint');
+    assert.equal(isForbiddenHost('example.org', [], '93.184.215.14'), null);
+    assert.equal(isForbiddenHost('wiremock.internal', ['Wiremock.Internal.'], '10.0.0.5'), null, 'allowed name');
+    assert.equal(isForbiddenHost('example.org', ['10.0.0.5'], '10.0.0.5'), null, 'allowed address');
+    assert.equal(isForbiddenHost('example.org', ['10.0.0.5'], '10.0.0.6'), 'private', 'another address');
+  });
 });
 
 describe('IP literal parsing', () => {

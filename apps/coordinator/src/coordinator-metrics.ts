@@ -1,0 +1,66 @@
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Effect, RunState } from '#libs/runs';
+
+/** The run side of DESIGN §6: starts by tag, node executions by type and outcome, run ends and batch timings. */
+export class CoordinatorMetrics {
+  readonly batchDuration: Histogram;
+  private readonly started: Counter<'tag'>;
+  private readonly executions: Counter<'type' | 'status'>;
+  private readonly finished: Counter<'status'>;
+  private readonly runDuration: Histogram<'status'>;
+
+  constructor(registry: Registry) {
+    this.started = new Counter({
+      name: 'workflows_started_total',
+      help: 'Runs started, by their low-cardinality tag',
+      labelNames: ['tag'],
+      registers: [registry],
+    });
+    this.executions = new Counter({
+      name: 'node_executions_total',
+      help: 'Node attempts that ended, by node type and outcome',
+      labelNames: ['type', 'status'],
+      registers: [registry],
+    });
+    this.finished = new Counter({
+      name: 'runs_finished_total',
+      help: 'Runs that reached a terminal status',
+      labelNames: ['status'],
+      registers: [registry],
+    });
+    this.runDuration = new Histogram({
+      name: 'run_duration_seconds',
+      help: 'From run request to terminal status',
+      labelNames: ['status'],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600],
+      registers: [registry],
+    });
+    this.batchDuration = new Histogram({
+      name: 'coordinator_batch_duration_seconds',
+      help: 'Time to apply one batch of run events, transaction included',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+      registers: [registry],
+    });
+  }
+
+  observe(
+    run: { tag: string | null; createdAt: number },
+    state: RunState,
+    effects: readonly Effect[],
+    nodeType: (nodeId: string) => string,
+  ): void {
+    for (const e of effects) {
+      if (e.type !== 'event') continue;
+      if (e.kind === 'run.started') this.started.inc({ tag: run.tag ?? 'none' });
+      else if (e.nodeId && (e.kind === 'node.completed' || e.kind === 'node.failed' || e.kind === 'node.retrying')) {
+        this.executions.inc({ type: nodeType(e.nodeId), status: e.status });
+      } else if (e.kind === `run.${state.status}` && e.nodeId === undefined && isEnd(e.kind)) {
+        this.finished.inc({ status: state.status });
+        this.runDuration.observe({ status: state.status }, Math.max(0, Date.now() - run.createdAt) / 1000);
+      }
+    }
+  }
+}
+
+const isEnd = (kind: string) =>
+  kind === 'run.completed' || kind === 'run.failed' || kind === 'run.cancelled' || kind === 'run.timed_out';

@@ -1,0 +1,25 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import type { EventBatch } from '#libs/messaging';
+import { CoordinatorService } from './coordinator.service.js';
+
+/** The three co-partitioned topics that carry everything that happens to a run. */
+@Controller()
+export class CoordinatorController {
+  constructor(private readonly coordinator: CoordinatorService) {}
+
+  @EventPattern('run.requested')
+  requested(batch: EventBatch): Promise<void> {
+    return this.coordinator.handle(batch);
+  }
+
+  @EventPattern('node.completed')
+  completed(batch: EventBatch): Promise<void> {
+    return this.coordinator.handle(batch);
+  }
+
+  @EventPattern('run.control')
+  control(batch: EventBatch): Promise<void> {
+    return this.coordinator.handle(batch);
+  }
+}

@@ -1,0 +1,114 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Counter, type Registry } from 'prom-client';
+import type { AppConfig } from '#libs/config';
+import { inTransaction, type Pool } from '#libs/db';
+import { envelope, type EventCodec, type TimerKind } from '#libs/events';
+import { insertOutboxRows } from '#libs/outbox';
+import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+
+const BATCH = 1_000;
+
+/**
+ * Fires due timers (retry backoffs, node and run timeouts, delays). A due timer is deleted and turned into a
+ * run.control event in one transaction, so it fires once per commit and survives any restart; the event is keyed by
+ * run id and so reaches the coordinator that owns the run, which alone decides whether it still matters. Every
+ * coordinator polls; SKIP LOCKED lets them share the work without waiting on each other.
+ */
+@Injectable()
+export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdown {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly fired: Counter<'kind'>;
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(EVENT_CODEC) private readonly codec: EventCodec,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.fired = new Counter({
+      name: 'run_timers_fired_total',
+      help: 'Durable run timers fired, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.logger = logger.child({ component: 'timer-poller' });
+  }
+
+  onApplicationBootstrap(): void {
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      let fired = 0;
+      try {
+        fired = await this.fireDue();
+      } catch (error) {
+        this.logger.warn({ err: error }, 'firing timers failed; retrying');
+      }
+      if (fired < BATCH) await this.sleep(this.config.TIMER_POLL_INTERVAL_MS);
+    }
+  }
+
+  async fireDue(): Promise<number> {
+    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
+    return inTransaction(this.pool, async (client) => {
+      const { rows } = await client.query<{
+        run_id: string;
+        workspace_id: string;
+        kind: TimerKind;
+        node_id: string | null;
+        attempt: number | null;
+      }>(
+        `DELETE FROM run_timers t USING (
+           SELECT run_id, timer_key FROM run_timers WHERE fire_at <= now() ORDER BY fire_at LIMIT ${BATCH}
+           FOR UPDATE SKIP LOCKED) due
+         WHERE t.run_id = due.run_id AND t.timer_key = due.timer_key
+         RETURNING t.run_id, t.workspace_id, t.kind, t.node_id, t.attempt`,
+      );
+      if (!rows.length) return 0;
+      const events = await Promise.all(
+        rows.map(async (row) => ({
+          topic,
+          key: row.run_id,
+          eventType: 'run.control',
+          payload: await this.codec.encode('run-control', topic, {
+            ...envelope(0, row.workspace_id),
+            type: 'run.control',
+            runId: row.run_id,
+            kind: 'timer',
+            timerKind: row.kind,
+            nodeId: row.node_id,
+            attempt: row.attempt,
+            reason: null,
+          }),
+        })),
+      );
+      await insertOutboxRows(client, events);
+      for (const row of rows) this.fired.inc({ kind: row.kind });
+      return rows.length;
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,1 @@
+export { ContentStore } from './content-store.js';
