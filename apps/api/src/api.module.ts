@@ -4,6 +4,8 @@ import type { AppConfig } from '#libs/config';
 import { ApiKeysRepository, AuthModule } from '#libs/auth';
 import { CONFIG, LOGGER } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
+import { RunsController } from './runs/runs.controller.js';
+import { RunsRepository } from './runs/runs.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
 import { WorkflowsController } from './workflows/workflows.controller.js';
 import { WorkflowsRepository } from './workflows/workflows.repository.js';
@@ -22,10 +24,10 @@ class Bootstrap implements OnApplicationBootstrap {
   }
 }
 
-/** The public HTTP API: API keys, workflows and their patches (runs come with the run pipeline). */
+/** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
   imports: [AuthModule],
-  controllers: [ApiKeysController, WorkflowsController],
-  providers: [WorkflowsRepository, PatchWriter, Bootstrap],
+  controllers: [ApiKeysController, WorkflowsController, RunsController],
+  providers: [WorkflowsRepository, PatchWriter, RunsRepository, Bootstrap],
 })
 export class ApiModule {}

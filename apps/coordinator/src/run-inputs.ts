@@ -20,6 +20,7 @@ export function toCoordinatorInput(topic: string, message: DecodedMessage): { ru
           nodeId: event.nodeId,
           attempt: event.attempt,
           succeeded: event.status === 'succeeded',
+          ...(event.status === 'timed_out' ? { timedOut: true } : {}),
           ...(event.outputJson === null ? {} : { output: JSON.parse(event.outputJson) as unknown }),
           ...(event.outputRef === null ? {} : { outputRef: event.outputRef }),
           ...(event.error === null ? {} : { error: event.error }),

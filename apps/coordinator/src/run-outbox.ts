@@ -33,7 +33,13 @@ export async function runOutboxRows(
               fromType: effect.fromType,
               triggeredAt: effect.triggeredAt,
             })
-            .then((payload) => ({ topic, key: run.id, eventType: 'node.dispatch', payload })),
+            .then((payload) => ({
+              topic,
+              key: run.id,
+              eventType: 'node.dispatch',
+              payload,
+              headers: { 'workspace-id': run.workspaceId },
+            })),
         );
       } else if (effect.type === 'event') {
         rows.push(

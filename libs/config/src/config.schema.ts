@@ -101,7 +101,7 @@ export const configSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(['function', 'http_request', 'agent']))),
+    .pipe(z.array(z.enum(['function', 'http_request']))),
   WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5),
   /** Partition batches a worker group handles at once. */
   WORKER_CONCURRENCY: positiveInt.max(256).default(4),

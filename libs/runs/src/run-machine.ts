@@ -118,7 +118,7 @@ class Step {
     if (!node || node.attempts !== input.attempt || !ACTIVE.has(node.status)) return;
     const def = this.def(input.nodeId);
     if (def.timeoutMs) this.effects.push({ type: 'clear_timer', key: timeoutKey(input.nodeId, input.attempt) });
-    if (!input.succeeded) return this.failed(input.nodeId, input.error ?? 'failed', false, input.at);
+    if (!input.succeeded) return this.failed(input.nodeId, input.error ?? 'failed', input.timedOut === true, input.at);
     node.status = 'succeeded';
     delete node.error;
     if (input.outputRef) node.outputRef = input.outputRef;

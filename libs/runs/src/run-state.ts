@@ -45,6 +45,8 @@ export type RunInput =
       nodeId: string;
       attempt: number;
       succeeded: boolean;
+      /** The attempt failed because its deadline passed (the worker gave up on it). */
+      timedOut?: boolean;
       output?: unknown;
       outputRef?: string;
       error?: string;

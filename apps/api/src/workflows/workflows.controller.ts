@@ -5,7 +5,7 @@ import { CONFIG, ProblemError } from '#libs/platform';
 import { validateDefinition, validatePatchOps } from '#libs/workflows';
 import { Requires, type AuthenticatedRequest } from '#libs/auth';
 import { PatchWriter } from './patch-writer.js';
-import { hashBody, idempotencyKey, positiveInt, requireObject, requireUuid } from './request-checks.js';
+import { hashBody, idempotencyKey, positiveInt, requireObject, requireUuid } from '../request-checks.js';
 import { WorkflowsRepository, type PatchView, type WorkflowVersionView } from './workflows.repository.js';
 
 @Controller('v1/workflows')

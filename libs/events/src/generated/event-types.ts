@@ -1,7 +1,7 @@
 // Generated from schemas/*.avsc by `npm run schemas:gen`. Do not edit: change the schema and regenerate.
 /* eslint-disable */
 
-export type NodeOutcome = "succeeded" | "failed";
+export type NodeOutcome = "succeeded" | "failed" | "timed_out";
 
 /** A worker finished a node attempt, successfully or not; key = run id. */
 export interface NodeCompleted {
@@ -16,6 +16,7 @@ export interface NodeCompleted {
   readonly runId: string;
   readonly nodeId: string;
   readonly attempt: number;
+  /** timed_out: the attempt failed at or past its deadline (the node's timeoutMs). */
   readonly status: NodeOutcome;
   /** Small outputs inline. */
   readonly outputJson: null | string;

@@ -1,0 +1,50 @@
+import type { ContentStore } from '#libs/cas';
+import type { NodeDispatch } from '#libs/events';
+import type { ExpressionEvaluator } from '#libs/runs';
+import type { NodeConfigs } from '#libs/workflows';
+import { executeHttpRequest, type ExecutionResult, type HttpExecutorOptions } from './http/http-request.executor.js';
+
+export type { ExecutionResult };
+
+export interface ExecutorDeps {
+  readonly evaluator: ExpressionEvaluator;
+  readonly content: ContentStore;
+  readonly http: HttpExecutorOptions;
+}
+
+interface TaskInput {
+  input: unknown;
+  nodes: Record<string, unknown>;
+}
+
+/** Runs one node attempt. Failures of the node (a bad expression, an HTTP 500) are results, not exceptions. */
+export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promise<ExecutionResult> {
+  const config = JSON.parse(task.configJson) as Record<string, unknown>;
+  const data = JSON.parse(task.inputJson) as TaskInput;
+  switch (task.nodeType) {
+    case 'function': {
+      const { expression } = config as NodeConfigs['function'];
+      try {
+        const nodes = await deps.content.resolveNodeOutputs(data.nodes);
+        const output = await deps.evaluator.evaluate(expression, { input: data.input, nodes });
+        return { ok: true, output: output ?? null };
+      } catch (error) {
+        return { ok: false, error: (error as Error).message };
+      }
+    }
+    case 'http_request':
+      return executeHttpRequest(
+        config as NodeConfigs['http_request'],
+        { runId: task.runId, nodeId: task.nodeId, attempt: task.attempt, deadlineAt: task.deadlineAt, input: data },
+        deps.http,
+      );
+    case 'agent':
+    case 'hitl':
+    case 'delay':
+      return { ok: false, error: `no worker executes ${task.nodeType} nodes` };
+    default: {
+      const unknownType: never = task.nodeType;
+      return { ok: false, error: `unknown node type ${String(unknownType)}` };
+    }
+  }
+}

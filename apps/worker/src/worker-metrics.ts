@@ -1,0 +1,24 @@
+import { Histogram, type Registry } from 'prom-client';
+
+/** The seed's hop latency (a node's completion, or the run request, to the next node's worker picking it up). */
+export class WorkerMetrics {
+  readonly hopLatency: Histogram<'from_type' | 'to_type'>;
+  readonly taskDuration: Histogram<'type' | 'status'>;
+
+  constructor(registry: Registry) {
+    this.hopLatency = new Histogram({
+      name: 'hop_latency_ms',
+      help: 'From the completion that made a node ready (or the run request) to a worker starting it, in ms',
+      labelNames: ['from_type', 'to_type'],
+      buckets: [1, 5, 10, 50, 100, 500, 1000],
+      registers: [registry],
+    });
+    this.taskDuration = new Histogram({
+      name: 'node_task_duration_seconds',
+      help: 'Time a worker spent executing one node attempt',
+      labelNames: ['type', 'status'],
+      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    });
+  }
+}

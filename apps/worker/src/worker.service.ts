@@ -1,0 +1,142 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { ContentStore } from '#libs/cas';
+import type { AppConfig } from '#libs/config';
+import type { Pool } from '#libs/db';
+import { envelope, type EventCodec, type NodeCompleted, type NodeDispatch } from '#libs/events';
+import { openProducer, type Producer } from '#libs/kafka';
+import type { DeadLetter, EventBatch } from '#libs/messaging';
+import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { ExpressionEvaluator } from '#libs/runs';
+import { executeTask, type ExecutorDeps } from './task-executor.js';
+import { WorkerMetrics } from './worker-metrics.js';
+
+/**
+ * Executes a batch of node.dispatch.<type> tasks, several at once, and publishes one node.completed per task (keyed by
+ * run id) before resolving: the transport commits the input offsets only after that, so a crash re-executes tasks
+ * rather than losing them, and the coordinator ignores a completion it already applied.
+ */
+@Injectable()
+export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly producer: Producer;
+  private readonly deps: ExecutorDeps;
+  private readonly metrics: WorkerMetrics;
+  private readonly logger: Logger;
+  private readonly completedTopic: string;
+
+  constructor(
+    @Inject(KAFKA) kafka: Kafka,
+    @Inject(PG_POOL) pool: Pool,
+    @Inject(EVENT_CODEC) private readonly codec: EventCodec,
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.producer = openProducer(kafka, 'worker', { idempotent: true, maxInFlightRequests: 1 });
+    this.deps = {
+      evaluator: new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 }),
+      content: new ContentStore(pool),
+      http: {
+        allowedHosts: config.SSRF_ALLOWED_HOSTS,
+        defaultTimeoutMs: config.HTTP_NODE_TIMEOUT_MS,
+        maxResponseBytes: config.HTTP_MAX_RESPONSE_BYTES,
+        maxRedirects: config.HTTP_MAX_REDIRECTS,
+      },
+    };
+    this.metrics = new WorkerMetrics(registry);
+    this.logger = logger.child({ component: 'worker' });
+    this.completedTopic = `${config.KAFKA_TOPIC_PREFIX}node.completed`;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.producer.connect();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.producer.disconnect();
+  }
+
+  async execute(batch: EventBatch): Promise<void> {
+    const tasks = batch.messages.map((m) => m.value as NodeDispatch);
+    const completions: NodeCompleted[] = new Array<NodeCompleted>(tasks.length);
+    let next = 0;
+    const lane = async () => {
+      while (next < tasks.length) {
+        const index = next++;
+        completions[index] = await this.run(tasks[index] as NodeDispatch);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(tasks.length, this.config.WORKER_TASK_PARALLELISM) }, lane));
+    const messages = await Promise.all(
+      completions.map(async (event) => ({
+        key: event.runId,
+        value: await this.codec.encode('node-completed', this.completedTopic, event),
+      })),
+    );
+    await this.producer.send({ topic: this.completedTopic, acks: -1, messages });
+  }
+
+  private async run(task: NodeDispatch): Promise<NodeCompleted> {
+    const startedAt = Date.now();
+    if (task.triggeredAt !== null) {
+      this.metrics.hopLatency.observe(
+        { from_type: task.fromType ?? 'unknown', to_type: task.nodeType },
+        Math.max(0, startedAt - task.triggeredAt),
+      );
+    }
+    const result = await executeTask(task, this.deps);
+    const stored = result.ok
+      ? await this.deps.content.storeJson(result.output, this.config.OUTPUT_INLINE_MAX_BYTES)
+      : null;
+    this.metrics.taskDuration.observe(
+      { type: task.nodeType, status: result.ok ? 'succeeded' : 'failed' },
+      (Date.now() - startedAt) / 1000,
+    );
+    return {
+      ...envelope(task.seq, task.workspaceId),
+      type: 'node.completed',
+      runId: task.runId,
+      nodeId: task.nodeId,
+      attempt: task.attempt,
+      status: result.ok ? 'succeeded' : pastDeadline(task) ? 'timed_out' : 'failed',
+      outputJson: stored && 'json' in stored ? stored.json : null,
+      outputRef: stored && 'ref' in stored ? stored.ref : null,
+      error: result.ok ? null : result.error,
+      nodeType: task.nodeType,
+      startedAt,
+    };
+  }
+
+  /** A task that cannot be decoded or executed went to dead letters: its run is told, so it fails instead of hanging. */
+  async reportPoisonedTasks(letters: readonly DeadLetter[]): Promise<void> {
+    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
+    const messages = [];
+    for (const letter of letters) {
+      const runId = letter.message.key?.toString();
+      if (!runId) continue;
+      const reason = `a task of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (partition ${letter.partition} offset ${letter.message.offset})`;
+      const workspaceId =
+        letter.message.headers?.['workspace-id']?.toString() ?? '00000000-0000-0000-0000-000000000000';
+      messages.push({
+        key: runId,
+        value: await this.codec.encode('run-control', topic, {
+          ...envelope(0, workspaceId),
+          type: 'run.control',
+          runId,
+          kind: 'poison',
+          timerKind: null,
+          nodeId: null,
+          attempt: null,
+          reason,
+        }),
+      });
+    }
+    if (messages.length) await this.producer.send({ topic, acks: -1, messages });
+    this.logger.error({ runs: messages.map((m) => m.key) }, 'tasks sent to dead letters; their runs will fail');
+  }
+}
+
+/** A failure at or past the task's deadline is the node's timeout, however the executor noticed it. */
+const pastDeadline = (task: NodeDispatch) => task.deadlineAt !== null && Date.now() >= task.deadlineAt - 5;
