@@ -1,0 +1,127 @@
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { EventCodec } from '#libs/events';
+import { openAdmin, openConsumer, type Consumer, type EachBatchPayload, type Kafka } from '#libs/kafka';
+import { runEventFromKafka, runKey } from './run-events.js';
+import type { StreamEvent } from './stream-event.js';
+import { Subscribers } from './subscribers.js';
+import { workflowEventFromKafka, workflowKey } from './workflow-events.js';
+
+export interface EventFeedOptions {
+  readonly kafka: Kafka;
+  readonly codec: EventCodec;
+  readonly logger: Logger;
+  /** KAFKA_TOPIC_PREFIX */
+  readonly topicPrefix: string;
+  readonly sessionTimeoutMs: number;
+}
+
+/** Per topic: how a message key routes, and how a decoded value becomes a stream event. */
+const TOPICS: Record<
+  string,
+  { route: (id: string) => string; toEvent: (codec: EventCodec, value: unknown) => StreamEvent }
+> = {
+  'run.events': { route: runKey, toEvent: (codec, value) => runEventFromKafka(codec.parse('run-event', value)) },
+  'workflow.materialized': {
+    route: workflowKey,
+    toEvent: (codec, value) => workflowEventFromKafka(codec.parse('workflow-materialized', value)),
+  },
+};
+
+/**
+ * The process's one Kafka consumer of `run.events` and `workflow.materialized`, fanned out in memory to the open
+ * streams by run or workflow id.
+ *
+ * Every fanout instance must see every event, so each one is alone in a consumer group of its own: a unique group id
+ * per instance, starting at the latest offset, never committing, deleted on shutdown. (kafkajs has no group-less
+ * manual assignment.) Nothing is lost by starting at the latest offset or by never committing: a stream replays
+ * history from Postgres and fills any gap from there, so Kafka only has to be fast, not complete. A crashed instance
+ * leaves an empty group without offsets, which the broker drops by itself.
+ */
+export class EventFeed {
+  readonly subscribers = new Subscribers();
+  readonly groupId: string;
+  private consumer: Consumer | undefined;
+  private readonly ready: Promise<void>;
+  private markReady: () => void = () => undefined;
+
+  constructor(private readonly options: EventFeedOptions) {
+    this.groupId = `${options.topicPrefix}fanout.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    this.ready = new Promise((resolve) => (this.markReady = resolve));
+  }
+
+  async start(): Promise<void> {
+    const consumer = openConsumer(this.options.kafka, {
+      groupId: this.groupId,
+      sessionTimeout: this.options.sessionTimeoutMs,
+      heartbeatInterval: Math.min(3_000, Math.floor(this.options.sessionTimeoutMs / 3)),
+      // Events are pushed as soon as they arrive (minBytes 1); this only bounds an idle fetch, and so how soon the
+      // feed knows its position after joining.
+      maxWaitTimeInMs: 250,
+      allowAutoTopicCreation: false,
+    });
+    this.consumer = consumer;
+    // Joined, then one fetch done: the partitions' starting offsets are resolved, so anything committed to Kafka from
+    // now on reaches this process.
+    let joined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => (joined = true));
+    consumer.on(consumer.events.FETCH, () => {
+      if (joined) this.markReady();
+    });
+    await consumer.connect();
+    const topics = Object.keys(TOPICS).map((t) => `${this.options.topicPrefix}${t}`);
+    await consumer.subscribe({ topics, fromBeginning: false }).catch((error: Error) => {
+      throw new Error(
+        `fanout cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
+      );
+    });
+    await consumer.run({ autoCommit: false, eachBatch: (payload) => this.handleBatch(payload) });
+  }
+
+  /** Resolves once the feed is in position, or after `timeoutMs` (streams then rely on their Postgres re-reads). */
+  whenReady(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    return Promise.race([this.ready, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async stop(): Promise<void> {
+    const consumer = this.consumer;
+    this.consumer = undefined;
+    if (!consumer) return;
+    await consumer.disconnect();
+    const admin = openAdmin(this.options.kafka, 'fanout-group-cleanup');
+    try {
+      await admin.connect();
+      await admin.deleteGroups([this.groupId]);
+    } catch (error) {
+      this.options.logger.warn({ err: error, groupId: this.groupId }, 'could not delete the fanout consumer group');
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  private async handleBatch(payload: EachBatchPayload): Promise<void> {
+    const { batch } = payload;
+    const logicalTopic = batch.topic.slice(this.options.topicPrefix.length);
+    const topic = TOPICS[logicalTopic];
+    if (!topic) return;
+    for (const message of batch.messages) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const key = message.key && topic.route(message.key.toString());
+      // The key is the run or workflow id: most messages concern streams open elsewhere, so skip them undecoded.
+      if (!key || !this.subscribers.has(key) || !message.value) continue;
+      try {
+        const event = topic.toEvent(this.options.codec, await this.options.codec.decode(message.value));
+        this.subscribers.publish(key, event);
+      } catch (error) {
+        // A bad message costs its subscribers nothing: their streams find the event in Postgres.
+        this.options.logger.warn(
+          { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
+          'undecodable event skipped',
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import type { Pool } from '#libs/db';
+import type { RunEvent } from '#libs/events';
+import type { StreamEvent, StreamHistory, StreamSubject } from './stream-event.js';
+
+/** The kinds after which a run has nothing more to say: its stream closes once one is sent. */
+const TERMINAL_KINDS = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.timed_out']);
+const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled', 'timed_out'];
+
+export const runKey = (runId: string): string => `run:${runId}`;
+
+interface RunEventFields {
+  runId: string;
+  workflowId: string;
+  seq: number;
+  kind: string;
+  status: string;
+  nodeId: string | null;
+  detail: unknown;
+  occurredAt: Date;
+}
+
+/** The one shape of a run event on the wire, whether it was replayed from Postgres or arrived live from Kafka. */
+function toStreamEvent(e: RunEventFields): StreamEvent {
+  return {
+    id: e.seq,
+    name: e.kind,
+    data: {
+      runId: e.runId,
+      workflowId: e.workflowId,
+      seq: e.seq,
+      kind: e.kind,
+      status: e.status,
+      nodeId: e.nodeId,
+      detail: e.detail,
+      occurredAt: e.occurredAt.toISOString(),
+    },
+    terminal: TERMINAL_KINDS.has(e.kind),
+  };
+}
+
+function parseDetail(json: string | null): unknown {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    // A producer bug should not cost the client the event: hand the text over as it is.
+    return json;
+  }
+}
+
+export function runEventFromKafka(event: RunEvent): StreamEvent {
+  return toStreamEvent({
+    runId: event.runId,
+    workflowId: event.workflowId,
+    seq: event.seq,
+    kind: event.kind,
+    status: event.status,
+    nodeId: event.nodeId,
+    detail: parseDetail(event.detailJson),
+    occurredAt: new Date(event.occurredAt),
+  });
+}
+
+/** Reads runs and their `run_events` (written by the coordinator in the same transaction as each run.events message). */
+export class RunEventsRepository {
+  constructor(private readonly pool: Pool) {}
+
+  /** The run as a stream subject, or undefined if it does not exist in this workspace. */
+  async subject(workspaceId: string, runId: string): Promise<StreamSubject | undefined> {
+    const { rows } = await this.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM runs WHERE id = $1', [
+      runId,
+    ]);
+    if (rows[0]?.workspace_id !== workspaceId) return undefined;
+    return { kind: 'run', key: runKey(runId), history: this.history(runId) };
+  }
+
+  private history(runId: string): StreamHistory {
+    return {
+      after: async (after, limit) => {
+        const { rows } = await this.pool.query<{
+          workflow_id: string;
+          seq: string;
+          kind: string;
+          status: string;
+          node_id: string | null;
+          detail: unknown;
+          occurred_at: Date;
+        }>(
+          `SELECT workflow_id, seq, kind, status, node_id, detail, occurred_at FROM run_events
+            WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+          [runId, after, limit],
+        );
+        return rows.map((r) =>
+          toStreamEvent({
+            runId,
+            workflowId: r.workflow_id,
+            seq: Number(r.seq),
+            kind: r.kind,
+            status: r.status,
+            nodeId: r.node_id,
+            detail: r.detail,
+            occurredAt: r.occurred_at,
+          }),
+        );
+      },
+      // The last seq is read from run_events itself rather than runs.event_seq: the terminal status commits together
+      // with the run's last events, so once it is visible every event up to that seq is readable too.
+      finishedThrough: async () => {
+        const { rows } = await this.pool.query<{ status: string; last_seq: string }>(
+          `SELECT r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq
+             FROM runs r WHERE r.id = $1`,
+          [runId],
+        );
+        const row = rows[0];
+        if (!row) return 0; // the run is gone: nothing more will come
+        return TERMINAL_STATUSES.includes(row.status) ? Number(row.last_seq) : undefined;
+      },
+    };
+  }
+}
