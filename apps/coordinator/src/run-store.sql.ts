@@ -259,7 +259,12 @@ export async function failRunsDirectly(
     reason: r.reason,
   }));
   if (!failed.length) return failed;
-  await client.query('DELETE FROM run_timers WHERE run_id = ANY($1::uuid[])', [failed.map((f) => f.runId)]);
+  const ids = failed.map((f) => f.runId);
+  await client.query('DELETE FROM run_timers WHERE run_id = ANY($1::uuid[])', [ids]);
+  await client.query(
+    "UPDATE approvals SET status = 'expired', decided_at = now() WHERE run_id = ANY($1::uuid[]) AND status = 'pending'",
+    [ids],
+  );
   await client.query(
     `INSERT INTO run_events (run_id, seq, workflow_id, workspace_id, kind, status, detail)
      SELECT r, s, w, ws, 'run.failed', 'failed', jsonb_build_object('error', e)
