@@ -91,7 +91,19 @@ export async function waitForCommitted(
       const at = new Map((committed?.partitions ?? []).map((p) => [p.partition, BigInt(p.offset)]));
       return [...needed].every(([partition, next]) => (at.get(partition) ?? -1n) >= next) ? true : undefined;
     },
-    `${groupId} to commit ${topic} past ${JSON.stringify(Object.fromEntries(needed))}`,
+    `${groupId} to commit ${topic} up to ${[...needed].map(([p, next]) => `${p}:${next}`).join(',')}`,
+    timeoutMs,
+  );
+}
+
+/** Waits until the consumer group has committed everything the topic holds right now, in every partition. */
+export async function waitForCaughtUp(admin: Admin, groupId: string, topic: string, timeoutMs = 20_000): Promise<void> {
+  const ends = await admin.fetchTopicOffsets(topic);
+  await waitForCommitted(
+    admin,
+    groupId,
+    topic,
+    ends.filter((e) => e.high !== e.low).map((e) => ({ partition: e.partition, offset: String(BigInt(e.high) - 1n) })),
     timeoutMs,
   );
 }
