@@ -397,23 +397,16 @@ describe('run invariants: duplicates, stale completions, poison', () => {
     assert.deepEqual(next.output, { after: true });
   });
 
-  it(
-    'retries a transient database failure (serialization_failure) instead of dead-lettering the run',
-    {
-      todo:
-        "bug: the global ProblemFilter (libs/platform/src/problem.filter.ts) also catches the Kafka handlers' errors " +
-        'and throws a TypeError on the missing HTTP reply, so KafkaBatchServer.isTransient never sees the code',
-    },
-    async () => {
-      const workflowId = await createWorkflow(api, {
-        nodes: { review: hitl, after: fn('nodes.review.approved') },
-        edges: [{ from: 'review', to: 'after' }],
-      });
-      const runId = await startRun(api, workflowId);
-      await waitForRun(api, runId, (r) => r.status === 'waiting');
-      // For 1.5 s the coordinator's writes of this run fail as Postgres fails a serializable transaction (40001,
-      // worth retrying); the dead-letter path's write would get through, as it does once a short blip is over.
-      await pool.query(`
+  it('retries a transient database failure (serialization_failure) instead of dead-lettering the run', async () => {
+    const workflowId = await createWorkflow(api, {
+      nodes: { review: hitl, after: fn('nodes.review.approved') },
+      edges: [{ from: 'review', to: 'after' }],
+    });
+    const runId = await startRun(api, workflowId);
+    await waitForRun(api, runId, (r) => r.status === 'waiting');
+    // For 1.5 s the coordinator's writes of this run fail as Postgres fails a serializable transaction (40001,
+    // worth retrying); the dead-letter path's write would get through, as it does once a short blip is over.
+    await pool.query(`
         CREATE TABLE test_flaky_runs (run_id uuid PRIMARY KEY, until timestamptz NOT NULL);
         CREATE FUNCTION test_flaky_runs() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -424,98 +417,81 @@ describe('run invariants: duplicates, stale completions, poison', () => {
           RETURN NEW;
         END $$;
         CREATE TRIGGER test_flaky_runs BEFORE UPDATE ON runs FOR EACH ROW EXECUTE FUNCTION test_flaky_runs();`);
-      try {
-        await pool.query(`INSERT INTO test_flaky_runs VALUES ($1, clock_timestamp() + interval '1500 milliseconds')`, [
-          runId,
-        ]);
-        const decided = await api.request('POST', `/v1/runs/${runId}/nodes/review/approval`, {
-          body: { approved: true },
-        });
-        assert.equal(decided.status, 202);
-        const run = await waitForRun(api, runId, undefined, 15_000);
-        assert.equal(run.status, 'completed', JSON.stringify(run));
-        assert.equal(
-          deadLetters.messages.filter((m) => m.key === runId).length,
-          0,
-          'nothing of this run went to dead letters',
-        );
-      } finally {
-        await pool.query(
-          'DROP TRIGGER test_flaky_runs ON runs; DROP FUNCTION test_flaky_runs(); DROP TABLE test_flaky_runs',
-        );
-      }
-    },
-  );
-
-  it(
-    'leaves no node of a dead-lettered run active and no approval of it open',
-    {
-      todo:
-        "bug: failRunsDirectly (run-store.sql.ts) fails the row but leaves its active nodes 'waiting'/'running' " +
-        "(the machine's finish() cancels them)",
-    },
-    async () => {
-      const approval = await createWorkflow(api, { nodes: { review: hitl }, edges: [] });
-      const runId = await startRun(api, approval);
-      await waitForRun(api, runId, (r) => r.status === 'waiting');
-      await producer.send({
-        topic: topic('node.completed'),
-        acks: -1,
-        messages: [{ key: runId, value: Buffer.from('garbage') }],
+    try {
+      await pool.query(`INSERT INTO test_flaky_runs VALUES ($1, clock_timestamp() + interval '1500 milliseconds')`, [
+        runId,
+      ]);
+      const decided = await api.request('POST', `/v1/runs/${runId}/nodes/review/approval`, {
+        body: { approved: true },
       });
-      const failed = await waitForRun(api, runId, (r) => r.status === 'failed', 15_000);
-      const late = await api.request('POST', `/v1/runs/${runId}/nodes/review/approval`, { body: { approved: true } });
-      // As a run failed by the machine ends (finish(): active nodes cancelled, approvals expired).
-      assert.deepEqual(
-        { node: failed.nodes.review?.status, lateApproval: late.status },
-        { node: 'cancelled', lateApproval: 409 },
-        JSON.stringify(failed),
+      assert.equal(decided.status, 202);
+      const run = await waitForRun(api, runId, undefined, 15_000);
+      assert.equal(run.status, 'completed', JSON.stringify(run));
+      assert.equal(
+        deadLetters.messages.filter((m) => m.key === runId).length,
+        0,
+        'nothing of this run went to dead letters',
       );
-      assert.equal((await readRun(api, runId)).status, 'failed');
-    },
-  );
+    } finally {
+      await pool.query(
+        'DROP TRIGGER test_flaky_runs ON runs; DROP FUNCTION test_flaky_runs(); DROP TABLE test_flaky_runs',
+      );
+    }
+  });
+
+  it('leaves no node of a dead-lettered run active and no approval of it open', async () => {
+    const approval = await createWorkflow(api, { nodes: { review: hitl }, edges: [] });
+    const runId = await startRun(api, approval);
+    await waitForRun(api, runId, (r) => r.status === 'waiting');
+    await producer.send({
+      topic: topic('node.completed'),
+      acks: -1,
+      messages: [{ key: runId, value: Buffer.from('garbage') }],
+    });
+    const failed = await waitForRun(api, runId, (r) => r.status === 'failed', 15_000);
+    const late = await api.request('POST', `/v1/runs/${runId}/nodes/review/approval`, { body: { approved: true } });
+    // As a run failed by the machine ends (finish(): active nodes cancelled, approvals expired).
+    assert.deepEqual(
+      { node: failed.nodes.review?.status, lateApproval: late.status },
+      { node: 'cancelled', lateApproval: 409 },
+      JSON.stringify(failed),
+    );
+    assert.equal((await readRun(api, runId)).status, 'failed');
+  });
 
   // Last: when it fails, the worker's http_request consumer is gone for the rest of the file.
-  it(
-    'keeps taking tasks after one that outlasted the consumer session timeout, which runs once',
-    {
-      todo:
-        'bug: KafkaBatchServer does not heartbeat while a batch runs, so the member is evicted, and the manual ' +
-        'commitOffsets then throws a non-retriable UNKNOWN_MEMBER_ID that crashes the kafkajs consumer for good',
-    },
-    async () => {
-      const slow = await createWorkflow(api, {
-        nodes: { call: { type: 'http_request', config: { method: 'GET', url: `${server.origin}/slow/1` } } },
-        edges: [],
-      });
-      const quick = await createWorkflow(api, {
-        nodes: { call: { type: 'http_request', config: { method: 'GET', url: `${server.origin}/ok/1` } } },
-        edges: [],
-      });
-      const run = await waitForRun(api, await startRun(api, slow), undefined, SLOW_MS + 10_000);
-      assert.equal(run.status, 'completed', JSON.stringify(run));
-      const next = await startRun(api, quick);
-      const nextStatus = await waitForRun(api, next, undefined, 10_000).then(
-        (r) => r.status,
-        async () => `still ${(await readRun(api, next)).status} after 10 s`,
-      );
-      const committed = await waitForCaughtUp(
-        admin,
-        ctx.group('worker-http_request'),
-        topic('node.dispatch.http_request'),
-        3_000,
-      ).then(
-        () => true,
-        () => false,
-      );
-      assert.deepEqual(
-        {
-          slowRequests: server.requests.filter((r) => r.path === '/slow/1').length,
-          nextRun: nextStatus,
-          workerCommittedBoth: committed,
-        },
-        { slowRequests: 1, nextRun: 'completed', workerCommittedBoth: true },
-      );
-    },
-  );
+  it('keeps taking tasks after one that outlasted the consumer session timeout, which runs once', async () => {
+    const slow = await createWorkflow(api, {
+      nodes: { call: { type: 'http_request', config: { method: 'GET', url: `${server.origin}/slow/1` } } },
+      edges: [],
+    });
+    const quick = await createWorkflow(api, {
+      nodes: { call: { type: 'http_request', config: { method: 'GET', url: `${server.origin}/ok/1` } } },
+      edges: [],
+    });
+    const run = await waitForRun(api, await startRun(api, slow), undefined, SLOW_MS + 10_000);
+    assert.equal(run.status, 'completed', JSON.stringify(run));
+    const next = await startRun(api, quick);
+    const nextStatus = await waitForRun(api, next, undefined, 10_000).then(
+      (r) => r.status,
+      async () => `still ${(await readRun(api, next)).status} after 10 s`,
+    );
+    const committed = await waitForCaughtUp(
+      admin,
+      ctx.group('worker-http_request'),
+      topic('node.dispatch.http_request'),
+      3_000,
+    ).then(
+      () => true,
+      () => false,
+    );
+    assert.deepEqual(
+      {
+        slowRequests: server.requests.filter((r) => r.path === '/slow/1').length,
+        nextRun: nextStatus,
+        workerCommittedBoth: committed,
+      },
+      { slowRequests: 1, nextRun: 'completed', workerCommittedBoth: true },
+    );
+  });
 });

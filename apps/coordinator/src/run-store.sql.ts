@@ -245,7 +245,12 @@ export async function failRunsDirectly(
     reason: string;
   }>(
     `UPDATE runs r SET status = 'failed', error = f.reason, event_seq = r.event_seq + 1, version = r.version + 1,
-            updated_at = now(), finished_at = now()
+            updated_at = now(), finished_at = now(),
+            -- as the machine ends a run: nodes still at work are cancelled
+            nodes = (SELECT coalesce(jsonb_object_agg(id, CASE WHEN state ->> 'status' IN ('running', 'waiting')
+                                                              OR (state ->> 'status' = 'pending' AND (state ->> 'attempts')::int > 0)
+                                                          THEN jsonb_set(state, '{status}', '"cancelled"') ELSE state END), '{}')
+                       FROM jsonb_each(r.nodes) AS n(id, state))
        FROM unnest($1::uuid[], $2::text[]) AS f(id, reason)
       WHERE r.id = f.id AND r.finished_at IS NULL
       RETURNING r.id, r.workflow_id, r.workspace_id, r.event_seq, f.reason`,

@@ -45,6 +45,14 @@ export interface KafkaBatchServerOptions {
   readonly onRebalance?: () => void;
 }
 
+/** Commit refusals that mean "this member no longer owns the partition", not "the batch failed". */
+const LOST_GENERATION = new Set([
+  'REBALANCE_IN_PROGRESS',
+  'UNKNOWN_MEMBER_ID',
+  'ILLEGAL_GENERATION',
+  'NOT_COORDINATOR_FOR_GROUP',
+]);
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Postgres connection, resource and concurrency classes, and socket errors: worth retrying, not the data's fault. */
@@ -79,40 +87,72 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         maxInFlightRequests: 1,
       });
       await this.producer.connect();
-      this.consumer = openConsumer(this.options.kafka, {
-        groupId: this.options.groupId,
-        maxWaitTimeInMs: this.options.maxWaitTimeInMs,
-        minBytes: this.options.minBytes ?? 1,
-        maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
-        sessionTimeout: this.options.sessionTimeoutMs ?? 30_000,
-        heartbeatInterval: Math.min(3_000, Math.floor((this.options.sessionTimeoutMs ?? 30_000) / 3)),
-        ...(this.options.partitionAssigners ? { partitionAssigners: this.options.partitionAssigners } : {}),
-      });
-      const onRebalance = this.options.onRebalance;
-      if (onRebalance) this.consumer.on(this.consumer.events.GROUP_JOIN, () => onRebalance());
-      await this.consumer.connect();
-      const topics = Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`);
-      await this.consumer.subscribe({ topics, fromBeginning: true }).catch((error: Error) => {
-        throw new Error(
-          `${this.options.groupId} cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
-        );
-      });
-      await this.consumer.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
-        eachBatch: (payload) => this.handleBatch(payload),
-      });
+      await this.startConsumer();
       callback();
     } catch (error) {
       callback(error);
     }
   }
 
+  private async startConsumer(): Promise<void> {
+    const consumer = openConsumer(this.options.kafka, {
+      groupId: this.options.groupId,
+      maxWaitTimeInMs: this.options.maxWaitTimeInMs,
+      minBytes: this.options.minBytes ?? 1,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
+      sessionTimeout: this.sessionTimeoutMs,
+      heartbeatInterval: this.heartbeatIntervalMs,
+      ...(this.options.partitionAssigners ? { partitionAssigners: this.options.partitionAssigners } : {}),
+    });
+    this.consumer = consumer;
+    const onRebalance = this.options.onRebalance;
+    if (onRebalance) consumer.on(consumer.events.GROUP_JOIN, () => onRebalance());
+    // kafkajs restarts itself after retriable failures only; a consumer that stops for good would leave its
+    // partitions' work undone while the process looks healthy, so it is replaced.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.consumer !== consumer) return;
+      this.options.logger.error({ err: payload.error, group: this.options.groupId }, 'consumer crashed; replacing it');
+      setTimeout(() => void this.replaceConsumer(consumer), 1_000);
+    });
+    await consumer.connect();
+    const topics = Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`);
+    await consumer.subscribe({ topics, fromBeginning: true }).catch((error: Error) => {
+      throw new Error(
+        `${this.options.groupId} cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
+      );
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? 1,
+      eachBatch: (payload) => this.handleBatch(payload),
+    });
+  }
+
+  private async replaceConsumer(crashed: Consumer): Promise<void> {
+    if (this.consumer !== crashed) return;
+    await crashed.disconnect().catch(() => undefined);
+    if (this.consumer !== crashed) return;
+    await this.startConsumer().catch((error: unknown) => {
+      this.options.logger.error({ err: error, group: this.options.groupId }, 'consumer restart failed; retrying');
+      this.consumer = crashed;
+      setTimeout(() => void this.replaceConsumer(crashed), 5_000);
+    });
+  }
+
+  private get sessionTimeoutMs(): number {
+    return this.options.sessionTimeoutMs ?? 30_000;
+  }
+
+  private get heartbeatIntervalMs(): number {
+    return Math.min(3_000, Math.floor(this.sessionTimeoutMs / 3));
+  }
+
   async close(): Promise<void> {
-    await this.consumer?.disconnect();
-    await this.producer?.disconnect();
+    const consumer = this.consumer;
     this.consumer = undefined;
+    await consumer?.disconnect();
+    await this.producer?.disconnect();
     this.producer = undefined;
   }
 
@@ -124,10 +164,38 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     return this.consumer as T;
   }
 
+  /**
+   * Heartbeats while the handler works: a batch may take longer than the session (a slow http node), and a member
+   * that goes quiet that long is evicted and its offsets commit refused. A commit refused all the same (the group
+   * rebalanced meanwhile) is not an error of the batch: the new owner redelivers it, and handlers are idempotent.
+   */
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const heartbeat = () => payload.heartbeat();
     if (!batch.messages.length || !payload.isRunning() || payload.isStale()) return;
+    const heartbeat = () => payload.heartbeat();
+    const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatIntervalMs);
+    try {
+      await this.processBatch(payload, heartbeat);
+    } finally {
+      clearInterval(beating);
+    }
+    const next = String(BigInt(batch.lastOffset()) + 1n);
+    try {
+      await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
+    } catch (error) {
+      const type = (error as { type?: unknown }).type;
+      if (typeof type !== 'string' || !LOST_GENERATION.has(type)) throw error;
+      this.options.logger.warn(
+        { group: this.options.groupId, topic: batch.topic, partition: batch.partition, type },
+        'offsets not committed: the group rebalanced during the batch, which will be redelivered',
+      );
+      return;
+    }
+    await heartbeat();
+  }
+
+  private async processBatch(payload: EachBatchPayload, heartbeat: () => Promise<void>): Promise<void> {
+    const { batch } = payload;
     const logicalTopic = batch.topic.slice(this.options.topicPrefix.length);
     const decoded: DecodedMessage[] = [];
     const poison: DeadLetter[] = [];
@@ -168,12 +236,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       await sendToDeadLetters(this.producer as Producer, poison);
       await this.options.onDeadLetters?.(poison);
     }
-    const last = batch.lastOffset();
-    payload.resolveOffset(last);
-    await this.consumer?.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: String(BigInt(last) + 1n) },
-    ]);
-    await heartbeat();
+    payload.resolveOffset(batch.lastOffset());
   }
 
   private async decode(message: KafkaMessage, logicalTopic: string): Promise<DecodedMessage> {

@@ -1,5 +1,6 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { throwError, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { problemBody, ProblemError, type ProblemCode } from './problems.js';
 import { LOGGER } from './tokens.js';
@@ -29,13 +30,17 @@ const HTTP_CODES: Record<number, ProblemCode> = {
 export class ProblemFilter implements ExceptionFilter {
   constructor(@Inject(LOGGER) private readonly logger: Logger) {}
 
-  catch(exception: unknown, host: ArgumentsHost): void {
+  catch(exception: unknown, host: ArgumentsHost): Observable<never> | undefined {
+    // Filters registered for the app also see the Kafka transports' handlers: their errors must reach the transport
+    // unchanged, whose retry and dead-letter decisions depend on them (a Postgres 40001 is retried, not dead-lettered).
+    if (host.getType() !== 'http') return throwError(() => exception);
     const http = host.switchToHttp();
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const { code, detail, errors } = this.classify(exception, request);
     const body = problemBody(code, detail, request.url, errors);
     void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
+    return undefined;
   }
 
   private classify(
