@@ -4,6 +4,7 @@ import type { AppConfig } from '#libs/config';
 import { ApiKeysRepository, AuthModule } from '#libs/auth';
 import { CONFIG, LOGGER } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
+import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
@@ -26,7 +27,7 @@ class Bootstrap implements OnApplicationBootstrap {
 
 /** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
-  imports: [AuthModule],
+  imports: [AuthModule, FanoutProxyModule],
   controllers: [ApiKeysController, WorkflowsController, RunsController],
   providers: [WorkflowsRepository, PatchWriter, RunsRepository, Bootstrap],
 })

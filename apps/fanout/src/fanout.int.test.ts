@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Agent, request } from 'undici';
 import { ApiKeysRepository } from '#libs/auth';
-import { createPool, inTransaction, type Pool } from '#libs/db';
+import { createPool, type Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { createKafka, openProducer, type Producer } from '#libs/kafka';
 import { EVENT_CODEC } from '#libs/platform';
@@ -13,6 +13,7 @@ import { createTopics, eventually, startRoles, type TestApp } from '#test/suppor
 import { EventStreams } from './event-streams.service.js';
 import { fanoutRole } from './fanout.role.js';
 import { isStream, SseTestClient, type PlainReply } from './sse-test-client.js';
+import { TestEvents } from './test-events.js';
 
 const ctx = useTestContext('fanout');
 
@@ -28,12 +29,6 @@ async function serve(roles = [fanoutRole], config = ctx.config): Promise<Served>
   await test.app.listen(0, '127.0.0.1');
   const { port } = test.app.getHttpServer().address() as AddressInfo;
   return { test, url: `http://127.0.0.1:${port}`, streams: test.app.get(EventStreams) };
-}
-
-interface Run {
-  readonly runId: string;
-  readonly workflowId: string;
-  readonly workspaceId: string;
 }
 
 describe('fanout: run and workflow events as Server-Sent Events', () => {
@@ -70,63 +65,10 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
     return reply;
   };
 
-  async function createRun(workspace = workspaceId): Promise<Run> {
-    const workflow = await pool.query<{ id: string }>(
-      "INSERT INTO workflows (workspace_id, name) VALUES ($1, 'w') RETURNING id",
-      [workspace],
-    );
-    const workflowId = (workflow.rows[0] as { id: string }).id;
-    const runId = randomUUID();
-    await pool.query(
-      `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, status) VALUES ($1, $2, $3, 1, '{}', 'running')`,
-      [runId, workspace, workflowId],
-    );
-    return { runId, workflowId, workspaceId: workspace };
-  }
-
-  /** Publishes a run event to Kafka as the outbox relay would (without touching Postgres). */
-  async function publish(run: Run, seq: number, kind: string, status = 'running', nodeId: string | null = null) {
-    const value = await codec.encode('run-event', runEventsTopic, {
-      eventId: randomUUID(),
-      type: 'run.event',
-      seq,
-      occurredAt: Date.now(),
-      workspaceId: run.workspaceId,
-      runId: run.runId,
-      workflowId: run.workflowId,
-      kind,
-      status,
-      nodeId,
-      detailJson: JSON.stringify({ seq }),
-    });
-    await producer.send({ topic: runEventsTopic, messages: [{ key: run.runId, value }] });
-  }
-
-  /**
-   * Commits a run event as the coordinator does (run_events row and run status in one transaction), then publishes
-   * it unless told not to (an event Kafka never brought to this instance).
-   */
-  async function commit(
-    run: Run,
-    seq: number,
-    kind: string,
-    options: { status?: string; runStatus?: string; nodeId?: string; publish?: boolean } = {},
-  ) {
-    const status = options.status ?? 'running';
-    await inTransaction(pool, async (client) => {
-      await client.query(
-        `INSERT INTO run_events (run_id, seq, workflow_id, workspace_id, kind, status, node_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-        [run.runId, seq, run.workflowId, run.workspaceId, kind, status, options.nodeId ?? null, { seq }],
-      );
-      await client.query('UPDATE runs SET status = $2, event_seq = $3 WHERE id = $1', [
-        run.runId,
-        options.runStatus ?? 'running',
-        seq,
-      ]);
-    });
-    if (options.publish !== false) await publish(run, seq, kind, status, options.nodeId ?? null);
-  }
+  let events: TestEvents;
+  const createRun = (workspace = workspaceId) => events.createRun(workspace);
+  const publish = (...args: Parameters<TestEvents['publish']>) => events.publish(...args);
+  const commit = (...args: Parameters<TestEvents['commit']>) => events.commit(...args);
 
   /** The value of the metric line with this name and these labels, from GET /metrics. */
   const metric = async (base: string, name: string, labels: string[]): Promise<number> => {
@@ -148,6 +90,7 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
     await producer.connect();
     ctx.defer(() => producer.disconnect());
     codec = a.test.app.get<EventCodec>(EVENT_CODEC);
+    events = new TestEvents(pool, producer, codec, runEventsTopic);
     const keys = a.test.app.get(ApiKeysRepository);
     workspaceId = await keys.createWorkspace('fanout-main');
     readKey = (await keys.create(workspaceId, 'read')).key;
