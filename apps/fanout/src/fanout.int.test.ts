@@ -6,8 +6,8 @@ import { Agent, request } from 'undici';
 import { ApiKeysRepository } from '#libs/auth';
 import { createPool, type Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
-import { createKafka, openProducer, type Producer } from '#libs/kafka';
-import { EVENT_CODEC } from '#libs/platform';
+import { createKafka, openAdmin, openProducer, type Producer } from '#libs/kafka';
+import { createRolesApp, EVENT_CODEC } from '#libs/platform';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import { EventStreams } from './event-streams.service.js';
@@ -295,6 +295,26 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
     assert.equal(await metric(a.url, 'fanout_open_streams', ['stream="run"']), gaugeBefore);
     assert.ok((await metric(a.url, 'fanout_streams_ended_total', ['stream="run"', 'reason="client_closed"'])) >= 1);
     assert.equal(a.streams.feed.subscribers.has(`run:${run.runId}`), false, 'unsubscribed from the feed');
+  });
+
+  it('leaves no consumer group behind when an instance shuts down', async () => {
+    const app = await createRolesApp([fanoutRole], ctx.config);
+    await app.init();
+    const feed = app.get(EventStreams).feed;
+    await feed.whenReady(10_000);
+    const admin = openAdmin(
+      createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }),
+      'groups',
+    );
+    await admin.connect();
+    try {
+      const groups = async () => (await admin.listGroups()).groups.map((g) => g.groupId);
+      assert.ok((await groups()).includes(feed.groupId));
+      await app.close();
+      assert.ok(!(await groups()).includes(feed.groupId));
+    } finally {
+      await admin.disconnect();
+    }
   });
 
   it('sends keep-alive comments, and an idle stream picks up from Postgres what Kafka never brought', async () => {
