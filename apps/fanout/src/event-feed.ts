@@ -37,7 +37,8 @@ const TOPICS: Record<
  * per instance, starting at the latest offset, never committing, deleted on shutdown. (kafkajs has no group-less
  * manual assignment.) Nothing is lost by starting at the latest offset or by never committing: a stream replays
  * history from Postgres and fills any gap from there, so Kafka only has to be fast, not complete. A crashed instance
- * leaves an empty group without offsets, which the broker drops by itself.
+ * leaves an empty group without offsets, which the broker removes at its next offsets clean-up (every 10 minutes by
+ * default).
  */
 export class EventFeed {
   readonly subscribers = new Subscribers();
