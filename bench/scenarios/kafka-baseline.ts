@@ -1,9 +1,17 @@
 import type { Message } from 'kafkajs';
-import { openAdmin, openConsumer, openProducer, topicConfigEntries } from '#libs/kafka';
+import {
+  createTopicsAndWait,
+  openAdmin,
+  openConsumer,
+  openProducer,
+  topicConfigEntries,
+  type TopicSpec,
+} from '#libs/kafka';
 import type { MessageSet } from '../support/messages.js';
 import { progress } from '../support/progress.js';
 import { throwIfInterrupted, type Resources } from '../support/resources.js';
 import { waitUntilWritable, type Sandbox } from '../support/sandbox.js';
+import { percentile, sortedCopy } from '../support/stats.js';
 
 export interface BaselineRun {
   /** From the first send to the last message consumed. */
@@ -27,25 +35,7 @@ export async function measureBaseline(
 ): Promise<BaselineRun> {
   const shape = sandbox.topic('patch.created');
   const topic = `${sandbox.topicPrefix}bench.baseline`;
-  throwIfInterrupted();
-  const admin = openAdmin(sandbox.kafka, 'bench-baseline-admin');
-  await admin.connect();
-  try {
-    await admin.createTopics({
-      waitForLeaders: true,
-      topics: [
-        {
-          topic,
-          numPartitions: shape.partitions,
-          replicationFactor: shape.replicationFactor,
-          configEntries: Object.entries(topicConfigEntries(shape)).map(([name, value]) => ({ name, value })),
-        },
-      ],
-    });
-  } finally {
-    await admin.disconnect();
-  }
-  await waitUntilWritable(sandbox.kafka, topic, shape.partitions);
+  await createTopicLike(sandbox, shape, topic);
 
   const batches: Message[][] = [];
   for (let start = 0; start < count; start += batchSize) {
@@ -91,6 +81,154 @@ export async function measureBaseline(
   progress(
     `kafka baseline: ${count} messages, produce ${result.producePerSecond.toFixed(0)} msgs/s, ` +
       `produce+consume ${result.produceConsumePerSecond.toFixed(0)} msgs/s`,
+  );
+  return result;
+}
+
+/** Creates `topic` with the partitions, replication and configuration of `shape`, and waits until it takes writes. */
+async function createTopicLike(sandbox: Sandbox, shape: TopicSpec, topic: string): Promise<void> {
+  throwIfInterrupted();
+  const admin = openAdmin(sandbox.kafka, 'bench-baseline-admin');
+  await admin.connect();
+  try {
+    await createTopicsAndWait(admin, [
+      {
+        topic,
+        numPartitions: shape.partitions,
+        replicationFactor: shape.replicationFactor,
+        configEntries: Object.entries(topicConfigEntries(shape)).map(([name, value]) => ({ name, value })),
+      },
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+  await waitUntilWritable(sandbox.kafka, topic, shape.partitions);
+}
+
+export interface RoundTripRun {
+  /** One message at a time: send (acks from all replicas) until a consumer of another group has it. */
+  readonly roundTripP50Ms: number;
+  readonly roundTripP99Ms: number;
+  /** Of which the produce acknowledgement. */
+  readonly produceP50Ms: number;
+  /** `window` messages in flight, each sent alone and awaited until consumed: messages per second. */
+  readonly pipelinedPerSecond: number;
+  readonly pipelinedP50Ms: number;
+  readonly pipelinedP99Ms: number;
+}
+
+export interface RoundTripOptions {
+  /** Messages sent one at a time. */
+  readonly sequential: number;
+  /** Messages sent with `window` in flight. */
+  readonly pipelined: number;
+  readonly window: number;
+  /** The consumer's fetch wait, as the platform's consumers use (COORDINATOR_MAX_WAIT_MS / WORKER_MAX_WAIT_MS). */
+  readonly maxWaitMs: number;
+}
+
+/**
+ * What one hop of a run costs Kafka alone: a fresh topic shaped like node.completed, a consumer (eachBatch, fetch wait
+ * as the platform's) of a fresh group that joined before the first send, and a producer sending one message per
+ * send() with acks from all replicas. First `sequential` messages one at a time (the round trip a run's hop can at
+ * best take), then `pipelined` messages by `window` independent senders, each sending its next message once its last
+ * one arrived. The sequential producer is the worker's (idempotent, one request in flight); the pipelined one has no
+ * in-flight limit, so the window's messages really are in flight together.
+ */
+export async function measureRoundTrip(
+  sandbox: Sandbox,
+  messages: MessageSet,
+  options: RoundTripOptions,
+  resources: Resources,
+): Promise<RoundTripRun> {
+  const shape = sandbox.topic('node.completed');
+  const topic = `${sandbox.topicPrefix}bench.roundtrip`;
+  await createTopicLike(sandbox, shape, topic);
+
+  const waiting = new Map<number, () => void>();
+  const consumer = openConsumer(sandbox.kafka, {
+    groupId: sandbox.group('roundtrip'),
+    maxWaitTimeInMs: options.maxWaitMs,
+    minBytes: 1,
+  });
+  resources.defer('round-trip consumer', () => consumer.disconnect());
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  const joined = new Promise<void>((resolve) => consumer.on(consumer.events.GROUP_JOIN, () => resolve()));
+  await consumer.run({
+    partitionsConsumedConcurrently: shape.partitions,
+    eachBatch: async ({ batch }) => {
+      for (const message of batch.messages) {
+        const id = Number(message.headers?.['bench-id']?.toString());
+        waiting.get(id)?.();
+        waiting.delete(id);
+      }
+      await Promise.resolve();
+    },
+  });
+  await joined;
+
+  const sequentialProducer = openProducer(sandbox.kafka, 'bench-roundtrip', {
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  resources.defer('round-trip producer', () => sequentialProducer.disconnect());
+  const pipelinedProducer = openProducer(sandbox.kafka, 'bench-roundtrip-pipelined');
+  resources.defer('round-trip pipelined producer', () => pipelinedProducer.disconnect());
+  await Promise.all([sequentialProducer.connect(), pipelinedProducer.connect()]);
+
+  let nextId = 0;
+  const roundTrip = async (producer: typeof sequentialProducer) => {
+    const id = nextId++;
+    const arrived = new Promise<void>((resolve) => waiting.set(id, resolve));
+    const started = performance.now();
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: [{ key: messages.key(id), value: messages.payload(id), headers: { 'bench-id': String(id) } }],
+    });
+    const acked = performance.now();
+    await arrived;
+    return { total: performance.now() - started, produce: acked - started };
+  };
+
+  // A few unmeasured messages first: connections to the partition leaders, metadata, the first fetches.
+  for (let i = 0; i < 20; i++) await roundTrip(sequentialProducer);
+  const sequential: number[] = [];
+  const produce: number[] = [];
+  for (let i = 0; i < options.sequential; i++) {
+    const { total, produce: acked } = await roundTrip(sequentialProducer);
+    sequential.push(total);
+    produce.push(acked);
+  }
+
+  const pipelined: number[] = [];
+  let sent = 0;
+  const lane = async () => {
+    while (sent < options.pipelined) {
+      sent++;
+      pipelined.push((await roundTrip(pipelinedProducer)).total);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: options.window }, lane));
+  const elapsedMs = performance.now() - started;
+
+  const sequentialSorted = sortedCopy(sequential);
+  const pipelinedSorted = sortedCopy(pipelined);
+  const result: RoundTripRun = {
+    roundTripP50Ms: percentile(sequentialSorted, 0.5),
+    roundTripP99Ms: percentile(sequentialSorted, 0.99),
+    produceP50Ms: percentile(sortedCopy(produce), 0.5),
+    pipelinedPerSecond: pipelined.length / (elapsedMs / 1000),
+    pipelinedP50Ms: percentile(pipelinedSorted, 0.5),
+    pipelinedP99Ms: percentile(pipelinedSorted, 0.99),
+  };
+  progress(
+    `kafka round trip: one at a time p50 ${result.roundTripP50Ms.toFixed(2)} ms p99 ${result.roundTripP99Ms.toFixed(2)} ms ` +
+      `(produce p50 ${result.produceP50Ms.toFixed(2)} ms); ${options.window} in flight ` +
+      `${result.pipelinedPerSecond.toFixed(0)} msgs/s, p50 ${result.pipelinedP50Ms.toFixed(2)} ms p99 ` +
+      `${result.pipelinedP99Ms.toFixed(2)} ms`,
   );
   return result;
 }

@@ -17,6 +17,8 @@ export interface CpuShare {
 
 interface Snapshot {
   readonly at: number;
+  /** Context switches of the service processes' main threads (their event loops). */
+  readonly switches: { voluntary: number; involuntary: number };
   readonly machineBusyS: number;
   readonly selfS: number;
   /** CPU seconds by pid, for the service, the java processes and the postgres processes that work for us. */
@@ -61,7 +63,7 @@ function servesDatabase(pid: number, database: string): boolean {
   }
 }
 
-function snapshot(servicePid: number, database: string): Snapshot {
+function snapshot(servicePids: ReadonlySet<number>, database: string): Snapshot {
   const byPid = new Map<number, { comm: string; seconds: number }>();
   let pids: number[] = [];
   try {
@@ -74,25 +76,68 @@ function snapshot(servicePid: number, database: string): Snapshot {
   for (const pid of pids) {
     const proc = readProcess(pid);
     if (!proc) continue;
-    const ours = proc.comm === 'postgres' ? servesDatabase(pid, database) : pid === servicePid || proc.comm === 'java';
+    const ours =
+      proc.comm === 'postgres' ? servesDatabase(pid, database) : servicePids.has(pid) || proc.comm === 'java';
     if (ours) byPid.set(pid, proc);
+  }
+  const switches = { voluntary: 0, involuntary: 0 };
+  for (const pid of servicePids) {
+    const counts = contextSwitches(pid);
+    switches.voluntary += counts.voluntary;
+    switches.involuntary += counts.involuntary;
   }
   const machineBusyMs = cpus().reduce((sum, c) => sum + c.times.user + c.times.nice + c.times.sys + c.times.irq, 0);
   const self = process.cpuUsage();
-  return { at: performance.now(), machineBusyS: machineBusyMs / 1000, selfS: (self.user + self.system) / 1e6, byPid };
+  return {
+    at: performance.now(),
+    switches,
+    machineBusyS: machineBusyMs / 1000,
+    selfS: (self.user + self.system) / 1e6,
+    byPid,
+  };
+}
+
+/**
+ * A thread's context switches (/proc/<pid>/status): voluntary ones wait for I/O (an idle event loop), involuntary ones
+ * are preemptions, the thread wanting the CPU while something else got it.
+ */
+function contextSwitches(pid: number): { voluntary: number; involuntary: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
+    return { voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
+  } catch {
+    return { voluntary: Number.NaN, involuntary: Number.NaN };
+  }
 }
 
 /** Starts measuring; the returned function ends the window and returns the shares. */
 export function measureCpu(servicePid: number, database: string): () => CpuShare {
-  const before = snapshot(servicePid, database);
+  const end = measureCpuSplit([servicePid], database);
+  return () => end().share;
+}
+
+/**
+ * Like `measureCpu` for a service made of several processes: `service` is their sum, `perService` each one's cores
+ * busy in the order given.
+ */
+export function measureCpuSplit(
+  servicePids: readonly number[],
+  database: string,
+): () => { share: CpuShare; perService: number[]; switchesPerSecond: { voluntary: number; involuntary: number } } {
+  const services = new Set(servicePids);
+  const before = snapshot(services, database);
   return () => {
-    const after = snapshot(servicePid, database);
+    const after = snapshot(services, database);
     const wallS = (after.at - before.at) / 1000;
     const sums = { service: 0, postgres: 0, java: 0 };
+    const perPid = new Map<number, number>();
     for (const [pid, proc] of after.byPid) {
       const used = proc.seconds - (before.byPid.get(pid)?.seconds ?? 0);
-      if (pid === servicePid) sums.service += used;
-      else if (proc.comm === 'postgres') sums.postgres += used;
+      if (services.has(pid)) {
+        sums.service += used;
+        perPid.set(pid, used / wallS);
+      } else if (proc.comm === 'postgres') sums.postgres += used;
       else sums.java += used;
     }
     const busy = (after.machineBusyS - before.machineBusyS) / wallS;
@@ -101,13 +146,20 @@ export function measureCpu(servicePid: number, database: string): () => CpuShare
     const postgres = sums.postgres / wallS;
     const java = sums.java / wallS;
     return {
-      machineCores: cpus().length,
-      busy,
-      loadGenerator,
-      service,
-      postgres,
-      java,
-      other: Math.max(0, busy - loadGenerator - service - postgres - java),
+      share: {
+        machineCores: cpus().length,
+        busy,
+        loadGenerator,
+        service,
+        postgres,
+        java,
+        other: Math.max(0, busy - loadGenerator - service - postgres - java),
+      },
+      perService: servicePids.map((pid) => perPid.get(pid) ?? 0),
+      switchesPerSecond: {
+        voluntary: (after.switches.voluntary - before.switches.voluntary) / wallS,
+        involuntary: (after.switches.involuntary - before.switches.involuntary) / wallS,
+      },
     };
   };
 }

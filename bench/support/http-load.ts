@@ -56,3 +56,109 @@ export async function runClosedLoop(client: ApiClient, options: LoadOptions): Pr
     failures,
   };
 }
+
+/**
+ * Every answer of a longer load with the time its request was sent (performance.now()), so that a window of it (after
+ * a warm-up, say) can be summarized on its own.
+ */
+export class AnswerLog {
+  private readonly sentAt: number[] = [];
+  private readonly latencies: number[] = [];
+  private readonly failures: { at: number; what: string }[] = [];
+
+  accepted(sentAt: number, latencyMs: number): void {
+    this.sentAt.push(sentAt);
+    this.latencies.push(latencyMs);
+  }
+
+  failed(sentAt: number, what: string): void {
+    this.failures.push({ at: sentAt, what });
+  }
+
+  /** The requests sent in [from, to): how many were accepted, their latencies (ascending), failures by kind. */
+  window(from: number, to: number): Omit<LoadResult, 'elapsedMs'> {
+    const latencies: number[] = [];
+    this.sentAt.forEach((at, i) => {
+      if (at >= from && at < to) latencies.push(this.latencies[i] as number);
+    });
+    const failures = new Map<string, number>();
+    for (const f of this.failures) if (f.at >= from && f.at < to) failures.set(f.what, (failures.get(f.what) ?? 0) + 1);
+    return { accepted: latencies.length, latenciesMs: sortedCopy(latencies), failures };
+  }
+}
+
+/** Sends one POST, logging its answer; resolves with the answer's body on a 202, else undefined. */
+export async function postLogged(
+  client: ApiClient,
+  log: AnswerLog,
+  path: string,
+  body: string,
+): Promise<string | undefined> {
+  const sent = performance.now();
+  try {
+    const reply = await client.post(path, body);
+    if (reply.status === 202) {
+      log.accepted(sent, performance.now() - sent);
+      return reply.text;
+    }
+    log.failed(sent, `HTTP ${reply.status}`);
+  } catch (error) {
+    log.failed(sent, (error as { code?: string }).code ?? (error as Error).message);
+  }
+  return undefined;
+}
+
+export interface OpenLoop {
+  readonly log: AnswerLog;
+  /** How far behind its schedule the sender fell at worst (a busy event loop in this process), in ms. */
+  readonly maxLateMs: number;
+  /** Stops sending and waits for the answers still outstanding. */
+  stop(): Promise<void>;
+}
+
+/**
+ * An open-loop load: POSTs at `rate` per second on a fixed schedule, whatever the answers (requests beyond the client's
+ * connections queue in the client, and show up as latency). `onAccepted` gets each 202's body.
+ */
+export function startOpenLoop(
+  client: ApiClient,
+  rate: number,
+  next: () => { path: string; body: string },
+  onAccepted: (body: string) => void = () => undefined,
+): OpenLoop {
+  const log = new AnswerLog();
+  const outstanding = new Set<Promise<void>>();
+  const interval = 1000 / rate;
+  const started = performance.now();
+  let scheduled = 0;
+  let maxLateMs = 0;
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped && !client.closed) {
+      const now = performance.now();
+      while (started + scheduled * interval <= now) {
+        maxLateMs = Math.max(maxLateMs, now - (started + scheduled * interval));
+        scheduled++;
+        const { path, body } = next();
+        const request: Promise<void> = postLogged(client, log, path, body).then((text) => {
+          outstanding.delete(request);
+          if (text !== undefined) onAccepted(text);
+        });
+        outstanding.add(request);
+      }
+      const wait = started + scheduled * interval - performance.now();
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)));
+    }
+  })();
+  return {
+    log,
+    get maxLateMs() {
+      return maxLateMs;
+    },
+    stop: async () => {
+      stopped = true;
+      await loop;
+      await Promise.all(outstanding);
+    },
+  };
+}

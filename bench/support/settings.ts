@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SERVICE_ROLES, type ServiceRole } from './service.js';
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const seconds = (fallback: number) => z.coerce.number().nonnegative().default(fallback);
@@ -58,14 +59,19 @@ export class SettingsError extends Error {
   override readonly name = 'SettingsError';
 }
 
-export function readSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): BenchSettings {
+/** Parses the environment (empty values count as unset) with `schema`, or throws a SettingsError naming each problem. */
+function parseEnv<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv): z.output<T> {
   const nonEmpty = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
-  const parsed = settingsSchema.safeParse(nonEmpty);
+  const parsed = schema.safeParse(nonEmpty);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  ${String(issue.path[0])}: ${issue.message}`);
     throw new SettingsError(`Invalid benchmark settings:\n${problems.join('\n')}`);
   }
-  const s = parsed.data;
+  return parsed.data;
+}
+
+export function readSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): BenchSettings {
+  const s = parseEnv(settingsSchema, env);
   return {
     runs: s.BENCH_RUNS,
     scenarios: new Set(s.BENCH_ONLY),
@@ -82,6 +88,110 @@ export function readSettings(env: NodeJS.ProcessEnv, defaultPartitions: number):
     payloadBytes: s.BENCH_PAYLOAD_BYTES,
     baselineMessages: s.BENCH_BASELINE_MESSAGES,
     baselineBatch: s.BENCH_BASELINE_BATCH,
+    serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
+    cpuProfileDir: s.BENCH_CPU_PROF_DIR,
+  };
+}
+
+export const RUN_SCENARIOS = ['max', 'rate', 'baseline'] as const;
+export type RunScenario = (typeof RUN_SCENARIOS)[number];
+
+/**
+ * The process layout: processes separated by ';' (or whitespace), each a comma-separated role list. One process with
+ * everything a run needs by default.
+ */
+const layout = z
+  .string()
+  .default('api,outbox-relay,coordinator,worker')
+  .transform((value) =>
+    value
+      .split(/[;\s]+/)
+      .filter(Boolean)
+      .map((roles) => roles.split(',').map((r) => r.trim())),
+  )
+  .pipe(z.array(z.array(z.enum(SERVICE_ROLES)).min(1)).min(1))
+  .refine((processes) => processes.filter((roles) => roles.includes('api')).length === 1, {
+    message: 'exactly one process must run the api',
+  })
+  .refine(
+    (processes) =>
+      ['outbox-relay', 'coordinator', 'worker'].every((role) =>
+        processes.some((roles) => roles.includes(role as never)),
+      ),
+    { message: 'a run needs outbox-relay, coordinator and worker somewhere' },
+  );
+
+/** The knobs of `npm run bench:runs`; the shared ones (BENCH_RUNS, BENCH_DURATION_S, ...) mean what they mean above. */
+const runSettingsSchema = z.object({
+  BENCH_RUNS: count(3),
+  /** Which scenarios to run (comma-separated): the closed-loop maximum, the fixed rate, the Kafka baseline. */
+  BENCH_ONLY: z
+    .string()
+    .default(RUN_SCENARIOS.join(','))
+    .transform((value) => value.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.enum(RUN_SCENARIOS)).min(1)),
+  BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
+  BENCH_DURATION_S: seconds(10),
+  BENCH_WARMUP_S: seconds(5),
+  /** Runs in flight in the closed loop: each starter starts its next run once its last one finished. */
+  BENCH_RUN_CONCURRENCY: count(512),
+  /** Runs started per second in the fixed-rate mode; half the closed loop's median when unset. */
+  BENCH_RUN_RATE: z.coerce.number().positive().optional(),
+  /** Workflows the runs are spread over (all the same 3-node chain). */
+  BENCH_RUN_WORKFLOWS: count(10),
+  /** How often the closed loop asks Postgres which of its runs finished. */
+  BENCH_RUN_POLL_MS: count(5),
+  BENCH_DRAIN_TIMEOUT_S: seconds(120),
+  BENCH_SERVICES: layout,
+  BENCH_RTT_MESSAGES: count(1_000),
+  BENCH_RTT_PIPELINED_MESSAGES: count(20_000),
+  BENCH_RTT_WINDOW: count(64),
+  BENCH_KEYS: count(400),
+  BENCH_PAYLOAD_BYTES: count(200),
+  BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
+  BENCH_CPU_PROF_DIR: z.string().min(1).optional(),
+});
+
+export interface RunBenchSettings {
+  readonly runs: number;
+  readonly scenarios: ReadonlySet<RunScenario>;
+  readonly partitions: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly concurrency: number;
+  readonly rate: number | undefined;
+  readonly workflows: number;
+  readonly pollMs: number;
+  readonly drainTimeoutMs: number;
+  readonly services: readonly (readonly ServiceRole[])[];
+  readonly rttMessages: number;
+  readonly rttPipelinedMessages: number;
+  readonly rttWindow: number;
+  readonly keys: number;
+  readonly payloadBytes: number;
+  readonly serviceLogLevel: string;
+  readonly cpuProfileDir: string | undefined;
+}
+
+export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): RunBenchSettings {
+  const s = parseEnv(runSettingsSchema, env);
+  return {
+    runs: s.BENCH_RUNS,
+    scenarios: new Set(s.BENCH_ONLY),
+    partitions: s.BENCH_PARTITIONS ?? defaultPartitions,
+    durationMs: s.BENCH_DURATION_S * 1000,
+    warmupMs: s.BENCH_WARMUP_S * 1000,
+    concurrency: s.BENCH_RUN_CONCURRENCY,
+    rate: s.BENCH_RUN_RATE,
+    workflows: s.BENCH_RUN_WORKFLOWS,
+    pollMs: s.BENCH_RUN_POLL_MS,
+    drainTimeoutMs: s.BENCH_DRAIN_TIMEOUT_S * 1000,
+    services: s.BENCH_SERVICES,
+    rttMessages: s.BENCH_RTT_MESSAGES,
+    rttPipelinedMessages: s.BENCH_RTT_PIPELINED_MESSAGES,
+    rttWindow: s.BENCH_RTT_WINDOW,
+    keys: s.BENCH_KEYS,
+    payloadBytes: s.BENCH_PAYLOAD_BYTES,
     serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
     cpuProfileDir: s.BENCH_CPU_PROF_DIR,
   };

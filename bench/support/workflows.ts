@@ -10,12 +10,30 @@ export const BENCH_DEFINITION = {
   edges: [{ from: 'a', to: 'b' }],
 };
 
-export async function createWorkflows(client: ApiClient, count: number, name: string): Promise<string[]> {
+/** The run benchmark's workflow: a 3-node chain of function nodes, a → b → c, c's output (x + 1) * 2. */
+export const CHAIN_DEFINITION = {
+  nodes: {
+    a: { type: 'function', config: { expression: 'input.x' } },
+    b: { type: 'function', config: { expression: 'nodes.a + 1' } },
+    c: { type: 'function', config: { expression: 'nodes.b * 2' } },
+  },
+  edges: [
+    { from: 'a', to: 'b' },
+    { from: 'b', to: 'c' },
+  ],
+};
+
+export async function createWorkflows(
+  client: ApiClient,
+  count: number,
+  name: string,
+  definition: unknown = BENCH_DEFINITION,
+): Promise<string[]> {
   const indexes = Array.from({ length: count }, (_, i) => i);
   return mapLimit(indexes, 16, async (i) => {
     const created = await client.postExpecting<{ id: string }>(201, '/v1/workflows', {
       name: `${name}-${i}`,
-      definition: BENCH_DEFINITION,
+      definition,
     });
     return created.id;
   });

@@ -1,0 +1,254 @@
+import { cpus, platform, release, totalmem } from 'node:os';
+import type { AppConfig } from '#libs/config';
+import type { RoundTripRun } from './scenarios/kafka-baseline.js';
+import type { RunDiagnostics, RunLoadRun } from './scenarios/run-load.js';
+import type { CpuShare } from './support/cpu.js';
+import { atLeast, below, type Figure, type Target } from './support/report.js';
+import type { RunBenchSettings } from './support/settings.js';
+import type { StackFacts } from './support/stack-check.js';
+import { summarize } from './support/stats.js';
+
+/** What the run benchmark measured: every run of every scenario. */
+export interface RunMeasured {
+  readonly max: RunLoadRun[];
+  readonly rate: RunLoadRun[];
+  readonly baseline: RoundTripRun[];
+}
+
+/** Kafka hops on a 3-node chain's critical path: run.requested, then per node a dispatch and a completion. */
+export const CHAIN_KAFKA_HOPS = 7;
+
+const HOP_LABELS: Record<string, string> = { start: 'start→function', function: 'function→function' };
+
+export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[] {
+  const list: Figure[] = [];
+  const add = (figure: Omit<Figure, 'summary'>, values: number[]) => {
+    if (values.length) list.push({ ...figure, summary: summarize(values) });
+  };
+  const loadFigures = (
+    runs: RunLoadRun[],
+    prefix: string,
+    title: string,
+    targets: { completed?: Target; hopP50?: Target; hopP99?: Target },
+  ) => {
+    const pick = (f: (r: RunLoadRun) => number) => runs.map(f);
+    if (prefix === 'rate') {
+      add(
+        { key: 'rateTarget', label: `${title}: rate asked`, unit: 'runs/s', decimals: 0 },
+        pick((r) => r.targetRate),
+      );
+      add(
+        { key: 'rateStartedPerSecond', label: '  started runs/s', unit: '/s', decimals: 0 },
+        pick((r) => r.startedPerSecond),
+      );
+    }
+    add(
+      {
+        key: `${prefix}CompletedPerSecond`,
+        label: prefix === 'rate' ? '  completed runs/s' : `${title}: completed runs/s`,
+        unit: '/s',
+        decimals: 0,
+        ...(targets.completed ? { target: targets.completed } : {}),
+      },
+      pick((r) => r.completedPerSecond),
+    );
+    add(
+      { key: `${prefix}LatencyP50Ms`, label: '  run latency p50', unit: 'ms', decimals: 1 },
+      pick((r) => r.latencyP50Ms),
+    );
+    add(
+      { key: `${prefix}LatencyP99Ms`, label: '  run latency p99', unit: 'ms', decimals: 1 },
+      pick((r) => r.latencyP99Ms),
+    );
+    add(
+      { key: `${prefix}AcceptP99Ms`, label: '  POST /runs 202 latency p99', unit: 'ms', decimals: 1 },
+      pick((r) => r.acceptP99Ms),
+    );
+    for (const [type, label] of Object.entries(HOP_LABELS)) {
+      const hop = (f: (h: RunLoadRun['hops'][string]) => number) =>
+        runs.filter((r) => r.hops[type]).map((r) => f(r.hops[type] as RunLoadRun['hops'][string]));
+      const key = `${prefix}Hop${type[0]?.toUpperCase()}${type.slice(1)}`;
+      add(
+        {
+          key: `${key}P50Ms`,
+          label: `  hop ${label} p50 (buckets)`,
+          unit: 'ms',
+          decimals: 1,
+          ...(targets.hopP50 ? { target: targets.hopP50 } : {}),
+        },
+        hop((h) => h.p50Ms),
+      );
+      add(
+        {
+          key: `${key}P99Ms`,
+          label: `  hop ${label} p99 (buckets)`,
+          unit: 'ms',
+          decimals: 1,
+          ...(targets.hopP99 ? { target: targets.hopP99 } : {}),
+        },
+        hop((h) => h.p99Ms),
+      );
+      add(
+        { key: `${key}MeanMs`, label: `  hop ${label} mean (exact)`, unit: 'ms', decimals: 1 },
+        hop((h) => h.meanMs),
+      );
+    }
+  };
+  loadFigures(m.max, 'max', `closed loop, ${settings.concurrency} runs in flight`, {
+    completed: atLeast(1000, '/s'),
+  });
+  loadFigures(m.rate, 'rate', 'fixed rate', { hopP50: below(5, 'ms'), hopP99: below(20, 'ms') });
+  const b = (f: (r: RoundTripRun) => number) => m.baseline.map(f);
+  add(
+    { key: 'kafkaRoundTripP50Ms', label: 'kafkajs produce→consume, one at a time: p50', unit: 'ms', decimals: 2 },
+    b((r) => r.roundTripP50Ms),
+  );
+  add(
+    { key: 'kafkaRoundTripP99Ms', label: '  p99', unit: 'ms', decimals: 2 },
+    b((r) => r.roundTripP99Ms),
+  );
+  add(
+    { key: 'kafkaProduceP50Ms', label: '  of which produce (acks=-1) p50', unit: 'ms', decimals: 2 },
+    b((r) => r.produceP50Ms),
+  );
+  add(
+    {
+      key: 'kafkaChainFloorMs',
+      label: `  × ${CHAIN_KAFKA_HOPS} hops of a 3-node run (Kafka-only floor)`,
+      unit: 'ms',
+      decimals: 1,
+    },
+    b((r) => r.roundTripP50Ms * CHAIN_KAFKA_HOPS),
+  );
+  add(
+    {
+      key: 'kafkaPipelinedPerSecond',
+      label: `kafkajs produce→consume, ${settings.rttWindow} in flight`,
+      unit: 'msgs/s',
+      decimals: 0,
+    },
+    b((r) => r.pipelinedPerSecond),
+  );
+  add(
+    { key: 'kafkaPipelinedP50Ms', label: '  round trip p50', unit: 'ms', decimals: 2 },
+    b((r) => r.pipelinedP50Ms),
+  );
+  add(
+    { key: 'kafkaPipelinedP99Ms', label: '  round trip p99', unit: 'ms', decimals: 2 },
+    b((r) => r.pipelinedP99Ms),
+  );
+  return list;
+}
+
+/** One mode's diagnostics as medians over its runs. */
+export function runDiagnostics(runs: readonly RunLoadRun[]) {
+  if (!runs.length) return undefined;
+  const median = (values: number[]) => summarize(values).median;
+  const first = runs[0] as RunLoadRun;
+  const medianOf = <T extends object>(of: (r: RunLoadRun) => T) =>
+    Object.fromEntries(
+      Object.keys(of(first)).map((key) => [
+        key,
+        median(runs.map((r) => (of(r) as Record<string, number>)[key] ?? NaN)),
+      ]),
+    ) as Record<keyof T, number>;
+  const labels = new Set(runs.flatMap((r) => Object.keys(r.statements)));
+  const statements = [...labels]
+    .map((label) => ({
+      label,
+      perRun: median(runs.map((r) => r.statements[label]?.perRun ?? 0)),
+      msPerRun: median(runs.map((r) => r.statements[label]?.msPerRun ?? 0)),
+    }))
+    .sort((a, b) => b.perRun - a.perRun);
+  const perRun = (pick: (c: CpuShare) => number) =>
+    median(runs.map((r) => (pick(r.cpu) / r.completedPerSecond) * 1000));
+  return {
+    cpu: medianOf<CpuShare>((r) => r.cpu),
+    /** CPU milliseconds per completed run, by process class. */
+    cpuMsPerRun: {
+      service: perRun((c) => c.service),
+      postgres: perRun((c) => c.postgres),
+      java: perRun((c) => c.java),
+      driver: perRun((c) => c.loadGenerator),
+    },
+    cpuPerService: first.cpuPerService.map((_, i) => median(runs.map((r) => r.cpuPerService[i] ?? NaN))),
+    service: medianOf<RunDiagnostics>((r) => r.diagnostics),
+    statements,
+    drainMs: median(runs.map((r) => r.drainMs)),
+    senderLateMaxMs: median(runs.map((r) => r.senderLateMaxMs)),
+    notCompleted: runs.reduce((sum, r) => sum + Object.values(r.notCompleted).reduce((a, n) => a + n, 0), 0),
+  };
+}
+
+export function runDiagnosticLines(
+  title: string,
+  d: NonNullable<ReturnType<typeof runDiagnostics>>,
+  settings: RunBenchSettings,
+): string[] {
+  const n = (value: number, decimals = 0) => (Number.isFinite(value) ? value.toFixed(decimals) : 'n/a');
+  const { cpu, service: s } = d;
+  const layout = settings.services.map((roles, i) => `${roles.join('+')} ${n(d.cpuPerService[i] ?? NaN, 2)}`);
+  return [
+    `${title} (medians over the runs):`,
+    `  cores busy ${n(cpu.busy, 2)} of ${cpu.machineCores}: driver ${n(cpu.loadGenerator, 2)}, service ` +
+      `${n(cpu.service, 2)}, postgres ${n(cpu.postgres, 2)}, kafka + registry (java) ${n(cpu.java, 2)}, other ${n(cpu.other, 2)}`,
+    `  CPU per completed run: service ${n(d.cpuMsPerRun.service, 1)} ms, postgres ${n(d.cpuMsPerRun.postgres, 1)} ms, ` +
+      `java ${n(d.cpuMsPerRun.java, 1)} ms (driver ${n(d.cpuMsPerRun.driver, 1)} ms)`,
+    `  service processes: ${layout.join('; ')}; event-loop delay p99 ${n(s.eventLoopLagP99Ms, 1)} ms ` +
+      `(max ${n(s.eventLoopLagMaxMs, 1)} ms), GC ${n(s.gcPercent, 1)}% of the window; main threads switched out ` +
+      `${n(s.voluntarySwitchesPerSecond)}/s waiting for I/O and ${n(s.involuntarySwitchesPerSecond)}/s preempted`,
+    `  coordinator: ${n(s.coordinatorBatchesPerSecond)} batches/s of ${n(s.coordinatorInputsPerBatch, 1)} inputs, ` +
+      `${n(s.coordinatorBatchMs, 1)} ms each (transaction included)`,
+    `  outbox relay: ${n(s.relayBatchesPerSecond)} batches/s of ${n(s.rowsPerRelayBatch, 1)} rows, ` +
+      `${n(s.relayPublishMs, 1)} ms per Kafka acknowledgement; ${n(s.relayRowsPerRun, 1)} rows per run`,
+    `  worker: ${n(s.workerTasksPerRun, 2)} tasks per run, ${n(s.workerTaskMs, 2)} ms each`,
+    `  Postgres per completed run: ${n(s.statementsPerRun, 1)} statements from the service (${n(s.commitsPerRun, 2)} ` +
+      `COMMITs, ${n(s.statementMsPerRun, 1)} ms client-side), ${n(s.pgCommitsPerRun, 2)} commits and ` +
+      `${n(s.pgRowsWrittenPerRun, 1)} rows written (pg_stat_database), ${n(s.walBytesPerRun)} WAL bytes; ` +
+      `${n(s.walSyncsPerSecond)} WAL flushes/s; the driver's own finish polling ${n(s.driverQueriesPerSecond)} queries/s`,
+    '  statements per run (client-side count and time, by verb and first table):',
+    ...d.statements
+      .slice(0, 14)
+      .map((st) => `    ${n(st.perRun, 2).padStart(6)}  ${n(st.msPerRun, 2).padStart(6)} ms  ${st.label}`),
+    `  drain after the load ${n(d.drainMs)} ms` +
+      (Number.isFinite(d.senderLateMaxMs) && d.senderLateMaxMs > 0
+        ? `; the fixed-rate sender fell ${n(d.senderLateMaxMs, 1)} ms behind its schedule at worst`
+        : '') +
+      (d.notCompleted ? `; ${d.notCompleted} runs ended other than completed (see the JSON)` : ''),
+  ];
+}
+
+export function runContext(base: AppConfig, settings: RunBenchSettings, facts: StackFacts, busyBeforeStart: number) {
+  const cores = cpus();
+  return {
+    busyBeforeStart: Math.round(busyBeforeStart * 100) / 100,
+    cores: cores.length,
+    cpuModel: cores[0]?.model.trim() ?? '?',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${platform()} ${release()}`,
+    node: process.version,
+    kafkaBrokers: base.KAFKA_BROKERS.join(','),
+    kafkaPartitions: settings.partitions,
+    postgres: facts.postgresVersion,
+    synchronousCommit: facts.synchronousCommit,
+    services: settings.services.map((roles) => roles.join(',')),
+  };
+}
+
+export function runHeaderLines(ctx: ReturnType<typeof runContext>, settings: RunBenchSettings): string[] {
+  const busy = ctx.busyBeforeStart > 0.2 ? ' (OTHER WORK IS RUNNING: every figure is skewed)' : '';
+  return [
+    `Run pipeline benchmark (${new Date().toISOString()})`,
+    `machine   ${ctx.cores} cores (${ctx.cpuModel}), ${ctx.memoryGiB} GiB, ${ctx.os}, Node ${ctx.node}; ` +
+      `${ctx.busyBeforeStart} cores busy before the start${busy}`,
+    `stack     Kafka ${ctx.kafkaBrokers} with ${ctx.kafkaPartitions} partitions per topic, PostgreSQL ${ctx.postgres} ` +
+      `(synchronous_commit ${ctx.synchronousCommit})`,
+    `workload  3-node function chain (a: input.x, b: nodes.a + 1, c: nodes.b * 2) over ${settings.workflows} workflows; ` +
+      `${settings.durationMs / 1000} s measured after ${settings.warmupMs / 1000} s warm-up; ${settings.runs} runs per mode`,
+    `service   ${ctx.services.map((s) => `[${s}]`).join(' ')} (one child process per bracket)`,
+    `modes     closed loop: ${settings.concurrency} starters, each starting its next run when its last one finished; ` +
+      `fixed rate: ${settings.rate ? `${settings.rate} runs/s` : 'half the closed loop median'}`,
+    `baseline  ${settings.rttMessages} messages one at a time, ${settings.rttPipelinedMessages} with ` +
+      `${settings.rttWindow} in flight (hop quantiles are interpolated within hop_latency_ms buckets 1,5,10,50,100,500,1000)`,
+  ];
+}

@@ -1,0 +1,187 @@
+import { mkdirSync } from 'node:fs';
+import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
+import { describeOpenResources, openResources } from '#libs/resources';
+import {
+  runContext,
+  runDiagnosticLines,
+  runDiagnostics,
+  runFigures,
+  runHeaderLines,
+  type RunMeasured,
+} from './runs-report.js';
+import { measureRoundTrip } from './scenarios/kafka-baseline.js';
+import { measureRunLoad, type RunLoadRun } from './scenarios/run-load.js';
+import { idleBusy } from './support/cpu.js';
+import { profileLines, summarizeProfiles, type ProfileSummary } from './support/cpu-profile.js';
+import { messageSet } from './support/messages.js';
+import { progress } from './support/progress.js';
+import { figuresJson, round, table } from './support/report.js';
+import { interruptAndReleaseAll, releaseAll, Resources } from './support/resources.js';
+import { createSandbox } from './support/sandbox.js';
+import { readRunSettings, SettingsError, type RunBenchSettings } from './support/settings.js';
+import { checkStack } from './support/stack-check.js';
+import { summarize } from './support/stats.js';
+
+/**
+ * `npm run bench:runs`: 3-node function-chain runs through api, outbox relay, coordinator and worker, at the most the
+ * pipeline completes (closed loop) and at a fixed rate below that, with the Kafka round trip on the same broker as the
+ * baseline; medians of BENCH_RUNS runs. Needs the local stack up (`npm run stack:up`). Progress goes to stderr; stdout
+ * gets the table, the diagnostics and, last, one JSON line.
+ */
+
+const write = (text: string) => process.stdout.write(`${text}\n`);
+
+async function measure(base: AppConfig, settings: RunBenchSettings): Promise<RunMeasured> {
+  const measured: RunMeasured = { max: [], rate: [], baseline: [] };
+  const { scenarios } = settings;
+  if (scenarios.has('baseline')) {
+    for (let run = 1; run <= settings.runs; run++) {
+      const resources = new Resources();
+      try {
+        const sandbox = await createSandbox(base, `rtt${run}`, settings.partitions, resources);
+        measured.baseline.push(
+          await measureRoundTrip(
+            sandbox,
+            messageSet(settings.keys, settings.payloadBytes),
+            {
+              sequential: settings.rttMessages,
+              pipelined: settings.rttPipelinedMessages,
+              window: settings.rttWindow,
+              maxWaitMs: sandbox.config.WORKER_MAX_WAIT_MS,
+            },
+            resources,
+          ),
+        );
+      } finally {
+        await resources.release();
+      }
+    }
+  }
+  if (scenarios.has('max')) {
+    for (let run = 1; run <= settings.runs; run++) {
+      measured.max.push(await measureRunLoad(base, settings, { kind: 'max', concurrency: settings.concurrency }, run));
+    }
+  }
+  if (scenarios.has('rate')) {
+    const maxMedian = measured.max.length ? summarize(measured.max.map((r) => r.completedPerSecond)).median : NaN;
+    const rate = settings.rate ?? maxMedian / 2;
+    if (!Number.isFinite(rate) || rate <= 0) {
+      throw new SettingsError(
+        'the fixed-rate mode needs BENCH_RUN_RATE, or the closed loop (BENCH_ONLY with max) first',
+      );
+    }
+    for (let run = 1; run <= settings.runs; run++) {
+      measured.rate.push(await measureRunLoad(base, settings, { kind: 'rate', rate }, run));
+    }
+  }
+  return measured;
+}
+
+function roundDeep(value: unknown): unknown {
+  if (typeof value === 'number') return round(value);
+  if (Array.isArray(value)) return value.map(roundDeep);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, roundDeep(v)]));
+  }
+  return value;
+}
+
+function profiles(settings: RunBenchSettings, runs: readonly RunLoadRun[]): ProfileSummary | undefined {
+  if (!settings.cpuProfileDir || !runs.length) return undefined;
+  return summarizeProfiles(
+    settings.cpuProfileDir,
+    runs.map((r) => r.profileWindow),
+  );
+}
+
+async function main(): Promise<void> {
+  let base: AppConfig;
+  let settings: RunBenchSettings;
+  try {
+    base = loadConfig();
+    settings = readRunSettings(process.env, base.KAFKA_PARTITIONS);
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof SettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const stack = await checkStack(base);
+  if (!stack.ok) {
+    process.stderr.write(
+      `The local stack is not up, so there is nothing to benchmark against:\n${stack.problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Start it with `npm run stack:up` (or `npm start`), check it with `npm run stack:status`, then run this again.\n',
+    );
+    process.exitCode = 2;
+    return;
+  }
+  if (settings.cpuProfileDir) mkdirSync(settings.cpuProfileDir, { recursive: true });
+  const ctx = runContext(base, settings, stack.facts, await idleBusy(1_000));
+  runHeaderLines(ctx, settings).forEach((line) => write(line));
+  write('');
+  const started = performance.now();
+  let measured: RunMeasured;
+  try {
+    measured = await measure(base, settings);
+  } catch (error) {
+    if (!(error instanceof SettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+    return;
+  }
+  const list = runFigures(measured, settings);
+  write(table(list));
+  const diagnostics = { max: runDiagnostics(measured.max), rate: runDiagnostics(measured.rate) };
+  if (diagnostics.max) {
+    ['', ...runDiagnosticLines('closed loop, during the window', diagnostics.max, settings)].forEach(write);
+  }
+  if (diagnostics.rate) {
+    ['', ...runDiagnosticLines('fixed rate, during the window', diagnostics.rate, settings)].forEach(write);
+  }
+  const aboveLastBucket = [...measured.max, ...measured.rate].some((r) =>
+    Object.values(r.hops).some((h) => h.p99Ms === Infinity),
+  );
+  if (aboveLastBucket) write('\n(a hop quantile above the last bucket, 1000 ms, shows as n/a)');
+  const profileSummaries = { max: profiles(settings, measured.max), rate: profiles(settings, measured.rate) };
+  if (profileSummaries.max) ['', ...profileLines('CPU profile, closed loop', profileSummaries.max)].forEach(write);
+  if (profileSummaries.rate) ['', ...profileLines('CPU profile, fixed rate', profileSummaries.rate)].forEach(write);
+  const seconds = (performance.now() - started) / 1000;
+  write(`took ${seconds.toFixed(0)} s`);
+  const strip = (runs: RunLoadRun[]) => runs.map(({ profileWindow: _window, ...rest }) => rest);
+  write(
+    JSON.stringify({
+      benchmark: 'runs',
+      at: new Date().toISOString(),
+      context: ctx,
+      settings: { ...settings, scenarios: [...settings.scenarios] },
+      results: figuresJson(list),
+      diagnostics: roundDeep(diagnostics),
+      runs: roundDeep({ max: strip(measured.max), rate: strip(measured.rate), baseline: measured.baseline }),
+      profiles: profileSummaries.max || profileSummaries.rate ? roundDeep(profileSummaries) : null,
+      seconds: round(seconds),
+    }),
+  );
+  const leftOpen = openResources();
+  if (leftOpen.length) progress(`warning: left open:\n${describeOpenResources(leftOpen)}`);
+}
+
+/**
+ * Ctrl-C releases whatever the running step holds (the step itself then fails on closed clients, which is expected) and
+ * exits 130 once everything is cleaned up; a second Ctrl-C exits at once.
+ */
+let interrupted: Promise<void> | undefined;
+const onSignal = (signal: NodeJS.Signals) => {
+  if (interrupted) process.exit(130);
+  progress(`${signal}: cleaning up (again to exit at once)`);
+  interrupted = interruptAndReleaseAll().finally(() => process.exit(130));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+try {
+  await main();
+} catch (error) {
+  if (interrupted) await interrupted;
+  await releaseAll();
+  throw error;
+}
