@@ -9,3 +9,4 @@ export {
 } from './migrations.js';
 export { createPool, inTransaction, type Pool } from './pool.js';
 export { MIGRATIONS_DIR } from './migrations-dir.js';
+export { GroupCommit, type GroupCommitOptions, type GroupOutcome } from './group-commit.js';

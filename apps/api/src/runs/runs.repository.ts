@@ -1,26 +1,14 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
-import { inTransaction, type Pool } from '#libs/db';
+import { GroupCommit, inTransaction, type Pool } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
-import { insertOutboxRows } from '#libs/outbox';
+import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { isTerminal } from '#libs/runs';
-import { claimIdempotencyKey, readIdempotentAnswer, readRun, storeIdempotentAnswer, type RunView } from './runs.sql.js';
+import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
+import { readRun, type RunView } from './runs.sql.js';
 
-export interface StartRunRequest {
-  workspaceId: string;
-  workflowId: string;
-  input: unknown;
-  tag: string | null;
-  idempotencyKey: string | undefined;
-  requestHash: string;
-}
-
-export interface RunAccepted {
-  runId: string;
-  workflowVersion: number;
-}
+export type { RunAccepted, StartRunRequest };
 
 /**
  * Writes what the API accepts about runs, each with its event in the same transaction (DESIGN §3, invariant 1):
@@ -28,74 +16,38 @@ export interface RunAccepted {
  */
 @Injectable()
 export class RunsRepository {
+  private readonly starts: GroupCommit<StartRunRequest, RunAccepted>;
+
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    const topic = `${config.KAFKA_TOPIC_PREFIX}run.requested`;
+    const waker = new OutboxWaker(pool);
+    this.starts = new GroupCommit(pool, {
+      maxBatch: config.PATCH_WRITE_MAX_BATCH,
+      maxConcurrent: 3,
+      begin: skipOutboxTrigger,
+      afterCommit: () => waker.wake(),
+      unavailable: (error) =>
+        error instanceof ProblemError
+          ? error
+          : new ProblemError('dependency_unavailable', `could not store the run: ${(error as Error).message}`),
+      write: (client, requests) => writeRunStarts(client, codec, topic, requests),
+    });
+  }
 
   read(workspaceId: string, runId: string): Promise<RunView | undefined> {
     return readRun(this.pool, workspaceId, runId);
   }
 
-  /** Pins the latest materialized version; a retried request with the same Idempotency-Key gets the first run. */
-  async start(request: StartRunRequest): Promise<RunAccepted> {
-    const scope = `runs:${request.workflowId}`;
-    const accepted = await inTransaction(this.pool, async (client) => {
-      const { idempotencyKey: key } = request;
-      if (
-        key !== undefined &&
-        !(await claimIdempotencyKey(client, request.workspaceId, scope, key, request.requestHash))
-      ) {
-        return undefined;
-      }
-      const { rows } = await client.query<{ latest_version: number }>(
-        'SELECT latest_version FROM workflows WHERE id = $1 AND workspace_id = $2',
-        [request.workflowId, request.workspaceId],
-      );
-      const workflowVersion = rows[0]?.latest_version;
-      if (workflowVersion === undefined) throw new ProblemError('not_found', `no workflow ${request.workflowId}`);
-      const runId = randomUUID();
-      await client.query(
-        `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag) VALUES ($1, $2, $3, $4, $5, $6)`,
-        [runId, request.workspaceId, request.workflowId, workflowVersion, JSON.stringify(request.input), request.tag],
-      );
-      const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.requested`;
-      await insertOutboxRows(client, [
-        {
-          topic,
-          key: runId,
-          eventType: 'run.requested',
-          payload: await this.codec.encode('run-requested', topic, {
-            ...envelope(1, request.workspaceId),
-            type: 'run.requested',
-            runId,
-            workflowId: request.workflowId,
-            workflowVersion,
-            inputJson: JSON.stringify(request.input),
-            tag: request.tag,
-          }),
-        },
-      ]);
-      const answer: RunAccepted = { runId, workflowVersion };
-      if (key !== undefined) await storeIdempotentAnswer(client, request.workspaceId, scope, key, 202, answer);
-      return answer;
-    });
-    if (accepted) return accepted;
-    const earlier = await readIdempotentAnswer(this.pool, request.workspaceId, scope, request.idempotencyKey as string);
-    if (!earlier || earlier.status === 0) {
-      throw new ProblemError(
-        'dependency_unavailable',
-        'the first request with this Idempotency-Key did not finish; retry',
-      );
-    }
-    if (earlier.requestHash !== request.requestHash) {
-      throw new ProblemError(
-        'idempotency_key_reused',
-        `Idempotency-Key "${request.idempotencyKey}" was used for a different run request`,
-      );
-    }
-    return earlier.body as RunAccepted;
+  /**
+   * Pins the latest materialized version; a retried request with the same Idempotency-Key gets the first run. Starts
+   * arriving together share one transaction (group commit).
+   */
+  start(request: StartRunRequest): Promise<RunAccepted> {
+    return this.starts.submit(request);
   }
 
   async cancel(workspaceId: string, runId: string, reason: string | null): Promise<void> {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { claimKeys, readAnswer, releaseKeys, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows, type OutboxRow } from '#libs/outbox';
 import type { PatchOperation } from '#libs/workflows';
@@ -42,30 +43,14 @@ export async function writePatchBatch(
   const outcomes: (BatchOutcome | undefined)[] = requests.map(() => undefined);
 
   // 1. Claim Idempotency-Keys. A key taken by a committed (or concurrently committing) request makes this one a replay.
-  const keyed = requests
-    .map((request, index) => ({ request, index }))
-    .filter(({ request }) => request.idempotencyKey !== undefined)
-    .sort((a, b) => (a.request.idempotencyKey as string).localeCompare(b.request.idempotencyKey as string));
-  if (keyed.length) {
-    const claimed = await client.query<{ workspace_id: string; scope: string; key: string }>(
-      `INSERT INTO idempotency_keys (workspace_id, scope, key, request_hash, response_status, response_body)
-       SELECT ws, scope, key, hash, 0, '{}'::jsonb FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS k(ws, scope, key, hash)
-       ON CONFLICT DO NOTHING RETURNING workspace_id, scope, key`,
-      [
-        keyed.map((k) => k.request.workspaceId),
-        keyed.map((k) => idempotencyScope(k.request.workflowId)),
-        keyed.map((k) => k.request.idempotencyKey),
-        keyed.map((k) => k.request.requestHash),
-      ],
-    );
-    const won = new Set(claimed.rows.map((r) => `${r.workspace_id}\u0000${r.scope}\u0000${r.key}`));
-    for (const { request, index } of keyed) {
-      const id = `${request.workspaceId}\u0000${idempotencyScope(request.workflowId)}\u0000${request.idempotencyKey}`;
-      if (won.has(id))
-        won.delete(id); // the first request with a key in this batch wins; repeats replay it
-      else outcomes[index] = { kind: 'replay' };
-    }
-  }
+  const keyed = requests.flatMap((request, index) =>
+    request.idempotencyKey === undefined ? [] : [{ request, index }],
+  );
+  const claims = keyed.map(({ request }) => claimOf(request));
+  const won = await claimKeys(client, claims);
+  keyed.forEach(({ index }, i) => {
+    if (!won.has(i)) outcomes[index] = { kind: 'replay' };
+  });
 
   // 2. Lock the workflows' sequence rows in id order, checking each belongs to the caller's workspace.
   const live = requests.map((request, index) => ({ request, index })).filter(({ index }) => !outcomes[index]);
@@ -80,17 +65,10 @@ export async function writePatchBatch(
     outcomes[index] = { kind: 'not_found' };
     return false;
   });
-  const unknownWithKeys = keyed.filter(({ index }) => outcomes[index]?.kind === 'not_found');
-  if (unknownWithKeys.length) {
-    await client.query(
-      'DELETE FROM idempotency_keys WHERE (workspace_id, scope, key) IN (SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[]))',
-      [
-        unknownWithKeys.map((k) => k.request.workspaceId),
-        unknownWithKeys.map((k) => idempotencyScope(k.request.workflowId)),
-        unknownWithKeys.map((k) => k.request.idempotencyKey),
-      ],
-    );
-  }
+  await releaseKeys(
+    client,
+    keyed.filter(({ index }) => outcomes[index]?.kind === 'not_found').map(({ request }) => claimOf(request)),
+  );
   if (!accepted.length) return outcomes as BatchOutcome[];
 
   // 3. Reserve a block of sequence numbers per workflow.
@@ -137,20 +115,12 @@ export async function writePatchBatch(
     })),
   );
   await insertOutboxRows(client, rows);
-  const answered = patches.filter((p) => p.request.idempotencyKey !== undefined);
-  if (answered.length) {
-    await client.query(
-      `UPDATE idempotency_keys k SET response_status = 202, response_body = a.body
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[]) AS a(ws, scope, key, body)
-        WHERE k.workspace_id = a.ws AND k.scope = a.scope AND k.key = a.key`,
-      [
-        answered.map((p) => p.request.workspaceId),
-        answered.map((p) => idempotencyScope(p.request.workflowId)),
-        answered.map((p) => p.request.idempotencyKey),
-        answered.map((p) => JSON.stringify(p.patch)),
-      ],
-    );
-  }
+  await storeAnswers(
+    client,
+    patches
+      .filter((p) => p.request.idempotencyKey !== undefined)
+      .map((p) => ({ ...claimOf(p.request), body: p.patch })),
+  );
   return outcomes as BatchOutcome[];
 }
 
@@ -159,10 +129,13 @@ export async function readIdempotentAnswer(
   client: PoolClient,
   request: PatchRequest,
 ): Promise<{ requestHash: string; patch: AcceptedPatch } | undefined> {
-  const { rows } = await client.query<{ request_hash: string; response_status: number; response_body: AcceptedPatch }>(
-    'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE workspace_id = $1 AND scope = $2 AND key = $3',
-    [request.workspaceId, idempotencyScope(request.workflowId), request.idempotencyKey],
-  );
-  const row = rows[0];
-  return row && row.response_status === 202 ? { requestHash: row.request_hash, patch: row.response_body } : undefined;
+  const stored = await readAnswer<AcceptedPatch>(client, claimOf(request));
+  return stored && { requestHash: stored.requestHash, patch: stored.body };
 }
+
+const claimOf = (request: PatchRequest): KeyClaim => ({
+  workspaceId: request.workspaceId,
+  scope: idempotencyScope(request.workflowId),
+  key: request.idempotencyKey as string,
+  requestHash: request.requestHash,
+});

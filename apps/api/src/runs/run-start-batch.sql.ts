@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import type { PoolClient } from 'pg';
+import type { GroupOutcome } from '#libs/db';
+import { envelope, type EventCodec } from '#libs/events';
+import { insertOutboxRows } from '#libs/outbox';
+import { ProblemError } from '#libs/platform';
+import { claimKeys, readAnswer, releaseKeys, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
+
+export interface StartRunRequest {
+  readonly workspaceId: string;
+  readonly workflowId: string;
+  readonly input: unknown;
+  readonly tag: string | null;
+  readonly idempotencyKey: string | undefined;
+  readonly requestHash: string;
+}
+
+export interface RunAccepted {
+  readonly runId: string;
+  readonly workflowVersion: number;
+}
+
+/**
+ * Starts a batch of runs in the caller's transaction with a handful of set-based statements: Idempotency-Keys, the
+ * pinned versions, the runs, their run.requested outbox rows and the stored answers. One outcome per request.
+ */
+export async function writeRunStarts(
+  client: PoolClient,
+  codec: EventCodec,
+  topic: string,
+  requests: readonly StartRunRequest[],
+): Promise<GroupOutcome<RunAccepted>[]> {
+  const outcomes: (GroupOutcome<RunAccepted> | undefined)[] = requests.map(() => undefined);
+  const keyed = requests.flatMap((request, index) =>
+    request.idempotencyKey === undefined ? [] : [{ request, index }],
+  );
+  const won = await claimKeys(
+    client,
+    keyed.map(({ request }) => claimOf(request)),
+  );
+  keyed.forEach(({ request, index }, i) => {
+    if (!won.has(i)) outcomes[index] = { kind: 'after_commit', run: (c) => replay(c, request) };
+  });
+
+  const live = requests.flatMap((request, index) => (outcomes[index] ? [] : [{ request, index }]));
+  const { rows } = await client.query<{ id: string; workspace_id: string; latest_version: number }>(
+    'SELECT id, workspace_id, latest_version FROM workflows WHERE id = ANY($1::uuid[])',
+    [[...new Set(live.map(({ request }) => request.workflowId))]],
+  );
+  const versions = new Map(rows.map((r) => [`${r.workspace_id}/${r.id}`, r.latest_version]));
+  const starts = live.flatMap(({ request, index }) => {
+    const workflowVersion = versions.get(`${request.workspaceId}/${request.workflowId}`);
+    if (workflowVersion === undefined) {
+      outcomes[index] = { kind: 'failed', error: new ProblemError('not_found', `no workflow ${request.workflowId}`) };
+      return [];
+    }
+    const accepted: RunAccepted = { runId: randomUUID(), workflowVersion };
+    outcomes[index] = { kind: 'done', value: accepted };
+    return [{ request, accepted }];
+  });
+  await releaseKeys(
+    client,
+    keyed.filter(({ index }) => outcomes[index]?.kind === 'failed').map(({ request }) => claimOf(request)),
+  );
+  if (!starts.length) return outcomes as GroupOutcome<RunAccepted>[];
+
+  await client.query(
+    `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::jsonb[], $6::text[])`,
+    [
+      starts.map((s) => s.accepted.runId),
+      starts.map((s) => s.request.workspaceId),
+      starts.map((s) => s.request.workflowId),
+      starts.map((s) => s.accepted.workflowVersion),
+      starts.map((s) => JSON.stringify(s.request.input)),
+      starts.map((s) => s.request.tag),
+    ],
+  );
+  await insertOutboxRows(
+    client,
+    await Promise.all(
+      starts.map(async ({ request, accepted }) => ({
+        topic,
+        key: accepted.runId,
+        eventType: 'run.requested',
+        payload: await codec.encode('run-requested', topic, {
+          // The first event of the run's key.
+          ...envelope(1, request.workspaceId),
+          type: 'run.requested',
+          runId: accepted.runId,
+          workflowId: request.workflowId,
+          workflowVersion: accepted.workflowVersion,
+          inputJson: JSON.stringify(request.input),
+          tag: request.tag,
+        }),
+      })),
+    ),
+  );
+  await storeAnswers(
+    client,
+    starts
+      .filter((s) => s.request.idempotencyKey !== undefined)
+      .map((s) => ({ ...claimOf(s.request), body: s.accepted })),
+  );
+  return outcomes as GroupOutcome<RunAccepted>[];
+}
+
+async function replay(client: PoolClient, request: StartRunRequest): Promise<RunAccepted> {
+  const stored = await readAnswer<RunAccepted>(client, claimOf(request));
+  if (!stored) {
+    throw new ProblemError(
+      'dependency_unavailable',
+      'the first request with this Idempotency-Key did not finish; retry',
+    );
+  }
+  if (stored.requestHash !== request.requestHash) {
+    throw new ProblemError(
+      'idempotency_key_reused',
+      `Idempotency-Key "${request.idempotencyKey}" was used for a different run request`,
+    );
+  }
+  return stored.body;
+}
+
+const claimOf = (request: StartRunRequest): KeyClaim => ({
+  workspaceId: request.workspaceId,
+  scope: `runs:${request.workflowId}`,
+  key: request.idempotencyKey as string,
+  requestHash: request.requestHash,
+});
