@@ -37,7 +37,7 @@ describe('a delay node across a coordinator crash (invariant 3)', () => {
     ]);
     assert.deepEqual(
       due.rows.map((r) => r.kind),
-      ['delay', 'run_timeout'],
+      ['delay'],
       'the due delay is still stored while no coordinator runs',
     );
     await coordinator.restart();

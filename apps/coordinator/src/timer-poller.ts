@@ -8,16 +8,24 @@ import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 
 const BATCH = 1_000;
+/** Run timeouts need no precision to the millisecond; sweeping for them once a second is cheap. */
+const SWEEP_INTERVAL_MS = 1_000;
+/** One sweeper at a time across coordinators (an arbitrary constant for pg_try_advisory_xact_lock). */
+const SWEEP_LOCK = 727_001;
 
 /**
  * Fires due timers (retry backoffs, node and run timeouts, delays). A due timer is deleted and turned into a
  * run.control event in one transaction, so it fires once per commit and survives any restart; the event is keyed by
  * run id and so reaches the coordinator that owns the run, which alone decides whether it still matters. Every
- * coordinator polls; SKIP LOCKED lets them share the work without waiting on each other.
+ * coordinator polls; SKIP LOCKED lets them share the work without waiting on each other. Run timeouts are swept
+ * from the unfinished runs instead (index runs_unfinished), so a run that ends in time never writes a timer.
  */
 @Injectable()
 export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdown {
   private running = false;
+  private nextSweepAt = 0;
+  /** Runs told to time out lately: the sweep repeats until their coordinator ends them, and need not tell twice. */
+  private readonly told = new Map<string, number>();
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
   private readonly fired: Counter<'kind'>;
@@ -55,6 +63,10 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
       let fired = 0;
       try {
         fired = await this.fireDue();
+        if (Date.now() >= this.nextSweepAt) {
+          this.nextSweepAt = Date.now() + SWEEP_INTERVAL_MS;
+          await this.sweepRunTimeouts();
+        }
       } catch (error) {
         this.logger.warn({ err: error }, 'firing timers failed; retrying');
       }
@@ -99,6 +111,47 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
       await insertOutboxRows(client, events);
       for (const row of rows) this.fired.inc({ kind: row.kind });
       return rows.length;
+    });
+  }
+
+  async sweepRunTimeouts(): Promise<number> {
+    const now = Date.now();
+    for (const [id, at] of this.told) if (now - at > 30_000) this.told.delete(id);
+    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
+    return inTransaction(this.pool, async (client) => {
+      const { rows: lock } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS held', [
+        SWEEP_LOCK,
+      ]);
+      if (!lock[0]?.held) return 0;
+      const { rows } = await client.query<{ id: string; workspace_id: string }>(
+        `SELECT id, workspace_id FROM runs
+          WHERE finished_at IS NULL AND created_at < now() - make_interval(secs => $1 / 1000.0)
+          ORDER BY created_at LIMIT ${BATCH}`,
+        [this.config.RUN_DEFAULT_TIMEOUT_MS],
+      );
+      const due = rows.filter((r) => !this.told.has(r.id));
+      if (!due.length) return 0;
+      const events = await Promise.all(
+        due.map(async (row) => ({
+          topic,
+          key: row.id,
+          eventType: 'run.control',
+          payload: await this.codec.encode('run-control', topic, {
+            ...envelope(0, row.workspace_id),
+            type: 'run.control',
+            runId: row.id,
+            kind: 'timer',
+            timerKind: 'run_timeout',
+            nodeId: null,
+            attempt: null,
+            reason: null,
+          }),
+        })),
+      );
+      await insertOutboxRows(client, events);
+      for (const row of due) this.told.set(row.id, now);
+      this.fired.inc({ kind: 'run_timeout' }, due.length);
+      return due.length;
     });
   }
 

@@ -85,8 +85,11 @@ export const configSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
   /** A run not finished after this long is timed out (a definition's own limit is not in the format yet). */
   RUN_DEFAULT_TIMEOUT_MS: positiveInt.max(30 * 86_400_000).default(3_600_000),
-  /** Broker fetch wait for coordinator and workers: each hop of a run can wait this long under light load. */
-  COORDINATOR_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  /**
+   * Broker fetch wait for coordinator and workers. Fetches return as soon as a message arrives (min bytes 1), so this
+   * bounds only idle polling; 5 ms burnt a quarter of a core per consumer group polling an idle broker.
+   */
+  COORDINATOR_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Partition batches a coordinator works on at once (runs of one partition stay in order). */
   COORDINATOR_CONCURRENCY: positiveInt.max(256).default(4),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
@@ -102,7 +105,7 @@ export const configSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.enum(['function', 'http_request']))),
-  WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(5),
+  WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Partition batches a worker group handles at once. */
   WORKER_CONCURRENCY: positiveInt.max(256).default(4),
   /** Tasks of one batch executed at once (http requests wait on the network, so many can be in flight). */

@@ -17,7 +17,10 @@ export interface MachineContext {
   readonly random: () => number;
   /** Evaluates an edge's `when` (JSONata) over `{input, nodes}`; an error counts as not satisfied. */
   readonly evaluate: (expression: string, data: ExpressionData) => Promise<unknown>;
-  /** Run timeout; null for none. */
+  /**
+   * The run timeout, for its message. It needs no timer row: the coordinators sweep unfinished runs past it (a
+   * timer per run would cost two writes per run for an event that almost never happens).
+   */
   readonly runTimeoutMs: number | null;
 }
 
@@ -54,9 +57,6 @@ export async function startRun(current: RunState, ctx: MachineContext, requested
   state.status = 'running';
   const step = new Step(state, ctx);
   step.event('run.started', 'running', undefined, { nodes: Object.keys(ctx.definition.nodes).length });
-  if (ctx.runTimeoutMs !== null) {
-    step.effects.push({ type: 'set_timer', key: 'run', kind: 'run_timeout', fireAt: ctx.now + ctx.runTimeoutMs });
-  }
   await step.advance('start', requestedAt);
   return step.result();
 }
@@ -305,7 +305,13 @@ class Step {
     this.state.status = status;
     if (status === 'completed') this.state.output = this.output();
     else if (error !== undefined) this.state.error = error;
-    this.effects.push({ type: 'clear_all_timers' }, { type: 'expire_approvals' });
+    // Only runs that may hold timers or open approvals pay for the statements that remove them.
+    const started = Object.entries(this.state.nodes).filter(([, n]) => n.attempts > 0);
+    const defs = started.map(([id]) => this.def(id));
+    if (defs.some((d) => d.timeoutMs !== undefined || d.retry !== undefined || d.type === 'delay')) {
+      this.effects.push({ type: 'clear_all_timers' });
+    }
+    if (defs.some((d) => d.type === 'hitl')) this.effects.push({ type: 'expire_approvals' });
     this.event(`run.${status}`, status, undefined, error === undefined ? undefined : { error });
     return Promise.resolve();
   }

@@ -194,7 +194,14 @@ describe('run machine', () => {
     const cancelled = await feed(ctx, start.state, { kind: 'cancel' });
     assert.equal(cancelled.state.status, 'cancelled');
     assert.equal(cancelled.state.nodes.a?.status, 'cancelled');
-    assert.ok(cancelled.effects.some((e) => e.type === 'clear_all_timers'));
+    assert.ok(!cancelled.effects.some((e) => e.type === 'clear_all_timers'), 'no node here could have set a timer');
+    const timed = context({ nodes: { a: { ...fn(), timeoutMs: 100 } }, edges: [] });
+    const timedStart = await startRun(initialState(timed.definition), timed, 0);
+    const timedCancel = await feed(timed, timedStart.state, { kind: 'cancel' });
+    assert.ok(
+      timedCancel.effects.some((e) => e.type === 'clear_all_timers'),
+      'a node timeout timer is removed',
+    );
     assert.deepEqual(kinds(cancelled.effects), ['run.cancelled']);
     const after = await feed(ctx, cancelled.state, ok('a'));
     assert.deepEqual(after.effects, []);
@@ -217,7 +224,7 @@ describe('run machine', () => {
       { runTimeoutMs: 10_000 },
     );
     const start = await startRun(initialState(ctx.definition), ctx, 0);
-    assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'run_timeout' && e.fireAt === 11_000));
+    assert.ok(!start.effects.some((e) => e.type === 'set_timer' && e.kind === 'run_timeout'), 'swept, not timed');
     assert.ok(start.effects.some((e) => e.type === 'set_timer' && e.kind === 'delay' && e.fireAt === 1_500));
     assert.equal(start.state.status, 'waiting');
     const fired = await feed(ctx, start.state, { kind: 'timer', timer: 'delay', nodeId: 'wait', attempt: 1 });
