@@ -5,7 +5,7 @@ import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { createPool } from '#libs/db';
 import { createTopics, eventually, startRoles } from '#test/support/app.js';
 import { useTestContext } from '#test/harness/test-context.js';
-import { freePort, startProcess, waitForHttpOk, type RunningProcess } from '#test/support/processes.js';
+import { startRoleProcess } from '#test/support/role-process.js';
 
 const ctx = useTestContext('materializer-kill');
 
@@ -16,22 +16,7 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
   it('loses no accepted patch and applies none twice once it is restarted', async () => {
     await createTopics(ctx);
     const api = await startRoles(ctx, [apiRole, outboxRelayRole]);
-    const port = await freePort();
-    const startMaterializer = async () => {
-      const proc = startProcess(process.execPath, ['dist/apps/materializer/src/main.js'], {
-        ...process.env,
-        PORT: String(port),
-        DATABASE_URL: ctx.databaseUrl,
-        KAFKA_TOPIC_PREFIX: ctx.topicPrefix,
-        KAFKA_PARTITIONS: String(ctx.config.KAFKA_PARTITIONS),
-        // The group hands the killed member's partitions over once its session lapses; keep that wait short.
-        CONSUMER_SESSION_TIMEOUT_MS: '6000',
-      });
-      ctx.defer(() => proc.stop('SIGKILL'));
-      await waitForHttpOk(`http://127.0.0.1:${port}/health`, proc);
-      return proc;
-    };
-    let materializer: RunningProcess = await startMaterializer();
+    const materializer = await startRoleProcess(ctx, 'materializer');
 
     // Each workflow has a counter node; patch k asserts the counter is k-1 and sets it to k. Applying a patch twice
     // or out of order makes a later `test` op fail, which would show up as a rejection and a wrong final counter.
@@ -59,13 +44,13 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
           accepted++;
           if (!killed && accepted >= (WORKFLOWS * PATCHES_PER_WORKFLOW) / 3) {
             killed = true;
-            materializer.child.kill('SIGKILL');
+            materializer.current().child.kill('SIGKILL');
           }
         }
       }),
     );
-    assert.equal(await materializer.exited(), null, 'killed by the signal');
-    materializer = await startMaterializer();
+    assert.equal(await materializer.current().exited(), null, 'killed by the signal');
+    await materializer.restart();
 
     const pool = createPool(ctx.databaseUrl, { name: 'kill-check' });
     ctx.defer(() => pool.end());
@@ -96,6 +81,6 @@ describe('a materializer killed with SIGKILL in the middle of a load (invariants
         counted: PATCHES_PER_WORKFLOW,
       });
     }
-    assert.equal(await materializer.stop('SIGTERM'), 0);
+    assert.equal(await materializer.current().stop('SIGTERM'), 0);
   });
 });

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { ProblemError } from '#libs/platform';
 
 /** One Idempotency-Key of a request, scoped per workspace and route (`patches:<workflow>`, `runs:<workflow>`). */
 export interface KeyClaim {
@@ -75,4 +76,22 @@ export async function readAnswer<T>(
   );
   const row = rows[0];
   return row && row.response_status === 202 ? { requestHash: row.request_hash, body: row.response_body } : undefined;
+}
+
+/**
+ * The answer for a request whose key an earlier request holds: that request's answer when it was the same request,
+ * else a named error (a key reused for another body, or one whose first request has not committed).
+ */
+export async function replayAnswer<T>(client: PoolClient, claim: KeyClaim, what: string): Promise<T> {
+  const stored = await readAnswer<T>(client, claim);
+  if (!stored) {
+    throw new ProblemError(
+      'dependency_unavailable',
+      'the first request with this Idempotency-Key did not finish; retry',
+    );
+  }
+  if (stored.requestHash !== claim.requestHash) {
+    throw new ProblemError('idempotency_key_reused', `Idempotency-Key "${claim.key}" was used for a different ${what}`);
+  }
+  return stored.body;
 }

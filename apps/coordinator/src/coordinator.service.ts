@@ -19,7 +19,7 @@ import {
 } from '#libs/runs';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { DefinitionCache } from './definition-cache.js';
-import { PartitionLocks } from './partition-locks.js';
+import { BatchCoalescer } from './batch-coalescer.js';
 import { RunCache } from './run-cache.js';
 import { toCoordinatorInput, type CoordinatorInput } from './run-inputs.js';
 import { runOutboxRows } from './run-outbox.js';
@@ -35,7 +35,7 @@ import { failRunsDirectly, loadRuns, storeTransitions, type RunWrite, type Store
 export class CoordinatorService {
   private readonly cache = new RunCache();
   private readonly definitions: DefinitionCache;
-  private readonly locks = new PartitionLocks();
+  private readonly writes = new BatchCoalescer<EventBatch>((batches) => this.process(batches));
   private readonly evaluator: ExpressionEvaluator;
   private readonly content: ContentStore;
   private readonly metrics: CoordinatorMetrics;
@@ -61,15 +61,21 @@ export class CoordinatorService {
   }
 
   handle(batch: EventBatch): Promise<void> {
-    return this.locks.run(batch.partition, () => this.process(batch));
+    return this.writes.submit(batch);
   }
 
-  private async process(batch: EventBatch): Promise<void> {
+  private async process(batches: readonly EventBatch[]): Promise<void> {
     const stop = this.metrics.batchDuration.startTimer();
     const byRun = new Map<string, CoordinatorInput[]>();
-    for (const message of batch.messages) {
-      const { runId, input } = toCoordinatorInput(batch.topic, message);
-      byRun.set(runId, [...(byRun.get(runId) ?? []), input]);
+    for (const batch of batches) {
+      for (const message of batch.messages) {
+        const { runId, input } = toCoordinatorInput(batch.topic, message);
+        const inputs = byRun.get(runId) ?? [];
+        // A run's request and its other events can arrive in one write from different topics: the start goes first.
+        if (input.kind === 'start') inputs.unshift(input);
+        else inputs.push(input);
+        byRun.set(runId, inputs);
+      }
     }
     const runs = await this.load([...byRun.keys()]);
     const writes: RunWrite[] = [];
@@ -77,7 +83,7 @@ export class CoordinatorService {
     for (const [runId, inputs] of byRun) {
       const run = runs.get(runId);
       if (!run) {
-        this.logger.warn({ runId, topic: batch.topic }, 'event for an unknown run ignored');
+        this.logger.warn({ runId }, 'event for an unknown run ignored');
         continue;
       }
       const write = await this.transition(run, inputs, now);

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { inTransaction, type Pool } from '#libs/db';
-import { envelope, type EventCodec, type TimerKind } from '#libs/events';
+import { runControlEvent, type EventCodec, type TimerKind } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 
@@ -96,16 +96,18 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
           topic,
           key: row.run_id,
           eventType: 'run.control',
-          payload: await this.codec.encode('run-control', topic, {
-            ...envelope(0, row.workspace_id),
-            type: 'run.control',
-            runId: row.run_id,
-            kind: 'timer',
-            timerKind: row.kind,
-            nodeId: row.node_id,
-            attempt: row.attempt,
-            reason: null,
-          }),
+          payload: await this.codec.encode(
+            'run-control',
+            topic,
+            runControlEvent({
+              workspaceId: row.workspace_id,
+              runId: row.run_id,
+              kind: 'timer',
+              timerKind: row.kind,
+              nodeId: row.node_id,
+              attempt: row.attempt,
+            }),
+          ),
         })),
       );
       await insertOutboxRows(client, events);
@@ -136,16 +138,11 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
           topic,
           key: row.id,
           eventType: 'run.control',
-          payload: await this.codec.encode('run-control', topic, {
-            ...envelope(0, row.workspace_id),
-            type: 'run.control',
-            runId: row.id,
-            kind: 'timer',
-            timerKind: 'run_timeout',
-            nodeId: null,
-            attempt: null,
-            reason: null,
-          }),
+          payload: await this.codec.encode(
+            'run-control',
+            topic,
+            runControlEvent({ workspaceId: row.workspace_id, runId: row.id, kind: 'timer', timerKind: 'run_timeout' }),
+          ),
         })),
       );
       await insertOutboxRows(client, events);

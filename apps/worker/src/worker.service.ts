@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
-import { envelope, type EventCodec, type NodeCompleted, type NodeDispatch } from '#libs/events';
+import { envelope, runControlEvent, type EventCodec, type NodeCompleted, type NodeDispatch } from '#libs/events';
 import { openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
@@ -121,16 +121,11 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         letter.message.headers?.['workspace-id']?.toString() ?? '00000000-0000-0000-0000-000000000000';
       messages.push({
         key: runId,
-        value: await this.codec.encode('run-control', topic, {
-          ...envelope(0, workspaceId),
-          type: 'run.control',
-          runId,
-          kind: 'poison',
-          timerKind: null,
-          nodeId: null,
-          attempt: null,
-          reason,
-        }),
+        value: await this.codec.encode(
+          'run-control',
+          topic,
+          runControlEvent({ workspaceId, runId, kind: 'poison', reason }),
+        ),
       });
     }
     if (messages.length) await this.producer.send({ topic, acks: -1, messages });

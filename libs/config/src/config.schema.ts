@@ -90,8 +90,11 @@ export const configSchema = z.object({
    * bounds only idle polling; 5 ms burnt a quarter of a core per consumer group polling an idle broker.
    */
   COORDINATOR_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
-  /** Partition batches a coordinator works on at once (runs of one partition stay in order). */
-  COORDINATOR_CONCURRENCY: positiveInt.max(256).default(4),
+  /**
+   * Partition batches a coordinator takes from a fetch at once; whatever arrives while one write runs is written in
+   * the next, so this should cover every partition it may own (three topics × KAFKA_PARTITIONS).
+   */
+  COORDINATOR_CONCURRENCY: positiveInt.max(1_024).default(64),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
   TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
   /** Node types this process executes, each as its own consumer group (hitl and delay need no worker). */
@@ -107,7 +110,7 @@ export const configSchema = z.object({
     .pipe(z.array(z.enum(['function', 'http_request']))),
   WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Partition batches a worker group handles at once. */
-  WORKER_CONCURRENCY: positiveInt.max(256).default(4),
+  WORKER_CONCURRENCY: positiveInt.max(256).default(16),
   /** Tasks of one batch executed at once (http requests wait on the network, so many can be in flight). */
   WORKER_TASK_PARALLELISM: positiveInt.max(1_000).default(32),
   HTTP_NODE_TIMEOUT_MS: positiveInt.max(3_600_000).default(30_000),

@@ -10,3 +10,4 @@ export {
 export type * from './generated/event-types.js';
 export { GENERATED_TYPES_FILE, readSchemaFiles, SCHEMAS_DIR } from './schema-files.js';
 export { envelope } from './event-envelope.js';
+export { runControlEvent } from './run-control.js';

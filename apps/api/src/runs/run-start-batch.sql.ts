@@ -4,7 +4,7 @@ import type { GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import { ProblemError } from '#libs/platform';
-import { claimKeys, readAnswer, releaseKeys, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
+import { claimKeys, releaseKeys, replayAnswer, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
 
 export interface StartRunRequest {
   readonly workspaceId: string;
@@ -39,7 +39,11 @@ export async function writeRunStarts(
     keyed.map(({ request }) => claimOf(request)),
   );
   keyed.forEach(({ request, index }, i) => {
-    if (!won.has(i)) outcomes[index] = { kind: 'after_commit', run: (c) => replay(c, request) };
+    if (!won.has(i))
+      outcomes[index] = {
+        kind: 'after_commit',
+        run: (c) => replayAnswer<RunAccepted>(c, claimOf(request), 'run request'),
+      };
   });
 
   const live = requests.flatMap((request, index) => (outcomes[index] ? [] : [{ request, index }]));
@@ -103,23 +107,6 @@ export async function writeRunStarts(
       .map((s) => ({ ...claimOf(s.request), body: s.accepted })),
   );
   return outcomes as GroupOutcome<RunAccepted>[];
-}
-
-async function replay(client: PoolClient, request: StartRunRequest): Promise<RunAccepted> {
-  const stored = await readAnswer<RunAccepted>(client, claimOf(request));
-  if (!stored) {
-    throw new ProblemError(
-      'dependency_unavailable',
-      'the first request with this Idempotency-Key did not finish; retry',
-    );
-  }
-  if (stored.requestHash !== request.requestHash) {
-    throw new ProblemError(
-      'idempotency_key_reused',
-      `Idempotency-Key "${request.idempotencyKey}" was used for a different run request`,
-    );
-  }
-  return stored.body;
 }
 
 const claimOf = (request: StartRunRequest): KeyClaim => ({

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
 import { GroupCommit, inTransaction, type Pool } from '#libs/db';
-import { envelope, type EventCodec } from '#libs/events';
+import { envelope, runControlEvent, type EventCodec } from '#libs/events';
 import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { isTerminal } from '#libs/runs';
@@ -65,16 +65,11 @@ export class RunsRepository {
           topic,
           key: runId,
           eventType: 'run.control',
-          payload: await this.codec.encode('run-control', topic, {
-            ...envelope(0, workspaceId),
-            type: 'run.control',
-            runId,
-            kind: 'cancel',
-            timerKind: null,
-            nodeId: null,
-            attempt: null,
-            reason,
-          }),
+          payload: await this.codec.encode(
+            'run-control',
+            topic,
+            runControlEvent({ workspaceId, runId, kind: 'cancel', reason }),
+          ),
         },
       ]);
     });

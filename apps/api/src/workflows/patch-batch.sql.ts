@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { claimKeys, readAnswer, releaseKeys, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
+import { claimKeys, releaseKeys, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows, type OutboxRow } from '#libs/outbox';
 import type { PatchOperation } from '#libs/workflows';
@@ -46,7 +46,7 @@ export async function writePatchBatch(
   const keyed = requests.flatMap((request, index) =>
     request.idempotencyKey === undefined ? [] : [{ request, index }],
   );
-  const claims = keyed.map(({ request }) => claimOf(request));
+  const claims = keyed.map(({ request }) => patchKeyClaim(request));
   const won = await claimKeys(client, claims);
   keyed.forEach(({ index }, i) => {
     if (!won.has(i)) outcomes[index] = { kind: 'replay' };
@@ -67,7 +67,7 @@ export async function writePatchBatch(
   });
   await releaseKeys(
     client,
-    keyed.filter(({ index }) => outcomes[index]?.kind === 'not_found').map(({ request }) => claimOf(request)),
+    keyed.filter(({ index }) => outcomes[index]?.kind === 'not_found').map(({ request }) => patchKeyClaim(request)),
   );
   if (!accepted.length) return outcomes as BatchOutcome[];
 
@@ -119,21 +119,12 @@ export async function writePatchBatch(
     client,
     patches
       .filter((p) => p.request.idempotencyKey !== undefined)
-      .map((p) => ({ ...claimOf(p.request), body: p.patch })),
+      .map((p) => ({ ...patchKeyClaim(p.request), body: p.patch })),
   );
   return outcomes as BatchOutcome[];
 }
 
-/** The stored answer of an Idempotency-Key, once the request that claimed it has committed. */
-export async function readIdempotentAnswer(
-  client: PoolClient,
-  request: PatchRequest,
-): Promise<{ requestHash: string; patch: AcceptedPatch } | undefined> {
-  const stored = await readAnswer<AcceptedPatch>(client, claimOf(request));
-  return stored && { requestHash: stored.requestHash, patch: stored.body };
-}
-
-const claimOf = (request: PatchRequest): KeyClaim => ({
+export const patchKeyClaim = (request: PatchRequest): KeyClaim => ({
   workspaceId: request.workspaceId,
   scope: idempotencyScope(request.workflowId),
   key: request.idempotencyKey as string,

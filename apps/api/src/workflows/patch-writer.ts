@@ -4,8 +4,9 @@ import { GroupCommit, type GroupOutcome, type Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
+import { replayAnswer } from '../idempotency-keys.sql.js';
 import {
-  readIdempotentAnswer,
+  patchKeyClaim,
   writePatchBatch,
   type AcceptedPatch,
   type BatchOutcome,
@@ -50,22 +51,7 @@ function toGroupOutcome(outcome: BatchOutcome, request: PatchRequest): GroupOutc
   }
   return {
     kind: 'after_commit',
-    run: async (client) => {
-      const stored = await readIdempotentAnswer(client, request);
-      if (!stored) {
-        throw new ProblemError(
-          'dependency_unavailable',
-          'the first request with this Idempotency-Key did not finish; retry',
-        );
-      }
-      if (stored.requestHash !== request.requestHash) {
-        throw new ProblemError(
-          'idempotency_key_reused',
-          `Idempotency-Key "${request.idempotencyKey}" was used for a different patch`,
-        );
-      }
-      return stored.patch;
-    },
+    run: (client) => replayAnswer<AcceptedPatch>(client, patchKeyClaim(request), 'patch'),
   };
 }
 
