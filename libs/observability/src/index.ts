@@ -1,2 +1,2 @@
 export { createLogger, PinoNestLogger } from './logger.js';
-export { createMetricsRegistry } from './metrics.js';
+export * from './metrics.js';

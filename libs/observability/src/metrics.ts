@@ -1,8 +1,14 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
+export { cacheTracker, CacheTracker } from './cache-metrics.js';
+export { instrumentHttp } from './http-metrics.js';
+export { registerPoolMetrics, type PoolStats } from './pool-metrics.js';
+export { instrumentRedis, parseRedisMemoryInfo, registerRedisMemoryMetrics } from './redis-metrics.js';
+
 /**
  * One registry per Nest application rather than prom-client's global one: a test can start several apps in one
  * process, and the all-in-one root merges every role's metrics into a single /metrics without name clashes.
+ * Process and event-loop metrics (prom-client's defaults: CPU, memory, handles, GC, event-loop lag) come with it.
  */
 export function createMetricsRegistry(defaultLabels: Record<string, string>): Registry {
   const registry = new Registry();

@@ -1,4 +1,12 @@
-import { Global, Inject, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -6,9 +14,15 @@ import { Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import { createSchemaRegistry, EventCodec, readSchemaFiles } from '#libs/events';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
 import { createKafka, openAdmin, topicCatalog } from '#libs/kafka';
-import { createMetricsRegistry } from '#libs/observability';
+import {
+  createMetricsRegistry,
+  instrumentHttp,
+  instrumentRedis,
+  registerPoolMetrics,
+  registerRedisMemoryMetrics,
+} from '#libs/observability';
 import { createRedis } from '#libs/redis';
 import { DependencyChecks } from './dependency-checks.js';
 import { HealthController } from './health.controller.js';
@@ -29,6 +43,20 @@ class ConnectionsCloser implements OnApplicationShutdown {
       this.admin.disconnect(),
       this.redis.quit().catch(() => this.redis.disconnect()),
     ]);
+  }
+}
+
+/** `http_request_duration_seconds` on every route of the app; runs at init, before Fastify is ready. */
+@Injectable()
+class HttpMetricsHook implements OnModuleInit {
+  constructor(
+    private readonly host: HttpAdapterHost,
+    @Inject(METRICS_REGISTRY) private readonly registry: Registry,
+  ) {}
+
+  onModuleInit(): void {
+    const fastify = this.host.httpAdapter?.getInstance<import('fastify').FastifyInstance>();
+    if (fastify) instrumentHttp(fastify, this.registry);
   }
 }
 
@@ -65,9 +93,23 @@ export class PlatformModule {
         },
         {
           provide: PG_POOL,
-          useFactory: () => createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX }),
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry) => {
+            const pool = createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX });
+            registerPoolMetrics(registry, pool);
+            return pool;
+          },
         },
-        { provide: REDIS, useFactory: () => createRedis(config.REDIS_URL, name) },
+        {
+          provide: REDIS,
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry) => {
+            const redis = createRedis(config.REDIS_URL, name);
+            instrumentRedis(redis, registry);
+            registerRedisMemoryMetrics(redis, registry);
+            return redis;
+          },
+        },
         {
           provide: KAFKA,
           useFactory: () =>
@@ -105,6 +147,7 @@ export class PlatformModule {
         },
         { provide: APP_FILTER, useClass: ProblemFilter },
         ConnectionsCloser,
+        HttpMetricsHook,
       ],
       exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, KAFKA, EVENT_CODEC],
     };

@@ -1,0 +1,102 @@
+import type { Redis } from 'ioredis';
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+interface SentCommand {
+  readonly name: string;
+  readonly promise: Promise<unknown>;
+}
+
+/**
+ * Counts every command the client sends, `redis_ops_total{operation,status}` (operation is the command name, a
+ * bounded set; status ok or error), by wrapping `sendCommand`, which every ioredis call goes through.
+ */
+export function instrumentRedis(client: Redis, registry: Registry): void {
+  const ops = new Counter({
+    name: 'redis_ops_total',
+    help: 'Redis commands sent by this process, by command and outcome',
+    labelNames: ['operation', 'status'],
+    registers: [registry],
+  });
+  // Zeroes for the health ping, so the series exist before the first failure.
+  for (const status of ['ok', 'error']) ops.inc({ operation: 'ping', status }, 0);
+  const send = client.sendCommand.bind(client) as (command: SentCommand, ...rest: unknown[]) => unknown;
+  (client as unknown as { sendCommand: typeof send }).sendCommand = (command, ...rest) => {
+    const result = send(command, ...rest);
+    const operation = command.name.toLowerCase();
+    command.promise.then(
+      () => ops.inc({ operation, status: 'ok' }),
+      () => ops.inc({ operation, status: 'error' }),
+    );
+    return result;
+  };
+}
+
+interface RedisMemory {
+  readonly used: number;
+  readonly max: number;
+}
+
+export function parseRedisMemoryInfo(info: string): RedisMemory | undefined {
+  const field = (name: string) => {
+    const match = new RegExp(`^${name}:(\\d+)\\s*$`, 'm').exec(info);
+    return match ? Number(match[1]) : undefined;
+  };
+  const used = field('used_memory');
+  if (used === undefined) return undefined;
+  return { used, max: field('maxmemory') ?? 0 };
+}
+
+/**
+ * `redis_memory_used_bytes` and `redis_memory_max_bytes` (0: no maxmemory set), from one `INFO memory` per scrape
+ * (shared by both gauges for `cacheMs`). A scrape never fails because Redis is away: the gauges keep their last value.
+ */
+export function registerRedisMemoryMetrics(
+  client: Redis,
+  registry: Registry,
+  options: { cacheMs?: number; timeoutMs?: number } = {},
+): void {
+  const cacheMs = options.cacheMs ?? 1_000;
+  const timeoutMs = options.timeoutMs ?? 1_000;
+  let cached: { at: number; memory: Promise<RedisMemory | undefined> } | undefined;
+  const read = (): Promise<RedisMemory | undefined> => {
+    const now = Date.now();
+    if (cached && now - cached.at < cacheMs) return cached.memory;
+    const memory = (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        if (client.status === 'wait') await client.connect();
+        const info = await Promise.race([
+          client.info('memory'),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(() => reject(new Error('redis INFO timed out')), timeoutMs);
+          }),
+        ]);
+        return parseRedisMemoryInfo(info);
+      } catch {
+        return undefined;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    cached = { at: now, memory };
+    return memory;
+  };
+  const used: Gauge = new Gauge({
+    name: 'redis_memory_used_bytes',
+    help: 'Memory Redis has allocated (INFO memory used_memory)',
+    registers: [registry],
+    collect: async () => {
+      const memory = await read();
+      if (memory) used.set(memory.used);
+    },
+  });
+  const max: Gauge = new Gauge({
+    name: 'redis_memory_max_bytes',
+    help: 'Redis maxmemory (0 when unlimited)',
+    registers: [registry],
+    collect: async () => {
+      const memory = await read();
+      if (memory) max.set(memory.max);
+    },
+  });
+}
