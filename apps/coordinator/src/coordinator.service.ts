@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { cacheTracker, type CacheTracker } from '#libs/observability';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import { inTransaction, type Pool } from '#libs/db';
@@ -39,6 +40,7 @@ export class CoordinatorService {
   private readonly evaluator: ExpressionEvaluator;
   private readonly content: ContentStore;
   private readonly metrics: CoordinatorMetrics;
+  private readonly cacheMetrics: CacheTracker;
   private readonly logger: Logger;
 
   constructor(
@@ -52,6 +54,7 @@ export class CoordinatorService {
     this.evaluator = new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 });
     this.content = new ContentStore(pool);
     this.metrics = new CoordinatorMetrics(registry);
+    this.cacheMetrics = cacheTracker(registry, 'coordinator_runs');
     this.logger = logger.child({ component: 'coordinator' });
   }
 
@@ -144,7 +147,10 @@ export class CoordinatorService {
       if (cached) found.set(id, cached);
       else missing.push(id);
     }
+    this.cacheMetrics.hit(found.size);
+    const started = performance.now();
     for (const run of await loadRuns(this.pool, missing)) found.set(run.id, run);
+    this.cacheMetrics.miss(missing.length, (performance.now() - started) / 1000);
     await this.definitions.load(
       [...found.values()].map((r) => ({ workflowId: r.workflowId, version: r.workflowVersion })),
     );

@@ -1,7 +1,9 @@
-import { Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Inject, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { ProblemError } from '#libs/platform';
+import type { Registry } from 'prom-client';
+import { cacheTracker, type CacheTracker } from '#libs/observability';
+import { METRICS_REGISTRY, ProblemError } from '#libs/platform';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { allows, type Permission, type Principal } from './principal.js';
 
@@ -19,11 +21,15 @@ const CACHE_MAX = 10_000;
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
   private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+  private readonly cacheMetrics: CacheTracker;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
-  ) {}
+    @Inject(METRICS_REGISTRY) registry: Registry,
+  ) {
+    this.cacheMetrics = cacheTracker(registry, 'api_key');
+  }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED, [
@@ -46,8 +52,13 @@ export class ApiKeyGuard implements CanActivate {
   private async lookup(key: string): Promise<Principal | undefined> {
     const now = Date.now();
     const cached = this.cache.get(key);
-    if (cached && cached.expires > now) return cached.principal;
+    if (cached && cached.expires > now) {
+      this.cacheMetrics.hit();
+      return cached.principal;
+    }
+    const started = performance.now();
     const principal = await this.keys.findByKey(key);
+    this.cacheMetrics.miss(1, (performance.now() - started) / 1000);
     if (principal) {
       if (this.cache.size >= CACHE_MAX) this.cache.clear();
       this.cache.set(key, { principal, expires: now + CACHE_TTL_MS });
