@@ -21,3 +21,4 @@ export type {
   KafkaMessage,
   Producer,
 } from './kafkajs.js';
+export { deleteLagProbeGroups, readConsumerLag, type GroupLag, type PartitionLag } from './consumer-lag.js';

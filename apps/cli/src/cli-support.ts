@@ -1,0 +1,107 @@
+import { InvalidArgumentError } from 'commander';
+import pino, { type Logger } from 'pino';
+import { loadConfig, type AppConfig } from '#libs/config';
+import { createKafka, openAdmin, topicCatalog, type Admin, type Kafka, type TopicSpec } from '#libs/kafka';
+
+/** Exit codes: what a script calling the CLI can rely on. */
+export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, unauthorized: 4 } as const;
+
+/** An error the CLI reports as one line on stderr, with the exit code it stands for. */
+export class CliError extends Error {
+  override readonly name = 'CliError';
+  constructor(
+    message: string,
+    readonly exitCode: number = EXIT.failed,
+  ) {
+    super(message);
+  }
+}
+
+/** kafkajs logs go to stderr, errors only: stdout belongs to the command's output. */
+export const cliLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'error' }, pino.destination(2));
+
+let cachedConfig: AppConfig | undefined;
+export function config(): AppConfig {
+  cachedConfig ??= loadConfig();
+  return cachedConfig;
+}
+
+export function catalog(): TopicSpec[] {
+  const c = config();
+  return topicCatalog({
+    prefix: c.KAFKA_TOPIC_PREFIX,
+    partitions: c.KAFKA_PARTITIONS,
+    replicationFactor: c.KAFKA_REPLICATION_FACTOR,
+  });
+}
+
+export function kafka(): Kafka {
+  const c = config();
+  return createKafka({ brokers: c.KAFKA_BROKERS, clientId: `${c.KAFKA_CLIENT_ID}-cli`, logger: cliLogger() });
+}
+
+/** Runs `use` with a connected admin client and disconnects it afterwards. */
+export async function withAdmin<T>(use: (admin: Admin, kafka: Kafka) => Promise<T>): Promise<T> {
+  const k = kafka();
+  const admin = openAdmin(k, 'cli');
+  await admin.connect();
+  try {
+    return await use(admin, k);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Accepts a topic by its full or its logical name (without this deployment's prefix) and returns the full name, or
+ * fails with exit code 3 naming the known topics.
+ */
+export async function resolveTopic(admin: Admin, name: string, filter?: (topic: string) => boolean): Promise<string> {
+  const prefix = config().KAFKA_TOPIC_PREFIX;
+  const existing = (await admin.listTopics())
+    .filter((t) => t.startsWith(prefix) && !t.startsWith('__'))
+    .filter((t) => !filter || filter(t))
+    .sort();
+  for (const candidate of [name, `${prefix}${name}`]) {
+    if (existing.includes(candidate)) return candidate;
+  }
+  const known = existing.map((t) => t.slice(prefix.length));
+  throw new CliError(`unknown topic "${name}" (known: ${known.length ? known.join(', ') : 'none'})`, EXIT.notFound);
+}
+
+export const out = (line: string): void => void process.stdout.write(`${line}\n`);
+export const progress = (line: string): void => void process.stderr.write(`${line}\n`);
+
+export const json = (value: unknown): string => JSON.stringify(value);
+
+/** Parses a non-negative integer option, or fails as a usage error. */
+export function intOption(name: string) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    return n;
+  };
+}
+
+/** A plain text table, columns padded to their widest cell. */
+export function table(header: string[], rows: (string | number | null)[][]): string[] {
+  const cells = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd(),
+  );
+}
+
+/** Headers of a Kafka message as strings (kafkajs gives Buffers, or arrays of them for repeated keys). */
+export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers ?? {})) {
+    if (value === undefined) continue;
+    const first: unknown = Array.isArray(value) ? (value as unknown[])[0] : value;
+    result[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
+  }
+  return result;
+}
