@@ -12,6 +12,7 @@ import {
   type PartitionAssigner,
   type Producer,
 } from '#libs/kafka';
+import { traceIncoming } from '#libs/tracing';
 import { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
 import { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 
@@ -213,6 +214,29 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       }
     }
     const eventBatch: EventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded };
+    // A consumer span per traced message (nothing when tracing is off); handlers find it with messageContext().
+    const traced = traceIncoming(decoded, {
+      topic: logicalTopic,
+      partition: batch.partition,
+      group: this.options.groupId,
+    });
+    try {
+      await this.handleDecoded(payload, eventBatch, poison, heartbeat);
+      traced.end();
+    } catch (error) {
+      traced.end(error);
+      throw error;
+    }
+  }
+
+  private async handleDecoded(
+    payload: EachBatchPayload,
+    eventBatch: EventBatch,
+    poison: DeadLetter[],
+    heartbeat: () => Promise<void>,
+  ): Promise<void> {
+    const { batch } = payload;
+    const decoded = eventBatch.messages;
     if (decoded.length && !(await this.tryHandle(eventBatch, heartbeat))) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {

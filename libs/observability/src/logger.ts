@@ -1,13 +1,31 @@
 import type { LoggerService } from '@nestjs/common';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 
-/** One JSON line per event on stdout; `role` and `component` tell the roles of an all-in-one process apart. */
+const NO_TRACE = Object.freeze({});
+
+/**
+ * `trace_id`/`span_id` of the span active where a line is logged (none when tracing is off: there is never an active
+ * span then, and this costs one lookup).
+ */
+export function traceFields(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return NO_TRACE;
+  const ctx = span.spanContext();
+  return isSpanContextValid(ctx) ? { trace_id: ctx.traceId, span_id: ctx.spanId } : NO_TRACE;
+}
+
+/**
+ * One JSON line per event on stdout; `role` and `component` tell the roles of an all-in-one process apart, and lines
+ * logged inside a span carry its `trace_id` and `span_id`.
+ */
 export function createLogger(bindings: { role?: string; component?: string } = {}, level?: LevelWithSilent): Logger {
   return pino({
     level: level ?? (process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    mixin: traceFields,
   });
 }
 

@@ -1,6 +1,7 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { openProducer } from '#libs/kafka';
+import { traceOutgoing } from '#libs/tracing';
 import { toTopicMessages, type ClaimedRow } from './relay-batch.js';
 
 /**
@@ -26,9 +27,13 @@ export class OutboxPublisher {
   /** Resolves once Kafka has acknowledged every row (acks from all in-sync replicas). */
   async publish(rows: readonly ClaimedRow[]): Promise<void> {
     const producer = await this.connected();
+    // A publish span per row that carries a trace context (none when tracing is off), sent on in its headers.
+    const traced = traceOutgoing(rows, { 'outbox.relay': this.name });
     try {
-      await producer.sendBatch({ topicMessages: toTopicMessages(rows), acks: -1 });
+      await producer.sendBatch({ topicMessages: toTopicMessages(traced.rows), acks: -1 });
+      traced.end();
     } catch (error) {
+      traced.end(error);
       await this.discard();
       throw error;
     }

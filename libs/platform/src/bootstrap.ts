@@ -6,6 +6,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
 import type { Logger } from 'pino';
 import { createLogger, PinoNestLogger } from '#libs/observability';
+import { installHttpTracing, startTracing, stopTracing, TracingConfigError } from '#libs/tracing';
 import { PlatformModule } from './platform.module.js';
 
 export interface RoleDefinition {
@@ -35,6 +36,8 @@ export async function createRolesApp(
   );
   // JSON is the only body the API takes; anything else is a 415 rather than a string handed to a handler.
   app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
+  // A span per request (honouring an incoming traceparent) when tracing is on; nothing at all when it is off.
+  installHttpTracing(app.getHttpAdapter().getInstance());
   drainConnectionsOnClose(app);
   for (const role of roles) {
     for (const strategy of role.transports?.(app) ?? []) {
@@ -68,6 +71,8 @@ async function closeDraining(app: INestApplication, graceMs = 1_000): Promise<vo
     await app.close();
   } finally {
     clearTimeout(timer);
+    // Spans still buffered go out before the process exits.
+    await stopTracing().catch(() => undefined);
   }
 }
 
@@ -115,8 +120,10 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   let config: AppConfig;
   try {
     config = loadConfig();
+    // OpenTelemetry from the standard OTEL_* variables; off unless OTEL_TRACES_EXPORTER names an exporter.
+    startTracing(`orchestrator-${roles.length === 1 ? (roles[0]?.name ?? 'app') : 'all-in-one'}`);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    if (error instanceof ConfigError || error instanceof TracingConfigError) {
       process.stderr.write(`${error.message}\n`);
       process.exitCode = 1;
       return undefined;

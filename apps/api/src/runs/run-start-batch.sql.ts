@@ -13,6 +13,8 @@ export interface StartRunRequest {
   readonly tag: string | null;
   readonly idempotencyKey: string | undefined;
   readonly requestHash: string;
+  /** W3C trace context of the POST (traceparent/tracestate), carried by the run.requested event's headers. */
+  readonly traceHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface RunAccepted {
@@ -87,6 +89,7 @@ export async function writeRunStarts(
         topic,
         key: accepted.runId,
         eventType: 'run.requested',
+        ...(request.traceHeaders ? { headers: request.traceHeaders } : {}),
         payload: await codec.encode('run-requested', topic, {
           // The first event of the run's key.
           ...envelope(1, request.workspaceId),

@@ -4,6 +4,7 @@ import { GroupCommit, inTransaction, type Pool } from '#libs/db';
 import { envelope, runControlEvent, type EventCodec } from '#libs/events';
 import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
+import { withRequestTrace } from '#libs/tracing';
 import { isTerminal } from '#libs/runs';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
 import { readRun, type RunView } from './runs.sql.js';
@@ -47,7 +48,8 @@ export class RunsRepository {
    * arriving together share one transaction (group commit).
    */
   start(request: StartRunRequest): Promise<RunAccepted> {
-    return this.starts.submit(request);
+    // The batch is written in another request's async context: each request brings its own trace context along.
+    return this.starts.submit(withRequestTrace(request));
   }
 
   async cancel(workspaceId: string, runId: string, reason: string | null): Promise<void> {

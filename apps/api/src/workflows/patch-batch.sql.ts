@@ -12,6 +12,8 @@ export interface PatchRequest {
   readonly idempotencyKey: string | undefined;
   /** sha256 of the request body: a replayed key with another body is an error, not a replay. */
   readonly requestHash: string;
+  /** W3C trace context of the POST (traceparent/tracestate), carried by the patch.created event's headers. */
+  readonly traceHeaders?: Readonly<Record<string, string>> | undefined;
 }
 
 export interface AcceptedPatch {
@@ -104,6 +106,7 @@ export async function writePatchBatch(
       topic,
       key: request.workflowId,
       eventType: 'patch.created',
+      ...(request.traceHeaders ? { headers: request.traceHeaders } : {}),
       payload: await codec.encode('patch-created', topic, {
         ...envelope(patch.seq, request.workspaceId),
         type: 'patch.created',

@@ -3,6 +3,7 @@ import type { AppConfig } from '#libs/config';
 import { GroupCommit, type GroupOutcome, type Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
+import { withRequestTrace } from '#libs/tracing';
 import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { replayAnswer } from '../idempotency-keys.sql.js';
 import {
@@ -40,7 +41,8 @@ export class PatchWriter {
   }
 
   submit(request: PatchRequest): Promise<AcceptedPatch> {
-    return this.commits.submit(request);
+    // The batch is written in another request's async context: each request brings its own trace context along.
+    return this.commits.submit(withRequestTrace(request));
   }
 }
 
