@@ -9,6 +9,8 @@ import { envelope, type EventCodec } from '#libs/events';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { endSpan, messageContext, startSpan, traceHeaders, type StartedSpan } from '#libs/tracing';
+import { context, type Context } from '@opentelemetry/api';
 import {
   applyInput,
   ExpressionEvaluator,
@@ -70,9 +72,13 @@ export class CoordinatorService {
   private async process(batches: readonly EventBatch[]): Promise<void> {
     const stop = this.metrics.batchDuration.startTimer();
     const byRun = new Map<string, CoordinatorInput[]>();
+    // Per run, the context of its latest traced event in this write (none when tracing is off).
+    const causes = new Map<string, Context>();
     for (const batch of batches) {
       for (const message of batch.messages) {
         const { runId, input } = toCoordinatorInput(batch.topic, message);
+        const cause = messageContext(message);
+        if (cause) causes.set(runId, cause);
         const inputs = byRun.get(runId) ?? [];
         // A run's request and its other events can arrive in one write from different topics: the start goes first.
         if (input.kind === 'start') inputs.unshift(input);
@@ -83,25 +89,55 @@ export class CoordinatorService {
     const runs = await this.load([...byRun.keys()]);
     const writes: RunWrite[] = [];
     const now = Date.now();
-    for (const [runId, inputs] of byRun) {
-      const run = runs.get(runId);
-      if (!run) {
-        this.logger.warn({ runId }, 'event for an unknown run ignored');
-        continue;
+    // A span per run that has a trace: its effects (tasks, run events) carry this span's context onwards.
+    const spans = new Map<string, StartedSpan>();
+    try {
+      for (const [runId, inputs] of byRun) {
+        const run = runs.get(runId);
+        if (!run) {
+          this.logger.warn({ runId }, 'event for an unknown run ignored');
+          continue;
+        }
+        const cause = causes.get(runId);
+        const span =
+          cause &&
+          startSpan('coordinator.transition', {
+            parent: cause,
+            attributes: { 'run.id': runId, 'workflow.id': run.workflowId, 'run.inputs': inputs.length },
+          });
+        if (span) spans.set(runId, span);
+        const write = span
+          ? await context.with(span.context, () => this.transition(run, inputs, now))
+          : await this.transition(run, inputs, now);
+        if (write) {
+          writes.push(write);
+          span?.span.setAttributes({ 'run.status': write.state.status, 'run.effects': write.effects.length });
+        }
       }
-      const write = await this.transition(run, inputs, now);
-      if (write) writes.push(write);
+      if (writes.length) {
+        const headersOf = (runId: string) => {
+          const span = spans.get(runId);
+          return span && traceHeaders(span.context);
+        };
+        try {
+          await inTransaction(this.pool, async (client) => {
+            await storeTransitions(client, writes);
+            await insertOutboxRows(
+              client,
+              await runOutboxRows(this.codec, this.config.KAFKA_TOPIC_PREFIX, writes, headersOf),
+            );
+          });
+        } catch (error) {
+          for (const w of writes) this.cache.delete(w.run.id);
+          throw error;
+        }
+      }
+    } catch (error) {
+      for (const span of spans.values()) endSpan(span, error);
+      throw error;
     }
+    for (const span of spans.values()) endSpan(span);
     if (writes.length) {
-      try {
-        await inTransaction(this.pool, async (client) => {
-          await storeTransitions(client, writes);
-          await insertOutboxRows(client, await runOutboxRows(this.codec, this.config.KAFKA_TOPIC_PREFIX, writes));
-        });
-      } catch (error) {
-        for (const w of writes) this.cache.delete(w.run.id);
-        throw error;
-      }
       for (const w of writes) {
         if (isTerminal(w.state.status)) this.cache.delete(w.run.id);
         else this.cache.set({ ...w.run, started: true, state: w.state, version: w.run.version + 1 });

@@ -6,6 +6,7 @@ import { envelope, type EventCodec, type PatchCreated } from '#libs/events';
 import type { EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { endSpan, linkTo, messageContext, startSpan, traceHeaders, type StartedSpan } from '#libs/tracing';
 import { lockHeads, readPending, writeDecisions } from './materialize.sql.js';
 import { planVersions } from './plan-versions.js';
 
@@ -59,6 +60,42 @@ export class MaterializerService {
     const workflowIds = [...new Set(batch.messages.map((m) => (m.value as PatchCreated).workflowId))].sort();
     if (!workflowIds.length) return;
     const stop = this.duration.startTimer();
+    const spans = this.startSpans(batch);
+    try {
+      await this.materializeIn(workflowIds, spans);
+      for (const span of spans.values()) endSpan(span);
+    } catch (error) {
+      for (const span of spans.values()) endSpan(span, error);
+      throw error;
+    }
+    stop();
+  }
+
+  /**
+   * With tracing on, one span per workflow of the batch whose patches carry a trace: child of its latest patch's
+   * consumer span, linked to the others. Its workflow.materialized event carries this span's context.
+   */
+  private startSpans(batch: EventBatch): Map<string, StartedSpan> {
+    const spans = new Map<string, StartedSpan>();
+    const causes = new Map<string, ReturnType<typeof messageContext>[]>();
+    for (const message of batch.messages) {
+      const cause = messageContext(message);
+      if (!cause) continue;
+      const workflowId = (message.value as PatchCreated).workflowId;
+      causes.set(workflowId, [...(causes.get(workflowId) ?? []), cause]);
+    }
+    for (const [workflowId, contexts] of causes) {
+      const span = startSpan('materializer.materialize', {
+        parent: contexts.at(-1),
+        links: contexts.slice(0, -1).flatMap(linkTo),
+        attributes: { 'workflow.id': workflowId, 'workflow.patches_in_batch': contexts.length },
+      });
+      if (span) spans.set(workflowId, span);
+    }
+    return spans;
+  }
+
+  private async materializeIn(workflowIds: readonly string[], spans: ReadonlyMap<string, StartedSpan>): Promise<void> {
     const plan = await inTransaction(this.pool, async (client) => {
       const heads = await lockHeads(client, workflowIds);
       const plan = planVersions(
@@ -75,6 +112,7 @@ export class MaterializerService {
           topic: this.topic,
           key: head.id,
           eventType: 'workflow.materialized',
+          ...withTrace(spans.get(head.id), version.version),
           payload: await this.codec.encode('workflow-materialized', this.topic, {
             // Versions are consecutive per workflow, so consumers can use them to spot gaps and duplicates.
             ...envelope(version.version, head.workspaceId),
@@ -90,9 +128,16 @@ export class MaterializerService {
       await insertOutboxRows(client, events);
       return plan;
     });
-    stop();
     if (plan.decisions.length) this.batchSize.observe(plan.decisions.length);
     for (const d of plan.decisions) this.decided.inc({ status: d.status });
     this.versionsMade.inc(plan.versions.length);
   }
+}
+
+/** The trace headers of a workflow's span, which learns the version it made; nothing without a span. */
+function withTrace(span: StartedSpan | undefined, version: number): { headers?: Record<string, string> } {
+  if (!span) return {};
+  span.span.setAttribute('workflow.version', version);
+  const headers = traceHeaders(span.context);
+  return headers ? { headers } : {};
 }

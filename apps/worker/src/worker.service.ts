@@ -10,6 +10,7 @@ import { openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/runs';
+import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { executeTask, type ExecutorDeps } from './task-executor.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -61,18 +62,43 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   async execute(batch: EventBatch): Promise<void> {
     const tasks = batch.messages.map((m) => m.value as NodeDispatch);
     const completions: NodeCompleted[] = new Array<NodeCompleted>(tasks.length);
+    // Each completion carries the trace context of its task's span (none when the task had none or tracing is off).
+    const traces: (Record<string, string> | undefined)[] = new Array<Record<string, string> | undefined>(tasks.length);
     let next = 0;
     const lane = async () => {
       while (next < tasks.length) {
         const index = next++;
-        completions[index] = await this.run(tasks[index] as NodeDispatch);
+        const task = tasks[index] as NodeDispatch;
+        const cause = messageContext(batch.messages[index] as object);
+        completions[index] = cause
+          ? await inSpan(
+              `node.execute ${task.nodeType}`,
+              {
+                parent: cause,
+                attributes: {
+                  'run.id': task.runId,
+                  'workflow.id': task.workflowId,
+                  'node.id': task.nodeId,
+                  'node.type': task.nodeType,
+                  'node.attempt': task.attempt,
+                },
+              },
+              async (started) => {
+                const completion = await this.run(task);
+                started?.span.setAttribute('node.status', completion.status);
+                traces[index] = started && traceHeaders(started.context);
+                return completion;
+              },
+            )
+          : await this.run(task);
       }
     };
     await Promise.all(Array.from({ length: Math.min(tasks.length, this.config.WORKER_TASK_PARALLELISM) }, lane));
     const messages = await Promise.all(
-      completions.map(async (event) => ({
+      completions.map(async (event, index) => ({
         key: event.runId,
         value: await this.codec.encode('node-completed', this.completedTopic, event),
+        ...(traces[index] ? { headers: traces[index] } : {}),
       })),
     );
     await this.producer.send({ topic: this.completedTopic, acks: -1, messages });

@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { request, type Dispatcher } from 'undici';
+import { withTraceHeaders } from '#libs/tracing';
 import { isForbiddenHost, type NodeConfigs } from '#libs/workflows';
 import { createGuardedAgent, ResolvedAddressRefused, resolveWithDns, type ResolveHost } from './guarded-agent.js';
 import { redirectHop, type Hop } from './redirect.js';
@@ -69,7 +70,8 @@ export async function executeHttpRequest(
       const response = await request(hop.url, {
         dispatcher: agent,
         method: hop.method,
-        headers: hop.headers,
+        // The active trace context (the node's span) as traceparent/tracestate; nothing added when tracing is off.
+        headers: withTraceHeaders(hop.headers),
         body: hop.body,
         signal,
       });
