@@ -2,7 +2,8 @@ import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
 import { ApiKeysRepository, AuthModule } from '#libs/auth';
-import { CONFIG, LOGGER } from '#libs/platform';
+import { lagExporterProvider } from '#libs/kafka';
+import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -29,6 +30,12 @@ class Bootstrap implements OnApplicationBootstrap {
 @Module({
   imports: [AuthModule, FanoutProxyModule],
   controllers: [ApiKeysController, WorkflowsController, RunsController],
-  providers: [WorkflowsRepository, PatchWriter, RunsRepository, Bootstrap],
+  providers: [
+    WorkflowsRepository,
+    PatchWriter,
+    RunsRepository,
+    Bootstrap,
+    lagExporterProvider({ config: CONFIG, kafka: KAFKA, registry: METRICS_REGISTRY }),
+  ],
 })
 export class ApiModule {}

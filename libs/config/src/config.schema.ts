@@ -124,6 +124,11 @@ export const configSchema = z.object({
   FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
   /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */
   FANOUT_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /** The api role exports consumer lag of this deployment's groups (kafka_consumergroup_* on /metrics) when true. */
+  LAG_EXPORTER_ENABLED: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
 });
 
 export const LOCAL_BOOTSTRAP_ADMIN_KEY = 'local-admin-key-change-me';

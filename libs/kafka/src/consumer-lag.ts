@@ -63,10 +63,11 @@ export async function readConsumerLag(admin: Admin, options: ConsumerLagOptions 
     for (const { topic, partitions: offsets } of committed) {
       if (!topic.startsWith(prefix)) continue;
       const topicEnds = await endsOf(topic);
-      for (const { partition, offset } of offsets) {
-        const end = topicEnds.get(partition);
-        if (!end) continue;
-        const committedOffset = Number(offset) >= 0 ? Number(offset) : null;
+      // The broker lists only partitions the group committed on; the topic's other partitions count as uncommitted.
+      const committedBy = new Map(offsets.map((o) => [o.partition, Number(o.offset)]));
+      for (const [partition, end] of topicEnds) {
+        const offset = committedBy.get(partition) ?? -1;
+        const committedOffset = offset >= 0 ? offset : null;
         // Below the log start (retention deleted it), a consumer resumes at the earliest offset still there.
         const from = Math.max(committedOffset ?? end.low, end.low);
         partitions.push({

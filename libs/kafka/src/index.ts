@@ -22,3 +22,4 @@ export type {
   Producer,
 } from './kafkajs.js';
 export { deleteLagProbeGroups, readConsumerLag, type GroupLag, type PartitionLag } from './consumer-lag.js';
+export { LagExporter, lagExporterProvider, type LagExporterOptions } from './lag-exporter.js';
