@@ -1,6 +1,6 @@
 import type { LoggerService } from '@nestjs/common';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
-import { pino, type Logger, type LevelWithSilent } from 'pino';
+import { pino, type DestinationStream, type Logger, type LevelWithSilent, type LoggerOptions } from 'pino';
 
 const NO_TRACE = Object.freeze({});
 
@@ -19,14 +19,19 @@ export function traceFields(): Record<string, string> {
  * One JSON line per event on stdout; `role` and `component` tell the roles of an all-in-one process apart, and lines
  * logged inside a span carry its `trace_id` and `span_id`.
  */
-export function createLogger(bindings: { role?: string; component?: string } = {}, level?: LevelWithSilent): Logger {
-  return pino({
+export function createLogger(
+  bindings: { role?: string; component?: string } = {},
+  level?: LevelWithSilent,
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
     level: level ?? (process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: traceFields,
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 /** Routes Nest's own messages (routes mapped, module init, errors) into the same JSON stream. */
