@@ -25,7 +25,7 @@ export function createLogger(
   destination?: DestinationStream,
 ): Logger {
   const options: LoggerOptions = {
-    level: level ?? (process.env.LOG_LEVEL as LevelWithSilent | undefined) ?? 'info',
+    level: level ?? process.env.LOG_LEVEL ?? 'info',
     base: { pid: process.pid, ...bindings },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },

@@ -22,7 +22,7 @@ describe('structured logs carry the active trace', () => {
   it('adds no trace fields while tracing is off', async () => {
     assert.equal(tracingEnabled(), false);
     const { logger, lines } = memoryLogger();
-    await inSpan('off', {}, async () => logger.info('inside'));
+    await inSpan('off', {}, () => Promise.resolve(logger.info('inside')));
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.trace_id, undefined);
     assert.equal(lines[0]?.msg, 'inside');

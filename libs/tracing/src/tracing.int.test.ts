@@ -54,9 +54,9 @@ describe('one trace follows a patch and a run across every role (W3C trace conte
     });
     assert.equal(reply.status, 202, JSON.stringify(reply.body));
 
-    const spans = await eventually(async () => {
+    const spans = await eventually(() => {
       const found = spansOf(caller.traceId);
-      return found.some((s) => s.name === 'materializer.materialize') ? found : undefined;
+      return Promise.resolve(found.some((s) => s.name === 'materializer.materialize') ? found : undefined);
     }, 'the materializer span of the patch');
     const request = spans.find((s) => s.kind === SpanKind.SERVER);
     assert.ok(request, names(spans).join(', '));
@@ -82,10 +82,12 @@ describe('one trace follows a patch and a run across every role (W3C trace conte
 
     // The version's workflow.materialized event goes on in the same trace.
     await eventually(
-      async () =>
-        spansOf(caller.traceId).some(
-          (s) => s.name === `publish ${ctx.config.KAFKA_TOPIC_PREFIX}workflow.materialized`,
-        ) || undefined,
+      () =>
+        Promise.resolve(
+          spansOf(caller.traceId).some(
+            (s) => s.name === `publish ${ctx.config.KAFKA_TOPIC_PREFIX}workflow.materialized`,
+          ) || undefined,
+        ),
       'the workflow.materialized publish span',
     );
   });
@@ -114,11 +116,11 @@ describe('one trace follows a patch and a run across every role (W3C trace conte
     assert.equal(traceId, caller.traceId, `traceparent sent: ${String(call.headers.traceparent)}`);
 
     // Four coordinator steps (start, then each node's completion) and three node executions, all in one trace.
-    const spans = await eventually(async () => {
+    const spans = await eventually(() => {
       const found = spansOf(caller.traceId);
       const steps = found.filter((s) => s.name === 'coordinator.transition' && s.attributes['run.id'] === runId);
       const nodes = found.filter((s) => s.name.startsWith('node.execute') && s.attributes['run.id'] === runId);
-      return steps.length >= 4 && nodes.length === 3 ? found : undefined;
+      return Promise.resolve(steps.length >= 4 && nodes.length === 3 ? found : undefined);
     }, 'coordinator and worker spans of the run');
     const nodes = spans.filter((s) => s.name.startsWith('node.execute'));
     assert.deepEqual(nodes.map((s) => [s.attributes['node.id'], s.name, s.attributes['node.status']]).sort(), [
