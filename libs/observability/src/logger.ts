@@ -30,6 +30,8 @@ export function createLogger(
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
     mixin: traceFields,
+    // pino's default merge assigns the line's fields into the mixin's object: the shared empty one must stay empty.
+    mixinMergeStrategy: (fields: object, mixed: object) => (mixed === NO_TRACE ? fields : Object.assign(mixed, fields)),
   };
   return destination ? pino(options, destination) : pino(options);
 }

@@ -26,6 +26,10 @@ describe('structured logs carry the active trace', () => {
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.trace_id, undefined);
     assert.equal(lines[0]?.msg, 'inside');
+    // The fields of one line never leak into the next (pino merges them into the mixin's object).
+    logger.info({ runId: 'r-0' }, 'with fields');
+    logger.info('without');
+    assert.equal(lines[2]?.runId, undefined);
   });
 
   describe('with tracing on', () => {
