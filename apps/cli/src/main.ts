@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '#libs/config';
+import { registerApiCommands } from './api.command.js';
 import { CliError, EXIT } from './cli-support.js';
+import { registerDlq } from './dlq.command.js';
 import { registerLag } from './lag.command.js';
+import { registerOutbox } from './outbox.command.js';
 import { registerTail } from './tail.command.js';
 import { registerTopics } from './topics.command.js';
 
@@ -18,6 +21,9 @@ const program = new Command('orchestrator')
 registerTopics(program);
 registerTail(program);
 registerLag(program);
+registerDlq(program);
+registerOutbox(program);
+registerApiCommands(program);
 
 /** Every subcommand reports usage errors through the same path, so they all exit with 2. */
 const exitOverride = (command: Command): void => {

@@ -1,0 +1,151 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { apiRole } from '#apps/api/src/api.role.js';
+import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
+import { fanoutRole } from '#apps/fanout/src/fanout.role.js';
+import { materializerRole } from '#apps/materializer/src/materializer.role.js';
+import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
+import { workerRole } from '#apps/worker/src/worker.role.js';
+import { useTestContext } from '#test/harness/test-context.js';
+import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
+import { cliEnv, runCli, type CliResult } from './cli-process.test-support.js';
+
+const ctx = useTestContext('cli-api');
+const fn = (expression: string) => ({ type: 'function', config: { expression } });
+
+describe('orchestrator workflow / run / api-key against the real API', () => {
+  let env: NodeJS.ProcessEnv;
+  let dir: string;
+  const cli = (...args: string[]): Promise<CliResult> => runCli(args, env);
+  const ok = (result: CliResult): CliResult => {
+    assert.equal(result.code, 0, `exit ${result.code}\n${result.stdout}\n${result.stderr}`);
+    return result;
+  };
+
+  before(async () => {
+    await createTopics(ctx);
+    const app = await startRoles(ctx, [
+      apiRole,
+      outboxRelayRole,
+      materializerRole,
+      coordinatorRole,
+      workerRole,
+      fanoutRole,
+    ]);
+    await app.app.listen(0, '127.0.0.1');
+    const port = (app.app.getHttpServer().address() as AddressInfo).port;
+    env = cliEnv(ctx, { ORCHESTRATOR_API_URL: `http://127.0.0.1:${port}`, ORCHESTRATOR_API_KEY: ADMIN_KEY });
+    dir = await mkdtemp(join(tmpdir(), 'cli-api-'));
+    ctx.defer(() => rm(dir, { recursive: true, force: true }));
+  });
+
+  it('shows help for every command group and exits 2 on usage errors', async () => {
+    const help = ok(await cli('--help'));
+    for (const command of ['topics', 'tail', 'lag', 'dlq', 'outbox', 'workflow', 'run', 'api-key']) {
+      assert.match(help.stdout, new RegExp(`^  ${command}\\b`, 'm'), `${command} in --help`);
+    }
+    assert.match(ok(await cli('run', 'watch', '--help')).stdout, /Usage: orchestrator run watch \[options\] <id>/);
+    const unknown = await cli('frobnicate');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /^error: unknown command 'frobnicate'/);
+    const missing = await cli('api-key', 'create');
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /--permission <level>/);
+    const badChoice = await cli('api-key', 'create', '--permission', 'root');
+    assert.equal(badChoice.code, 2);
+  });
+
+  it('exits 4 with the problem title and detail for a bad API key', async () => {
+    const result = await cli('workflow', 'show', randomUUID(), '--api-key', 'not-a-real-key-at-all');
+    assert.equal(result.code, 4);
+    assert.match(result.stderr, /^error: Missing or invalid API key: .+\n$/);
+    assert.equal(result.stdout, '');
+  });
+
+  it('exits 3 for a run that does not exist', async () => {
+    const result = await cli('run', 'show', randomUUID());
+    assert.equal(result.code, 3);
+    assert.match(result.stderr, /^error: Not found: /);
+  });
+
+  it('creates, patches and shows a workflow, then starts, watches and shows a run', async () => {
+    const definitionFile = join(dir, 'def.json');
+    await writeFile(definitionFile, JSON.stringify({ nodes: { a: fn('input.x * 2') }, edges: [] }));
+    const created = JSON.parse(
+      ok(await cli('workflow', 'create', '--name', 'cli', '--file', definitionFile, '--json')).stdout,
+    ) as {
+      id: string;
+      version: number;
+    };
+    assert.equal(created.version, 1);
+
+    const opsFile = join(dir, 'ops.json');
+    await writeFile(
+      opsFile,
+      JSON.stringify([
+        { op: 'add', path: '/nodes/b', value: fn('nodes.a + 1') },
+        { op: 'add', path: '/edges/-', value: { from: 'a', to: 'b' } },
+      ]),
+    );
+    const patched = JSON.parse(
+      ok(await cli('workflow', 'patch', created.id, '--file', opsFile, '--wait', '--json')).stdout,
+    ) as {
+      status: string;
+      version: number;
+    };
+    assert.equal(patched.status, 'applied');
+    assert.equal(patched.version, 2);
+    const history = JSON.parse(ok(await cli('workflow', 'history', created.id, '--json')).stdout) as {
+      status: string;
+    }[];
+    assert.deepEqual(
+      history.map((p) => p.status),
+      ['applied'],
+    );
+    const shown = JSON.parse(ok(await cli('workflow', 'show', created.id, '--json')).stdout) as {
+      version: number;
+      definition: { nodes: Record<string, unknown> };
+    };
+    assert.equal(shown.version, 2);
+    assert.deepEqual(Object.keys(shown.definition.nodes).sort(), ['a', 'b']);
+
+    const started = JSON.parse(ok(await cli('run', 'start', created.id, '--input', '{"x":20}', '--json')).stdout) as {
+      runId: string;
+      workflowVersion: number;
+    };
+    assert.equal(started.workflowVersion, 2);
+    const watched = ok(await cli('run', 'watch', started.runId));
+    const events = watched.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { id: string; event: string });
+    assert.equal(events[0]?.event, 'run.started');
+    assert.equal(events.at(-1)?.event, 'run.completed');
+    assert.deepEqual(
+      events.map((e) => Number(e.id)),
+      events.map((_, i) => i + 1),
+    );
+    assert.match(watched.stderr, /: completed\n$/);
+    const run = JSON.parse(ok(await cli('run', 'show', started.runId, '--json')).stdout) as {
+      status: string;
+      output: unknown;
+    };
+    assert.equal(run.status, 'completed');
+    assert.deepEqual(run.output, { b: 41 });
+  });
+
+  it('creates an API key that then works with its permission', async () => {
+    const created = JSON.parse(ok(await cli('api-key', 'create', '--permission', 'read', '--json')).stdout) as {
+      key: string;
+    };
+    assert.ok(created.key);
+    const denied = await cli('api-key', 'create', '--permission', 'read', '--api-key', created.key);
+    assert.equal(denied.code, 4);
+    assert.match(denied.stderr, /^error: Not allowed with this API key: /);
+  });
+});

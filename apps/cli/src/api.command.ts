@@ -1,0 +1,208 @@
+import { readFile } from 'node:fs/promises';
+import { Option, type Command } from 'commander';
+import { apiFetch, apiJson, sseEvents, type ApiOptions } from './api-client.js';
+import { CliError, EXIT, json, out, progress } from './cli-support.js';
+
+const TERMINAL = ['completed', 'failed', 'cancelled', 'timed_out'];
+
+/** The options every API command takes; read from the command's own options. */
+function withApiOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option('--api-url <url>', 'the orchestrator API')
+        .env('ORCHESTRATOR_API_URL')
+        .default('http://127.0.0.1:8080'),
+    )
+    .addOption(new Option('--api-key <key>', 'API key (Bearer)').env('ORCHESTRATOR_API_KEY'));
+}
+
+const api = (options: { apiUrl: string; apiKey?: string }): ApiOptions => ({
+  apiUrl: options.apiUrl,
+  ...(options.apiKey ? { apiKey: options.apiKey } : {}),
+});
+
+async function readJsonFile(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw new CliError(`cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, EXIT.usage);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CliError(`${file} is not JSON: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+function parseJsonOption(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new CliError(`${name} is not JSON: ${(error as Error).message}`, EXIT.usage);
+  }
+}
+
+type ApiOpts = { apiUrl: string; apiKey?: string; json?: boolean };
+
+/** Prints a JSON answer: as one line with --json, indented otherwise. */
+const show = (value: unknown, options: { json?: boolean }) =>
+  out(options.json ? json(value) : JSON.stringify(value, null, 2));
+
+export function registerApiCommands(program: Command): void {
+  const workflow = program.command('workflow').description('workflow definitions, through the HTTP API');
+  withApiOptions(
+    workflow
+      .command('create')
+      .description('create a workflow from a definition file ({nodes, edges})')
+      .requiredOption('--name <name>', 'workflow name')
+      .requiredOption('--file <definition.json>', 'the definition'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (options: ApiOpts & { name: string; file: string }) => {
+      const definition = await readJsonFile(options.file);
+      show(await apiJson(api(options), 'POST', '/v1/workflows', { name: options.name, definition }), options);
+    });
+  withApiOptions(
+    workflow
+      .command('show')
+      .description('the latest materialized version (or --version N)')
+      .argument('<id>', 'workflow id')
+      .option('--version <n>', 'this version instead of the latest'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (id: string, options: ApiOpts & { version?: string }) => {
+      const path = options.version
+        ? `/v1/workflows/${encodeURIComponent(id)}/versions/${encodeURIComponent(options.version)}`
+        : `/v1/workflows/${encodeURIComponent(id)}`;
+      show(await apiJson(api(options), 'GET', path), options);
+    });
+  withApiOptions(
+    workflow
+      .command('patch')
+      .description('submit RFC 6902 ops ([...] or {ops: [...]}) as a patch; prints {patchId, seq, status}')
+      .argument('<id>', 'workflow id')
+      .requiredOption('--file <ops.json>', 'the ops')
+      .option('--idempotency-key <key>', 'retry-safe key')
+      .option('--wait', 'wait until the patch is applied or rejected (exit 1 if rejected)'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (id: string, options: ApiOpts & { file: string; idempotencyKey?: string; wait?: boolean }) => {
+      const content = await readJsonFile(options.file);
+      const ops = Array.isArray(content) ? content : (content as { ops?: unknown }).ops;
+      if (!Array.isArray(ops))
+        throw new CliError(`${options.file} holds neither an array of ops nor {ops: [...]}`, EXIT.usage);
+      const path = `/v1/workflows/${encodeURIComponent(id)}/patches`;
+      const accepted = await apiJson<{ patchId: string }>(
+        api(options),
+        'POST',
+        path,
+        { ops },
+        options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+      );
+      if (!options.wait) return show(accepted, options);
+      progress(`patch ${accepted.patchId} accepted; waiting for it to be applied...`);
+      for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
+        const state = await apiJson<{ status: string }>(api(options), 'GET', `${path}/${accepted.patchId}`);
+        if (state.status !== 'pending') {
+          show({ ...accepted, ...state }, options);
+          if (state.status === 'rejected') process.exitCode = EXIT.failed;
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      throw new CliError(`patch ${accepted.patchId} still pending after 60 s`);
+    });
+  withApiOptions(
+    workflow
+      .command('history')
+      .description('every patch of a workflow, oldest first, with its status')
+      .argument('<id>', 'workflow id'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (id: string, options: ApiOpts) => {
+      const patches: unknown[] = [];
+      let next: string | null = `/v1/workflows/${encodeURIComponent(id)}/patches?limit=1000`;
+      while (next) {
+        const page: { patches: unknown[]; next: string | null } = await apiJson(api(options), 'GET', next);
+        patches.push(...page.patches);
+        next = page.next;
+      }
+      show(patches, options);
+    });
+
+  const run = program.command('run').description('workflow runs, through the HTTP API');
+  withApiOptions(
+    run
+      .command('start')
+      .description('start a run of the latest version; prints {runId, workflowVersion}')
+      .argument('<workflowId>', 'workflow id')
+      .option('--input <json>', 'run input', '{}')
+      .option('--idempotency-key <key>', 'retry-safe key'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (workflowId: string, options: ApiOpts & { input: string; idempotencyKey?: string }) => {
+      const input = parseJsonOption('--input', options.input);
+      show(
+        await apiJson(
+          api(options),
+          'POST',
+          `/v1/workflows/${encodeURIComponent(workflowId)}/runs`,
+          { input },
+          options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+        ),
+        options,
+      );
+    });
+  withApiOptions(run.command('show').description('status, nodes and output of a run').argument('<id>', 'run id'))
+    .option('--json', 'one JSON line')
+    .action(async (id: string, options: ApiOpts) => {
+      show(await apiJson(api(options), 'GET', `/v1/runs/${encodeURIComponent(id)}`), options);
+    });
+  withApiOptions(
+    run
+      .command('watch')
+      .description('follow the run event stream (SSE) as JSON lines until the run ends; exit 1 if it did not complete')
+      .argument('<id>', 'run id')
+      .option('--last-event-id <id>', 'resume after this event'),
+  ).action(async (id: string, options: ApiOpts & { lastEventId?: string }) => {
+    const path = `/v1/runs/${encodeURIComponent(id)}/events`;
+    const response = await apiFetch(api(options), 'GET', path, undefined, {
+      accept: 'text/event-stream',
+      ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}),
+    });
+    if (response.status !== 204) {
+      for await (const event of sseEvents(response)) {
+        let data: unknown = event.data;
+        try {
+          data = JSON.parse(event.data) as unknown;
+        } catch {
+          // Not JSON: printed as the text it is.
+        }
+        out(json({ id: event.id ?? null, event: event.event ?? 'message', data }));
+      }
+    }
+    const state = await apiJson<{ status: string }>(api(options), 'GET', `/v1/runs/${encodeURIComponent(id)}`);
+    progress(`run ${id}: ${state.status}`);
+    if (!TERMINAL.includes(state.status))
+      throw new CliError(`the event stream closed while run ${id} is ${state.status}`);
+    if (state.status !== 'completed') process.exitCode = EXIT.failed;
+  });
+
+  withApiOptions(
+    program
+      .command('api-key')
+      .description("API keys of the caller's workspace")
+      .command('create')
+      .description('create a key (needs an admin key); the key is shown once')
+      .addOption(
+        new Option('--permission <level>', 'read, write or admin')
+          .choices(['read', 'write', 'admin'])
+          .makeOptionMandatory(),
+      ),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (options: ApiOpts & { permission: string }) => {
+      show(await apiJson(api(options), 'POST', '/v1/api-keys', { permission: options.permission }), options);
+    });
+}
