@@ -113,7 +113,7 @@ export function linkTo(ctx: Context | undefined): Link[] {
 const messageContexts = new WeakMap<object, Context>();
 
 export function messageContext(message: object): Context | undefined {
-  return messageContexts.get(message);
+  return tracingEnabled() ? messageContexts.get(message) : undefined;
 }
 
 export interface IncomingMessage {
