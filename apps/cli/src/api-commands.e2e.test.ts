@@ -13,13 +13,14 @@ import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { workerRole } from '#apps/worker/src/worker.role.js';
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
-import { cliEnv, runCli, type CliResult } from './cli-process.test-support.js';
+import { cliEnv, runCli, runCommand, type CliResult } from './cli-process.test-support.js';
 
 const ctx = useTestContext('cli-api');
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
 
 describe('orchestrator workflow / run / api-key against the real API', () => {
   let env: NodeJS.ProcessEnv;
+  let apiUrl: string;
   let dir: string;
   const cli = (...args: string[]): Promise<CliResult> => runCli(args, env);
   const ok = (result: CliResult): CliResult => {
@@ -39,7 +40,8 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
     ]);
     await app.app.listen(0, '127.0.0.1');
     const port = (app.app.getHttpServer().address() as AddressInfo).port;
-    env = cliEnv(ctx, { ORCHESTRATOR_API_URL: `http://127.0.0.1:${port}`, ORCHESTRATOR_API_KEY: ADMIN_KEY });
+    apiUrl = `http://127.0.0.1:${port}`;
+    env = cliEnv(ctx, { ORCHESTRATOR_API_URL: apiUrl, ORCHESTRATOR_API_KEY: ADMIN_KEY });
     dir = await mkdtemp(join(tmpdir(), 'cli-api-'));
     ctx.defer(() => rm(dir, { recursive: true, force: true }));
   });
@@ -137,6 +139,42 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
     };
     assert.equal(run.status, 'completed');
     assert.deepEqual(run.output, { b: 41 });
+  });
+
+  it("exports the coordinator's consumer lag on the api role's /metrics, matching `orchestrator lag`", async () => {
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const group = `${ctx.topicPrefix}coordinator`;
+    const metrics = await (await fetch(`${apiUrl}/metrics`)).text();
+    const series = (name: string) =>
+      [...metrics.matchAll(new RegExp(`^${name}\\{([^}]*)\\} (\\S+)$`, 'gm'))]
+        .filter((m) => (m[1] ?? '').includes(`group="${group}"`))
+        .map((m) => ({ labels: m[1] ?? '', value: Number(m[2]) }));
+    const lag = series('kafka_consumergroup_lag');
+    assert.ok(
+      lag.length >= 3,
+      metrics
+        .split('\n')
+        .filter((l) => l.startsWith('kafka_'))
+        .join('\n'),
+    );
+    assert.ok(lag.every((s) => /partition="\d+"/.test(s.labels) && /topic="[^"]+"/.test(s.labels)));
+    assert.ok(series('kafka_consumergroup_committed_offset').length >= 1);
+    assert.match(
+      metrics,
+      new RegExp(`^kafka_topic_partition_end_offset\\{[^}]*topic="${escape(ctx.topicPrefix)}run\\.requested"`, 'm'),
+    );
+    const fromCli = JSON.parse(ok(await cli('lag', '--group', group, '--json')).stdout) as { totalLag: number }[];
+    assert.equal(fromCli[0]?.totalLag, 0);
+    assert.equal(
+      lag.reduce((sum, s) => sum + s.value, 0),
+      0,
+    );
+  });
+
+  it('runs as `npm run cli`', async () => {
+    const result = await runCommand('npm', ['run', '--silent', 'cli', '--', 'run', '--help'], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Usage: orchestrator run \[options\] \[command\]/);
   });
 
   it('creates an API key that then works with its permission', async () => {
