@@ -211,6 +211,8 @@ describe('Prometheus (Debian package) against every role', () => {
       'cache_requests_total{cache="api_key",result="hit"}',
       'cache_requests_total{cache="coordinator_runs",result="hit"}',
       'cache_time_saved_seconds_total{cache="api_key"}',
+      'runs_oldest_unfinished_age_seconds',
+      'run_timeout_seconds',
       'nodejs_eventloop_lag_p99_seconds',
       'process_cpu_seconds_total',
     ]) {

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 export { cacheTracker, CacheTracker } from './cache-metrics.js';
 export { instrumentHttp } from './http-metrics.js';
 export { registerPoolMetrics, type PoolStats } from './pool-metrics.js';
+export { registerRunAgeMetrics } from './run-age-metrics.js';
 export { instrumentRedis, parseRedisMemoryInfo, registerRedisMemoryMetrics } from './redis-metrics.js';
 
 /**

@@ -22,6 +22,7 @@ import {
   instrumentRedis,
   registerPoolMetrics,
   registerRedisMemoryMetrics,
+  registerRunAgeMetrics,
 } from '#libs/observability';
 import { createRedis } from '#libs/redis';
 import { DependencyChecks } from './dependency-checks.js';
@@ -97,6 +98,8 @@ export class PlatformModule {
           useFactory: (registry: Registry) => {
             const pool = createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX });
             registerPoolMetrics(registry, pool);
+            // The coordinator owns runs: its processes report the oldest unfinished one (for WorkflowStalled).
+            if (roles.includes('coordinator')) registerRunAgeMetrics(registry, pool, config.RUN_DEFAULT_TIMEOUT_MS);
             return pool;
           },
         },
