@@ -136,6 +136,17 @@ export class CoordinatorService {
       for (const span of spans.values()) endSpan(span, error);
       throw error;
     }
+    for (const w of writes) {
+      if (!isTerminal(w.state.status)) continue;
+      // One line per finished run, with its ids (and, when traced, its trace_id).
+      const log = () =>
+        this.logger
+          .child({ runId: w.run.id, workflowId: w.run.workflowId })
+          .info({ status: w.state.status, events: w.state.eventSeq }, 'run finished');
+      const span = spans.get(w.run.id);
+      if (span) context.with(span.context, log);
+      else log();
+    }
     for (const span of spans.values()) endSpan(span);
     if (writes.length) {
       for (const w of writes) {

@@ -5,7 +5,9 @@ import { inTransaction, type Pool } from '#libs/db';
 import { envelope, type EventCodec, type PatchCreated } from '#libs/events';
 import type { EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
-import { CONFIG, EVENT_CODEC, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { context } from '@opentelemetry/api';
+import type { Logger } from 'pino';
 import { endSpan, linkTo, messageContext, startSpan, traceHeaders, type StartedSpan } from '#libs/tracing';
 import { lockHeads, readPending, writeDecisions } from './materialize.sql.js';
 import { planVersions } from './plan-versions.js';
@@ -23,13 +25,16 @@ export class MaterializerService {
   private readonly duration: Histogram;
   private readonly decided: Counter<'status'>;
   private readonly versionsMade: Counter;
+  private readonly logger: Logger;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(LOGGER) logger: Logger,
   ) {
+    this.logger = logger.child({ component: 'materializer' });
     this.topic = `${config.KAFKA_TOPIC_PREFIX}workflow.materialized`;
     this.batchSize = new Histogram({
       name: 'materializer_batch_patches',
@@ -131,6 +136,14 @@ export class MaterializerService {
     if (plan.decisions.length) this.batchSize.observe(plan.decisions.length);
     for (const d of plan.decisions) this.decided.inc({ status: d.status });
     this.versionsMade.inc(plan.versions.length);
+    // One line per workflow version made (with its trace when traced), naming what was rejected and why.
+    for (const { head, version, applied, rejected } of plan.events) {
+      const log = this.logger.child({ workflowId: head.id });
+      const fields = { version: version.version, applied: applied.length, rejected };
+      const span = spans.get(head.id);
+      if (span) context.with(span.context, () => log.info(fields, 'workflow materialized'));
+      else log.info(fields, 'workflow materialized');
+    }
   }
 }
 

@@ -113,6 +113,12 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       );
     }
     const result = await executeTask(task, this.deps);
+    if (!result.ok) {
+      // Logged inside the task's span when traced, so the line carries its trace_id.
+      this.logger
+        .child({ runId: task.runId, workflowId: task.workflowId, nodeId: task.nodeId })
+        .warn({ nodeType: task.nodeType, attempt: task.attempt, error: result.error }, 'node attempt failed');
+    }
     const stored = result.ok
       ? await this.deps.content.storeJson(result.output, this.config.OUTPUT_INLINE_MAX_BYTES)
       : null;
