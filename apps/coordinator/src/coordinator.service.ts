@@ -9,7 +9,7 @@ import { envelope, type EventCodec } from '#libs/events';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
-import { endSpan, messageContext, startSpan, traceHeaders, type StartedSpan } from '#libs/tracing';
+import { endSpan, messageContext, startSpan, traceHeaders, tracingEnabled, type StartedSpan } from '#libs/tracing';
 import { context, type Context } from '@opentelemetry/api';
 import {
   applyInput,
@@ -37,6 +37,11 @@ import { failRunsDirectly, loadRuns, storeTransitions, type RunWrite, type Store
 @Injectable()
 export class CoordinatorService {
   private readonly cache = new RunCache();
+  /**
+   * With tracing on, the trace context each owned, unfinished run was last seen in: its events that carry none (fired
+   * timers: retry backoffs, delays, timeouts) continue the run's trace from there. Lost on restart and rebalance.
+   */
+  private readonly runTraces = new Map<string, Context>();
   private readonly definitions: DefinitionCache;
   private readonly writes = new BatchCoalescer<EventBatch>((batches) => this.process(batches));
   private readonly evaluator: ExpressionEvaluator;
@@ -63,6 +68,7 @@ export class CoordinatorService {
   /** The group's partitions moved: runs cached for partitions now owned elsewhere must not be trusted. */
   forgetRuns(): void {
     this.cache.clear();
+    this.runTraces.clear();
   }
 
   handle(batch: EventBatch): Promise<void> {
@@ -84,6 +90,13 @@ export class CoordinatorService {
         if (input.kind === 'start') inputs.unshift(input);
         else inputs.push(input);
         byRun.set(runId, inputs);
+      }
+    }
+    if (tracingEnabled()) {
+      for (const runId of byRun.keys()) {
+        const cause = causes.get(runId);
+        if (cause) this.runTraces.set(runId, cause);
+        else if (this.runTraces.has(runId)) causes.set(runId, this.runTraces.get(runId) as Context);
       }
     }
     const runs = await this.load([...byRun.keys()]);
@@ -138,6 +151,7 @@ export class CoordinatorService {
     }
     for (const w of writes) {
       if (!isTerminal(w.state.status)) continue;
+      this.runTraces.delete(w.run.id);
       // One line per finished run, with its ids (and, when traced, its trace_id).
       const log = () =>
         this.logger
@@ -244,7 +258,10 @@ export class CoordinatorService {
       );
       await insertOutboxRows(client, rows);
     });
-    for (const f of failures) this.cache.delete(f.runId);
+    for (const f of failures) {
+      this.cache.delete(f.runId);
+      this.runTraces.delete(f.runId);
+    }
     this.logger.error({ runs: failures.map((f) => f.runId) }, 'runs failed: their events went to dead letters');
   }
 }
