@@ -17,7 +17,6 @@ export const cliEnv = (ctx: TestContext, extra: NodeJS.ProcessEnv = {}): NodeJS.
   DATABASE_URL: ctx.databaseUrl,
   KAFKA_TOPIC_PREFIX: ctx.topicPrefix,
   KAFKA_PARTITIONS: String(ctx.config.KAFKA_PARTITIONS),
-  LOG_LEVEL: 'error',
   ...extra,
 });
 

@@ -17,8 +17,12 @@ export class CliError extends Error {
   }
 }
 
-/** kafkajs logs go to stderr, errors only: stdout belongs to the command's output. */
-export const cliLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'error' }, pino.destination(2));
+/**
+ * Client library logs (kafkajs) go to stderr and are off unless ORCHESTRATOR_CLI_LOG_LEVEL asks for them: the CLI
+ * reports its own failure as one line, and stdout belongs to the command's output.
+ */
+export const cliLogger = (): Logger =>
+  pino({ level: process.env.ORCHESTRATOR_CLI_LOG_LEVEL ?? 'silent' }, pino.destination(2));
 
 let cachedConfig: AppConfig | undefined;
 export function config(): AppConfig {
@@ -44,7 +48,21 @@ export function kafka(): Kafka {
 export async function withAdmin<T>(use: (admin: Admin, kafka: Kafka) => Promise<T>): Promise<T> {
   const k = kafka();
   const admin = openAdmin(k, 'cli');
-  await admin.connect();
+  // kafkajs retries a refused connection for about half a minute; an operator wants the answer sooner.
+  const timeoutMs = Number(process.env.ORCHESTRATOR_CLI_KAFKA_TIMEOUT_MS ?? 10_000);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      admin.connect(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+  } catch (error) {
+    throw new CliError(`cannot reach Kafka at ${config().KAFKA_BROKERS.join(',')}: ${(error as Error).message}`);
+  } finally {
+    clearTimeout(timer);
+  }
   try {
     return await use(admin, k);
   } finally {

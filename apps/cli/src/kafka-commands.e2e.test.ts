@@ -114,6 +114,18 @@ describe('orchestrator topics / tail / dlq / outbox against the real stack', () 
     assert.match(broken?.error ?? '', /cannot decode/);
     assert.match(result.stderr, /error: .*patch\.created partition \d+ offset \d+: cannot decode/);
     assert.match(result.stderr, /error: 1 message\(s\) could not be decoded\n$/);
+
+    const partition = decoded?.partition ?? -1;
+    const one = await cli(
+      'tail',
+      'patch.created',
+      '--from-beginning',
+      '--partition',
+      String(partition),
+      '--idle-timeout',
+      '3000',
+    );
+    assert.ok(lines(one).length >= 1 && lines(one).every((l) => l.partition === partition), one.stdout);
   });
 
   it('shows and redrives a poisoned message once, with its dlq.* headers stripped', async () => {
@@ -172,6 +184,18 @@ describe('orchestrator topics / tail / dlq / outbox against the real stack', () 
     assert.equal(await endOffsets(source), before + 1);
     const after = JSON.parse(ok(await cli('dlq', 'list', '--json')).stdout) as { topic: string; notRedriven: number }[];
     assert.equal(after.find((t) => t.topic === dlq)?.notRedriven, 0);
+  });
+
+  it('fails with one line naming the problem for a bad or unreachable broker address', async () => {
+    const invalid = await runCli(['topics', 'list'], cliEnv(ctx, { KAFKA_BROKERS: 'not a broker' }));
+    assert.equal(invalid.code, 2);
+    assert.match(invalid.stderr, /^error: Invalid configuration \(1 bad variable\):\n {2}KAFKA_BROKERS: /);
+    const unreachable = await runCli(
+      ['lag'],
+      cliEnv(ctx, { KAFKA_BROKERS: '127.0.0.1:1', ORCHESTRATOR_CLI_KAFKA_TIMEOUT_MS: '2000' }),
+    );
+    assert.equal(unreachable.code, 1);
+    assert.match(unreachable.stderr, /^error: cannot reach Kafka at 127\.0\.0\.1:1: no answer within 2000 ms\n$/);
   });
 
   it('reports the outbox and the live relay', async () => {

@@ -49,4 +49,7 @@ try {
     process.stderr.write(`error: ${(error as Error).message ?? String(error)}\n`);
     process.exitCode = EXIT.failed;
   }
+  // A client still retrying in the background (an unreachable broker) must not hold the answer back; stdout and
+  // stderr are pipes or files, written synchronously.
+  process.exit();
 }
