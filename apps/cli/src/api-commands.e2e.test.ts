@@ -133,6 +133,12 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
       events.map((_, i) => i + 1),
     );
     assert.match(watched.stderr, /: completed\n$/);
+    // Watching again replays the history; resuming after the last event gets 204 and prints nothing.
+    const replayed = ok(await cli('run', 'watch', started.runId));
+    assert.equal(replayed.stdout, watched.stdout);
+    const resumed = ok(await cli('run', 'watch', started.runId, '--last-event-id', String(events.length)));
+    assert.equal(resumed.stdout, '');
+    assert.match(resumed.stderr, /: completed\n$/);
     const run = JSON.parse(ok(await cli('run', 'show', started.runId, '--json')).stdout) as {
       status: string;
       output: unknown;
