@@ -129,7 +129,13 @@ export function diagnosticLines(d: NonNullable<ReturnType<typeof loadDiagnostics
   ];
 }
 
-export function context(base: AppConfig, settings: BenchSettings, facts: StackFacts, busyBeforeStart: number) {
+/** The machine and stack a benchmark ran on, for its header and JSON line. */
+export function context(
+  base: AppConfig,
+  settings: Pick<BenchSettings, 'partitions'>,
+  facts: StackFacts,
+  busyBeforeStart: number,
+) {
   const cores = cpus();
   return {
     busyBeforeStart: Math.round(busyBeforeStart * 100) / 100,

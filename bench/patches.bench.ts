@@ -1,5 +1,4 @@
 import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
-import { describeOpenResources, openResources } from '#libs/resources';
 import { context, diagnosticLines, figures, headerLines, loadDiagnostics, type Measured } from './patches-report.js';
 import { measureBaseline } from './scenarios/kafka-baseline.js';
 import { measurePatchLoad } from './scenarios/patch-load.js';
@@ -7,9 +6,8 @@ import { measureQueuedMaterialize } from './scenarios/queued-materialize.js';
 import { measureRelay } from './scenarios/relay-throughput.js';
 import { idleBusy } from './support/cpu.js';
 import { messageSet } from './support/messages.js';
-import { progress } from './support/progress.js';
 import { figuresJson, round, table } from './support/report.js';
-import { interruptAndReleaseAll, releaseAll, Resources } from './support/resources.js';
+import { Resources, runBenchmark } from './support/resources.js';
 import { createSandbox } from './support/sandbox.js';
 import { readSettings, SettingsError, type BenchSettings } from './support/settings.js';
 import { checkStack } from './support/stack-check.js';
@@ -107,27 +105,6 @@ async function main(): Promise<void> {
       seconds: round(seconds),
     }),
   );
-  const leftOpen = openResources();
-  if (leftOpen.length) progress(`warning: left open:\n${describeOpenResources(leftOpen)}`);
 }
 
-/**
- * Ctrl-C releases whatever the running step holds (the step itself then fails on closed clients, which is expected) and
- * exits 130 once everything is cleaned up; a second Ctrl-C exits at once.
- */
-let interrupted: Promise<void> | undefined;
-const onSignal = (signal: NodeJS.Signals) => {
-  if (interrupted) process.exit(130);
-  progress(`${signal}: cleaning up (again to exit at once)`);
-  interrupted = interruptAndReleaseAll().finally(() => process.exit(130));
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-
-try {
-  await main();
-} catch (error) {
-  if (interrupted) await interrupted;
-  await releaseAll();
-  throw error;
-}
+await runBenchmark(main);

@@ -1,4 +1,4 @@
-import { cpus, platform, release, totalmem } from 'node:os';
+import { context } from './patches-report.js';
 import type { AppConfig } from '#libs/config';
 import type { RoundTripRun } from './scenarios/kafka-baseline.js';
 import type { RunDiagnostics, RunLoadRun } from './scenarios/run-load.js';
@@ -219,18 +219,8 @@ export function runDiagnosticLines(
 }
 
 export function runContext(base: AppConfig, settings: RunBenchSettings, facts: StackFacts, busyBeforeStart: number) {
-  const cores = cpus();
   return {
-    busyBeforeStart: Math.round(busyBeforeStart * 100) / 100,
-    cores: cores.length,
-    cpuModel: cores[0]?.model.trim() ?? '?',
-    memoryGiB: Math.round(totalmem() / 2 ** 30),
-    os: `${platform()} ${release()}`,
-    node: process.version,
-    kafkaBrokers: base.KAFKA_BROKERS.join(','),
-    kafkaPartitions: settings.partitions,
-    postgres: facts.postgresVersion,
-    synchronousCommit: facts.synchronousCommit,
+    ...context(base, settings, facts, busyBeforeStart),
     services: settings.services.map((roles) => roles.join(',')),
   };
 }

@@ -1,6 +1,5 @@
 import { mkdirSync } from 'node:fs';
 import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
-import { describeOpenResources, openResources } from '#libs/resources';
 import {
   runContext,
   runDiagnosticLines,
@@ -14,9 +13,8 @@ import { measureRunLoad, type RunLoadRun } from './scenarios/run-load.js';
 import { idleBusy } from './support/cpu.js';
 import { profileLines, summarizeProfiles, type ProfileSummary } from './support/cpu-profile.js';
 import { messageSet } from './support/messages.js';
-import { progress } from './support/progress.js';
 import { figuresJson, round, table } from './support/report.js';
-import { interruptAndReleaseAll, releaseAll, Resources } from './support/resources.js';
+import { Resources, runBenchmark } from './support/resources.js';
 import { createSandbox } from './support/sandbox.js';
 import { readRunSettings, SettingsError, type RunBenchSettings } from './support/settings.js';
 import { checkStack } from './support/stack-check.js';
@@ -161,27 +159,6 @@ async function main(): Promise<void> {
       seconds: round(seconds),
     }),
   );
-  const leftOpen = openResources();
-  if (leftOpen.length) progress(`warning: left open:\n${describeOpenResources(leftOpen)}`);
 }
 
-/**
- * Ctrl-C releases whatever the running step holds (the step itself then fails on closed clients, which is expected) and
- * exits 130 once everything is cleaned up; a second Ctrl-C exits at once.
- */
-let interrupted: Promise<void> | undefined;
-const onSignal = (signal: NodeJS.Signals) => {
-  if (interrupted) process.exit(130);
-  progress(`${signal}: cleaning up (again to exit at once)`);
-  interrupted = interruptAndReleaseAll().finally(() => process.exit(130));
-};
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-
-try {
-  await main();
-} catch (error) {
-  if (interrupted) await interrupted;
-  await releaseAll();
-  throw error;
-}
+await runBenchmark(main);

@@ -1,3 +1,4 @@
+import { describeOpenResources, openResources } from '#libs/resources';
 import { progress } from './progress.js';
 
 const active = new Set<Resources>();
@@ -58,4 +59,29 @@ export async function interruptAndReleaseAll(): Promise<void> {
 /** Releases everything still held, newest first. */
 export async function releaseAll(): Promise<void> {
   for (const resources of [...active].reverse()) await resources.release();
+}
+
+/**
+ * Runs a benchmark's main. Ctrl-C releases whatever the running step holds (the step itself then fails on closed
+ * clients, which is expected) and exits 130 once everything is cleaned up; a second Ctrl-C exits at once. Warns about
+ * anything still open at the end.
+ */
+export async function runBenchmark(main: () => Promise<void>): Promise<void> {
+  let cleaning: Promise<void> | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (cleaning) process.exit(130);
+    progress(`${signal}: cleaning up (again to exit at once)`);
+    cleaning = interruptAndReleaseAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    await main();
+  } catch (error) {
+    if (cleaning) await cleaning;
+    await releaseAll();
+    throw error;
+  }
+  const leftOpen = openResources();
+  if (leftOpen.length) progress(`warning: left open:\n${describeOpenResources(leftOpen)}`);
 }
