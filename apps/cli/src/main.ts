@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --disable-warning=TimeoutNegativeWarning
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '#libs/config';
 import { registerApiCommands } from './api.command.js';
