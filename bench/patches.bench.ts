@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
+import type { AppConfig } from '#libs/config';
 import { context, diagnosticLines, figures, headerLines, loadDiagnostics, type Measured } from './patches-report.js';
 import { measureBaseline } from './scenarios/kafka-baseline.js';
 import { measurePatchLoad } from './scenarios/patch-load.js';
@@ -9,8 +9,8 @@ import { messageSet } from './support/messages.js';
 import { figuresJson, round, table } from './support/report.js';
 import { Resources, runBenchmark } from './support/resources.js';
 import { createSandbox } from './support/sandbox.js';
-import { readSettings, SettingsError, type BenchSettings } from './support/settings.js';
-import { checkStack } from './support/stack-check.js';
+import { readSettings, type BenchSettings } from './support/settings.js';
+import { prepareBenchmark } from './support/stack-check.js';
 
 /**
  * `npm run bench:patches`: the patch pipeline's throughput, latency and materialization figures against a Kafka-only
@@ -56,27 +56,10 @@ function roundDeep(value: object): unknown {
 }
 
 async function main(): Promise<void> {
-  let base: AppConfig;
-  let settings: BenchSettings;
-  try {
-    base = loadConfig();
-    settings = readSettings(process.env, base.KAFKA_PARTITIONS);
-  } catch (error) {
-    if (!(error instanceof ConfigError || error instanceof SettingsError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const stack = await checkStack(base);
-  if (!stack.ok) {
-    process.stderr.write(
-      `The local stack is not up, so there is nothing to benchmark against:\n${stack.problems.map((p) => `  - ${p}`).join('\n')}\n` +
-        'Start it with `npm run stack:up` (or `npm start`), check it with `npm run stack:status`, then run this again.\n',
-    );
-    process.exitCode = 2;
-    return;
-  }
-  const ctx = context(base, settings, stack.facts, await idleBusy(1_000));
+  const prepared = await prepareBenchmark(readSettings);
+  if (!prepared) return;
+  const { base, settings, facts } = prepared;
+  const ctx = context(base, settings, facts, await idleBusy(1_000));
   headerLines(ctx, settings).forEach((line) => write(line));
   write('');
   const started = performance.now();

@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
+import type { AppConfig } from '#libs/config';
 import {
   runContext,
   runDiagnosticLines,
@@ -17,7 +17,7 @@ import { figuresJson, round, table } from './support/report.js';
 import { Resources, runBenchmark } from './support/resources.js';
 import { createSandbox } from './support/sandbox.js';
 import { readRunSettings, SettingsError, type RunBenchSettings } from './support/settings.js';
-import { checkStack } from './support/stack-check.js';
+import { prepareBenchmark } from './support/stack-check.js';
 import { summarize } from './support/stats.js';
 
 /**
@@ -93,28 +93,11 @@ function profiles(settings: RunBenchSettings, runs: readonly RunLoadRun[]): Prof
 }
 
 async function main(): Promise<void> {
-  let base: AppConfig;
-  let settings: RunBenchSettings;
-  try {
-    base = loadConfig();
-    settings = readRunSettings(process.env, base.KAFKA_PARTITIONS);
-  } catch (error) {
-    if (!(error instanceof ConfigError || error instanceof SettingsError)) throw error;
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  const stack = await checkStack(base);
-  if (!stack.ok) {
-    process.stderr.write(
-      `The local stack is not up, so there is nothing to benchmark against:\n${stack.problems.map((p) => `  - ${p}`).join('\n')}\n` +
-        'Start it with `npm run stack:up` (or `npm start`), check it with `npm run stack:status`, then run this again.\n',
-    );
-    process.exitCode = 2;
-    return;
-  }
+  const prepared = await prepareBenchmark(readRunSettings);
+  if (!prepared) return;
+  const { base, settings, facts } = prepared;
   if (settings.cpuProfileDir) mkdirSync(settings.cpuProfileDir, { recursive: true });
-  const ctx = runContext(base, settings, stack.facts, await idleBusy(1_000));
+  const ctx = runContext(base, settings, facts, await idleBusy(1_000));
   runHeaderLines(ctx, settings).forEach((line) => write(line));
   write('');
   const started = performance.now();

@@ -1,7 +1,8 @@
 import { connect } from 'node:net';
 import pg from 'pg';
-import type { AppConfig } from '#libs/config';
+import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
 import { redact, splitDatabaseUrl } from '#libs/db';
+import { SettingsError } from './settings.js';
 
 export interface StackFacts {
   readonly postgresVersion: string;
@@ -59,4 +60,34 @@ export async function checkStack(config: AppConfig): Promise<StackCheck> {
     await client.end().catch(() => undefined);
   }
   return problems.length || !facts ? { ok: false, problems } : { ok: true, facts };
+}
+
+/**
+ * What every benchmark does first: read the platform's config and the benchmark's settings, and check the stack is
+ * up. Undefined (with the reason on stderr and the exit code set) when it cannot start.
+ */
+export async function prepareBenchmark<S>(
+  readBenchSettings: (env: NodeJS.ProcessEnv, defaultPartitions: number) => S,
+): Promise<{ base: AppConfig; settings: S; facts: StackFacts } | undefined> {
+  let base: AppConfig;
+  let settings: S;
+  try {
+    base = loadConfig();
+    settings = readBenchSettings(process.env, base.KAFKA_PARTITIONS);
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof SettingsError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exitCode = 1;
+    return undefined;
+  }
+  const stack = await checkStack(base);
+  if (!stack.ok) {
+    process.stderr.write(
+      `The local stack is not up, so there is nothing to benchmark against:\n${stack.problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        'Start it with `npm run stack:up` (or `npm start`), check it with `npm run stack:status`, then run this again.\n',
+    );
+    process.exitCode = 2;
+    return undefined;
+  }
+  return { base, settings, facts: stack.facts };
 }

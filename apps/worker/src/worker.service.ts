@@ -2,6 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { Agent } from 'undici';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
@@ -11,6 +12,7 @@ import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/runs';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
+import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import { executeTask, type ExecutorDeps } from './task-executor.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -21,6 +23,7 @@ import { WorkerMetrics } from './worker-metrics.js';
  */
 @Injectable()
 export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly httpAgent: Agent;
   private readonly producer: Producer;
   private readonly deps: ExecutorDeps;
   private readonly metrics: WorkerMetrics;
@@ -36,6 +39,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LOGGER) logger: Logger,
   ) {
     this.producer = openProducer(kafka, 'worker', { idempotent: true, maxInFlightRequests: 1 });
+    this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
     this.deps = {
       evaluator: new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 }),
       content: new ContentStore(pool),
@@ -44,6 +48,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         defaultTimeoutMs: config.HTTP_NODE_TIMEOUT_MS,
         maxResponseBytes: config.HTTP_MAX_RESPONSE_BYTES,
         maxRedirects: config.HTTP_MAX_REDIRECTS,
+        // One agent for every task: connections (and TLS sessions) to a service are reused instead of opened per call.
+        agent: this.httpAgent,
       },
     };
     this.metrics = new WorkerMetrics(registry);
@@ -57,6 +63,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
 
   async onApplicationShutdown(): Promise<void> {
     await this.producer.disconnect();
+    await this.httpAgent.close();
   }
 
   async execute(batch: EventBatch): Promise<void> {

@@ -25,6 +25,11 @@ export interface HttpExecutorOptions {
   maxRedirects: number;
   /** how hostnames resolve; node:dns unless given (tests point made-up names at loopback with it) */
   resolve?: ResolveHost;
+  /**
+   * The guarded agent to send through (`createGuardedAgent` with the same allow-list), kept by the caller so that
+   * connections are reused across tasks; without it each call makes and destroys its own.
+   */
+  agent?: Dispatcher;
 }
 
 export type ExecutionResult = { ok: true; output: unknown } | { ok: false; error: string };
@@ -58,7 +63,7 @@ export async function executeHttpRequest(
   const maxBytes = Math.min(options.maxResponseBytes, config.maxResponseBytes ?? Infinity);
 
   const signal = AbortSignal.timeout(timeoutMs);
-  const agent = createGuardedAgent(options.allowedHosts, options.resolve ?? resolveWithDns);
+  const agent = options.agent ?? createGuardedAgent(options.allowedHosts, options.resolve ?? resolveWithDns);
   let hop = firstHop(config, url, ctx);
   let redirects = 0;
   try {
@@ -88,7 +93,7 @@ export async function executeHttpRequest(
     if (signal.aborted) return failure(`${target} timed out after ${timeoutMs} ms`);
     return failure(`${target} failed: ${describeError(error)}`);
   } finally {
-    await agent.destroy();
+    if (agent !== options.agent) await agent.destroy();
   }
 }
 
