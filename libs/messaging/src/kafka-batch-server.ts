@@ -56,8 +56,11 @@ const LOST_GENERATION = new Set([
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Postgres connection, resource and concurrency classes, and socket errors: worth retrying, not the data's fault. */
+/** Postgres connection, resource and concurrency classes, socket errors and broker trouble: worth retrying, not the data's fault. */
 function isTransient(error: unknown): boolean {
+  // kafkajs marks broker and connection trouble (a disconnected producer, a leader moving, a timeout) as retriable.
+  if ((error as { retriable?: unknown } | undefined)?.retriable === true) return true;
+  if ((error as { name?: unknown } | undefined)?.name === 'KafkaJSNumberOfRetriesExceeded') return true;
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string') return false;
   return /^(08|53|57P0|40001|40P01)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code);

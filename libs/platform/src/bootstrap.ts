@@ -135,6 +135,9 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   const logger = createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL);
   exitOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
   try {
+    // Providers first (their bootstrap hooks connect producers, start pollers), then the consumers that use them:
+    // started the other way round, a consumer with a backlog handed tasks to a producer not yet connected.
+    await app.init();
     await app.startAllMicroservices();
     await app.listen(port, config.HOST);
   } catch (error) {
