@@ -4,6 +4,7 @@ import { ConfigError } from '#libs/config';
 import { registerApiCommands } from './api.command.js';
 import { CliError, EXIT } from './cli-support.js';
 import { registerDlq } from './dlq.command.js';
+import { registerHost } from './host.command.js';
 import { registerLag } from './lag.command.js';
 import { registerOutbox } from './outbox.command.js';
 import { registerTail } from './tail.command.js';
@@ -24,6 +25,7 @@ registerLag(program);
 registerDlq(program);
 registerOutbox(program);
 registerApiCommands(program);
+registerHost(program);
 
 /** Every subcommand reports usage errors through the same path, so they all exit with 2. */
 const exitOverride = (command: Command): void => {

@@ -1,0 +1,2 @@
+// Filled in by the sysctl work stream.
+export {};
