@@ -1,3 +1,15 @@
+export {
+  CONSUMER_PROPERTIES,
+  KAFKA_CONNECTION,
+  KAFKAJS_GAPS,
+  PRODUCER_PROPERTIES,
+  toKafkajsConsumer,
+  toKafkajsProducer,
+  type ConsumerProperties,
+  type KafkajsConsumerOptions,
+  type KafkajsProducerOptions,
+  type ProducerProperties,
+} from './client-settings.js';
 export { createKafka, openAdmin, openConsumer, openProducer } from './kafka-client.js';
 export {
   applyTopics,

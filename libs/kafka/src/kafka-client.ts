@@ -11,6 +11,7 @@ import {
   type ProducerConfig,
 } from './kafkajs.js';
 import SnappyCodec from 'kafkajs-snappy';
+import { KAFKA_CONNECTION } from './client-settings.js';
 import type { Logger } from 'pino';
 import { trackResource } from '#libs/resources';
 
@@ -30,9 +31,9 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
   return new Kafka({
     clientId: options.clientId,
     brokers: options.brokers,
-    connectionTimeout: 3000,
-    requestTimeout: 30000,
-    retry: { initialRetryTime: 100, retries: 8 },
+    connectionTimeout: KAFKA_CONNECTION.connectionTimeout,
+    requestTimeout: KAFKA_CONNECTION.requestTimeout,
+    retry: { ...KAFKA_CONNECTION.retry },
     logLevel: logLevel.WARN,
     logCreator:
       () =>
