@@ -21,6 +21,11 @@ const brokerList = z
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
+const bool = (fallback: 'true' | 'false') =>
+  z
+    .enum(['true', 'false'], { message: 'must be true or false' })
+    .default(fallback)
+    .transform((v) => v === 'true');
 
 /**
  * Every setting the platform reads from its environment, with the local defaults of ../shared/API.md.
@@ -124,6 +129,24 @@ export const configSchema = z.object({
   FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
   /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */
   FANOUT_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /** TCP_NODELAY on accepted sockets: small answers leave at once instead of waiting for an ACK (Nagle). */
+  HTTP_NO_DELAY: bool('true'),
+  /** SO_KEEPALIVE on accepted sockets, so peers that vanished without a FIN (a dead LB, a cut NAT entry) are noticed. */
+  HTTP_TCP_KEEPALIVE: bool('true'),
+  /** Idle time before the first keep-alive probe (TCP_KEEPIDLE); the kernel default is 2 h. */
+  HTTP_TCP_KEEPALIVE_DELAY_MS: z.coerce.number().int().min(1_000).max(7_200_000).default(60_000),
+  /**
+   * How long an idle HTTP/1.1 keep-alive connection is held open. Above the 60 s idle timeout of the usual load
+   * balancers, so the balancer (not the service) closes idle connections and never reuses one being closed.
+   * 0 turns HTTP keep-alive off: every answer closes its connection.
+   */
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(65_000),
+  /** HTTP/2 over cleartext with prior knowledge (h2c) instead of HTTP/1.1; for a proxy or mesh that speaks h2c. */
+  HTTP_H2C: bool('false'),
+  /** API processes sharing the port (SO_REUSEPORT; Linux); only for a process that runs the api role alone. */
+  HTTP_PROCESSES: positiveInt.max(64).default(1),
+  /** A start-up warning names the open-file limit when it is below this (each connection is a descriptor); 0: no check. */
+  FD_LIMIT_MIN: z.coerce.number().int().min(0).default(65_536),
   /** The api role exports consumer lag of this deployment's groups (kafka_consumergroup_* on /metrics) when true. */
   LAG_EXPORTER_ENABLED: z
     .enum(['true', 'false'])
@@ -140,6 +163,13 @@ export const appConfigSchema = configSchema.superRefine((config, ctx) => {
       code: 'custom',
       path: ['BOOTSTRAP_ADMIN_KEY'],
       message: 'must be set to a secret of your own in production',
+    });
+  }
+  if (config.HTTP_H2C && config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HTTP_KEEP_ALIVE_TIMEOUT_MS'],
+      message: 'cannot be 0 (keep-alive off) with HTTP_H2C=true: an HTTP/2 connection carries every request of its client',
     });
   }
 });

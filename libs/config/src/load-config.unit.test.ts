@@ -49,4 +49,67 @@ describe('loadConfig', () => {
     assert.match(error.message, /4 bad variables/);
     assert.match(error.message, /KAFKA_BROKERS: must be a comma-separated list of host:port/);
   });
+
+  it('turns the HTTP runtime settings on by default, h2c off, one process', () => {
+    const config = loadConfig({});
+    assert.equal(config.HTTP_NO_DELAY, true);
+    assert.equal(config.HTTP_TCP_KEEPALIVE, true);
+    assert.equal(config.HTTP_TCP_KEEPALIVE_DELAY_MS, 60_000);
+    assert.equal(config.HTTP_KEEP_ALIVE_TIMEOUT_MS, 65_000);
+    assert.equal(config.HTTP_H2C, false);
+    assert.equal(config.HTTP_PROCESSES, 1);
+    assert.equal(config.FD_LIMIT_MIN, 65_536);
+  });
+
+  it('parses the HTTP runtime settings', () => {
+    const config = loadConfig({
+      HTTP_NO_DELAY: 'false',
+      HTTP_TCP_KEEPALIVE: 'false',
+      HTTP_TCP_KEEPALIVE_DELAY_MS: '30000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '0',
+      HTTP_PROCESSES: '4',
+      FD_LIMIT_MIN: '0',
+    });
+    assert.equal(config.HTTP_NO_DELAY, false);
+    assert.equal(config.HTTP_TCP_KEEPALIVE, false);
+    assert.equal(config.HTTP_TCP_KEEPALIVE_DELAY_MS, 30_000);
+    assert.equal(config.HTTP_KEEP_ALIVE_TIMEOUT_MS, 0);
+    assert.equal(config.HTTP_PROCESSES, 4);
+    assert.equal(config.FD_LIMIT_MIN, 0);
+    assert.equal(loadConfig({ HTTP_H2C: 'true' }).HTTP_H2C, true);
+  });
+
+  it('names each bad HTTP runtime setting', () => {
+    const error = (() => {
+      try {
+        loadConfig({
+          HTTP_NO_DELAY: 'yes',
+          HTTP_TCP_KEEPALIVE_DELAY_MS: '10',
+          HTTP_PROCESSES: '0',
+          HTTP_KEEP_ALIVE_TIMEOUT_MS: '-1',
+          FD_LIMIT_MIN: 'lots',
+        });
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(error instanceof ConfigError);
+    assert.deepEqual(error.problems.map((p) => p.variable).sort(), [
+      'FD_LIMIT_MIN',
+      'HTTP_KEEP_ALIVE_TIMEOUT_MS',
+      'HTTP_NO_DELAY',
+      'HTTP_PROCESSES',
+      'HTTP_TCP_KEEPALIVE_DELAY_MS',
+    ]);
+    assert.match(error.message, /HTTP_NO_DELAY: must be true or false/);
+  });
+
+  it('refuses HTTP keep-alive off together with h2c', () => {
+    assert.throws(
+      () => loadConfig({ HTTP_H2C: 'true', HTTP_KEEP_ALIVE_TIMEOUT_MS: '0' }),
+      /HTTP_KEEP_ALIVE_TIMEOUT_MS: cannot be 0 \(keep-alive off\) with HTTP_H2C=true/,
+    );
+    assert.equal(loadConfig({ HTTP_H2C: 'true', HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000' }).HTTP_H2C, true);
+  });
 });

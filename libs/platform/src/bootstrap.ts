@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import cluster from 'node:cluster';
+import type { Http2Session } from 'node:http2';
 import { Module, type DynamicModule, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { CustomTransportStrategy } from '@nestjs/microservices';
@@ -7,6 +9,10 @@ import { ConfigError, loadConfig, type AppConfig } from '#libs/config';
 import type { Logger } from 'pino';
 import { createLogger, PinoNestLogger } from '#libs/observability';
 import { installHttpTracing, startTracing, stopTracing, TracingConfigError } from '#libs/tracing';
+import { fdLimitWarning, readOpenFilesLimit } from './fd-limit.js';
+import { announceReady, httpProcessIndex } from './http-process-worker.js';
+import { httpProcessesRefusal, REUSE_PORT_SUPPORTED, superviseHttpProcesses } from './http-processes.js';
+import { httpServerOptions } from './http-server-options.js';
 import { PlatformModule } from './platform.module.js';
 
 export interface RoleDefinition {
@@ -31,7 +37,9 @@ export async function createRolesApp(
 
   const app = await NestFactory.create<NestFastifyApplication>(
     RootModule,
-    new FastifyAdapter({ bodyLimit: config.HTTP_BODY_LIMIT_BYTES, return503OnClosing: true }),
+    // NODELAY, TCP keep-alive, the HTTP keep-alive timeout and h2c (HTTP_* variables); the option object is typed for
+    // HTTP/1.1 because Fastify's h2c type lacks `http`, which it passes to http2.createServer all the same.
+    new FastifyAdapter(httpServerOptions(config) as ConstructorParameters<typeof FastifyAdapter>[0]),
     { logger: new PinoNestLogger(logger.child({ component: 'nest' })), bufferLogs: false, abortOnError: false },
   );
   // JSON is the only body the API takes; anything else is a 415 rather than a string handed to a handler.
@@ -54,18 +62,36 @@ export async function createRolesApp(
  * (Nest hands out a proxy of the app, so this wraps close() from the outside instead of replacing it.)
  */
 const draining = new WeakSet<object>();
+/** h2c: the open HTTP/2 sessions of a server, which has no closeAllConnections(). */
+const http2Sessions = new WeakMap<object, Set<Http2Session>>();
 
 function drainConnectionsOnClose(app: NestFastifyApplication): void {
   const fastify = app.getHttpAdapter().getInstance();
-  fastify.addHook('onSend', async (_request, reply) => {
-    if (draining.has(fastify)) void reply.header('connection', 'close');
+  fastify.addHook('onSend', async (request, reply) => {
+    // HTTP/2 forbids connection headers (the answer would fail); its sessions get a GOAWAY in closeDraining instead.
+    if (draining.has(fastify) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
+  const server = app.getHttpServer() as import('node:http').Server;
+  if (typeof server.closeAllConnections !== 'function') {
+    const sessions = new Set<Http2Session>();
+    http2Sessions.set(server, sessions);
+    server.on('session', (session: Http2Session) => {
+      sessions.add(session);
+      session.once('close', () => sessions.delete(session));
+    });
+  }
 }
 
 async function closeDraining(app: INestApplication, graceMs = 1_000): Promise<void> {
   draining.add((app as NestFastifyApplication).getHttpAdapter().getInstance());
   const server = app.getHttpServer() as import('node:http').Server;
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  const sessions = http2Sessions.get(server);
+  // GOAWAY: clients open no new streams on these sessions, the ones in flight finish, then the session closes.
+  sessions?.forEach((session) => session.close());
+  const cutAll = sessions
+    ? () => sessions.forEach((session) => session.destroy())
+    : () => server.closeAllConnections();
+  const timer = setTimeout(cutAll, graceMs);
   timer.unref();
   try {
     await app.close();
@@ -120,6 +146,21 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   let config: AppConfig;
   try {
     config = loadConfig();
+    const refusal = httpProcessesRefusal(
+      roles.map((r) => r.name),
+      config.HTTP_PROCESSES,
+    );
+    if (refusal) {
+      process.stderr.write(`${refusal}\n`);
+      process.exitCode = 1;
+      return undefined;
+    }
+    if (config.HTTP_PROCESSES > 1 && cluster.isPrimary) {
+      const logger = createLogger({ role: roles[0]?.name }, config.LOG_LEVEL);
+      await warnOnLowFdLimit(logger, config.FD_LIMIT_MIN);
+      superviseHttpProcesses({ count: config.HTTP_PROCESSES, logger, shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS });
+      return undefined;
+    }
     // OpenTelemetry from the standard OTEL_* variables; off unless OTEL_TRACES_EXPORTER names an exporter.
     startTracing(`orchestrator-${roles.length === 1 ? (roles[0]?.name ?? 'app') : 'all-in-one'}`);
   } catch (error) {
@@ -132,19 +173,46 @@ export async function runRoles(roles: readonly RoleDefinition[]): Promise<INestA
   }
   const app = await createRolesApp(roles, config);
   const port = config.PORT ?? roles[0]?.defaultPort ?? 8080;
-  const logger = createLogger({ role: roles.length === 1 ? roles[0]?.name : 'all-in-one' }, config.LOG_LEVEL);
+  const processIndex = httpProcessIndex();
+  const logger = createLogger(
+    {
+      role: roles.length === 1 ? roles[0]?.name : 'all-in-one',
+      ...(processIndex === undefined ? {} : { processIndex }),
+    },
+    config.LOG_LEVEL,
+  );
+  // The supervisor of several processes checked it once for all of them.
+  if (processIndex === undefined) await warnOnLowFdLimit(logger, config.FD_LIMIT_MIN);
   exitOnSignals(app, logger, config.SHUTDOWN_TIMEOUT_MS);
   try {
     // Providers first (their bootstrap hooks connect producers, start pollers), then the consumers that use them:
     // started the other way round, a consumer with a backlog handed tasks to a producer not yet connected.
     await app.init();
     await app.startAllMicroservices();
-    await app.listen(port, config.HOST);
+    // One of several processes on this port: each binds its own socket (SO_REUSEPORT) and the kernel spreads the
+    // connections over them; `exclusive` keeps the cluster primary from binding it instead and handing connections on.
+    const shared = processIndex !== undefined && REUSE_PORT_SUPPORTED;
+    await app.listen({ port, host: config.HOST, ...(shared ? { reusePort: true, exclusive: true } : {}) });
   } catch (error) {
     logger.fatal({ err: error }, `could not start: ${(error as Error).message}`);
     await app.close().catch(() => undefined);
     process.exit(1);
   }
-  logger.info({ roles: roles.map((r) => r.name), url: `http://${config.HOST}:${port}` }, 'ready');
+  logger.info(
+    {
+      roles: roles.map((r) => r.name),
+      url: `http://${config.HOST}:${port}`,
+      protocol: config.HTTP_H2C ? 'h2c' : 'http/1.1',
+      pid: process.pid,
+    },
+    'ready',
+  );
+  if (processIndex !== undefined) announceReady(processIndex);
   return app;
+}
+
+async function warnOnLowFdLimit(logger: Logger, recommended: number): Promise<void> {
+  const limit = await readOpenFilesLimit();
+  const warning = limit && fdLimitWarning(limit, recommended);
+  if (warning) logger.warn({ openFilesLimit: limit.soft, recommended }, warning);
 }

@@ -29,7 +29,19 @@ import { DependencyChecks } from './dependency-checks.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { ProblemFilter } from './problem.filter.js';
-import { CONFIG, EVENT_CODEC, KAFKA, KAFKA_ADMIN, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, ROLES } from './tokens.js';
+import { clusterMetricsSource, httpProcessIndex } from './http-process-worker.js';
+import {
+  CONFIG,
+  EVENT_CODEC,
+  KAFKA,
+  KAFKA_ADMIN,
+  LOGGER,
+  METRICS_REGISTRY,
+  METRICS_SOURCE,
+  PG_POOL,
+  REDIS,
+  ROLES,
+} from './tokens.js';
 
 class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
@@ -90,6 +102,14 @@ export class PlatformModule {
             });
             roles.forEach((role) => up.set({ role }, 1));
             return registry;
+          },
+        },
+        {
+          provide: METRICS_SOURCE,
+          inject: [METRICS_REGISTRY],
+          useFactory: (registry: Registry): (() => Promise<string>) => {
+            const index = httpProcessIndex();
+            return index === undefined ? () => registry.metrics() : clusterMetricsSource(registry, index);
           },
         },
         {

@@ -8,3 +8,5 @@ export const METRICS_REGISTRY = Symbol('MetricsRegistry');
 export const LOGGER = Symbol('Logger');
 export const ROLES = Symbol('Roles');
 export const EVENT_CODEC = Symbol('EventCodec');
+/** The text /metrics answers: this process's registry, or every process's when several share the port. */
+export const METRICS_SOURCE = Symbol('MetricsSource');
