@@ -31,7 +31,7 @@ export const DEFAULT_UNIT_OPTIONS: UnitOptions = {
   envFile: '/etc/orchestrator/orchestrator.env',
 };
 
-/** Far above the seed's 65536 for a process holding many sockets; the kernel's fs.nr_open default allows it. */
+/** Above the usual guides' 65536 for processes holding many SSE sockets; the kernel's fs.nr_open default allows it. */
 const LIMIT_NOFILE = 1_048_576;
 // RLIMIT_NPROC counts every thread of the user across all its processes, and a Node process runs about a dozen
 // (libuv pool, V8 workers); this bounds a fork or thread leak without limiting a host full of instances.
