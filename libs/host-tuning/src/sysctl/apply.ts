@@ -78,6 +78,8 @@ export async function applyPlan(
       failed.push({ key: change.key, path: change.path, error: errorCode(error) });
     }
   }
+  // Nothing changed (not root, say): a saved state would only block the next apply.
+  if (written.length === 0) await removeState(options.stateFile);
   return { written, failed };
 }
 

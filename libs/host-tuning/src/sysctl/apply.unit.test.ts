@@ -136,6 +136,18 @@ describe('applyPlan and rollbackSettings on a fixture tree', () => {
     assert.notEqual(await loadState(stateFile), null);
   });
 
+  it('keeps no state when every write fails, so the next apply is not blocked', async (t) => {
+    const fx = await tree();
+    t.after(() => fx.remove());
+    const stateFile = join(fx.base, 'previous.json');
+    const result = await applyPlan(
+      { changes: [{ key: 'not.writable', path: fx.procSys, from: 'x', to: 'y' }], skipped: [] },
+      { stateFile },
+    );
+    assert.deepEqual([result.written, result.failed.length], [[], 1]);
+    assert.equal(await loadState(stateFile), null);
+  });
+
   it('refuses a state file that is not one', async (t) => {
     const fx = await tree();
     t.after(() => fx.remove());
