@@ -169,7 +169,8 @@ export const appConfigSchema = configSchema.superRefine((config, ctx) => {
     ctx.addIssue({
       code: 'custom',
       path: ['HTTP_KEEP_ALIVE_TIMEOUT_MS'],
-      message: 'cannot be 0 (keep-alive off) with HTTP_H2C=true: an HTTP/2 connection carries every request of its client',
+      message:
+        'cannot be 0 (keep-alive off) with HTTP_H2C=true: an HTTP/2 connection carries every request of its client',
     });
   }
 });

@@ -71,7 +71,7 @@ function drainConnectionsOnClose(app: NestFastifyApplication): void {
     // HTTP/2 forbids connection headers (the answer would fail); its sessions get a GOAWAY in closeDraining instead.
     if (draining.has(fastify) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
-  const server = app.getHttpServer() as import('node:http').Server;
+  const server = app.getHttpServer();
   if (typeof server.closeAllConnections !== 'function') {
     const sessions = new Set<Http2Session>();
     http2Sessions.set(server, sessions);
@@ -88,9 +88,7 @@ async function closeDraining(app: INestApplication, graceMs = 1_000): Promise<vo
   const sessions = http2Sessions.get(server);
   // GOAWAY: clients open no new streams on these sessions, the ones in flight finish, then the session closes.
   sessions?.forEach((session) => session.close());
-  const cutAll = sessions
-    ? () => sessions.forEach((session) => session.destroy())
-    : () => server.closeAllConnections();
+  const cutAll = sessions ? () => sessions.forEach((session) => session.destroy()) : () => server.closeAllConnections();
   const timer = setTimeout(cutAll, graceMs);
   timer.unref();
   try {

@@ -42,9 +42,9 @@ export function clusterMetricsSource(registry: Registry, index: number, timeoutM
   process.on('message', (message: unknown) => {
     if (!isHttpProcessMessage(message)) return;
     if (message.type === 'orchestrator:metrics-collect') {
-      void registry.getMetricsAsJSON().then((metrics) =>
-        send({ type: 'orchestrator:metrics-part', id: message.id, index, metrics }),
-      );
+      void registry
+        .getMetricsAsJSON()
+        .then((metrics) => send({ type: 'orchestrator:metrics-part', id: message.id, index, metrics }));
     } else if (message.type === 'orchestrator:metrics-parts') {
       pending.get(message.id)?.(message.parts);
     }

@@ -29,7 +29,8 @@ export interface SuperviseOptions {
 }
 
 /**
- * The primary of `count` API processes sharing one port: it starts them (this same entry point, as cluster workers),
+ * The primary of `count` API processes sharing one port: it starts them one by one (this same entry point, as cluster
+ * workers),
  * restarts one that dies after it was ready, gives up (exit 1) when one dies before it ever was, relays /metrics
  * collection, and on SIGINT/SIGTERM passes the signal on and exits once all have stopped: 0 when every one stopped
  * cleanly. It serves nothing itself: each worker binds the port with SO_REUSEPORT and the kernel spreads connections.
@@ -105,6 +106,7 @@ export function superviseHttpProcesses(options: SuperviseOptions): void {
     switch (message.type) {
       case 'orchestrator:ready':
         ready.add(message.index);
+        if (!stopping && message.index + 1 < count && !workers.has(message.index + 1)) fork(message.index + 1);
         if (ready.size === count) {
           const pids = [...workers.values()].map((w) => w.process.pid);
           logger.info({ processes: count, pids, reusePort: REUSE_PORT_SUPPORTED }, 'all API processes ready');
@@ -118,7 +120,8 @@ export function superviseHttpProcesses(options: SuperviseOptions): void {
           reply: () => {
             clearTimeout(timer);
             collections.delete(message.id);
-            if (from.isConnected()) from.send({ type: 'orchestrator:metrics-parts', id: message.id, parts: collection.parts });
+            if (from.isConnected())
+              from.send({ type: 'orchestrator:metrics-parts', id: message.id, parts: collection.parts });
           },
         };
         const timer = setTimeout(collection.reply, 3_000);
@@ -133,11 +136,14 @@ export function superviseHttpProcesses(options: SuperviseOptions): void {
         if (collection.parts.length === collection.expected) collection.reply();
         break;
       }
-      default:
-        break;
+      case 'orchestrator:metrics-collect':
+      case 'orchestrator:metrics-parts':
+        break; // what the supervisor sends, never receives
     }
   });
 
   logger.info({ processes: count, reusePort: REUSE_PORT_SUPPORTED }, 'starting API processes');
-  for (let index = 0; index < count; index++) fork(index);
+  // One after the other: start-up registers schemas and the bootstrap key, which processes starting at the same
+  // moment race on (the registry refused the second COMPATIBILITY rule); the next starts once the last is ready.
+  fork(0);
 }

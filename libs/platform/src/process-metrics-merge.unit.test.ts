@@ -9,7 +9,12 @@ async function processRegistry(requests: number, inFlight: number, latencies: nu
   registry.setDefaultLabels({ service: 'api' });
   new Counter({ name: 'requests_total', help: 'requests', registers: [registry] }).inc(requests);
   new Gauge({ name: 'in_flight', help: 'in flight', registers: [registry], aggregator: 'omit' }).set(inFlight);
-  const histogram = new Histogram({ name: 'latency_seconds', help: 'latency', buckets: [0.1, 1], registers: [registry] });
+  const histogram = new Histogram({
+    name: 'latency_seconds',
+    help: 'latency',
+    buckets: [0.1, 1],
+    registers: [registry],
+  });
   latencies.forEach((l) => histogram.observe(l));
   return registry.getMetricsAsJSON();
 }
