@@ -4,6 +4,7 @@ import http2 from 'node:http2';
 import { Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { useTestContext } from '#test/harness/test-context.js';
+import { ADMIN_KEY, createTopics, SAMPLE_DEFINITION } from '#test/support/app.js';
 import { freePort, startProcess, waitForHttpOk, type RunningProcess } from '#test/support/processes.js';
 import { socketOptionsOf, socketsOnPort } from './testing/server-sockets.js';
 
@@ -15,10 +16,11 @@ const ctx = useTestContext('http-runtime');
  */
 async function startApi(
   env: Record<string, string>,
-  options: { h2c?: boolean; wrapper?: string[] } = {},
+  options: { h2c?: boolean; wrapper?: string[]; app?: 'api' | 'all-in-one' } = {},
 ): Promise<{ port: number; proc: RunningProcess }> {
   const port = await freePort();
-  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, 'dist/apps/api/src/main.js'];
+  const entry = `dist/apps/${options.app ?? 'api'}/src/main.js`;
+  const [command, ...args] = [...(options.wrapper ?? []), process.execPath, entry];
   const proc = startProcess(command, args, {
     ...process.env,
     PORT: String(port),
@@ -44,13 +46,17 @@ async function startApi(
   }
 }
 
-/** One GET over HTTP/2 with prior knowledge (h2c), on a session of its own unless one is given. */
-async function h2Get(port: number, path: string, session?: http2.ClientHttp2Session) {
+/** One request over HTTP/2 with prior knowledge (h2c), on a session of its own unless one is given. */
+async function h2Get(port: number, path: string, session?: http2.ClientHttp2Session, payload?: unknown) {
   const own = session ?? http2.connect(`http://127.0.0.1:${port}`);
   try {
     return await new Promise<{ status: number; body: string }>((resolve, reject) => {
       own.once('error', reject);
-      const stream = own.request({ ':path': path });
+      const stream = own.request({
+        ':path': path,
+        authorization: `Bearer ${ADMIN_KEY}`,
+        ...(payload === undefined ? {} : { ':method': 'POST', 'content-type': 'application/json' }),
+      });
       let status = 0;
       let body = '';
       stream.setEncoding('utf8');
@@ -58,11 +64,32 @@ async function h2Get(port: number, path: string, session?: http2.ClientHttp2Sess
       stream.on('data', (chunk: string) => (body += chunk));
       stream.once('end', () => resolve({ status, body }));
       stream.once('error', reject);
-      stream.end();
+      stream.end(payload === undefined ? undefined : JSON.stringify(payload));
     });
   } finally {
     if (!session) own.close();
   }
+}
+
+/** Opens an SSE stream over h2c and resolves with what arrived once `until` matches it; the stream stays open. */
+function h2Stream(session: http2.ClientHttp2Session, path: string, until: RegExp) {
+  return new Promise<{ status: number; text: string; stream: http2.ClientHttp2Stream }>((resolve, reject) => {
+    const stream = session.request({
+      ':path': path,
+      authorization: `Bearer ${ADMIN_KEY}`,
+      accept: 'text/event-stream',
+    });
+    let status = 0;
+    let text = '';
+    stream.setEncoding('utf8');
+    stream.once('response', (headers) => (status = Number(headers[':status'])));
+    stream.on('data', (chunk: string) => {
+      text += chunk;
+      if (until.test(text)) resolve({ status, text, stream });
+    });
+    stream.once('error', reject);
+    stream.once('end', () => reject(new Error(`stream ended: ${status} ${text}`)));
+  });
 }
 
 /** One GET over HTTP/1.1 on `agent`: status, the answer's connection header, and the client's local port. */
@@ -144,8 +171,14 @@ describe('socket options on accepted connections', () => {
       const server = serverSocketFor(port, first.localPort);
       assert.equal(server.pid, proc.child.pid);
       assert.deepEqual(socketOptionsOf(server.pid, server.fd), { noDelay: true, keepAlive: true, keepIdleS: 45 });
-      // The kernel's keep-alive timer runs on the idle connection (ss -o).
-      assert.match(server.timer ?? '', /^keepalive,/);
+      // The kernel's keep-alive timer runs on the idle connection (ss -o; right after an answer the socket may still
+      // show another timer for a moment).
+      let timer = server.timer;
+      for (let i = 0; i < 20 && !timer?.startsWith('keepalive,'); i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        timer = serverSocketFor(port, first.localPort).timer;
+      }
+      assert.match(timer ?? '', /^keepalive,/);
     } finally {
       agent.destroy();
     }
@@ -190,7 +223,7 @@ describe('h2c (HTTP_H2C=true)', () => {
       const health = await h2Get(port, '/health', session);
       assert.equal(health.status, 200, health.body);
       const unknown = await h2Get(port, '/v1/workflows/00000000-0000-0000-0000-000000000000', session);
-      assert.equal(unknown.status, 401, unknown.body);
+      assert.equal(unknown.status, 404, unknown.body);
       assert.match(unknown.body, /"type"/, 'problem+json over HTTP/2');
       const metrics = await h2Get(port, '/metrics', session);
       assert.match(metrics.body, /^orchestrator_role_up\{/m);
@@ -203,6 +236,30 @@ describe('h2c (HTTP_H2C=true)', () => {
       const started = Date.now();
       assert.equal(await proc.stop('SIGTERM'), 0, proc.output());
       assert.ok(Date.now() - started < 8_000, 'the open session did not hold the shutdown up');
+    } finally {
+      session.destroy();
+    }
+  });
+
+  it('serves the SSE streams over HTTP/2 in the all-in-one process and stops cleanly with one open', async () => {
+    await createTopics(ctx);
+    const { port, proc } = await startApi({ HTTP_H2C: 'true' }, { h2c: true, app: 'all-in-one' });
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    try {
+      const created = await h2Get(port, '/v1/workflows', session, { name: 'h2c', definition: SAMPLE_DEFINITION });
+      assert.equal(created.status, 201, created.body);
+      const { id } = JSON.parse(created.body) as { id: string };
+      const events = await h2Stream(session, `/v1/workflows/${id}/events`, /^id: 1$/m);
+      assert.equal(events.status, 200);
+      assert.match(events.text, /^retry: /m);
+      // A client that leaves closes its stream only; the session serves the next request.
+      events.stream.close();
+      assert.equal((await h2Get(port, '/health', session)).status, 200);
+      await h2Stream(session, `/v1/workflows/${id}/events`, /^id: 1$/m);
+
+      const started = Date.now();
+      assert.equal(await proc.stop('SIGTERM'), 0, proc.output());
+      assert.ok(Date.now() - started < 8_000, 'the open stream did not hold the shutdown up');
     } finally {
       session.destroy();
     }
