@@ -19,9 +19,20 @@ describe('orchestrator host units', () => {
       'sys/devices/system/node/node1/cpulist': '8-15\n',
       'proc/meminfo': 'MemTotal:       33554432 kB\n',
     };
-    for (const [path, text] of Object.entries(files)) {
-      await mkdir(dirname(join(dir, 'root', path)), { recursive: true });
-      await writeFile(join(dir, 'root', path), text);
+    // And one whose NUMA nodes miss online CPUs 4-7.
+    const uncovered = {
+      ...files,
+      'sys/devices/system/cpu/online': '0-15\n',
+      'sys/devices/system/node/node0/cpulist': '0-3\n',
+    };
+    for (const [root, tree] of [
+      ['root', files],
+      ['uncovered', uncovered],
+    ] as const) {
+      for (const [path, text] of Object.entries(tree)) {
+        await mkdir(dirname(join(dir, root, path)), { recursive: true });
+        await writeFile(join(dir, root, path), text);
+      }
     }
   });
   after(async () => {
@@ -53,6 +64,7 @@ describe('orchestrator host units', () => {
       [['--cpus', '0'], /at least 1 CPU/],
       [['--cpus', '2', '--numa-nodes', '3'], /3 NUMA nodes for 2 CPUs/],
       [['--cpus', '4', '--memory', 'lots'], /not a size: "lots"/],
+      [['--sys', join(dir, 'uncovered')], /the NUMA nodes do not cover online CPUs 4-7/],
       [['--sys', join(dir, 'missing')], /cannot read .*missing\/sys\/devices\/system\/cpu\/online/],
     ] as const) {
       const result = await units(...args);
