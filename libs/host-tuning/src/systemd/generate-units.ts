@@ -54,17 +54,17 @@ export function generateUnits(topology: Topology, options: UnitOptions = DEFAULT
     'Regenerate rather than edit; infra/host-tuning/systemd/README.md explains the fitting.',
   ];
   return [
-    { path: 'orchestrator.slice', content: renderUnit([...header, '', ...fit.notes], [rootSlice(fit)]) },
+    { path: 'orchestrator.slice', content: renderUnit([...header, '', ...fit.notes], rootSlice(fit)) },
     ...PLANES.map((plane) => ({
       path: SLICE_NAMES[plane],
-      content: renderUnit([...header, '', ...fit.notes], [planeSlice(plane, fit.planes[plane])]),
+      content: renderUnit([...header, '', ...fit.notes], planeSlice(plane, fit.planes[plane])),
     })),
     ...ROLE_UNITS.map((role) => ({
       path: serviceName(role),
       content: renderUnit(header, service(role, fit.planes[role.plane], options)),
     })),
     ...WORKER_INSTANCE_PORTS.map(({ instance, port }) => ({
-      path: join(`orchestrator-worker@${instance}.service.d`, 'port.conf'),
+      path: `orchestrator-worker@${instance}.service.d/port.conf`,
       content: renderUnit(
         [...header, '', 'A second worker instance on this host needs its own /health and /metrics port.'],
         [{ name: 'Service', lines: [['Environment', `PORT=${port}`]] }],
@@ -76,30 +76,36 @@ export function generateUnits(topology: Topology, options: UnitOptions = DEFAULT
 export const serviceName = (role: RoleUnit): string =>
   role.template ? `orchestrator-${role.role}@.service` : `orchestrator-${role.role}.service`;
 
-function rootSlice(fit: Fit): UnitSection {
-  return {
-    name: 'Slice',
-    lines: [
-      { comment: 'Every orchestrator process; the plane slices below divide it.' },
-      ...cpuLines('AllowedCPUs', fit.total),
-      ...numaSliceLines(fit.total),
-      ['CPUQuota', `${fit.total.cpuQuotaPercent}%`],
-      ...memoryLines(fit.total),
-    ],
-  };
+function rootSlice(fit: Fit): UnitSection[] {
+  return [
+    { name: 'Unit', lines: [['Description', 'Orchestrator: every role; the plane slices divide it']] },
+    {
+      name: 'Slice',
+      lines: [
+        ...cpuLines('AllowedCPUs', fit.total),
+        ...numaSliceLines(fit.total),
+        ['CPUQuota', `${fit.total.cpuQuotaPercent}%`],
+        ...memoryLines(fit.total),
+      ],
+    },
+  ];
 }
 
-function planeSlice(plane: PlaneName, fit: PlaneFit): UnitSection {
-  return {
-    name: 'Slice',
-    lines: [
-      ...cpuLines('AllowedCPUs', fit),
-      ...numaSliceLines(fit),
-      ['CPUQuota', `${fit.cpuQuotaPercent}%`],
-      ['CPUWeight', fit.cpuWeight],
-      ...memoryLines(fit),
-    ],
-  };
+function planeSlice(plane: PlaneName, fit: PlaneFit): UnitSection[] {
+  const roles = ROLE_UNITS.filter((role) => role.plane === plane).map((role) => role.role);
+  return [
+    { name: 'Unit', lines: [['Description', `Orchestrator ${plane} plane: ${roles.join(', ')}`]] },
+    {
+      name: 'Slice',
+      lines: [
+        ...cpuLines('AllowedCPUs', fit),
+        ...numaSliceLines(fit),
+        ['CPUQuota', `${fit.cpuQuotaPercent}%`],
+        ['CPUWeight', fit.cpuWeight],
+        ...memoryLines(fit),
+      ],
+    },
+  ];
 }
 
 function service(role: RoleUnit, plane: PlaneFit, options: UnitOptions): UnitSection[] {
