@@ -26,6 +26,7 @@ interface UnitsOptions {
   user: string;
   envFile: string;
   shutdownTimeoutMs?: number;
+  node?: string;
 }
 
 /** `orchestrator host units`: systemd slices and services fitted to this machine or to one described by flags. */
@@ -50,6 +51,7 @@ export function registerHostUnits(host: Command): void {
     )
     .option('--memory <size>', 'memory of the target machine, e.g. 64G or 512M')
     .option('--install-dir <dir>', 'where the built project is installed', DEFAULT_UNIT_OPTIONS.installDir)
+    .option('--node <path>', 'the Node binary (default: <install-dir>/node_modules/.bin/node)')
     .option('--user <name>', 'user the services run as', DEFAULT_UNIT_OPTIONS.user)
     .option('--env-file <path>', 'environment file every role reads (must not set PORT)', DEFAULT_UNIT_OPTIONS.envFile)
     .option(
@@ -67,6 +69,7 @@ export function registerHostUnits(host: Command): void {
           user: options.user,
           envFile: options.envFile,
           ...(options.shutdownTimeoutMs === undefined ? {} : { shutdownTimeoutMs: options.shutdownTimeoutMs }),
+          ...(options.node === undefined ? {} : { nodePath: options.node }),
         });
       } catch (error) {
         if (error instanceof TopologyError || error instanceof CpuListError) {
