@@ -163,6 +163,13 @@ export function toKafkajsConsumer(props: ConsumerProperties): KafkajsConsumerOpt
   };
 }
 
+/**
+ * The defaults above as kafkajs options, mapped once at load (a bad combination fails the import). Producers that need
+ * acks from every replica and no duplicates take `PRODUCER_OPTIONS.producer` and send with `PRODUCER_OPTIONS.send`.
+ */
+export const PRODUCER_OPTIONS: KafkajsProducerOptions = toKafkajsProducer(PRODUCER_PROPERTIES);
+export const CONSUMER_OPTIONS: KafkajsConsumerOptions = toKafkajsConsumer(CONSUMER_PROPERTIES);
+
 /** Java client properties kafkajs 2.2.4 has no option for, and what the project does instead. */
 export const KAFKAJS_GAPS: readonly { readonly property: string; readonly instead: string }[] = [
   {
