@@ -52,7 +52,8 @@ export const PRODUCER_PROPERTIES: ProducerProperties = {
   // Retries cannot duplicate or reorder within a producer session.
   'enable.idempotence': true,
   // Guides say 5 (Java keeps order with idempotence up to 5); kafkajs does not re-sequence retried in-flight
-  // requests, so order and no-duplicates only hold with 1. Throughput comes from big batches instead.
+  // requests (its maintainers on tulios/kafkajs#980), so order and no-duplicates only hold with 1. Throughput comes
+  // from big batches instead.
   'max.in.flight.requests.per.connection': 1,
   // Guides: 5-20 ms to fill batches. kafkajs has no accumulator (KAFKAJS_GAPS): our callers batch themselves.
   'linger.ms': 0,
