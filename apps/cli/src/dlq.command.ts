@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createSchemaRegistry } from '#libs/events';
-import { openProducer, type Admin, type IHeaders } from '#libs/kafka';
+import { IDEMPOTENT_PRODUCER, openProducer, type Admin, type IHeaders } from '#libs/kafka';
 import { CliError, config, intOption, json, out, progress, resolveTopic, table, withAdmin } from './cli-support.js';
 import { decodeMessage } from './tail.command.js';
 import { readTopic } from './topic-reader.js';
@@ -101,7 +101,7 @@ export function registerDlq(program: Command): void {
         const total = options.max !== undefined ? Math.min(options.max, notRedriven) : notRedriven;
         const known = new Set(await admin.listTopics());
         progress(`${options.dryRun ? 'would redrive' : 'redriving'} ${total} message(s) from ${topic}`);
-        const producer = openProducer(kafka, 'cli-redrive', { idempotent: true, maxInFlightRequests: 1 });
+        const producer = openProducer(kafka, 'cli-redrive', IDEMPOTENT_PRODUCER);
         if (!options.dryRun) await producer.connect();
         let done = 0;
         try {

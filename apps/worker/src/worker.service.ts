@@ -7,7 +7,7 @@ import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import { envelope, runControlEvent, type EventCodec, type NodeCompleted, type NodeDispatch } from '#libs/events';
-import { openProducer, type Producer } from '#libs/kafka';
+import { IDEMPOTENT_PRODUCER, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/runs';
@@ -38,7 +38,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
   ) {
-    this.producer = openProducer(kafka, 'worker', { idempotent: true, maxInFlightRequests: 1 });
+    this.producer = openProducer(kafka, 'worker', IDEMPOTENT_PRODUCER);
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
     this.deps = {
       evaluator: new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 }),

@@ -171,6 +171,15 @@ export function toKafkajsConsumer(props: ConsumerProperties): KafkajsConsumerOpt
 export const PRODUCER_OPTIONS: KafkajsProducerOptions = toKafkajsProducer(PRODUCER_PROPERTIES);
 export const CONSUMER_OPTIONS: KafkajsConsumerOptions = toKafkajsConsumer(CONSUMER_PROPERTIES);
 
+/**
+ * What every producer of the project's events is opened with (`enable.idempotence`, one request in flight). Retries
+ * stay each caller's choice: the relay bounds them (it rolls back and backs off), workers keep kafkajs' default.
+ */
+export const IDEMPOTENT_PRODUCER = {
+  idempotent: PRODUCER_OPTIONS.producer.idempotent,
+  maxInFlightRequests: PRODUCER_OPTIONS.producer.maxInFlightRequests,
+} as const;
+
 /** Java client properties kafkajs 2.2.4 has no option for, and what the project does instead. */
 export const KAFKAJS_GAPS: readonly { readonly property: string; readonly instead: string }[] = [
   {

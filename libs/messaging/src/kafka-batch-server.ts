@@ -3,6 +3,8 @@ import { lastValueFrom } from 'rxjs';
 import type { Logger } from 'pino';
 import type { EventCodec, SchemaName } from '#libs/events';
 import {
+  CONSUMER_OPTIONS,
+  IDEMPOTENT_PRODUCER,
   openConsumer,
   openProducer,
   type Consumer,
@@ -86,10 +88,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         if (!this.getHandlerByPattern(topic))
           throw new Error(`no @EventPattern('${topic}') handler for ${this.options.groupId}`);
       }
-      this.producer = openProducer(this.options.kafka, `${this.options.groupId}-dlq`, {
-        idempotent: true,
-        maxInFlightRequests: 1,
-      });
+      this.producer = openProducer(this.options.kafka, `${this.options.groupId}-dlq`, IDEMPOTENT_PRODUCER);
       await this.producer.connect();
       await this.startConsumer();
       callback();
@@ -102,8 +101,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const consumer = openConsumer(this.options.kafka, {
       groupId: this.options.groupId,
       maxWaitTimeInMs: this.options.maxWaitTimeInMs,
-      minBytes: this.options.minBytes ?? 1,
-      maxBytesPerPartition: this.options.maxBytesPerPartition ?? 1_048_576,
+      minBytes: this.options.minBytes ?? CONSUMER_OPTIONS.consumer.minBytes,
+      maxBytesPerPartition: this.options.maxBytesPerPartition ?? CONSUMER_OPTIONS.consumer.maxBytesPerPartition,
       sessionTimeout: this.sessionTimeoutMs,
       heartbeatInterval: this.heartbeatIntervalMs,
       ...(this.options.partitionAssigners ? { partitionAssigners: this.options.partitionAssigners } : {}),

@@ -1,6 +1,6 @@
 import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
-import { openProducer } from '#libs/kafka';
+import { IDEMPOTENT_PRODUCER, openProducer } from '#libs/kafka';
 import { traceOutgoing } from '#libs/tracing';
 import { toTopicMessages, type ClaimedRow } from './relay-batch.js';
 
@@ -47,8 +47,7 @@ export class OutboxPublisher {
   private async connected(): Promise<Producer> {
     if (this.producer) return this.producer;
     const producer = openProducer(this.kafka, this.name, {
-      idempotent: true,
-      maxInFlightRequests: 1,
+      ...IDEMPOTENT_PRODUCER,
       retry: { retries: this.sendRetries },
     });
     try {
