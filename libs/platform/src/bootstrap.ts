@@ -12,7 +12,7 @@ import { installHttpTracing, startTracing, stopTracing, TracingConfigError } fro
 import { fdLimitWarning, readOpenFilesLimit } from './fd-limit.js';
 import { announceReady, httpProcessIndex } from './http-process-worker.js';
 import { httpProcessesRefusal, REUSE_PORT_SUPPORTED, superviseHttpProcesses } from './http-processes.js';
-import { httpServerOptions } from './http-server-options.js';
+import { closesEveryConnection, httpServerOptions } from './http-server-options.js';
 import { PlatformModule } from './platform.module.js';
 
 export interface RoleDefinition {
@@ -46,7 +46,7 @@ export async function createRolesApp(
   app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
   // A span per request (honouring an incoming traceparent) when tracing is on; nothing at all when it is off.
   installHttpTracing(app.getHttpAdapter().getInstance());
-  drainConnectionsOnClose(app);
+  drainConnectionsOnClose(app, closesEveryConnection(config));
   for (const role of roles) {
     for (const strategy of role.transports?.(app) ?? []) {
       app.connectMicroservice({ strategy }, { inheritAppConfig: true });
@@ -65,11 +65,11 @@ const draining = new WeakSet<object>();
 /** h2c: the open HTTP/2 sessions of a server, which has no closeAllConnections(). */
 const http2Sessions = new WeakMap<object, Set<Http2Session>>();
 
-function drainConnectionsOnClose(app: NestFastifyApplication): void {
+function drainConnectionsOnClose(app: NestFastifyApplication, always: boolean): void {
   const fastify = app.getHttpAdapter().getInstance();
   fastify.addHook('onSend', async (request, reply) => {
     // HTTP/2 forbids connection headers (the answer would fail); its sessions get a GOAWAY in closeDraining instead.
-    if (draining.has(fastify) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
+    if ((always || draining.has(fastify)) && request.raw.httpVersionMajor < 2) void reply.header('connection', 'close');
   });
   const server = app.getHttpServer();
   if (typeof server.closeAllConnections !== 'function') {

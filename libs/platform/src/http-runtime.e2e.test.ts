@@ -211,6 +211,18 @@ describe('socket options on accepted connections', () => {
     } finally {
       agent.destroy();
     }
+    // The server itself ends the connection after the answer, also for a client that ignores `connection: close`.
+    const raw = await idleConnection(port);
+    try {
+      let text = '';
+      raw.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+      const ended = new Promise<void>((resolve) => raw.once('end', resolve));
+      raw.write('GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+      await Promise.race([ended, new Promise((_, reject) => setTimeout(() => reject(new Error('not closed')), 5_000))]);
+      assert.match(text, /^HTTP\/1\.1 200 /);
+    } finally {
+      raw.destroy();
+    }
     assert.equal(await proc.stop('SIGTERM'), 0, proc.output());
   });
 });

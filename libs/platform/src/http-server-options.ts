@@ -20,8 +20,6 @@ export interface HttpServerOptions {
    */
   readonly http: { noDelay: boolean; keepAlive: boolean; keepAliveInitialDelay: number };
   readonly keepAliveTimeout?: number;
-  /** 1 is how HTTP keep-alive is turned off: Node answers `connection: close` and ends the socket after it. */
-  readonly maxRequestsPerSocket?: number;
   readonly http2?: true;
   /** h2c: an idle HTTP/2 session is closed (GOAWAY) after this long, the counterpart of the keep-alive timeout. */
   readonly http2SessionTimeout?: number;
@@ -37,7 +35,16 @@ export function httpServerOptions(config: HttpRuntimeConfig): HttpServerOptions 
   };
   const base = { bodyLimit: config.HTTP_BODY_LIMIT_BYTES, return503OnClosing: true as const, ...sockets };
   if (config.HTTP_H2C) return { ...base, http2: true, http2SessionTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS };
+  // Keep-alive off (0) is not a server option: see closesEveryConnection.
   return config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0
-    ? { ...base, maxRequestsPerSocket: 1 }
+    ? base
     : { ...base, keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS };
 }
+
+/**
+ * HTTP keep-alive off: every answer says `connection: close`, after which Node ends the socket. (Node's
+ * maxRequestsPerSocket = 1 is not the same: it only sets the header and answers 503 to whatever a client sends next on
+ * the still open connection.)
+ */
+export const closesEveryConnection = (config: Pick<AppConfig, 'HTTP_KEEP_ALIVE_TIMEOUT_MS'>): boolean =>
+  config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0;
