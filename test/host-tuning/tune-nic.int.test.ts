@@ -1,5 +1,4 @@
-// The test of infra/host-tuning/nic/tune-nic.sh. It lives here because tsc and eslint do not cover infra/; its place is
-// beside the script, or under test/, once one of them does.
+// The test of infra/host-tuning/nic/tune-nic.sh (tsc and eslint do not cover infra/, so its tests live under test/).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -8,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '#test/support/processes.js';
-import { parseCpuList } from './cpu-list.js';
+import { parseCpuList } from '#libs/host-tuning';
 
 const execFileAsync = promisify(execFile);
 const SCRIPT = join(REPO_ROOT, 'infra/host-tuning/nic/tune-nic.sh');
