@@ -279,7 +279,7 @@ describe('h2c (HTTP_H2C=true)', () => {
 });
 
 describe('several API processes on one port (HTTP_PROCESSES=2)', () => {
-  it('listens twice on the port (SO_REUSEPORT), serves from both processes, merges /metrics, and stops all on SIGTERM', async () => {
+  it('listens twice on the port (SO_REUSEPORT), serves from both, merges /metrics, restarts one that dies, stops all on SIGTERM', async () => {
     const { port, proc } = await startApi({ HTTP_PROCESSES: '2' });
     // /health answered from the first process to be ready; the supervisor says when both are.
     await waitFor(() => logLines(proc).some((l) => l.msg === 'all API processes ready'), proc);
@@ -315,8 +315,20 @@ describe('several API processes on one port (HTTP_PROCESSES=2)', () => {
     assert.match(metrics, /^process_resident_memory_bytes\{.*process_index="1"/m);
     assert.equal(metrics.match(/^# TYPE process_resident_memory_bytes gauge$/gm)?.length, 1);
 
+    // One that dies is started again: two listeners on the port, one of them a new process.
+    const [victim] = listenerPids as [number];
+    process.kill(victim, 'SIGKILL');
+    let now: number[] = [];
+    await waitFor(() => {
+      now = socketsOnPort(port).flatMap((s) => (s.state === 'LISTEN' ? s.pids : []));
+      return now.length === 2 && !now.includes(victim);
+    }, proc);
+    assert.ok(logLines(proc).some((l) => l.msg === 'an API process died; starting it again'));
+
     assert.equal(await stopParentOnly(proc), 0, proc.output());
-    for (const pid of listenerPids) assert.equal(processExists(pid), false, `process ${pid} is still running`);
+    for (const pid of [...listenerPids, ...now]) {
+      assert.equal(processExists(pid), false, `process ${pid} is still running`);
+    }
     assert.equal(
       logLines(proc).filter((l) => l.msg === 'stopped').length,
       3,
