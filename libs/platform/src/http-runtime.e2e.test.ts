@@ -253,6 +253,15 @@ describe('h2c (HTTP_H2C=true)', () => {
     }
   });
 
+  it('works with several processes on one port', async () => {
+    const { port, proc } = await startApi({ HTTP_H2C: 'true', HTTP_PROCESSES: '2' }, { h2c: true });
+    await waitFor(() => logLines(proc).some((l) => l.msg === 'all API processes ready'), proc);
+    assert.equal(socketsOnPort(port).filter((s) => s.state === 'LISTEN').length, 2);
+    const metrics = await h2Get(port, '/metrics');
+    assert.match(metrics.body, /^process_resident_memory_bytes\{.*process_index="1"/m);
+    assert.equal(await stopParentOnly(proc), 0, proc.output());
+  });
+
   it('serves the SSE streams over HTTP/2 in the all-in-one process and stops cleanly with one open', async () => {
     await createTopics(ctx);
     const { port, proc } = await startApi({ HTTP_H2C: 'true' }, { h2c: true, app: 'all-in-one' });
