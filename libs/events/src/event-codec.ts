@@ -61,10 +61,17 @@ export class EventCodec {
       const schema = byName.get(topic.valueSchema);
       if (!schema) throw new UnknownTopicSchema(`${topic.name}: no schemas/${topic.valueSchema}.avsc`);
       const subject = valueSubject(topic.name);
-      const { id } = await this.registry.register(
-        { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
-        { subject, compatibility: COMPATIBILITY.BACKWARD },
-      );
+      const register = () =>
+        this.registry.register(
+          { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+          { subject, compatibility: COMPATIBILITY.BACKWARD },
+        );
+      // Two services starting together on a new subject both see no compatibility rule and both create it; the
+      // loser's "rule already exists" means the rule is there now, so registering again goes through.
+      const { id } = await register().catch((error: Error) => {
+        if (/already exists/i.test(error.message)) return register();
+        throw error;
+      });
       this.schemaIds.set(topic.name, id);
       registered.push({ subject, id });
     }
