@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { responseGone } from '#libs/platform';
 import type { StreamEvent } from './stream-event.js';
 
 /** One event in the text/event-stream format; JSON never contains a raw newline, so `data:` is one line. */
@@ -30,7 +31,7 @@ export class SseResponse {
   }
 
   get closed(): boolean {
-    return this.raw.destroyed || this.raw.writableEnded;
+    return responseGone(this.raw);
   }
 
   send(event: StreamEvent): Promise<void> {

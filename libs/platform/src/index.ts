@@ -4,3 +4,4 @@ export { PlatformModule } from './platform.module.js';
 export * from './tokens.js';
 export { ProblemFilter } from './problem.filter.js';
 export { problemBody, ProblemError, PROBLEM_STATUS, type ProblemBody, type ProblemCode } from './problems.js';
+export { responseGone } from './response-gone.js';

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { problemBody } from '#libs/platform';
+import { problemBody, responseGone } from '#libs/platform';
 
 /** What the fanout needs from the client's request: the key, where to resume, and what the client accepts. */
 const FORWARDED_HEADERS = ['authorization', 'last-event-id', 'accept'] as const;
@@ -39,7 +39,7 @@ export class FanoutProxy {
     try {
       upstream = await this.request(new URL(request.url.replace(/^\/+/, ''), this.base), headers, reply);
     } catch (error) {
-      if (reply.raw.destroyed) return reply; // the client left before the fanout answered
+      if (responseGone(reply.raw)) return reply; // the client left before the fanout answered
       this.logger.warn({ err: error, fanout: this.base.origin }, 'fanout did not answer');
       return reply
         .code(503)
