@@ -48,6 +48,10 @@ describe('generated postgresql.conf against a real PostgreSQL', () => {
     await appendFile(join(dir, 'data/postgresql.conf'), "\ninclude 'orchestrator.conf'\n");
   });
 
+  /** `postgres -C` parses the throwaway cluster's whole configuration (a bad value anywhere fails it), prints one. */
+  const showSetting = (name: string) =>
+    run('runuser', ['-u', 'postgres', '--', join(bindir, 'postgres'), '-D', join(dir, 'data'), '-C', name]);
+
   after(async () => {
     await client.end();
     if (dir) await rm(dir, { recursive: true, force: true });
@@ -76,17 +80,7 @@ describe('generated postgresql.conf against a real PostgreSQL', () => {
       const { uid, gid } = await userIds('postgres');
       await chown(conf, uid, gid);
       for (const s of settings) {
-        // -C parses the whole configuration (a bad value anywhere fails it) and prints one setting's value.
-        const { stdout } = await run('runuser', [
-          '-u',
-          'postgres',
-          '--',
-          join(bindir, 'postgres'),
-          '-D',
-          join(dir, 'data'),
-          '-C',
-          s.name,
-        ]);
+        const { stdout } = await showSetting(s.name);
         assert.equal(stdout.trim(), inBaseUnit(s.value, units.get(s.name) ?? null), `${s.name} = ${s.value}`);
       }
     });
@@ -95,19 +89,7 @@ describe('generated postgresql.conf against a real PostgreSQL', () => {
   it('the throwaway cluster refuses a bad value (so the checks above can fail)', async () => {
     const conf = join(dir, 'data/orchestrator.conf');
     await writeFile(conf, "shared_buffers = '12 parsecs'\n");
-    await assert.rejects(
-      run('runuser', [
-        '-u',
-        'postgres',
-        '--',
-        join(bindir, 'postgres'),
-        '-D',
-        join(dir, 'data'),
-        '-C',
-        'shared_buffers',
-      ]),
-      /invalid value for parameter "shared_buffers"/,
-    );
+    await assert.rejects(showSetting('shared_buffers'), /invalid value for parameter "shared_buffers"/);
   });
 });
 

@@ -53,34 +53,21 @@ function validated(setting: ProfileSetting): ProfileSetting {
 
 /** Parses a sysctl.d(5) file. Values are normalised (runs of whitespace become one space). */
 export function parseSysctlProfile(text: string, file = 'profile'): ProfileSetting[] {
-  const settings: ProfileSetting[] = [];
-  let pending: CheckMode | undefined;
-  text.split('\n').forEach((raw, index) => {
-    const lineNo = index + 1;
-    const line = raw.trim();
-    if (line === '') return;
-    if (line.startsWith('#') || line.startsWith(';')) {
-      pending = checkAnnotation(line, file, lineNo) ?? pending;
-      return;
-    }
+  return parseSettingLines(text, file, ['#', ';'], (line, lineNo, mode) => {
     const eq = line.indexOf('=');
     if (eq === -1) throw new ProfileError(`${file}:${lineNo}: expected "key = value", got "${line}"`);
     // A leading "-" tells systemd-sysctl to ignore a failure to set the key; missing keys are never fatal here.
     const key = line.slice(0, eq).trim().replace(/^-/, '');
     if (key.includes('*')) throw new ProfileError(`${file}:${lineNo}: globs are not supported (${key})`);
-    settings.push(
-      validated({
-        kind: 'sysctl',
-        key,
-        relativePath: sysctlRelativePath(key),
-        value: normaliseValue(line.slice(eq + 1)),
-        mode: pending ?? 'exact',
-        source: { file, line: lineNo },
-      }),
-    );
-    pending = undefined;
+    return {
+      kind: 'sysctl',
+      key,
+      relativePath: sysctlRelativePath(key),
+      value: normaliseValue(line.slice(eq + 1)),
+      mode,
+      source: { file, line: lineNo },
+    };
   });
-  return unique(settings);
 }
 
 /**
@@ -88,32 +75,45 @@ export function parseSysctlProfile(text: string, file = 'profile'): ProfileSetti
  * would be tmpfiles' business, not a setting to check, so they are refused rather than silently skipped.
  */
 export function parseTmpfilesWrites(text: string, file = 'tmpfiles'): ProfileSetting[] {
-  const settings: ProfileSetting[] = [];
-  let pending: CheckMode | undefined;
-  text.split('\n').forEach((raw, index) => {
-    const lineNo = index + 1;
-    const line = raw.trim();
-    if (line === '') return;
-    if (line.startsWith('#')) {
-      pending = checkAnnotation(line, file, lineNo) ?? pending;
-      return;
-    }
+  return parseSettingLines(text, file, ['#'], (line, lineNo, mode) => {
     // Type, path, mode, user, group, age, argument: the argument is the rest of the line.
     const match = /^(\S+)\s+(\S+)\s+\S+\s+\S+\s+\S+\s+\S+\s+(.*)$/.exec(line);
     if (!match || match[1] !== 'w' || !match[2]?.startsWith('/sys/')) {
       throw new ProfileError(`${file}:${lineNo}: only "w /sys/… - - - - <value>" lines are supported, got "${line}"`);
     }
     const path = match[2];
-    settings.push(
-      validated({
-        kind: 'sysfs',
-        key: path,
-        relativePath: path.slice('/sys/'.length),
-        value: normaliseValue(match[3] ?? ''),
-        mode: pending ?? 'exact',
-        source: { file, line: lineNo },
-      }),
-    );
+    return {
+      kind: 'sysfs',
+      key: path,
+      relativePath: path.slice('/sys/'.length),
+      value: normaliseValue(match[3] ?? ''),
+      mode,
+      source: { file, line: lineNo },
+    };
+  });
+}
+
+/**
+ * The line loop both formats share: blank lines and comments are skipped, a `# check: …` comment sets the mode of the
+ * next setting, and every setting is validated and unique in its file.
+ */
+function parseSettingLines(
+  text: string,
+  file: string,
+  commentMarks: readonly string[],
+  parseLine: (line: string, lineNo: number, mode: CheckMode) => ProfileSetting,
+): ProfileSetting[] {
+  const settings: ProfileSetting[] = [];
+  let pending: CheckMode | undefined;
+  text.split('\n').forEach((raw, index) => {
+    const lineNo = index + 1;
+    const line = raw.trim();
+    if (line === '') return;
+    if (commentMarks.some((mark) => line.startsWith(mark))) {
+      pending = checkAnnotation(line, file, lineNo) ?? pending;
+      return;
+    }
+    settings.push(validated(parseLine(line, lineNo, pending ?? 'exact')));
     pending = undefined;
   });
   return unique(settings);
