@@ -63,6 +63,7 @@ export function generateUnits(topology: Topology, options: UnitOptions = DEFAULT
       path: serviceName(role),
       content: renderUnit(header, service(role, fit.planes[role.plane], options)),
     })),
+    { path: HOST_TUNING_UNIT, content: renderUnit(header, hostTuningService(options)) },
     ...WORKER_INSTANCE_PORTS.map(({ instance, port }) => ({
       path: `orchestrator-worker@${instance}.service.d/port.conf`,
       content: renderUnit(
@@ -72,6 +73,42 @@ export function generateUnits(topology: Topology, options: UnitOptions = DEFAULT
     })),
   ];
 }
+
+/** The boot-time `host apply`: what makes the sysctl profile survive a reboot without lowering any limit. */
+export const HOST_TUNING_UNIT = 'orchestrator-host-tuning.service';
+
+function hostTuningService(options: UnitOptions): UnitSection[] {
+  const cli = `${nodePath(options)} ${join(options.installDir, 'dist/apps/cli/src/main.js')}`;
+  return [
+    {
+      name: 'Unit',
+      lines: [
+        ['Description', 'Orchestrator host tuning: the sysctl profile and /sys writes (orchestrator host apply)'],
+        ['Documentation', `file://${join(options.installDir, 'infra/host-tuning/README.md')}`],
+        { comment: 'After the distribution\'s own sysctl.d and tmpfiles.d: the profile\'s "at least" limits are then' },
+        { comment: 'raised where they are lower and never lowered (systemd-sysctl would write them as they stand).' },
+        ['After', 'systemd-sysctl.service systemd-tmpfiles-setup.service'],
+        ['Before', 'network-pre.target'],
+        ['Wants', 'network-pre.target'],
+      ],
+    },
+    {
+      name: 'Service',
+      lines: [
+        ['Type', 'oneshot'],
+        ['RemainAfterExit', 'yes'],
+        { comment: "Every boot starts from the kernel's values, which are the ones `host rollback` should restore." },
+        ['ExecStart', `${cli} host apply --overwrite-state`],
+        { comment: '`systemctl stop` puts them back.' },
+        ['ExecStop', `${cli} host rollback`],
+      ],
+    },
+    { name: 'Install', lines: [['WantedBy', 'multi-user.target']] },
+  ];
+}
+
+const nodePath = (options: UnitOptions): string =>
+  options.nodePath ?? join(options.installDir, 'node_modules/.bin/node');
 
 export const serviceName = (role: RoleUnit): string =>
   role.template ? `orchestrator-${role.role}@.service` : `orchestrator-${role.role}.service`;
@@ -110,7 +147,7 @@ function planeSlice(plane: PlaneName, fit: PlaneFit): UnitSection[] {
 
 function service(role: RoleUnit, plane: PlaneFit, options: UnitOptions): UnitSection[] {
   const shutdownMs = options.shutdownTimeoutMs ?? configSchema.shape.SHUTDOWN_TIMEOUT_MS.parse(undefined);
-  const node = options.nodePath ?? join(options.installDir, 'node_modules/.bin/node');
+  const node = nodePath(options);
   const main = join(options.installDir, 'dist/apps', role.role, 'src/main.js');
   const memory = {
     memoryMaxBytes: Math.floor((plane.memoryMaxBytes * role.memoryShare) / MIB) * MIB,
@@ -127,8 +164,11 @@ function service(role: RoleUnit, plane: PlaneFit, options: UnitOptions): UnitSec
             : `Orchestrator ${role.role} (${role.plane} plane)`,
         ],
         ['Documentation', `file://${join(options.installDir, 'infra/host-tuning/systemd/README.md')}`],
-        ['Wants', 'network-online.target'],
-        ['After', 'network-online.target'],
+        {
+          comment: 'The host profile first when it is installed (a Wants= on a unit that is not installed is ignored).',
+        },
+        ['Wants', `network-online.target ${HOST_TUNING_UNIT}`],
+        ['After', `network-online.target ${HOST_TUNING_UNIT}`],
         { comment: 'At most 5 starts in 60 s: a role that cannot start (bad config exits 1) stops being restarted.' },
         ['StartLimitIntervalSec', 60],
         ['StartLimitBurst', 5],

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '#test/support/processes.js';
 import { parseCpuList } from './cpu-list.js';
-import { DEFAULT_UNIT_OPTIONS, generateUnits, serviceName, SLICE_NAMES } from './generate-units.js';
+import { DEFAULT_UNIT_OPTIONS, generateUnits, HOST_TUNING_UNIT, serviceName, SLICE_NAMES } from './generate-units.js';
 import { PLANES, ROLE_UNITS, type PlaneName } from './roles.js';
 import { GIB, syntheticTopology, type Topology } from './topology.js';
 import { allValues, megabytes, parseUnitIni, value, type ParsedUnit } from './unit-ini.test-support.js';
@@ -50,6 +50,22 @@ describe('generateUnits', () => {
         }
         const worker = units.get('orchestrator-worker@.service')!;
         assert.ok(allValues(worker, 'Service', 'Environment').includes('WORKER_TYPES=%I'));
+      });
+
+      it('applies the host profile at boot before the roles start, raising limits and never lowering them', () => {
+        const tuning = units.get(HOST_TUNING_UNIT)!;
+        assert.equal(value(tuning, 'Service', 'Type'), 'oneshot');
+        assert.match(
+          value(tuning, 'Service', 'ExecStart'),
+          /\/dist\/apps\/cli\/src\/main\.js host apply --overwrite-state$/,
+        );
+        assert.match(value(tuning, 'Service', 'ExecStop'), /main\.js host rollback$/);
+        // After systemd-sysctl: otherwise the distribution's files could lower what `host apply` raised.
+        assert.ok(value(tuning, 'Unit', 'After').split(' ').includes('systemd-sysctl.service'));
+        for (const role of ROLE_UNITS) {
+          const unit = units.get(serviceName(role))!;
+          assert.ok(value(unit, 'Unit', 'After').split(' ').includes(HOST_TUNING_UNIT), role.role);
+        }
       });
 
       it('keeps every CPU list inside the online CPUs, and each service on its slice’s CPUs', () => {

@@ -5,6 +5,7 @@ export {
   DEFAULT_UNIT_OPTIONS,
   describeTopology,
   generateUnits,
+  HOST_TUNING_UNIT,
   serviceName,
   SLICE_NAMES,
   type UnitOptions,
