@@ -75,8 +75,8 @@ export function registerHostSysctl(host: Command): void {
     host
       .command('check')
       .description(
-        'compare the running kernel with the sysctl profile and the /sys writes: ok, drift, missing (not in this ' +
-          'kernel or namespace), unreadable. Exit 0 when everything is ok or missing, 1 on drift or an unreadable key',
+        'compare the running kernel with the sysctl profile and the /sys writes: ok, drift, unsupported (not in ' +
+          'this kernel or namespace), unreadable. Exit 0 when everything is ok or unsupported, 1 on drift or an unreadable key',
       ),
   ).action(async (options: ProfileOptions) => {
     const { rows } = await profileRows(options);
@@ -100,7 +100,9 @@ export function registerHostSysctl(host: Command): void {
         ['KEY', 'WANT', 'HAVE', 'STATUS'],
         rows.map((r) => [r.setting.key, want(r), r.have, r.error ? `${r.status} (${r.error})` : r.status]),
       ).forEach(out);
-      out(`${summary.ok} ok, ${summary.drift} drift, ${summary.missing} missing, ${summary.unreadable} unreadable`);
+      out(
+        `${summary.ok} ok, ${summary.drift} drift, ${summary.unsupported} unsupported, ${summary.unreadable} unreadable`,
+      );
     }
     // An unreadable key is a failed check too: nobody can say it is as the profile wants.
     if (summary.drift + summary.unreadable > 0) process.exitCode = EXIT.failed;

@@ -48,10 +48,10 @@ describe('orchestrator host check | apply | rollback (fixture trees)', () => {
     assert.match(lines[0] ?? '', /^KEY\s+WANT\s+HAVE\s+STATUS$/);
     assert.match(result.stdout, /net\.core\.somaxconn\s+>= 8192\s+4096\s+drift/);
     assert.match(result.stdout, /net\.ipv4\.tcp_rmem\s+4096 131072 16777216\s+4096 131072 6291456\s+drift/);
-    assert.match(result.stdout, /net\.ipv4\.tcp_not_in_this_kernel\s+1\s+-\s+missing/);
+    assert.match(result.stdout, /net\.ipv4\.tcp_not_in_this_kernel\s+1\s+-\s+unsupported/);
     assert.match(result.stdout, /\/sys\/kernel\/mm\/transparent_hugepage\/enabled\s+never\s+madvise\s+drift/);
     assert.match(result.stdout, /\/sys\/kernel\/mm\/transparent_hugepage\/defrag\s+never\s+never\s+ok/);
-    assert.equal(lines.at(-1), '2 ok, 3 drift, 1 missing, 0 unreadable');
+    assert.equal(lines.at(-1), '2 ok, 3 drift, 1 unsupported, 0 unreadable');
   });
 
   it('apply --dry-run lists the changes and writes nothing', async () => {
@@ -72,7 +72,7 @@ describe('orchestrator host check | apply | rollback (fixture trees)', () => {
     const check = await host('check', '--json', ...roots());
     assert.equal(check.code, 0, check.stdout);
     const report = JSON.parse(check.stdout) as { summary: Record<string, number> };
-    assert.deepEqual(report.summary, { ok: 5, drift: 0, missing: 1, unreadable: 0 });
+    assert.deepEqual(report.summary, { ok: 5, drift: 0, unsupported: 1, unreadable: 0 });
 
     await writeFile(join(procSys, 'vm/swappiness'), '60\n');
     const refused = await host('apply', '--state-file', stateFile, ...roots());

@@ -17,7 +17,7 @@ import { CLI_MAIN, runCommand, type CliResult } from './cli-process.test-support
 
 interface CheckOutput {
   settings: { key: string; have: string | null; status: string }[];
-  summary: { ok: number; drift: number; missing: number; unreadable: number };
+  summary: { ok: number; drift: number; unsupported: number; unreadable: number };
 }
 
 const hostValues = async (settings: ProfileSetting[]): Promise<Record<string, string | null>> =>
@@ -70,7 +70,7 @@ describe('orchestrator host check | apply | rollback --netns-only in a network n
     );
     assert.ok(first.report.summary.drift > 0, 'a fresh namespace should drift from the profile on some keys');
     assert.equal(first.code, 1, 'drift exits 1');
-    assert.deepEqual([first.report.summary.missing, first.report.summary.unreadable], [0, 0]);
+    assert.deepEqual([first.report.summary.unsupported, first.report.summary.unreadable], [0, 0]);
     const valuesBefore = Object.fromEntries(first.report.settings.map((s) => [s.key, s.have]));
 
     const dryRun = await cliInNs(['apply', '--netns-only', '--dry-run', '--state-file', stateFile]);
@@ -85,7 +85,7 @@ describe('orchestrator host check | apply | rollback --netns-only in a network n
 
     const second = await checkInNs();
     assert.equal(second.code, 0, second.stdout);
-    assert.deepEqual(second.report.summary, { ok: perNetns.length, drift: 0, missing: 0, unreadable: 0 });
+    assert.deepEqual(second.report.summary, { ok: perNetns.length, drift: 0, unsupported: 0, unreadable: 0 });
 
     const again = await cliInNs(['apply', '--netns-only', '--state-file', stateFile]);
     assert.equal(again.code, 0, 'nothing left to change is not an error');

@@ -10,10 +10,10 @@ export interface SettingChange {
   to: string;
 }
 
-/** What `host apply` will do: drifting settings change; missing and unreadable ones cannot be applied. */
+/** What `host apply` will do: drifting settings change; unsupported and unreadable ones cannot be applied. */
 export interface ApplyPlan {
   changes: SettingChange[];
-  skipped: { key: string; status: 'missing' | 'unreadable'; error?: string }[];
+  skipped: { key: string; status: 'unsupported' | 'unreadable'; error?: string }[];
 }
 
 export function planApply(rows: CheckRow[], roots: SettingRoots): ApplyPlan {
@@ -26,8 +26,8 @@ export function planApply(rows: CheckRow[], roots: SettingRoots): ApplyPlan {
       case 'drift':
         plan.changes.push({ key, path: settingPath(row.setting, roots), from: row.have ?? '', to: row.target ?? '' });
         break;
-      case 'missing':
-        plan.skipped.push({ key, status: 'missing' });
+      case 'unsupported':
+        plan.skipped.push({ key, status: 'unsupported' });
         break;
       case 'unreadable':
         // Without the running value there is nothing to roll back to, so it is not written.

@@ -25,7 +25,7 @@ const THP = 'w /sys/kernel/mm/transparent_hugepage/enabled - - - - never\n';
 const settings = [...parseSysctlProfile(PROFILE), ...parseTmpfilesWrites(THP)];
 
 describe('checkSettings against a fixture /proc/sys and /sys', () => {
-  it('reports ok, drift, missing and unreadable, with min semantics, whitespace and bracket choices', async (t) => {
+  it('reports ok, drift, unsupported and unreadable, with min semantics, whitespace and bracket choices', async (t) => {
     const tree = await fixtureTree(
       {
         'net/core/somaxconn': '4096',
@@ -47,7 +47,7 @@ describe('checkSettings against a fixture /proc/sys and /sys', () => {
         ['net.core.somaxconn', 'ok', '4096'],
         ['net.ipv4.tcp_rmem', 'ok', '4096 131072 6291456'],
         ['net.ipv4.tcp_fin_timeout', 'drift', '60'],
-        ['net.ipv4.tcp_gone_in_this_kernel', 'missing', null],
+        ['net.ipv4.tcp_gone_in_this_kernel', 'unsupported', null],
         ['vm.swappiness', 'unreadable', null],
         ['fs.file-max', 'ok', '9223372036854775807'],
         ['fs.nr_open', 'drift', '1024'],
@@ -59,7 +59,7 @@ describe('checkSettings against a fixture /proc/sys and /sys', () => {
     // A minimum raises only the lower fields: apply must not shrink the 32 MiB maximum the host already has.
     assert.equal(byKey['net.ipv4.tcp_wmem']?.target, '4096 65536 33554432');
     assert.equal(byKey['fs.nr_open']?.target, '1048576');
-    assert.deepEqual(summariseCheck(rows), { ok: 4, drift: 3, missing: 1, unreadable: 1 });
+    assert.deepEqual(summariseCheck(rows), { ok: 4, drift: 3, unsupported: 1, unreadable: 1 });
 
     const plan = planApply(rows, tree);
     assert.deepEqual(
@@ -71,19 +71,19 @@ describe('checkSettings against a fixture /proc/sys and /sys', () => {
       ],
     );
     assert.deepEqual(plan.skipped, [
-      { key: 'net.ipv4.tcp_gone_in_this_kernel', status: 'missing' },
+      { key: 'net.ipv4.tcp_gone_in_this_kernel', status: 'unsupported' },
       { key: 'vm.swappiness', status: 'unreadable', error: 'EISDIR' },
     ]);
   });
 
-  it('sees drift in a /sys choice file whose bracketed choice differs, and a missing one as missing', async (t) => {
+  it('sees drift in a /sys choice file whose bracketed choice differs, and a missing one as unsupported', async (t) => {
     const tree = await fixtureTree({}, { 'kernel/mm/transparent_hugepage/enabled': 'always [madvise] never' });
     t.after(() => tree.remove());
     const [thp] = await checkSettings(parseTmpfilesWrites(THP), tree);
     assert.deepEqual([thp?.status, thp?.have, thp?.target], ['drift', 'madvise', 'never']);
     await tree.remove();
     const [gone] = await checkSettings(parseTmpfilesWrites(THP), tree);
-    assert.equal(gone?.status, 'missing');
+    assert.equal(gone?.status, 'unsupported');
   });
 
   it('reports a key /proc/sys refuses to read (EACCES, even for root) as unreadable, without writing it', async () => {

@@ -5,10 +5,10 @@ export type SettingReading =
   { state: 'value'; raw: string } | { state: 'missing' } | { state: 'unreadable'; error: string };
 
 /**
- * ok: as the profile wants (or higher, for `check: min`); drift: differs; missing: no such file (the kernel lacks the
+ * ok: as the profile wants (or higher, for `check: min`); drift: differs; unsupported: no such file (the kernel lacks the
  * key, or a network namespace does not show it); unreadable: the file exists but could not be read.
  */
-export type CheckStatus = 'ok' | 'drift' | 'missing' | 'unreadable';
+export type CheckStatus = 'ok' | 'drift' | 'unsupported' | 'unreadable';
 
 export interface CheckRow {
   setting: ProfileSetting;
@@ -42,7 +42,7 @@ function raisedTo(want: string, have: string): string | null {
 }
 
 export function compareSetting(setting: ProfileSetting, reading: SettingReading): CheckRow {
-  if (reading.state === 'missing') return { setting, status: 'missing', have: null, target: null };
+  if (reading.state === 'missing') return { setting, status: 'unsupported', have: null, target: null };
   if (reading.state === 'unreadable') {
     return { setting, status: 'unreadable', have: null, target: null, error: reading.error };
   }
@@ -60,12 +60,12 @@ export function compareSetting(setting: ProfileSetting, reading: SettingReading)
 export interface CheckSummary {
   ok: number;
   drift: number;
-  missing: number;
+  unsupported: number;
   unreadable: number;
 }
 
 export function summariseCheck(rows: CheckRow[]): CheckSummary {
-  const summary: CheckSummary = { ok: 0, drift: 0, missing: 0, unreadable: 0 };
+  const summary: CheckSummary = { ok: 0, drift: 0, unsupported: 0, unreadable: 0 };
   for (const row of rows) summary[row.status] += 1;
   return summary;
 }
