@@ -26,6 +26,8 @@ async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<
   }
 }
 
+export type DependencyReport = Record<'postgres' | 'redis' | 'kafka' | 'schemaRegistry', CheckResult>;
+
 /** Readiness of the services every role needs (API.md: /health is 200 when all are reachable). */
 export class DependencyChecks {
   private adminConnected: Promise<void> | undefined;
@@ -38,7 +40,20 @@ export class DependencyChecks {
     private readonly timeoutMs: number,
   ) {}
 
-  async run(): Promise<Record<'postgres' | 'redis' | 'kafka' | 'schemaRegistry', CheckResult>> {
+  private inFlight: Promise<DependencyReport> | undefined;
+
+  /**
+   * Requests arriving while a probe is under way share it: the answer is no older than that probe, and a burst of
+   * health checks (a load balancer per instance, several probes) costs the dependencies one round of queries.
+   */
+  run(): Promise<DependencyReport> {
+    this.inFlight ??= this.probe().finally(() => {
+      this.inFlight = undefined;
+    });
+    return this.inFlight;
+  }
+
+  private async probe(): Promise<DependencyReport> {
     const [postgres, redis, kafka, schemaRegistry] = await Promise.all([
       timed(this.timeoutMs, () => this.pool.query('SELECT 1')),
       timed(this.timeoutMs, () => this.pingRedis()),

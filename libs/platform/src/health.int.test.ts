@@ -3,7 +3,9 @@ import { describe, it } from 'node:test';
 import { Module } from '@nestjs/common';
 import { loadConfig } from '#libs/config';
 import { useTestContext } from '#test/harness/test-context.js';
+import type { Pool } from '#libs/db';
 import { createRolesApp } from './bootstrap.js';
+import { PG_POOL } from './tokens.js';
 
 const ctx = useTestContext('health');
 
@@ -29,6 +31,33 @@ describe('/health and /metrics', () => {
     assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
     assert.match(metrics.body, /^orchestrator_role_up\{role="sample",service="sample"\} 1$/m);
     assert.match(metrics.body, /^nodejs_eventloop_lag_seconds\{/m);
+  });
+
+  it('shares one probe of the dependencies among concurrent requests, and probes again afterwards', async () => {
+    const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], ctx.config);
+    ctx.defer(() => app.close());
+    await app.init();
+    const fastify = app.getHttpAdapter().getInstance();
+    await fastify.ready();
+    // The real pool, counted: every probe runs exactly one `SELECT 1` on it.
+    const pool = app.get<Pool>(PG_POOL);
+    let probes = 0;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    pool.query = ((...args: unknown[]) => {
+      if (args[0] === 'SELECT 1') probes += 1;
+      return query(...args);
+    }) as typeof pool.query;
+
+    const burst = await Promise.all(
+      Array.from({ length: 20 }, () => fastify.inject({ method: 'GET', url: '/health' })),
+    );
+    assert.deepEqual(
+      burst.map((r) => r.statusCode),
+      Array(20).fill(200),
+    );
+    assert.equal(probes, 1, 'one probe for 20 concurrent requests');
+    await fastify.inject({ method: 'GET', url: '/health' });
+    assert.equal(probes, 2, 'a request after the probe ended starts a new one');
   });
 
   it('is 503 problem+json naming what is unreachable', async () => {
