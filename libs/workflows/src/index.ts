@@ -15,3 +15,9 @@ export {
   type ValidationResult,
   type WorkflowDefinition,
 } from './workflow-definition.js';
+export {
+  parsePromptTemplate,
+  promptTemplateProblem,
+  renderPromptTemplate,
+  type PromptPart,
+} from './prompt-template.js';

@@ -1,6 +1,7 @@
 import { MAX_EDGES, MAX_NODES, workflowDefinitionSchema } from './definition-schema.js';
 import { graphErrors } from './graph-checks.js';
 import { jsonataSyntaxError } from './jsonata-syntax.js';
+import { promptTemplateProblem } from './prompt-template.js';
 import { compileSchemaCheck, isRecord } from './schema-errors.js';
 import { isForbiddenHost } from './ssrf-guard.js';
 import {
@@ -91,7 +92,11 @@ function nodeMeaningErrors(id: string, node: unknown, options: DefinitionOptions
       const problem = urlProblem(config.url, options);
       return problem ? [`${where}.url: ${problem}`] : [];
     }
-    case 'agent':
+    case 'agent': {
+      if (typeof config.prompt !== 'string' || config.prompt === '') return [];
+      const problem = promptTemplateProblem(config.prompt);
+      return problem ? [`${where}.prompt: ${problem}`] : [];
+    }
     case 'hitl':
     case 'delay':
       return [];

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { jsonataSyntaxError } from './jsonata-syntax.js';
 import { apiExample } from './test-fixtures.js';
 import { validateDefinition } from './validate-definition.js';
 import type { DefinitionOptions } from './workflow-definition.js';
@@ -178,6 +179,19 @@ describe('validateDefinition: shape', () => {
         'agent',
         { model: 'm', prompt: 'p', maxTokens: 0, system: 3 },
         ['nodes.n1.config.maxTokens: must be at least 1', 'nodes.n1.config.system: must be a string'],
+      ],
+      [
+        'agent',
+        { model: 'm', prompt: 'Summarise {{ nodes.fetch.( }}' },
+        [
+          'nodes.n1.config.prompt: "{{ nodes.fetch.( }}" is not valid JSONata: ' +
+            (jsonataSyntaxError('nodes.fetch.(') ?? ''),
+        ],
+      ],
+      [
+        'agent',
+        { model: 'm', prompt: 'Summarise {{ input' },
+        ['nodes.n1.config.prompt: "{{" at character 10 is never closed'],
       ],
       ['hitl', { prompt: '' }, ['nodes.n1.config.prompt: must not be empty']],
       ['hitl', { prompt: 'ok?', approvers: ['ann', 5] }, ['nodes.n1.config.approvers[1]: must be a string']],
