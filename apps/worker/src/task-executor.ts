@@ -2,6 +2,7 @@ import type { ContentStore } from '#libs/cas';
 import type { NodeDispatch } from '#libs/events';
 import type { ExpressionEvaluator } from '#libs/runs';
 import type { NodeConfigs } from '#libs/workflows';
+import { executeAgent, type AgentExecutorOptions } from './agent/agent.executor.js';
 import { executeHttpRequest, type ExecutionResult, type HttpExecutorOptions } from './http/http-request.executor.js';
 
 export type { ExecutionResult };
@@ -10,6 +11,8 @@ export interface ExecutorDeps {
   readonly evaluator: ExpressionEvaluator;
   readonly content: ContentStore;
   readonly http: HttpExecutorOptions;
+  /** absent when no LLM_BASE_URL is configured (this process then runs no agent group) */
+  readonly agent?: Omit<AgentExecutorOptions, 'evaluator'>;
 }
 
 interface TaskInput {
@@ -38,7 +41,20 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
         { runId: task.runId, nodeId: task.nodeId, attempt: task.attempt, deadlineAt: task.deadlineAt, input: data },
         deps.http,
       );
-    case 'agent':
+    case 'agent': {
+      if (!deps.agent) return { ok: false, error: 'agent nodes need LLM_BASE_URL on the worker' };
+      return executeAgent(
+        config as NodeConfigs['agent'],
+        {
+          runId: task.runId,
+          nodeId: task.nodeId,
+          attempt: task.attempt,
+          deadlineAt: task.deadlineAt,
+          data: async () => ({ input: data.input, nodes: await deps.content.resolveNodeOutputs(data.nodes) }),
+        },
+        { ...deps.agent, evaluator: deps.evaluator },
+      );
+    }
     case 'hitl':
     case 'delay':
       return { ok: false, error: `no worker executes ${task.nodeType} nodes` };

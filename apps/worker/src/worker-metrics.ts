@@ -1,9 +1,11 @@
-import { Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** The seed's hop latency (a node's completion, or the run request, to the next node's worker picking it up). */
 export class WorkerMetrics {
   readonly hopLatency: Histogram<'from_type' | 'to_type'>;
   readonly taskDuration: Histogram<'type' | 'status'>;
+  /** What agent nodes cost: the provider bills by token. Models come from definitions, a small set per deployment. */
+  readonly agentTokens: Counter<'model' | 'kind'>;
 
   constructor(registry: Registry) {
     this.hopLatency = new Histogram({
@@ -18,6 +20,12 @@ export class WorkerMetrics {
       help: 'Time a worker spent executing one node attempt',
       labelNames: ['type', 'status'],
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    });
+    this.agentTokens = new Counter({
+      name: 'agent_tokens_total',
+      help: 'Tokens agent nodes used, by model (as the provider named it) and kind (prompt, completion)',
+      labelNames: ['model', 'kind'],
       registers: [registry],
     });
   }

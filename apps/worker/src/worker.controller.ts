@@ -17,4 +17,9 @@ export class WorkerController {
   httpRequest(batch: EventBatch): Promise<void> {
     return this.worker.execute(batch);
   }
+
+  @EventPattern('node.dispatch.agent')
+  agent(batch: EventBatch): Promise<void> {
+    return this.worker.execute(batch);
+  }
 }

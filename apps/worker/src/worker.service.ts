@@ -2,7 +2,7 @@ import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShut
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { Agent } from 'undici';
+import { Agent } from 'undici';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
@@ -24,6 +24,8 @@ import { WorkerMetrics } from './worker-metrics.js';
 @Injectable()
 export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly httpAgent: Agent;
+  /** Connections to the model provider (an operator-set address, so not the SSRF-guarded agent), kept across tasks. */
+  private readonly llmAgent = new Agent({ keepAliveTimeout: 30_000 });
   private readonly producer: Producer;
   private readonly deps: ExecutorDeps;
   private readonly metrics: WorkerMetrics;
@@ -51,6 +53,21 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         // One agent for every task: connections (and TLS sessions) to a service are reused instead of opened per call.
         agent: this.httpAgent,
       },
+      ...(config.LLM_BASE_URL
+        ? {
+            agent: {
+              baseUrl: config.LLM_BASE_URL,
+              ...(config.LLM_API_KEY ? { apiKey: config.LLM_API_KEY } : {}),
+              defaultTimeoutMs: config.AGENT_TIMEOUT_MS,
+              maxResponseBytes: config.AGENT_MAX_RESPONSE_BYTES,
+              dispatcher: this.llmAgent,
+              onUsage: (model, usage) => {
+                this.metrics.agentTokens.inc({ model, kind: 'prompt' }, usage.promptTokens);
+                this.metrics.agentTokens.inc({ model, kind: 'completion' }, usage.completionTokens);
+              },
+            },
+          }
+        : {}),
     };
     this.metrics = new WorkerMetrics(registry);
     this.logger = logger.child({ component: 'worker' });
@@ -64,6 +81,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   async onApplicationShutdown(): Promise<void> {
     await this.producer.disconnect();
     await this.httpAgent.close();
+    await this.llmAgent.close();
   }
 
   async execute(batch: EventBatch): Promise<void> {

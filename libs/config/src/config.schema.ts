@@ -102,7 +102,7 @@ export const configSchema = z.object({
   COORDINATOR_CONCURRENCY: positiveInt.max(1_024).default(64),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
   TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
-  /** Node types this process executes, each as its own consumer group (hitl and delay need no worker). */
+  /** Node types this process executes, each as its own consumer group (hitl and delay need no worker; agent needs LLM_BASE_URL). */
   WORKER_TYPES: z
     .string()
     .default('function,http_request')
@@ -112,13 +112,23 @@ export const configSchema = z.object({
         .map((s) => s.trim())
         .filter(Boolean),
     )
-    .pipe(z.array(z.enum(['function', 'http_request']))),
+    .pipe(z.array(z.enum(['function', 'http_request', 'agent']))),
   WORKER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
   /** Partition batches a worker group handles at once. */
   WORKER_CONCURRENCY: positiveInt.max(256).default(16),
   /** Tasks of one batch executed at once (http requests wait on the network, so many can be in flight). */
   WORKER_TASK_PARALLELISM: positiveInt.max(1_000).default(32),
   HTTP_NODE_TIMEOUT_MS: positiveInt.max(3_600_000).default(30_000),
+  /**
+   * An OpenAI-compatible Chat Completions API (its base, e.g. https://api.openai.com/v1) that agent nodes call;
+   * required when WORKER_TYPES has agent. Set by the operator, so it is not subject to the SSRF guard.
+   */
+  LLM_BASE_URL: url(['http:', 'https:']).optional(),
+  /** Sent as `Authorization: Bearer …`; local models behind an OpenAI-compatible server often need none. */
+  LLM_API_KEY: z.string().min(1).optional(),
+  /** Upper bound of one agent call when the node's own deadline is later (model answers take seconds to minutes). */
+  AGENT_TIMEOUT_MS: positiveInt.max(3_600_000).default(120_000),
+  AGENT_MAX_RESPONSE_BYTES: positiveInt.max(268_435_456).default(4 * 1_048_576),
   HTTP_MAX_RESPONSE_BYTES: positiveInt.max(1_073_741_824).default(10 * 1_048_576),
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
@@ -163,6 +173,13 @@ export const appConfigSchema = configSchema.superRefine((config, ctx) => {
       code: 'custom',
       path: ['BOOTSTRAP_ADMIN_KEY'],
       message: 'must be set to a secret of your own in production',
+    });
+  }
+  if (config.WORKER_TYPES.includes('agent') && config.LLM_BASE_URL === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['LLM_BASE_URL'],
+      message: 'is required when WORKER_TYPES includes agent (the Chat Completions API agent nodes call)',
     });
   }
   if (config.HTTP_H2C && config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0) {

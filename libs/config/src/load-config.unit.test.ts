@@ -112,4 +112,15 @@ describe('loadConfig', () => {
     );
     assert.equal(loadConfig({ HTTP_H2C: 'true', HTTP_KEEP_ALIVE_TIMEOUT_MS: '5000' }).HTTP_H2C, true);
   });
+
+  it('needs LLM_BASE_URL for an agent worker, and takes agent as a worker type with it', () => {
+    assert.throws(
+      () => loadConfig({ WORKER_TYPES: 'function,agent' }),
+      /LLM_BASE_URL: is required when WORKER_TYPES includes agent/,
+    );
+    const config = loadConfig({ WORKER_TYPES: 'agent', LLM_BASE_URL: 'http://127.0.0.1:11434/v1', LLM_API_KEY: 'k' });
+    assert.deepEqual(config.WORKER_TYPES, ['agent']);
+    assert.equal(config.AGENT_TIMEOUT_MS, 120_000);
+    assert.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), /LLM_BASE_URL/);
+  });
 });

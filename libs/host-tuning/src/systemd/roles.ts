@@ -35,6 +35,8 @@ export const ROLE_UNITS: readonly RoleUnit[] = [
  */
 export const WORKER_INSTANCE_PORTS: ReadonlyArray<{ instance: string; port: number }> = [
   { instance: 'http_request', port: 9406 },
+  // Agent workers wait on a model provider for seconds per task: a process of their own keeps that off the others.
+  { instance: 'agent', port: 9407 },
 ];
 
 /** The default worker instance runs every node type in one process, as the all-in-one does. */
