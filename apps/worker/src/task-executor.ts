@@ -3,7 +3,8 @@ import type { NodeDispatch } from '#libs/events';
 import type { ExpressionEvaluator } from '#libs/runs';
 import type { NodeConfigs } from '#libs/workflows';
 import { executeAgent, type AgentExecutorOptions } from './agent/agent.executor.js';
-import { executeHttpRequest, type ExecutionResult, type HttpExecutorOptions } from './http/http-request.executor.js';
+import type { ExecutionResult } from './execution-result.js';
+import { executeHttpRequest, type HttpExecutorOptions } from './http/http-request.executor.js';
 
 export type { ExecutionResult };
 

@@ -3,8 +3,8 @@ import { request, type Dispatcher } from 'undici';
 import type { ExpressionEvaluator } from '#libs/runs';
 import { withTraceHeaders } from '#libs/tracing';
 import { renderPromptTemplate, type NodeConfigs } from '#libs/workflows';
-import { decodeText, readBounded } from '../http/response-body.js';
-import type { ExecutionResult } from '../http/http-request.executor.js';
+import { failure, type ExecutionResult } from '../execution-result.js';
+import { decodeText, firstValue, readBounded } from '../http/response-body.js';
 import {
   chatCompletionError,
   chatCompletionResponse,
@@ -133,11 +133,6 @@ function errorMessage(status: number, text: string): string {
   }
   return detail === '' ? statusLine : `${statusLine}: ${detail}`;
 }
-
-const failure = (error: string): ExecutionResult => ({ ok: false, error });
-
-const firstValue = (value: string | string[] | undefined): string | undefined =>
-  Array.isArray(value) ? value[0] : value;
 
 /** undici reports connection errors as "fetch failed"-like wrappers; the cause says what happened. */
 function causeOf(error: Error): string {

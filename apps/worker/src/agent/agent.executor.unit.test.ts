@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ExpressionEvaluator } from '#libs/runs';
 import type { NodeConfigs } from '#libs/workflows';
-import type { ExecutionResult } from '../http/http-request.executor.js';
+import type { ExecutionResult } from '../execution-result.js';
 import { reply, startTestHttpServer } from '../http/test-http-server.js';
 import { executeAgent, type AgentExecutorOptions, type AgentTaskContext } from './agent.executor.js';
 import { startChatCompletionsStandIn, type ChatCompletionsStandIn } from './chat-completions-stand-in.js';

@@ -4,7 +4,8 @@ import { withTraceHeaders } from '#libs/tracing';
 import { isForbiddenHost, type NodeConfigs } from '#libs/workflows';
 import { createGuardedAgent, ResolvedAddressRefused, resolveWithDns, type ResolveHost } from './guarded-agent.js';
 import { redirectHop, type Hop } from './redirect.js';
-import { decodeBody, decodeText, readBounded } from './response-body.js';
+import { failure, type ExecutionResult } from '../execution-result.js';
+import { decodeBody, decodeText, firstValue, readBounded } from './response-body.js';
 
 export interface HttpTaskContext {
   runId: string;
@@ -31,8 +32,6 @@ export interface HttpExecutorOptions {
    */
   agent?: Dispatcher;
 }
-
-export type ExecutionResult = { ok: true; output: unknown } | { ok: false; error: string };
 
 /**
  * Response headers copied into the output. Only these: outputs are stored and shown across the workspace, and headers
@@ -137,14 +136,6 @@ async function toResult(response: Dispatcher.ResponseData, maxBytes: number): Pr
 function refused(what: string, redirects: number): ExecutionResult {
   const via = redirects > 0 ? ' (reached by redirect)' : '';
   return failure(`refused: ${what}${via}; allow it with SSRF_ALLOWED_HOSTS`);
-}
-
-function failure(error: string): ExecutionResult {
-  return { ok: false, error };
-}
-
-function firstValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }
 
 function describeError(error: unknown): string {

@@ -3,12 +3,8 @@ import type { LookupAddress } from 'node:dns';
 import type { ServerResponse } from 'node:http';
 import { describe, it, type TestContext } from 'node:test';
 import type { NodeConfigs } from '#libs/workflows';
-import {
-  executeHttpRequest,
-  type ExecutionResult,
-  type HttpExecutorOptions,
-  type HttpTaskContext,
-} from './http-request.executor.js';
+import type { ExecutionResult } from '../execution-result.js';
+import { executeHttpRequest, type HttpExecutorOptions, type HttpTaskContext } from './http-request.executor.js';
 import { reply, startTestHttpServer, type SeenRequest } from './test-http-server.js';
 
 const KEY = 'run-1:fetch:2';

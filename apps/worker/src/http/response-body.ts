@@ -52,3 +52,8 @@ export function decodeText(bytes: Buffer, contentType: string | undefined): stri
 function isJson(contentType: string | undefined): boolean {
   return /^[\w.-]+\/([\w.-]+\+)?json\s*(;|$)/i.test(contentType ?? '');
 }
+
+/** The first of a header's values (undici gives repeated headers as an array). */
+export function firstValue(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
