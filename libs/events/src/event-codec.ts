@@ -1,5 +1,6 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import type { TopicSpec } from '#libs/kafka';
 import type { SchemaFile } from './avro-to-typescript.js';
 import type { EventsBySchema, SchemaName } from './generated/event-types.js';
@@ -28,9 +29,26 @@ export async function deleteSubjects(registryUrl: string, prefix: string): Promi
   }
 }
 
-export function createSchemaRegistry(url: string): SchemaRegistry {
-  return new SchemaRegistry({ host: url, clientId: 'orchestrator', retry: { retries: 3 } });
+/**
+ * The registry client waits forever for an answer by default: a registry that took a request and never answered
+ * (seen once here, mid-registration) held a service's start-up, and a test, until killed. Every call now gives up.
+ */
+export const REGISTRY_REQUEST_TIMEOUT_MS = 10_000;
+
+export function createSchemaRegistry(url: string, timeoutMs = REGISTRY_REQUEST_TIMEOUT_MS): SchemaRegistry {
+  return new SchemaRegistry({
+    host: url,
+    clientId: 'orchestrator',
+    retry: { retries: 3 },
+    // The ESM build's middleware type differs from the CommonJS one the client names; the function is the same.
+    middlewares: [TimeoutMiddleware(timeoutMs) as unknown as RegistryMiddleware],
+  });
 }
+
+type RegistryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number];
+
+/** How often one subject's registration is tried when the registry times out or loses a race. */
+const REGISTER_ATTEMPTS = 3;
 
 /**
  * Encodes events in the Confluent wire format (magic byte, schema id, Avro body) against the schemas registered for
@@ -66,12 +84,7 @@ export class EventCodec {
           { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
           { subject, compatibility: COMPATIBILITY.BACKWARD },
         );
-      // Two services starting together on a new subject both see no compatibility rule and both create it; the
-      // loser's "rule already exists" means the rule is there now, so registering again goes through.
-      const { id } = await register().catch((error: Error) => {
-        if (/already exists/i.test(error.message)) return register();
-        throw error;
-      });
+      const { id } = await registerWithRetries(register);
       this.schemaIds.set(topic.name, id);
       registered.push({ subject, id });
     }
@@ -107,5 +120,21 @@ export class EventCodec {
     reader.isValid(value, { errorHook: (path) => problems.push(path.join('.') || '(root)') });
     if (problems.length) throw new InvalidEvent(`not a valid ${schema} event: bad ${problems.slice(0, 5).join(', ')}`);
     return value as EventsBySchema[S];
+  }
+}
+
+/**
+ * Registering the same schema again is idempotent (the registry answers the existing id), so two failures are worth
+ * another try: a timeout (the first request may or may not have landed), and "rule already exists", which the loser
+ * gets when two services starting together on a new subject both create its compatibility rule (it is there now).
+ */
+async function registerWithRetries<T>(register: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await register();
+    } catch (error) {
+      const retriable = /already exists|timeout/i.test((error as Error).message);
+      if (!retriable || attempt >= REGISTER_ATTEMPTS) throw error;
+    }
   }
 }
