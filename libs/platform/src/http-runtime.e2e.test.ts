@@ -117,6 +117,19 @@ function serverSocketFor(port: number, clientPort: number) {
   return { pid: socket.pids[0], fd: socket.fd, timer: socket.timer };
 }
 
+/**
+ * The same for a connection that may not have been accepted yet: the client's connect() resolves once the kernel has
+ * completed the handshake, and until the server calls accept() the socket belongs to no process (`ss` shows no pid).
+ */
+async function acceptedServerSocketFor(port: number, clientPort: number) {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const socket = socketsOnPort(port).find((s) => s.state === 'ESTAB' && s.peer.endsWith(`:${clientPort}`));
+    if (socket?.fd !== undefined && socket.pids[0] !== undefined) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return serverSocketFor(port, clientPort);
+}
+
 /** The peers of the port's established connections, as the server side sees them. */
 const established = (port: number) => socketsOnPort(port).flatMap((s) => (s.state === 'ESTAB' ? [s.peer] : []));
 
@@ -193,7 +206,7 @@ describe('socket options on accepted connections', () => {
     });
     const probe = await idleConnection(port);
     try {
-      const server = serverSocketFor(port, probe.localPort as number);
+      const server = await acceptedServerSocketFor(port, probe.localPort as number);
       const options = socketOptionsOf(server.pid, server.fd);
       assert.equal(options.noDelay, false);
       assert.equal(options.keepAlive, false);
