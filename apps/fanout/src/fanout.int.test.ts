@@ -12,7 +12,7 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import { EventStreams } from './event-streams.service.js';
 import { fanoutRole } from './fanout.role.js';
-import { isStream, SseTestClient, type PlainReply } from './sse-test-client.js';
+import { sseOpeners, type PlainReply } from './sse-test-client.js';
 import { TestEvents } from './test-events.js';
 
 const ctx = useTestContext('fanout');
@@ -44,26 +44,11 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
   const runEventsTopic = ctx.topic('run.events').name;
   const materializedTopic = ctx.topic('workflow.materialized').name;
 
-  const open = (base: string, path: string, options: { key?: string | null; lastEventId?: string } = {}) =>
-    SseTestClient.open(`${base}${path}`, {
-      dispatcher: agent,
-      key: options.key === undefined ? readKey : options.key,
-      ...(options.lastEventId !== undefined ? { lastEventId: options.lastEventId } : {}),
-    });
-  const openStream = async (...args: Parameters<typeof open>): Promise<SseTestClient> => {
-    const reply = await open(...args);
-    if (!isStream(reply)) assert.fail(`expected a stream, got ${reply.status} ${reply.body}`);
-    ctx.defer(() => reply.close());
-    return reply;
-  };
-  const openPlain = async (...args: Parameters<typeof open>): Promise<PlainReply> => {
-    const reply = await open(...args);
-    if (isStream(reply)) {
-      await reply.close();
-      assert.fail('expected no stream');
-    }
-    return reply;
-  };
+  const { openStream, openPlain } = sseOpeners({
+    dispatcher: agent,
+    defaultKey: () => readKey,
+    defer: (cleanup) => ctx.defer(cleanup),
+  });
 
   let events: TestEvents;
   const createRun = (workspace = workspaceId) => events.createRun(workspace);

@@ -7,7 +7,7 @@ import { createPool, type Pool } from '#libs/db';
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, createTopics, startRoles, type TestApp } from '#test/support/app.js';
 import { createWorkflow, startRun } from '#test/support/runs.js';
-import { isStream, SseTestClient } from './sse-test-client.js';
+import { sseOpeners } from './sse-test-client.js';
 
 const ctx = useTestContext('fanout_live_run');
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
@@ -19,16 +19,13 @@ describe('fanout with the real pipeline (all-in-one)', () => {
   let url: string;
   let pool: Pool;
 
-  const openStream = async (path: string, lastEventId?: string): Promise<SseTestClient> => {
-    const reply = await SseTestClient.open(`${url}${path}`, {
-      dispatcher: agent,
-      key: ADMIN_KEY,
-      ...(lastEventId !== undefined ? { lastEventId } : {}),
-    });
-    if (!isStream(reply)) assert.fail(`expected a stream, got ${reply.status} ${reply.body}`);
-    ctx.defer(() => reply.close());
-    return reply;
-  };
+  const streams = sseOpeners({
+    dispatcher: agent,
+    defaultKey: () => ADMIN_KEY,
+    defer: (cleanup) => ctx.defer(cleanup),
+  });
+  const openStream = (path: string, lastEventId?: string) =>
+    streams.openStream(url, path, lastEventId === undefined ? {} : { lastEventId });
 
   before(async () => {
     await createTopics(ctx);

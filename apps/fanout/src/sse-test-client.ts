@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { request, type Dispatcher } from 'undici';
 
 /** One dispatched SSE event, as an EventSource would see it. */
@@ -156,3 +157,36 @@ export class SseTestClient {
 }
 
 export const isStream = (reply: SseTestClient | PlainReply): reply is SseTestClient => reply instanceof SseTestClient;
+
+/**
+ * How the fanout tests open streams: `openStream` asserts an SSE answer (closed when the test file ends, through
+ * `defer`), `openPlain` asserts anything else. The key is the test's read key unless one (or null, none) is given.
+ */
+export function sseOpeners(setup: {
+  readonly dispatcher: Dispatcher;
+  readonly defaultKey: () => string;
+  readonly defer: (cleanup: () => unknown) => void;
+}) {
+  type Options = { key?: string | null; lastEventId?: string };
+  const open = (base: string, path: string, options: Options = {}) =>
+    SseTestClient.open(`${base}${path}`, {
+      dispatcher: setup.dispatcher,
+      key: options.key === undefined ? setup.defaultKey() : options.key,
+      ...(options.lastEventId !== undefined ? { lastEventId: options.lastEventId } : {}),
+    });
+  const openStream = async (base: string, path: string, options?: Options): Promise<SseTestClient> => {
+    const reply = await open(base, path, options);
+    if (!isStream(reply)) assert.fail(`expected a stream, got ${reply.status} ${reply.body}`);
+    setup.defer(() => reply.close());
+    return reply;
+  };
+  const openPlain = async (base: string, path: string, options?: Options): Promise<PlainReply> => {
+    const reply = await open(base, path, options);
+    if (isStream(reply)) {
+      await reply.close();
+      assert.fail('expected no stream');
+    }
+    return reply;
+  };
+  return { openStream, openPlain };
+}

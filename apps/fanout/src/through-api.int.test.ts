@@ -13,7 +13,7 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import { EventStreams } from './event-streams.service.js';
 import { fanoutRole } from './fanout.role.js';
-import { isStream, SseTestClient, type PlainReply } from './sse-test-client.js';
+import { sseOpeners } from './sse-test-client.js';
 import { TestEvents } from './test-events.js';
 
 const ctx = useTestContext('fanout_through_api');
@@ -43,26 +43,11 @@ describe('fanout through the API address', () => {
   let workspaceId: string;
   let key: string;
 
-  const open = (base: string, path: string, options: { key?: string | null; lastEventId?: string } = {}) =>
-    SseTestClient.open(`${base}${path}`, {
-      dispatcher: agent,
-      key: options.key === undefined ? key : options.key,
-      ...(options.lastEventId !== undefined ? { lastEventId: options.lastEventId } : {}),
-    });
-  const openStream = async (...args: Parameters<typeof open>): Promise<SseTestClient> => {
-    const reply = await open(...args);
-    if (!isStream(reply)) assert.fail(`expected a stream, got ${reply.status} ${reply.body}`);
-    ctx.defer(() => reply.close());
-    return reply;
-  };
-  const openPlain = async (...args: Parameters<typeof open>): Promise<PlainReply> => {
-    const reply = await open(...args);
-    if (isStream(reply)) {
-      await reply.close();
-      assert.fail('expected no stream');
-    }
-    return reply;
-  };
+  const { openStream, openPlain } = sseOpeners({
+    dispatcher: agent,
+    defaultKey: () => key,
+    defer: (cleanup) => ctx.defer(cleanup),
+  });
 
   before(async () => {
     await createTopics(ctx);
