@@ -65,8 +65,24 @@ format() {
     kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" >/dev/null
 }
 
+# Whether the broker logged its start after byte `offset` of server.log as it was (inode `inode`). log4j rolls the
+# file at 50 MB: when it rolled during this start, the rest of the old file is server.log.1 and the new one is read whole.
+# Not `… | grep -q`: under pipefail, grep leaving at the first match kills the writer with SIGPIPE once more than a pipe
+# buffer is left to read, and the pipeline then reads as "not started" (a busy broker logs megabytes while starting).
+started_since() {
+  local offset="$1" inode="$2"
+  grep -q 'Kafka Server started' < <(
+    if [ -n "$inode" ] && [ "$(stat -c %i "$LOGS/server.log" 2>/dev/null)" != "$inode" ]; then
+      tail -c "+$((offset + 1))" "$LOGS/server.log.1" 2>/dev/null
+      cat "$LOGS/server.log" 2>/dev/null
+    else
+      tail -c "+$((offset + 1))" "$LOGS/server.log" 2>/dev/null
+    fi
+  )
+}
+
 wait_ready() {
-  local offset="${1:-0}" deadline=$((SECONDS + START_TIMEOUT_S))
+  local offset="${1:-0}" inode="${2:-}" deadline=$((SECONDS + START_TIMEOUT_S))
   while [ $SECONDS -lt $deadline ]; do
     if ! running_pid >/dev/null; then
       log "broker exited during start-up; last lines of $LOGS/server.log:"
@@ -74,7 +90,7 @@ wait_ready() {
       tail -n 30 "$LOGS/stdout.log" >&2 2>/dev/null || true
       exit 1
     fi
-    if port_open "$PORT" && tail -c "+$((offset + 1))" "$LOGS/server.log" 2>/dev/null | grep -q 'Kafka Server started'; then
+    if port_open "$PORT" && started_since "$offset" "$inode"; then
       return 0
     fi
     sleep 0.5
@@ -94,8 +110,11 @@ start() {
     exit 1
   fi
   format
-  local offset=0
-  [ -f "$LOGS/server.log" ] && offset="$(stat -c %s "$LOGS/server.log")"
+  local offset=0 inode=''
+  if [ -f "$LOGS/server.log" ]; then
+    offset="$(stat -c %s "$LOGS/server.log")"
+    inode="$(stat -c %i "$LOGS/server.log")"
+  fi
   log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$PORT (data in $DATA)"
   # setsid: the broker outlives the terminal's Ctrl-C; `stop` ends it with a controlled shutdown.
   # shellcheck disable=SC2086
@@ -103,7 +122,7 @@ start() {
     -Dlog4j.configuration="file:$HERE/config/log4j.properties" -Dkafka.logs.dir="$LOGS" \
     -cp "$LIB/*" kafka.Kafka "$STATE/server.properties" >"$LOGS/stdout.log" 2>&1 </dev/null &
   echo $! > "$PIDFILE"
-  wait_ready "$offset"
+  wait_ready "$offset" "$inode"
   log "ready on 127.0.0.1:$PORT (pid $(cat "$PIDFILE"))"
 }
 
