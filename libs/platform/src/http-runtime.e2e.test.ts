@@ -110,24 +110,20 @@ function get(port: number, path: string, agent: http.Agent | false = false) {
   );
 }
 
-/** The API's side of the connection whose client end is `clientPort`. */
-function serverSocketFor(port: number, clientPort: number) {
-  const socket = socketsOnPort(port).find((s) => s.state === 'ESTAB' && s.peer.endsWith(`:${clientPort}`));
-  assert.ok(socket?.fd !== undefined && socket.pids[0] !== undefined, `no server socket for client port ${clientPort}`);
-  return { pid: socket.pids[0], fd: socket.fd, timer: socket.timer };
-}
-
 /**
- * The same for a connection that may not have been accepted yet: the client's connect() resolves once the kernel has
- * completed the handshake, and until the server calls accept() the socket belongs to no process (`ss` shows no pid).
+ * The API's side of the connection whose client end is `clientPort`. A client's connect() resolves once the kernel
+ * has completed the handshake; until the server calls accept() the socket belongs to no process (`ss` shows no pid),
+ * so this waits for that.
  */
-async function acceptedServerSocketFor(port: number, clientPort: number) {
+async function serverSocketFor(port: number, clientPort: number) {
+  let socket: ReturnType<typeof socketsOnPort>[number] | undefined;
   for (let attempt = 0; attempt < 100; attempt++) {
-    const socket = socketsOnPort(port).find((s) => s.state === 'ESTAB' && s.peer.endsWith(`:${clientPort}`));
+    socket = socketsOnPort(port).find((s) => s.state === 'ESTAB' && s.peer.endsWith(`:${clientPort}`));
     if (socket?.fd !== undefined && socket.pids[0] !== undefined) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  return serverSocketFor(port, clientPort);
+  assert.ok(socket?.fd !== undefined && socket.pids[0] !== undefined, `no server socket for client port ${clientPort}`);
+  return { pid: socket.pids[0], fd: socket.fd, timer: socket.timer };
 }
 
 /** The peers of the port's established connections, as the server side sees them. */
@@ -181,7 +177,7 @@ describe('socket options on accepted connections', () => {
       const opened = established(port).filter((peer) => !before.has(peer));
       assert.deepEqual(opened, [`127.0.0.1:${first.localPort}`], 'the server holds one connection for both');
 
-      const server = serverSocketFor(port, first.localPort);
+      const server = await serverSocketFor(port, first.localPort);
       assert.equal(server.pid, proc.child.pid);
       assert.deepEqual(socketOptionsOf(server.pid, server.fd), { noDelay: true, keepAlive: true, keepIdleS: 45 });
       // The kernel's keep-alive timer runs on the idle connection (ss -o; right after an answer the socket may still
@@ -189,7 +185,7 @@ describe('socket options on accepted connections', () => {
       let timer = server.timer;
       for (let i = 0; i < 20 && !timer?.startsWith('keepalive,'); i++) {
         await new Promise((resolve) => setTimeout(resolve, 100));
-        timer = serverSocketFor(port, first.localPort).timer;
+        timer = (await serverSocketFor(port, first.localPort)).timer;
       }
       assert.match(timer ?? '', /^keepalive,/);
     } finally {
@@ -206,7 +202,7 @@ describe('socket options on accepted connections', () => {
     });
     const probe = await idleConnection(port);
     try {
-      const server = await acceptedServerSocketFor(port, probe.localPort as number);
+      const server = await serverSocketFor(port, probe.localPort as number);
       const options = socketOptionsOf(server.pid, server.fd);
       assert.equal(options.noDelay, false);
       assert.equal(options.keepAlive, false);
@@ -254,7 +250,7 @@ describe('h2c (HTTP_H2C=true)', () => {
       assert.match(metrics.body, /^orchestrator_role_up\{/m);
       // An HTTP/1.1 request gets no HTTP answer from an h2c-only server (documented: clients must use prior knowledge).
       await assert.rejects(get(port, '/health'));
-      const server = serverSocketFor(port, session.socket.localPort as number);
+      const server = await serverSocketFor(port, session.socket.localPort as number);
       assert.equal(socketOptionsOf(server.pid, server.fd).noDelay, true);
       assert.equal(socketOptionsOf(server.pid, server.fd).keepAlive, true);
 
@@ -319,7 +315,9 @@ describe('several API processes on one port (HTTP_PROCESSES=2)', () => {
       const agent = new http.Agent({ keepAlive: true, maxSockets: 32 });
       try {
         answers = await Promise.all(Array.from({ length: 32 }, () => get(port, '/health', agent)));
-        servingPids = new Set(answers.map((a) => serverSocketFor(port, a.localPort).pid));
+        servingPids = new Set(
+          (await Promise.all(answers.map((a) => serverSocketFor(port, a.localPort)))).map((s) => s.pid),
+        );
       } finally {
         agent.destroy();
       }
