@@ -68,26 +68,22 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
       const hop = (f: (h: RunLoadRun['hops'][string]) => number) =>
         runs.filter((r) => r.hops[type]).map((r) => f(r.hops[type] as RunLoadRun['hops'][string]));
       const key = `${prefix}Hop${type[0]?.toUpperCase()}${type.slice(1)}`;
-      add(
-        {
-          key: `${key}P50Ms`,
-          label: `  hop ${label} p50 (buckets)`,
-          unit: 'ms',
-          decimals: 1,
-          ...(targets.hopP50 ? { target: targets.hopP50 } : {}),
-        },
-        hop((h) => h.p50Ms),
-      );
-      add(
-        {
-          key: `${key}P99Ms`,
-          label: `  hop ${label} p99 (buckets)`,
-          unit: 'ms',
-          decimals: 1,
-          ...(targets.hopP99 ? { target: targets.hopP99 } : {}),
-        },
-        hop((h) => h.p99Ms),
-      );
+      const quantiles = [
+        ['p50', (h: RunLoadRun['hops'][string]) => h.p50Ms, targets.hopP50],
+        ['p99', (h: RunLoadRun['hops'][string]) => h.p99Ms, targets.hopP99],
+      ] as const;
+      for (const [q, value, target] of quantiles) {
+        add(
+          {
+            key: `${key}${q.toUpperCase()}Ms`,
+            label: `  hop ${label} ${q} (buckets)`,
+            unit: 'ms',
+            decimals: 1,
+            ...(target ? { target } : {}),
+          },
+          hop(value),
+        );
+      }
       add(
         { key: `${key}MeanMs`, label: `  hop ${label} mean (exact)`, unit: 'ms', decimals: 1 },
         hop((h) => h.meanMs),
