@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { freePort, startProcess, waitForHttpOk, type RunningProcess } from '#test/support/processes.js';
 import type { Resources } from './resources.js';
 import type { Sandbox } from './sandbox.js';
@@ -21,10 +22,64 @@ export interface ServiceOptions {
 
 const ENTRY = 'dist/bench/service.main.js';
 
+export interface HttpTarget {
+  readonly origin: string;
+  readonly pid: number;
+  readonly process: RunningProcess;
+}
+
+/** Listening sockets on the port (ss), to tell when every one of several processes sharing it is up. */
+function listeners(port: number): number {
+  const out = execFileSync('ss', ['-ltnH', `( sport = :${port} )`], { encoding: 'utf8' });
+  return out.split('\n').filter((line) => line.trim()).length;
+}
+
 /**
- * Starts the given roles in a child process against the sandbox, on a free port, and waits for /health. Stopping it
- * (SIGTERM, a graceful shutdown, which is also when --cpu-prof writes its profile) is deferred to `resources`; a
- * non-zero exit is reported with the process output. `env` adds to (or overrides) the platform's variables.
+ * A process serving HTTP on a free port (`entry` under dist/), stopped with SIGTERM by `resources` (a graceful
+ * shutdown, which is also when --cpu-prof writes its profile; a non-zero exit is reported with the process output).
+ * Ready once /health answers 200 and `listening` sockets are bound to the port.
+ */
+export async function startHttpProcess(
+  entry: string,
+  env: Record<string, string>,
+  resources: Resources,
+  options: { readonly nodeArgs?: readonly string[]; readonly listening?: number; readonly name?: string } = {},
+): Promise<HttpTarget> {
+  const name = options.name ?? entry;
+  const port = await freePort();
+  const child = startProcess(process.execPath, [...(options.nodeArgs ?? []), entry], {
+    ...process.env,
+    ...env,
+    PORT: String(port),
+  });
+  resources.defer(name, async () => {
+    const code = await child.stop('SIGTERM');
+    if (code !== 0) throw new Error(`${name} exited with ${code}:\n${child.output().slice(-4000)}`);
+  });
+  const origin = `http://127.0.0.1:${port}`;
+  await waitForHttpOk(`${origin}/health`, child);
+  const listening = options.listening ?? 1;
+  for (const deadline = Date.now() + 60_000; listeners(port) < listening;) {
+    if (Date.now() > deadline || child.child.exitCode !== null) {
+      throw new Error(`${name}: ${listeners(port)} of ${listening} listeners:\n${child.output().slice(-4000)}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { origin, pid: child.child.pid as number, process: child };
+}
+
+/** What every service process of a benchmark runs against: the sandbox's database and topics. */
+export const sandboxEnv = (sandbox: Sandbox, logLevel: string): Record<string, string> => ({
+  DATABASE_URL: sandbox.databaseUrl,
+  KAFKA_TOPIC_PREFIX: sandbox.topicPrefix,
+  KAFKA_PARTITIONS: String(sandbox.config.KAFKA_PARTITIONS),
+  KAFKA_CLIENT_ID: sandbox.id,
+  LOG_LEVEL: logLevel,
+});
+
+/**
+ * Starts the given roles in a child process against the sandbox (bench/service.main.ts). `env` adds to (or
+ * overrides) the platform's variables.
  */
 export async function startService(
   sandbox: Sandbox,
@@ -33,26 +88,14 @@ export async function startService(
   resources: Resources,
   env: Record<string, string> = {},
 ): Promise<Service> {
-  const port = await freePort();
   const nodeArgs = options.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
-  const child = startProcess(process.execPath, [...nodeArgs, ENTRY], {
-    ...process.env,
-    BENCH_ROLES: roles.join(','),
-    PORT: String(port),
-    DATABASE_URL: sandbox.databaseUrl,
-    KAFKA_TOPIC_PREFIX: sandbox.topicPrefix,
-    KAFKA_PARTITIONS: String(sandbox.config.KAFKA_PARTITIONS),
-    KAFKA_CLIENT_ID: sandbox.id,
-    LOG_LEVEL: options.serviceLogLevel,
-    ...env,
-  });
-  resources.defer(`service ${roles.join('+')}`, async () => {
-    const code = await child.stop('SIGTERM');
-    if (code !== 0) throw new Error(`service exited with ${code}:\n${child.output().slice(-4000)}`);
-  });
-  const origin = `http://127.0.0.1:${port}`;
-  await waitForHttpOk(`${origin}/health`, child);
-  return { roles, origin, pid: child.child.pid as number, process: child };
+  const target = await startHttpProcess(
+    ENTRY,
+    { BENCH_ROLES: roles.join(','), ...sandboxEnv(sandbox, options.serviceLogLevel), ...env },
+    resources,
+    { nodeArgs, name: `service ${roles.join('+')}` },
+  );
+  return { roles, ...target };
 }
 
 /** Starts one process per role list, in order (so the consumers of what the first one produces are up before it is). */
