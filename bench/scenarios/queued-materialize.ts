@@ -79,6 +79,7 @@ function eventBatch(workspaceId: string, workflowId: string, patches: readonly A
   return {
     topic: 'patch.created',
     partition: 0,
+    nextOffset: String(sorted.length),
     messages: sorted.map((patch, offset) => {
       const value: PatchCreated = {
         eventId: randomUUID(),

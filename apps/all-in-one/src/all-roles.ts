@@ -4,6 +4,15 @@ import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
 import { workerRole } from '#apps/worker/src/worker.role.js';
 import { fanoutRole } from '#apps/fanout/src/fanout.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 
 /** Every role, in the order they start; the all-in-one process is the local default on a small machine. */
-export const ALL_ROLES = [apiRole, outboxRelayRole, materializerRole, coordinatorRole, workerRole, fanoutRole];
+export const ALL_ROLES = [
+  apiRole,
+  outboxRelayRole,
+  materializerRole,
+  coordinatorRole,
+  runProjectorRole,
+  workerRole,
+  fanoutRole,
+];

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { fanoutRole } from '#apps/fanout/src/fanout.role.js';
 import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
@@ -35,6 +36,7 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
       outboxRelayRole,
       materializerRole,
       coordinatorRole,
+      runProjectorRole,
       workerRole,
       fanoutRole,
     ]);

@@ -1,15 +1,30 @@
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Effect, RunState } from '#libs/runs';
 
 /** The run side of DESIGN §6: starts by tag, node executions by type and outcome, run ends and batch timings. */
 export class CoordinatorMetrics {
   readonly batchDuration: Histogram;
+  /** Kafka transactions committed: one per partition write (tasks, run events, changelog records, offsets). */
+  readonly transactions: Counter;
   private readonly started: Counter<'tag'>;
   private readonly executions: Counter<'type' | 'status'>;
   private readonly finished: Counter<'status'>;
   private readonly runDuration: Histogram<'status'>;
 
-  constructor(registry: Registry) {
+  constructor(registry: Registry, runsInMemory: () => number) {
+    this.transactions = new Counter({
+      name: 'coordinator_transactions_total',
+      help: 'Kafka transactions committed by the coordinator (one per partition batch written)',
+      registers: [registry],
+    });
+    new Gauge({
+      name: 'coordinator_runs_in_memory',
+      help: 'Unfinished runs the coordinator holds for the partitions it owns',
+      registers: [registry],
+      collect() {
+        this.set(runsInMemory());
+      },
+    });
     this.started = new Counter({
       name: 'workflows_started_total',
       help: 'Runs started, by their low-cardinality tag',
@@ -37,14 +52,14 @@ export class CoordinatorMetrics {
     });
     this.batchDuration = new Histogram({
       name: 'coordinator_batch_duration_seconds',
-      help: 'Time to apply one batch of run events, transaction included',
+      help: 'Time to apply one batch of run events, Kafka transaction included',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     });
   }
 
   observe(
-    run: { tag: string | null; createdAt: number },
+    run: { tag: string | null; requestedAt: number },
     state: RunState,
     effects: readonly Effect[],
     nodeType: (nodeId: string) => string,
@@ -56,7 +71,7 @@ export class CoordinatorMetrics {
         this.executions.inc({ type: nodeType(e.nodeId), status: e.status });
       } else if (e.kind === `run.${state.status}` && e.nodeId === undefined && isEnd(e.kind)) {
         this.finished.inc({ status: state.status });
-        this.runDuration.observe({ status: state.status }, Math.max(0, Date.now() - run.createdAt) / 1000);
+        this.runDuration.observe({ status: state.status }, Math.max(0, Date.now() - run.requestedAt) / 1000);
       }
     }
   }

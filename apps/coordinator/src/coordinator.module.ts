@@ -1,8 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CoordinatorController } from './coordinator.controller.js';
 import { CoordinatorService } from './coordinator.service.js';
-import { TimerPoller } from './timer-poller.js';
 
-/** Advances runs from run.requested, node.completed and run.control, and fires their durable timers. */
-@Module({ controllers: [CoordinatorController], providers: [CoordinatorService, TimerPoller] })
+/** Advances runs from run.requested, node.completed and run.control, in Kafka transactions. */
+@Module({ controllers: [CoordinatorController], providers: [CoordinatorService] })
 export class CoordinatorModule {}

@@ -27,8 +27,9 @@ export const coordinatorRole: RoleDefinition = {
         sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
         partitionsConsumedConcurrently: config.COORDINATOR_CONCURRENCY,
         partitionAssigners: [CoPartitionedAssigner],
-        onRebalance: () => coordinator.forgetRuns(),
-        onDeadLetters: (letters) => coordinator.failPoisonedRuns(letters),
+        offsetsCommittedBy: 'handler',
+        onRebalance: (assignment) => coordinator.assign(assignment),
+        onDeadLetters: (letters, position) => coordinator.failPoisonedRuns(letters, position),
       }),
     ];
   },

@@ -1,95 +1,168 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { context, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { cacheTracker, type CacheTracker } from '#libs/observability';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
-import { inTransaction, type Pool } from '#libs/db';
-import { envelope, type EventCodec } from '#libs/events';
-import type { DeadLetter, EventBatch } from '#libs/messaging';
-import { insertOutboxRows } from '#libs/outbox';
-import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
-import { endSpan, messageContext, startSpan, traceHeaders, tracingEnabled, type StartedSpan } from '#libs/tracing';
-import { context, type Context } from '@opentelemetry/api';
+import type { Pool } from '#libs/db';
+import type { EventCodec } from '#libs/events';
+import { CompressionTypes, type Kafka } from '#libs/kafka';
+import {
+  PartitionLost,
+  type BatchPosition,
+  type DeadLetter,
+  type DecodedMessage,
+  type EventBatch,
+} from '#libs/messaging';
+import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
   ExpressionEvaluator,
   initialState,
   isTerminal,
   startRun,
+  type Effect,
   type MachineContext,
   type RunState,
 } from '#libs/runs';
+import { endSpan, messageContext, startSpan, traceHeaders, tracingEnabled, type StartedSpan } from '#libs/tracing';
+import { BatchCoalescer } from '#libs/messaging';
+import { restoreChangelog } from './changelog-restore.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { DefinitionCache } from './definition-cache.js';
-import { BatchCoalescer } from './batch-coalescer.js';
-import { RunCache } from './run-cache.js';
+import type { OwnedRun, RunWrite } from './owned-run.js';
+import { unfinishedProjectedRuns } from './projected-runs.sql.js';
+import { runMessages } from './run-messages.js';
+import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
 import { toCoordinatorInput, type CoordinatorInput } from './run-inputs.js';
-import { runOutboxRows } from './run-outbox.js';
-import { failRunsDirectly, loadRuns, storeTransitions, type RunWrite, type StoredRun } from './run-store.sql.js';
+
+/** Inputs of one partition number to apply in one transaction, and where each input topic's consumption then stands. */
+interface PartitionWork {
+  readonly inputs: readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
+  readonly position: BatchPosition;
+}
+
+/** Tombstones written per transaction at most, so forgetting a burst of finished runs never makes one huge. */
+const FORGET_PER_TRANSACTION = 1_000;
 
 /**
- * The Nest shell around the run state machine: for each batch of one partition, reads the runs it touches (from the
- * cache of owned runs, else Postgres), feeds each its events in offset order, and stores the new states, events,
- * timers and outbox rows in one transaction whose version checks make a stale owner fail instead of overwrite.
- * The transport commits the offsets after that, so a crash replays the batch and the machine ignores what it has seen.
+ * Consume, decide, produce: for the batches of one partition number (of run.requested, node.completed and
+ * run.control, co-partitioned by run id), feeds each run its inputs through the pure state machine, then writes, in
+ * one Kafka transaction, the tasks, the run events, a changelog record per run touched and the consumed offsets.
+ * Runs live in memory, restored from the changelog when the partition is assigned; Postgres is not on this path
+ * (workflow versions are read once per process, the projection only for runs the changelog no longer holds).
+ * A transaction either commits everything or nothing, so a crash anywhere replays the batch against the state the
+ * changelog has, and the machine ignores what it has already seen.
  */
 @Injectable()
-export class CoordinatorService {
-  private readonly cache = new RunCache();
+export class CoordinatorService implements OnApplicationShutdown {
+  readonly partitions: RunPartitions;
+  private readonly writers = new Map<number, BatchCoalescer<PartitionWork>>();
   /**
    * With tracing on, the trace context each owned, unfinished run was last seen in: its events that carry none (fired
-   * timers: retry backoffs, delays, timeouts) continue the run's trace from there. Lost on restart and rebalance.
+   * timers) continue the run's trace from there. Lost on restart and rebalance.
    */
   private readonly runTraces = new Map<string, Context>();
   private readonly definitions: DefinitionCache;
-  private readonly writes = new BatchCoalescer<EventBatch>((batches) => this.process(batches));
   private readonly evaluator: ExpressionEvaluator;
   private readonly content: ContentStore;
   private readonly metrics: CoordinatorMetrics;
-  private readonly cacheMetrics: CacheTracker;
   private readonly logger: Logger;
+  readonly groupId: string;
 
   constructor(
+    @Inject(KAFKA) kafka: Kafka,
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
   ) {
+    this.groupId = `${config.KAFKA_TOPIC_PREFIX}coordinator`;
     this.definitions = new DefinitionCache(pool);
     this.evaluator = new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 });
     this.content = new ContentStore(pool);
-    this.metrics = new CoordinatorMetrics(registry);
-    this.cacheMetrics = cacheTracker(registry, 'coordinator_runs');
+    this.metrics = new CoordinatorMetrics(registry, () => this.partitions.runCount);
     this.logger = logger.child({ component: 'coordinator' });
+    this.partitions = new RunPartitions({
+      kafka,
+      logger: this.logger,
+      transactionalIdPrefix: `${config.KAFKA_TOPIC_PREFIX}coordinator-p`,
+      transactionTimeoutMs: 60_000,
+      restore: (partitions) =>
+        restoreChangelog(
+          {
+            kafka,
+            codec,
+            logger: this.logger,
+            topic: `${config.KAFKA_TOPIC_PREFIX}run.state`,
+            groupPrefix: config.KAFKA_TOPIC_PREFIX,
+            timeoutMs: 60_000,
+          },
+          partitions,
+        ),
+    });
   }
 
-  /** The group's partitions moved: runs cached for partitions now owned elsewhere must not be trusted. */
-  forgetRuns(): void {
-    this.cache.clear();
+  async onApplicationShutdown(): Promise<void> {
+    await this.partitions.close();
+  }
+
+  /** The group's partitions moved: fence and restore the ones now owned (batches wait for it). */
+  assign(assignment: Readonly<Record<string, readonly number[]>>): void {
     this.runTraces.clear();
+    this.partitions.assign(assignment['run.requested'] ?? []);
   }
 
   handle(batch: EventBatch): Promise<void> {
-    return this.writes.submit(batch);
+    return this.writer(batch.partition).submit({
+      inputs: batch.messages.map((message) => ({ ...toCoordinatorInput(batch.topic, message), message })),
+      position: batch,
+    });
   }
 
-  private async process(batches: readonly EventBatch[]): Promise<void> {
+  /**
+   * Messages of ours that could not be handled went to a dead-letter topic: their runs fail with the reason rather
+   * than wait for an event that will never be applied (DESIGN §3, invariants 3 and 6), in the transaction that also
+   * moves the offsets past them. The key is the run id, which is all an undecodable message still tells.
+   */
+  async failPoisonedRuns(letters: readonly DeadLetter[], position: BatchPosition): Promise<void> {
+    const inputs = letters.flatMap((letter): { runId: string; input: CoordinatorInput }[] => {
+      const runId = letter.message.key?.toString();
+      if (!runId || !/^[0-9a-f-]{36}$/i.test(runId)) return [];
+      const where = `${letter.sourceTopic} partition ${letter.partition} offset ${letter.message.offset}`;
+      const reason = `an event of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (${where})`;
+      return [{ runId, input: { kind: 'poison', reason } }];
+    });
+    await this.writer(position.partition).submit({ inputs, position });
+    this.logger.error({ runs: inputs.map((i) => i.runId) }, 'runs failed: their events went to dead letters');
+  }
+
+  private writer(partition: number): BatchCoalescer<PartitionWork> {
+    let writer = this.writers.get(partition);
+    if (!writer) {
+      writer = new BatchCoalescer((work) => this.process(partition, work));
+      this.writers.set(partition, writer);
+    }
+    return writer;
+  }
+
+  private async process(partitionNumber: number, work: readonly PartitionWork[]): Promise<void> {
+    const partition = await this.partitions.get(partitionNumber);
     const stop = this.metrics.batchDuration.startTimer();
+    const now = Date.now();
     const byRun = new Map<string, CoordinatorInput[]>();
     // Per run, the context of its latest traced event in this write (none when tracing is off).
     const causes = new Map<string, Context>();
-    for (const batch of batches) {
-      for (const message of batch.messages) {
-        const { runId, input } = toCoordinatorInput(batch.topic, message);
-        const cause = messageContext(message);
+    for (const { inputs } of work) {
+      for (const { runId, input, message } of inputs) {
+        const cause = message && messageContext(message);
         if (cause) causes.set(runId, cause);
-        const inputs = byRun.get(runId) ?? [];
+        const list = byRun.get(runId) ?? [];
         // A run's request and its other events can arrive in one write from different topics: the start goes first.
-        if (input.kind === 'start') inputs.unshift(input);
-        else inputs.push(input);
-        byRun.set(runId, inputs);
+        if (input.kind === 'start') list.unshift(input);
+        else list.push(input);
+        byRun.set(runId, list);
       }
     }
     if (tracingEnabled()) {
@@ -99,18 +172,13 @@ export class CoordinatorService {
         else if (this.runTraces.has(runId)) causes.set(runId, this.runTraces.get(runId) as Context);
       }
     }
-    const runs = await this.load([...byRun.keys()]);
+    const runs = await this.runsFor(partition, byRun, now);
     const writes: RunWrite[] = [];
-    const now = Date.now();
-    // A span per run that has a trace: its effects (tasks, run events) carry this span's context onwards.
     const spans = new Map<string, StartedSpan>();
     try {
       for (const [runId, inputs] of byRun) {
         const run = runs.get(runId);
-        if (!run) {
-          this.logger.warn({ runId }, 'event for an unknown run ignored');
-          continue;
-        }
+        if (!run) continue;
         const cause = causes.get(runId);
         const span =
           cause &&
@@ -127,53 +195,131 @@ export class CoordinatorService {
           span?.span.setAttributes({ 'run.status': write.state.status, 'run.effects': write.effects.length });
         }
       }
-      if (writes.length) {
-        const headersOf = (runId: string) => {
-          const span = spans.get(runId);
-          return span && traceHeaders(span.context);
-        };
-        try {
-          await inTransaction(this.pool, async (client) => {
-            await storeTransitions(client, writes);
-            await insertOutboxRows(
-              client,
-              await runOutboxRows(this.codec, this.config.KAFKA_TOPIC_PREFIX, writes, headersOf),
-            );
-          });
-        } catch (error) {
-          for (const w of writes) this.cache.delete(w.run.id);
-          throw error;
-        }
-      }
+      await this.commit(partition, writes, work, now, (runId) => {
+        const span = spans.get(runId);
+        return span && traceHeaders(span.context);
+      });
     } catch (error) {
       for (const span of spans.values()) endSpan(span, error);
       throw error;
     }
     for (const w of writes) {
-      if (!isTerminal(w.state.status)) continue;
-      this.runTraces.delete(w.run.id);
-      // One line per finished run, with its ids (and, when traced, its trace_id).
-      const log = () =>
-        this.logger
-          .child({ runId: w.run.id, workflowId: w.run.workflowId })
-          .info({ status: w.state.status, events: w.state.eventSeq }, 'run finished');
-      const span = spans.get(w.run.id);
-      if (span) context.with(span.context, log);
-      else log();
+      if (isTerminal(w.state.status)) {
+        partition.runs.delete(w.run.id);
+        partition.finished.set(w.run.id, now);
+        this.runTraces.delete(w.run.id);
+        const log = () =>
+          this.logger
+            .child({ runId: w.run.id, workflowId: w.run.workflowId })
+            .info({ status: w.state.status, events: w.state.eventSeq }, 'run finished');
+        const span = spans.get(w.run.id);
+        if (span) context.with(span.context, log);
+        else log();
+      } else {
+        partition.runs.set(w.run.id, { ...w.run, state: w.state, version: w.run.version + 1 });
+      }
+      const definition = this.definitions.get(w.run.workflowId, w.run.workflowVersion);
+      this.metrics.observe(w.run, w.state, w.effects, (id) => definition?.nodes[id]?.type ?? 'unknown');
     }
     for (const span of spans.values()) endSpan(span);
-    if (writes.length) {
-      for (const w of writes) {
-        if (isTerminal(w.state.status)) this.cache.delete(w.run.id);
-        else this.cache.set({ ...w.run, started: true, state: w.state, version: w.run.version + 1 });
-        const definition = this.definitions.get(w.run.workflowId, w.run.workflowVersion);
-        this.metrics.observe(w.run, w.state, w.effects, (id) => definition?.nodes[id]?.type ?? 'unknown');
-      }
-    }
     stop();
   }
 
-  private async transition(run: StoredRun, inputs: readonly CoordinatorInput[], now: number): Promise<RunWrite | null> {
+  /** One transaction: every message of the writes, tombstones of runs finished long enough ago, and the offsets. */
+  private async commit(
+    partition: OwnedPartition,
+    writes: readonly RunWrite[],
+    work: readonly PartitionWork[],
+    now: number,
+    traceHeadersOf: (runId: string) => Readonly<Record<string, string>> | undefined,
+  ): Promise<void> {
+    const forget: string[] = [];
+    for (const [runId, finishedAt] of partition.finished) {
+      if (now - finishedAt < this.config.RUN_FINISHED_RETENTION_MS || forget.length >= FORGET_PER_TRANSACTION) break;
+      forget.push(runId);
+    }
+    const topicMessages = await runMessages(this.codec, this.config.KAFKA_TOPIC_PREFIX, writes, {
+      at: now,
+      forget,
+      traceHeadersOf,
+    });
+    const offsets = new Map<string, bigint>();
+    for (const { position } of work) {
+      const key = `${this.config.KAFKA_TOPIC_PREFIX}${position.topic}`;
+      const next = BigInt(position.nextOffset);
+      if ((offsets.get(key) ?? -1n) < next) offsets.set(key, next);
+    }
+    const transaction = await partition.producer.transaction();
+    try {
+      if (topicMessages.length) {
+        await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.Snappy });
+      }
+      await transaction.sendOffsets({
+        consumerGroupId: this.groupId,
+        topics: [...offsets].map(([topic, offset]) => ({
+          topic,
+          partitions: [{ partition: partition.partition, offset: String(offset) }],
+        })),
+      });
+      await transaction.commit();
+    } catch (error) {
+      if (isFenced(error)) {
+        partition.lost = true;
+        throw new PartitionLost(`the producer of partition ${partition.partition} was fenced by a newer owner`);
+      }
+      await transaction.abort().catch(() => undefined);
+      throw error;
+    }
+    this.metrics.transactions.inc();
+    for (const runId of forget) partition.finished.delete(runId);
+  }
+
+  /**
+   * The runs the inputs are for: those held in memory, new ones from their run.requested, and, for the rest (see
+   * projected-runs.sql.ts), the unfinished ones of the projection. Runs finished lately are left alone.
+   */
+  private async runsFor(
+    partition: OwnedPartition,
+    byRun: ReadonlyMap<string, readonly CoordinatorInput[]>,
+    now: number,
+  ): Promise<Map<string, OwnedRun>> {
+    const found = new Map<string, OwnedRun>();
+    const unknown: string[] = [];
+    for (const [runId, inputs] of byRun) {
+      const held = partition.runs.get(runId);
+      if (held) found.set(runId, held);
+      else if (partition.finished.has(runId)) continue;
+      else {
+        const start = inputs[0]?.kind === 'start' ? inputs[0].request : undefined;
+        // A fresh request cannot be for a run finished and forgotten since: no need to ask the projection.
+        if (start && now - start.occurredAt < this.config.RUN_FINISHED_RETENTION_MS) {
+          found.set(runId, {
+            id: runId,
+            workspaceId: start.workspaceId,
+            workflowId: start.workflowId,
+            workflowVersion: start.workflowVersion,
+            input: JSON.parse(start.inputJson) as unknown,
+            tag: start.tag,
+            requestedAt: start.occurredAt,
+            state: { status: 'pending', nodes: {}, edges: {}, eventSeq: 0 },
+            version: 0,
+          });
+        } else unknown.push(runId);
+      }
+    }
+    if (unknown.length) {
+      const projected = await unfinishedProjectedRuns(this.pool, unknown);
+      for (const [id, run] of projected) found.set(id, run);
+      const ignored = unknown.filter((id) => !projected.has(id));
+      if (ignored.length) this.logger.debug({ runs: ignored }, 'events for finished or unknown runs ignored');
+    }
+    await this.definitions.load(
+      [...found.values()].map((r) => ({ workflowId: r.workflowId, version: r.workflowVersion })),
+    );
+    return found;
+  }
+
+  private async transition(run: OwnedRun, inputs: readonly CoordinatorInput[], now: number): Promise<RunWrite | null> {
     const definition = this.definitions.get(run.workflowId, run.workflowVersion);
     if (!definition) throw new Error(`run ${run.id}: workflow ${run.workflowId} has no version ${run.workflowVersion}`);
     const ctx: MachineContext = {
@@ -190,78 +336,15 @@ export class CoordinatorService {
     };
     let state: RunState =
       run.state.eventSeq === 0 && run.state.status === 'pending' ? initialState(definition) : run.state;
-    const effects = [];
+    const effects: Effect[] = [];
     for (const input of inputs) {
       const next =
-        input.kind === 'start' ? await startRun(state, ctx, input.requestedAt) : await applyInput(state, input, ctx);
+        input.kind === 'start'
+          ? await startRun(state, ctx, input.request.occurredAt)
+          : await applyInput(state, input, ctx);
       state = next.state;
       effects.push(...next.effects);
     }
     return effects.length ? { run, state, effects } : null;
-  }
-
-  private async load(ids: readonly string[]): Promise<Map<string, StoredRun>> {
-    const found = new Map<string, StoredRun>();
-    const missing: string[] = [];
-    for (const id of ids) {
-      const cached = this.cache.get(id);
-      if (cached) found.set(id, cached);
-      else missing.push(id);
-    }
-    this.cacheMetrics.hit(found.size);
-    const started = performance.now();
-    for (const run of await loadRuns(this.pool, missing)) found.set(run.id, run);
-    this.cacheMetrics.miss(missing.length, (performance.now() - started) / 1000);
-    await this.definitions.load(
-      [...found.values()].map((r) => ({ workflowId: r.workflowId, version: r.workflowVersion })),
-    );
-    return found;
-  }
-
-  /**
-   * Messages of ours that could not be handled went to a dead-letter topic: their runs fail with the reason rather
-   * than wait for an event that will never be applied (DESIGN §3, invariants 3 and 6). The key is the run id, which
-   * is all an undecodable message still tells.
-   */
-  async failPoisonedRuns(letters: readonly DeadLetter[]): Promise<void> {
-    const failures = letters.flatMap((letter) => {
-      const runId = letter.message.key?.toString();
-      if (!runId || !/^[0-9a-f-]{36}$/i.test(runId)) return [];
-      const where = `${letter.sourceTopic} partition ${letter.partition} offset ${letter.message.offset}`;
-      return [
-        {
-          runId,
-          reason: `an event of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (${where})`,
-        },
-      ];
-    });
-    if (!failures.length) return;
-    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.events`;
-    await inTransaction(this.pool, async (client) => {
-      const failed = await failRunsDirectly(client, failures);
-      const rows = await Promise.all(
-        failed.map(async (f) => ({
-          topic,
-          key: f.runId,
-          eventType: 'run.event',
-          payload: await this.codec.encode('run-event', topic, {
-            ...envelope(f.seq, f.workspaceId),
-            type: 'run.event',
-            runId: f.runId,
-            workflowId: f.workflowId,
-            kind: 'run.failed',
-            status: 'failed',
-            nodeId: null,
-            detailJson: JSON.stringify({ error: f.reason }),
-          }),
-        })),
-      );
-      await insertOutboxRows(client, rows);
-    });
-    for (const f of failures) {
-      this.cache.delete(f.runId);
-      this.runTraces.delete(f.runId);
-    }
-    this.logger.error({ runs: failures.map((f) => f.runId) }, 'runs failed: their events went to dead letters');
   }
 }

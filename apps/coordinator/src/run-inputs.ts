@@ -2,14 +2,14 @@ import type { NodeCompleted, RunControl, RunRequested } from '#libs/events';
 import type { DecodedMessage } from '#libs/messaging';
 import type { RunInput } from '#libs/runs';
 
-/** What one coordinator message means for its run: a start, or an input to the state machine. */
-export type CoordinatorInput = { kind: 'start'; requestedAt: number } | RunInput;
+/** What one coordinator message means for its run: a start (with what the run is), or an input to the state machine. */
+export type CoordinatorInput = { kind: 'start'; request: RunRequested } | RunInput;
 
 export function toCoordinatorInput(topic: string, message: DecodedMessage): { runId: string; input: CoordinatorInput } {
   switch (topic) {
     case 'run.requested': {
-      const event = message.value as RunRequested;
-      return { runId: event.runId, input: { kind: 'start', requestedAt: event.occurredAt } };
+      const request = message.value as RunRequested;
+      return { runId: request.runId, input: { kind: 'start', request } };
     }
     case 'node.completed': {
       const event = message.value as NodeCompleted;

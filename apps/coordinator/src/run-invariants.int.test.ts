@@ -25,6 +25,7 @@ import {
 } from '#test/support/runs.js';
 import { readTopics, type ReadMessage, type TopicReader } from '#test/support/topic-reader.js';
 import { coordinatorRole } from './coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 
 /**
  * DESIGN §3 invariants 3, 4 and 6 at the coordinator's edges: messages a test produces straight to the topics (the
@@ -58,7 +59,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
 
   before(async () => {
     await createTopics(ctx);
-    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, workerRole], config);
+    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, runProjectorRole, workerRole], config);
     codec = api.app.get<EventCodec>(EVENT_CODEC);
     // Deferred after the app, so it runs first: a request left hanging would otherwise hold the worker's close.
     server = await startTestHttpServer((request, response) => {

@@ -9,6 +9,7 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, startRoles, type TestApp } from '#test/support/app.js';
 import { createWorkflow, readRun, startRun, waitForRun } from '#test/support/runs.js';
 import { coordinatorRole } from './coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 
 const ctx = useTestContext('run-scenarios');
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
@@ -32,7 +33,7 @@ describe('runs end to end (api, relay, coordinator, workers in one process)', ()
       response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ seen }));
     });
     ctx.defer(() => server.close());
-    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, workerRole], {
+    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, runProjectorRole, workerRole], {
       ...ctx.config,
       SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
     });

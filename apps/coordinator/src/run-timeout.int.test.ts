@@ -6,13 +6,14 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, startRoles } from '#test/support/app.js';
 import { createWorkflow, startRun, waitForRun } from '#test/support/runs.js';
 import { coordinatorRole } from './coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 
 const ctx = useTestContext('run-timeout');
 
 describe('the run timeout (swept from unfinished runs, no timer row per run)', () => {
   it('times out a run that waits too long, cancels its node and expires its approval', async () => {
     await createTopics(ctx);
-    const api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole], {
+    const api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, runProjectorRole], {
       ...ctx.config,
       RUN_DEFAULT_TIMEOUT_MS: 1_500,
     });

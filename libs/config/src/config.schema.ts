@@ -100,6 +100,12 @@ export const configSchema = z.object({
    * the next, so this should cover every partition it may own (three topics × KAFKA_PARTITIONS).
    */
   COORDINATOR_CONCURRENCY: positiveInt.max(1_024).default(64),
+  /**
+   * How long a coordinator remembers a finished run (in memory and in the run.state changelog) before its changelog
+   * record becomes a tombstone: a duplicate run.requested arriving within it (an outbox row published twice) is
+   * recognised; one arriving later is checked against the runs projection in Postgres.
+   */
+  RUN_FINISHED_RETENTION_MS: positiveInt.max(86_400_000).default(60_000),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
   TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
   /** Node types this process executes, each as its own consumer group (hitl and delay need no worker; agent needs LLM_BASE_URL). */

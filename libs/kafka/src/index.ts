@@ -25,7 +25,7 @@ export {
 } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';
-export { AssignerProtocol } from './kafkajs.js';
+export { AssignerProtocol, CompressionTypes } from './kafkajs.js';
 export type {
   Admin,
   Consumer,
@@ -34,6 +34,9 @@ export type {
   IHeaders,
   Kafka,
   KafkaMessage,
+  Message,
+  TopicMessages,
+  Transaction,
   Producer,
 } from './kafkajs.js';
 export { deleteLagProbeGroups, readConsumerLag, type GroupLag, type PartitionLag } from './consumer-lag.js';

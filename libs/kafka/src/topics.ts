@@ -91,6 +91,17 @@ const SOURCES: Base[] = [
     cleanupPolicy: 'delete',
   },
   {
+    // The coordinator's changelog: the state of each run it owns, written in the transaction that changed it.
+    // Compacted, so a coordinator restores the live runs of a partition by reading it from the start; co-partitioned
+    // with the coordinator's inputs, so partition p of it holds exactly the runs of input partition p.
+    logicalName: 'run.state',
+    key: 'run id',
+    valueSchema: 'run-state',
+    retentionMs: 7 * DAY,
+    compression: 'snappy',
+    cleanupPolicy: 'compact',
+  },
+  {
     logicalName: 'run.events',
     key: 'run id',
     valueSchema: 'run-event',
@@ -108,6 +119,8 @@ const deadLetter = (source: Base): Base => ({
   valueSchema: null,
   retentionMs: 14 * DAY,
   compression: 'gzip',
+  // Every poison message is kept, even several of one key.
+  cleanupPolicy: 'delete',
 });
 
 export function topicCatalog(options: CatalogOptions): TopicSpec[] {

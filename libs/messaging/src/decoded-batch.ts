@@ -13,6 +13,16 @@ export interface EventBatch {
   readonly topic: string;
   readonly partition: number;
   readonly messages: readonly DecodedMessage[];
+  /** The offset to commit once this batch is done: past its last message, poison included. */
+  readonly nextOffset: string;
+}
+
+/**
+ * Thrown by a handler whose partition now belongs to another group member (its transactional producer was fenced):
+ * the batch is neither retried nor dead-lettered nor committed; the new owner handles it.
+ */
+export class PartitionLost extends Error {
+  override readonly name = 'PartitionLost';
 }
 
 /** Kafka header values are Buffers (or arrays of them); our headers are text. */

@@ -15,7 +15,7 @@ import {
   type Producer,
 } from '#libs/kafka';
 import { traceIncoming } from '#libs/tracing';
-import { headersToStrings, type DecodedMessage, type EventBatch } from './decoded-batch.js';
+import { headersToStrings, PartitionLost, type DecodedMessage, type EventBatch } from './decoded-batch.js';
 import { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 
 export interface KafkaBatchServerOptions {
@@ -42,10 +42,31 @@ export interface KafkaBatchServerOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Replaces kafkajs' round-robin assignor, e.g. with the co-partitioned one for a group reading several topics. */
   readonly partitionAssigners?: PartitionAssigner[];
-  /** Called after poison messages reached their dead-letter topic, before the offsets move past them. */
-  readonly onDeadLetters?: (letters: readonly DeadLetter[]) => Promise<void>;
-  /** Called when this member (re)joins the group: its partitions may have changed, so caches of theirs are stale. */
-  readonly onRebalance?: () => void;
+  /**
+   * Called after poison messages reached their dead-letter topic, before the offsets move past them (to `position`,
+   * which a handler that commits its own offsets must commit).
+   */
+  readonly onDeadLetters?: (letters: readonly DeadLetter[], position: BatchPosition) => Promise<void>;
+  /**
+   * Called when this member (re)joins the group, with the partitions it now owns per topic: they may have changed,
+   * so caches of theirs are stale.
+   */
+  readonly onRebalance?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
+  /**
+   * `server` (default): offsets are committed after the handler resolved. `handler`: the handler commits them itself,
+   * with its output, in a Kafka transaction (consume-transform-produce); the server only moves its fetch position.
+   */
+  readonly offsetsCommittedBy?: 'server' | 'handler';
+  /** A compacted topic's tombstones (no value) are skipped instead of being dead-lettered as undecodable. */
+  readonly skipTombstones?: boolean;
+}
+
+/** Where a partition's consumption stands once a batch is done. */
+export interface BatchPosition {
+  /** Logical topic name. */
+  readonly topic: string;
+  readonly partition: number;
+  readonly nextOffset: string;
 }
 
 /** Commit refusals that mean "this member no longer owns the partition", not "the batch failed". */
@@ -109,7 +130,18 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     });
     this.consumer = consumer;
     const onRebalance = this.options.onRebalance;
-    if (onRebalance) consumer.on(consumer.events.GROUP_JOIN, () => onRebalance());
+    if (onRebalance) {
+      consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        const prefix = this.options.topicPrefix;
+        const owned = Object.fromEntries(
+          Object.entries(payload.memberAssignment).map(([topic, partitions]) => [
+            topic.slice(prefix.length),
+            partitions,
+          ]),
+        );
+        onRebalance(owned);
+      });
+    }
     // kafkajs restarts itself after retriable failures only; a consumer that stops for good would leave its
     // partitions' work undone while the process looks healthy, so it is replaced.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
@@ -179,8 +211,21 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatIntervalMs);
     try {
       await this.processBatch(payload, heartbeat);
+    } catch (error) {
+      if (!(error instanceof PartitionLost)) throw error;
+      // Not ours any more: leave the batch to the new owner, and wait for the rebalance that tells this member so.
+      this.options.logger.warn(
+        { group: this.options.groupId, topic: batch.topic, partition: batch.partition, reason: error.message },
+        'partition lost to another member; its batch is left to the new owner',
+      );
+      await sleep(500);
+      return;
     } finally {
       clearInterval(beating);
+    }
+    if (this.options.offsetsCommittedBy === 'handler') {
+      await heartbeat();
+      return;
     }
     const next = String(BigInt(batch.lastOffset()) + 1n);
     try {
@@ -203,6 +248,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const decoded: DecodedMessage[] = [];
     const poison: DeadLetter[] = [];
     for (const message of batch.messages) {
+      if (!message.value && this.options.skipTombstones) continue;
       try {
         decoded.push(await this.decode(message, logicalTopic));
       } catch (error) {
@@ -215,7 +261,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         });
       }
     }
-    const eventBatch: EventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded };
+    const nextOffset = String(BigInt(batch.lastOffset()) + 1n);
+    const eventBatch: EventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded, nextOffset };
     // A consumer span per traced message (nothing when tracing is off); handlers find it with messageContext().
     const traced = traceIncoming(decoded, {
       topic: logicalTopic,
@@ -242,7 +289,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     if (decoded.length && !(await this.tryHandle(eventBatch, heartbeat))) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {
-        const ok = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat);
+        const ok = await this.tryHandle(
+          { ...eventBatch, messages: [message], nextOffset: String(BigInt(message.offset) + 1n) },
+          heartbeat,
+        );
         if (!ok) {
           poison.push({
             sourceTopic: batch.topic,
@@ -260,7 +310,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     }
     if (poison.length) {
       await sendToDeadLetters(this.producer as Producer, poison);
-      await this.options.onDeadLetters?.(poison);
+      await this.options.onDeadLetters?.(poison, {
+        topic: eventBatch.topic,
+        partition: batch.partition,
+        nextOffset: eventBatch.nextOffset,
+      });
     }
     payload.resolveOffset(batch.lastOffset());
   }
@@ -293,6 +347,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         await lastValueFrom(this.transformToObservable(await handler(batch)), { defaultValue: undefined });
         return true;
       } catch (error) {
+        if (error instanceof PartitionLost) throw error;
         const transient = isTransient(error);
         if (transient) transientFailures++;
         else attempts++;

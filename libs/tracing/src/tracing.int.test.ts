@@ -5,6 +5,7 @@ import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { startTestHttpServer, type TestHttpServer } from '#apps/worker/src/http/test-http-server.js';
@@ -38,10 +39,14 @@ describe('one trace follows a patch and a run across every role (W3C trace conte
       response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
     });
     ctx.defer(() => server.close());
-    api = await startRoles(ctx, [apiRole, outboxRelayRole, materializerRole, coordinatorRole, workerRole], {
-      ...ctx.config,
-      SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
-    });
+    api = await startRoles(
+      ctx,
+      [apiRole, outboxRelayRole, materializerRole, coordinatorRole, runProjectorRole, workerRole],
+      {
+        ...ctx.config,
+        SSRF_ALLOWED_HOSTS: ['127.0.0.1'],
+      },
+    );
   });
   after(() => exporter.reset());
 

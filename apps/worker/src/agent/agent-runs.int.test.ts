@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import { createPool } from '#libs/db';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, startRoles, type TestApp } from '#test/support/app.js';
@@ -21,7 +22,7 @@ describe('runs with agent nodes (api, relay, coordinator, function and agent wor
     await createTopics(ctx);
     llm = await startChatCompletionsStandIn(API_KEY);
     ctx.defer(() => llm.close());
-    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, workerRole], {
+    api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, runProjectorRole, workerRole], {
       ...ctx.config,
       WORKER_TYPES: ['function', 'agent'],
       LLM_BASE_URL: llm.baseUrl,

@@ -132,6 +132,30 @@ export interface RunRequested {
   readonly tag: null | string;
 }
 
+/** The coordinator's changelog: a run's whole state after one transition, with what that transition did (its run events, timer and approval changes) for the run projector; key = run id, compacted, tombstoned a while after the run ended. */
+export interface RunStateRecord {
+  /** Unique per event; consumers dedupe on it. */
+  readonly eventId: string;
+  /** Always "run.state": the discriminant of the event union. */
+  readonly type: "run.state";
+  /** The state's version: 1 for the first transition, +1 for every one after; the projector applies a record only over an older version. */
+  readonly seq: number;
+  readonly occurredAt: number;
+  readonly workspaceId: string;
+  readonly runId: string;
+  readonly workflowId: string;
+  readonly workflowVersion: number;
+  readonly tag: null | string;
+  /** The run's input, as given to POST /runs. */
+  readonly inputJson: string;
+  /** When the API accepted the run. */
+  readonly requestedAt: number;
+  /** The run state machine's state (status, nodes, edges, output, error, eventSeq). */
+  readonly stateJson: string;
+  /** What the transition did besides dispatching: run events, timers set and cleared, approvals opened and expired (a JSON array). */
+  readonly effectsJson: string;
+}
+
 export interface RejectedPatch {
   readonly patchId: string;
   readonly seq: number;
@@ -163,6 +187,7 @@ export interface EventsBySchema {
   "run-control": RunControl;
   "run-event": RunEvent;
   "run-requested": RunRequested;
+  "run-state": RunStateRecord;
   "workflow-materialized": WorkflowMaterialized;
 }
 

@@ -10,14 +10,14 @@ import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/pl
 const BATCH = 1_000;
 /** Run timeouts need no precision to the millisecond; sweeping for them once a second is cheap. */
 const SWEEP_INTERVAL_MS = 1_000;
-/** One sweeper at a time across coordinators (an arbitrary constant for pg_try_advisory_xact_lock). */
+/** One sweeper at a time across projectors (an arbitrary constant for pg_try_advisory_xact_lock). */
 const SWEEP_LOCK = 727_001;
 
 /**
  * Fires due timers (retry backoffs, node and run timeouts, delays). A due timer is deleted and turned into a
  * run.control event in one transaction, so it fires once per commit and survives any restart; the event is keyed by
  * run id and so reaches the coordinator that owns the run, which alone decides whether it still matters. Every
- * coordinator polls; SKIP LOCKED lets them share the work without waiting on each other. Run timeouts are swept
+ * run projector polls the timers it projected; SKIP LOCKED lets them share the work without waiting on each other. Run timeouts are swept
  * from the unfinished runs instead (index runs_unfinished), so a run that ends in time never writes a timer.
  */
 @Injectable()

@@ -1,0 +1,146 @@
+import type { Logger } from 'pino';
+import type { RunStateRecord } from '#libs/events';
+import { openProducer, type Kafka, type Producer } from '#libs/kafka';
+import { PartitionLost } from '#libs/messaging';
+import { isTerminal } from '#libs/runs';
+import { fromStateRecord, type OwnedRun } from './owned-run.js';
+
+/**
+ * The runs of one input partition number (the same number of run.requested, node.completed, run.control and
+ * run.state), held by this coordinator, and the transactional producer that writes for them. The producer's
+ * transactional id belongs to the partition, not to the process: whoever owns the partition next opens a producer
+ * with the same id, which fences this one (pre-KIP-447 zombie fencing, as kafkajs sends no group metadata with
+ * its offsets).
+ */
+export class OwnedPartition {
+  readonly runs = new Map<string, OwnedRun>();
+  /** Runs that ended, by when: kept a while so a late duplicate of their run.requested cannot start them again. */
+  readonly finished = new Map<string, number>();
+  /** Set when the producer was fenced: another member owns the partition now. */
+  lost = false;
+
+  constructor(
+    readonly partition: number,
+    readonly producer: Producer,
+  ) {}
+}
+
+export interface RunPartitionsOptions {
+  readonly kafka: Kafka;
+  readonly logger: Logger;
+  /** Transactional ids are `<prefix><partition>`. */
+  readonly transactionalIdPrefix: string;
+  /** Reads the changelog of the given partitions: each run's latest record. */
+  readonly restore: (partitions: readonly number[]) => Promise<Map<number, Map<string, RunStateRecord>>>;
+  /** How long a transaction may stay open before the broker aborts it. */
+  readonly transactionTimeoutMs: number;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Which partitions this coordinator owns right now, with their runs in memory. On every assignment of the group it
+ * fences each owned partition's transactional id (its producer is opened anew), then restores the partitions' runs
+ * from the changelog; batches wait until that is done. A partition whose producer is fenced later is lost: its
+ * batches are left to the new owner until the next assignment.
+ */
+export class RunPartitions {
+  private owned = new Map<number, OwnedPartition>();
+  private assignment: Promise<void> = Promise.resolve();
+  private generation = 0;
+  private closed = false;
+
+  constructor(private readonly options: RunPartitionsOptions) {}
+
+  /** Called on every group join with the partition numbers now owned. */
+  assign(partitions: readonly number[]): void {
+    const generation = ++this.generation;
+    this.assignment = this.assignment.then(() => this.reassign(partitions, generation));
+  }
+
+  /** The partition, once restored; throws PartitionLost if this member does not own it (any more). */
+  async get(partition: number): Promise<OwnedPartition> {
+    await this.assignment;
+    const owned = this.owned.get(partition);
+    if (!owned || owned.lost) throw new PartitionLost(`partition ${partition} is not owned by this coordinator`);
+    return owned;
+  }
+
+  /** How many runs are held in memory, over all owned partitions. */
+  get runCount(): number {
+    let n = 0;
+    for (const p of this.owned.values()) n += p.runs.size;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.assignment;
+    const all = [...this.owned.values()];
+    this.owned = new Map();
+    await Promise.all(all.map((p) => p.producer.disconnect().catch(() => undefined)));
+  }
+
+  private async reassign(partitions: readonly number[], generation: number): Promise<void> {
+    const previous = this.owned;
+    this.owned = new Map();
+    await Promise.all([...previous.values()].map((p) => p.producer.disconnect().catch(() => undefined)));
+    for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
+      const started = performance.now();
+      const opened: OwnedPartition[] = [];
+      try {
+        for (const partition of partitions) {
+          const producer = openProducer(this.options.kafka, `coordinator p${partition}`, {
+            transactionalId: `${this.options.transactionalIdPrefix}${partition}`,
+            idempotent: true,
+            maxInFlightRequests: 1,
+            transactionTimeout: this.options.transactionTimeoutMs,
+          });
+          opened.push(new OwnedPartition(partition, producer));
+        }
+        await Promise.all(opened.map((p) => fence(p.producer)));
+        const records = await this.options.restore(partitions);
+        for (const part of opened) {
+          for (const record of records.get(part.partition)?.values() ?? []) {
+            const run = fromStateRecord(record);
+            if (isTerminal(run.state.status)) part.finished.set(run.id, record.occurredAt);
+            else part.runs.set(run.id, run);
+          }
+        }
+        if (generation !== this.generation || this.closed) throw new Error('superseded by a newer assignment');
+        this.owned = new Map(opened.map((p) => [p.partition, p]));
+        this.options.logger.info(
+          {
+            partitions,
+            runs: this.runCount,
+            ms: Math.round(performance.now() - started),
+          },
+          'coordinator partitions assigned and restored',
+        );
+        return;
+      } catch (error) {
+        await Promise.all(opened.map((p) => p.producer.disconnect().catch(() => undefined)));
+        if (generation !== this.generation || this.closed) return;
+        this.options.logger.warn({ err: error, partitions, attempt }, 'restoring partitions failed; retrying');
+        await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
+      }
+    }
+  }
+}
+
+/** Opening a transaction registers the transactional id, which fences every older producer of it and ends its open transaction. */
+async function fence(producer: Producer): Promise<void> {
+  await producer.connect();
+  const transaction = await producer.transaction();
+  await transaction.abort();
+}
+
+/** The broker refused a transactional producer because a newer one with its id exists. */
+export function isFenced(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 5; depth++) {
+    const type = (e as { type?: unknown }).type;
+    if (type === 'INVALID_PRODUCER_EPOCH' || type === 'PRODUCER_FENCED') return true;
+    e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError;
+  }
+  return false;
+}

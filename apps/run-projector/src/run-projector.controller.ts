@@ -1,0 +1,14 @@
+import { Controller } from '@nestjs/common';
+import { EventPattern } from '@nestjs/microservices';
+import type { EventBatch } from '#libs/messaging';
+import { RunProjectorService } from './run-projector.service.js';
+
+@Controller()
+export class RunProjectorController {
+  constructor(private readonly projector: RunProjectorService) {}
+
+  @EventPattern('run.state')
+  state(batch: EventBatch): Promise<void> {
+    return this.projector.handle(batch);
+  }
+}

@@ -1,0 +1,87 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Logger } from 'pino';
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { inTransaction, type Pool } from '#libs/db';
+import type { RunStateRecord } from '#libs/events';
+import { BatchCoalescer, type EventBatch } from '#libs/messaging';
+import { LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import type { Effect, RunState } from '#libs/runs';
+import { projectedVersions, storeProjection, type ProjectedWrite } from './projection.sql.js';
+
+/**
+ * The read model of runs: folds the coordinator's changelog (run.state) into Postgres — the runs row, its numbered
+ * events (SSE history), its durable timers and its approvals — in batches, off the runs' critical path. Partition
+ * batches that arrive together share one transaction. A record is applied only over an older projected version, so
+ * a replay after a crash changes nothing; the transport commits the offsets after the transaction.
+ */
+@Injectable()
+export class RunProjectorService {
+  private readonly writes = new BatchCoalescer<EventBatch>((batches) => this.project(batches));
+  private readonly lag: Histogram;
+  private readonly lastLag: Gauge;
+  private readonly logger: Logger;
+
+  constructor(
+    @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(METRICS_REGISTRY) registry: Registry,
+    @Inject(LOGGER) logger: Logger,
+  ) {
+    this.lag = new Histogram({
+      name: 'run_projection_lag_seconds',
+      help: 'From a run transition (its changelog record) to its projection into Postgres committing',
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    });
+    this.lastLag = new Gauge({
+      name: 'run_projection_last_lag_seconds',
+      help: 'Projection lag of the latest batch written',
+      registers: [registry],
+    });
+    this.logger = logger.child({ component: 'run-projector' });
+  }
+
+  handle(batch: EventBatch): Promise<void> {
+    return this.writes.submit(batch);
+  }
+
+  private async project(batches: readonly EventBatch[]): Promise<void> {
+    const byRun = new Map<string, RunStateRecord[]>();
+    for (const batch of batches) {
+      for (const message of batch.messages) {
+        const record = message.value as RunStateRecord;
+        const list = byRun.get(record.runId) ?? [];
+        list.push(record);
+        byRun.set(record.runId, list);
+      }
+    }
+    if (!byRun.size) return;
+    const oldest = Math.min(...[...byRun.values()].map((records) => (records[0] as RunStateRecord).occurredAt));
+    await inTransaction(this.pool, async (client) => {
+      const versions = await projectedVersions(client, [...byRun.keys()]);
+      const writes: ProjectedWrite[] = [];
+      for (const [runId, records] of byRun) {
+        const projected = versions.get(runId);
+        if (projected === undefined) {
+          this.logger.warn({ runId }, 'changelog record for a run the database does not have; skipped');
+          continue;
+        }
+        const fresh = records.filter((r) => r.seq > projected).sort((a, b) => a.seq - b.seq);
+        const last = fresh.at(-1);
+        if (!last) continue;
+        writes.push({
+          run: { id: runId, workspaceId: last.workspaceId, workflowId: last.workflowId },
+          state: JSON.parse(last.stateJson) as RunState,
+          version: last.seq,
+          at: last.occurredAt,
+          effects: fresh.flatMap((r) =>
+            (JSON.parse(r.effectsJson) as Effect[]).map((e) => ({ ...e, at: r.occurredAt })),
+          ),
+        });
+      }
+      await storeProjection(client, writes);
+    });
+    const lagSeconds = Math.max(0, Date.now() - oldest) / 1000;
+    this.lag.observe(lagSeconds);
+    this.lastLag.set(lagSeconds);
+  }
+}
