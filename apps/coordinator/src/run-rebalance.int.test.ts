@@ -12,6 +12,7 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import { createWorkflow, partitionOf, runEventAnomalies, startRun } from '#test/support/runs.js';
 import { readTopics, type TopicReader } from '#test/support/topic-reader.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { coordinatorRole } from './coordinator.role.js';
 
 /**
@@ -35,7 +36,7 @@ describe('runs through a coordinator rebalance', () => {
 
   before(async () => {
     await createTopics(ctx);
-    api = await startRoles(ctx, [apiRole, outboxRelayRole, workerRole], config);
+    api = await startRoles(ctx, [apiRole, outboxRelayRole, runProjectorRole, workerRole], config);
     codec = api.app.get<EventCodec>(EVENT_CODEC);
     const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${ctx.id}-test`, logger: ctx.logger });
     admin = openAdmin(kafka, 'run-rebalance-test');

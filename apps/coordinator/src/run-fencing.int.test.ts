@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import type { AppConfig } from '#libs/config';
+import { createPool, type Pool } from '#libs/db';
+import { createKafka, openProducer, type Kafka, type Producer } from '#libs/kafka';
+import { apiRole } from '#apps/api/src/api.role.js';
+import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
+import { workerRole } from '#apps/worker/src/worker.role.js';
+import { useTestContext } from '#test/harness/test-context.js';
+import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
+import { createWorkflow, partitionOf, runEventAnomalies, startRun, waitForRun } from '#test/support/runs.js';
+import { readTopics, type TopicReader } from '#test/support/topic-reader.js';
+import { coordinatorRole } from './coordinator.role.js';
+import { CoordinatorService } from './coordinator.service.js';
+import { isFenced } from './run-partitions.js';
+
+/**
+ * Zombie fencing without KIP-447: every input partition has its own transactional id, and whoever owns the partition
+ * opens a producer with it. A coordinator that lost a partition (a pause past its session, a rebalance it has not
+ * noticed) can then neither commit a transaction it had open nor start a new one, so nothing it decides after the
+ * hand-over reaches the topics, and the runs of the partition move on once the group settles, each step once.
+ */
+const PARTITIONS = 2;
+const ctx = useTestContext('run-fencing', { partitions: PARTITIONS });
+const fn = (expression: string) => ({ type: 'function', config: { expression } });
+
+describe('a coordinator whose partition was taken over (zombie fencing)', () => {
+  const config: AppConfig = { ...ctx.config, CONSUMER_SESSION_TIMEOUT_MS: 6_000 };
+  const topic = (logical: string) => `${ctx.topicPrefix}${logical}`;
+  let api: TestApp;
+  let zombie: TestApp;
+  let kafka: Kafka;
+  let pool: Pool;
+  let reader: TopicReader;
+
+  before(async () => {
+    await createTopics(ctx);
+    api = await startRoles(ctx, [apiRole, outboxRelayRole, runProjectorRole, workerRole], config);
+    zombie = await startRoles(ctx, [coordinatorRole], config);
+    kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${ctx.id}-test`, logger: ctx.logger });
+    pool = createPool(ctx.databaseUrl, { name: 'run-fencing-test' });
+    ctx.defer(() => pool.end());
+    reader = await readTopics(kafka, [topic('run.events')], ctx.group('reader'));
+    ctx.defer(() => reader.stop());
+  });
+
+  /** What the partition's next owner does first: open a producer with the partition's transactional id. */
+  const takeOver = async (partition: number): Promise<Producer> => {
+    const producer = openProducer(kafka, `new owner p${partition}`, {
+      transactionalId: `${ctx.topicPrefix}coordinator-p${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+    });
+    ctx.defer(() => producer.disconnect());
+    await producer.connect();
+    const fence = await producer.transaction();
+    await fence.abort();
+    return producer;
+  };
+
+  const chain = () =>
+    createWorkflow(api, {
+      nodes: { a: fn('input.x'), b: fn('nodes.a + 1') },
+      edges: [{ from: 'a', to: 'b' }],
+    });
+
+  /** Starts runs until one is keyed into the partition. */
+  const runIn = async (workflowId: string, partition: number): Promise<string> => {
+    for (let i = 0; i < 50; i++) {
+      const runId = await startRun(api, workflowId, { x: i });
+      if (partitionOf(runId, PARTITIONS) === partition) return runId;
+      await waitForRun(api, runId);
+    }
+    throw new Error(`no run keyed into partition ${partition}`);
+  };
+
+  it('refuses the open transaction of the old owner: what it sent is never read', async () => {
+    const workflowId = await chain();
+    // The coordinator owns every partition and is in business.
+    await waitForRun(api, await startRun(api, workflowId, { x: 1 }));
+    const coordinator = zombie.app.get(CoordinatorService);
+    const owned = await coordinator.partitions.get(0);
+    const open = await owned.producer.transaction();
+    await open.send({ topic: topic('run.events'), messages: [{ key: 'zombie', value: 'sent before the take-over' }] });
+
+    const newOwner = await takeOver(0);
+    await assert.rejects(open.commit(), (error: unknown) => isFenced(error));
+    // A committed message after it: once the reader has it, it has read past the place of the zombie's.
+    const later = await newOwner.transaction();
+    await later.send({ topic: topic('run.events'), messages: [{ key: 'after', value: 'committed by the new owner' }] });
+    await later.commit();
+    await reader.until((messages) => messages.some((m) => m.key === 'after'), 15_000);
+    assert.equal(reader.messages.filter((m) => m.key === 'zombie').length, 0, 'the aborted send stays invisible');
+  });
+
+  it('leaves the batches of the lost partition alone, and the run moves on, once, after the next rebalance', async () => {
+    const workflowId = await chain();
+    await takeOver(1);
+    const runId = await runIn(workflowId, 1);
+    // The fenced coordinator cannot commit anything for partition 1: the run stays where the API left it.
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const stalled = await pool.query<{ status: string; event_seq: string }>(
+      'SELECT status, event_seq FROM runs WHERE id = $1',
+      [runId],
+    );
+    assert.deepEqual(stalled.rows[0], { status: 'pending', event_seq: '0' });
+    assert.equal(reader.messages.filter((m) => m.key === runId).length, 0, 'no run event of it reached Kafka');
+
+    // A second coordinator joins: every member fences the partitions it now owns and restores them.
+    await startRoles(ctx, [coordinatorRole], config);
+    const run = await waitForRun(api, runId, undefined, 30_000);
+    assert.equal(run.status, 'completed');
+    assert.deepEqual(run.output, { b: Number((run.nodes.a?.output as number) ?? NaN) + 1 });
+    for (const node of Object.values(run.nodes)) assert.equal(node.attempts, 1);
+    assert.deepEqual(await runEventAnomalies(pool, [runId]), []);
+    await eventually(
+      () => Promise.resolve(reader.messages.some((m) => m.key === runId) ? true : undefined),
+      'its events on run.events',
+    );
+  });
+});
