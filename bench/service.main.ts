@@ -2,6 +2,7 @@ import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
 import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
+import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { workerRole } from '#apps/worker/src/worker.role.js';
 import { METRICS_REGISTRY, runRoles, type RoleDefinition } from '#libs/platform';
 import type { Registry } from 'prom-client';
@@ -10,7 +11,7 @@ import type { ServiceRole } from './support/service.js';
 
 /**
  * The service process the benchmarks drive: the roles named in BENCH_ROLES (api, outbox-relay, materializer,
- * coordinator, worker), run as `npm start` runs them, configured by the usual environment (PORT, DATABASE_URL,
+ * coordinator, run-projector, worker), run as `npm start` runs them, configured by the usual environment (PORT, DATABASE_URL,
  * KAFKA_TOPIC_PREFIX, ...). Unless BENCH_COUNT_STATEMENTS=0 it also counts the SQL statements its pg clients send, by
  * verb and table, and exposes the counts and their client-side time on /metrics (bench_pg_statements{statement}).
  */
@@ -19,6 +20,7 @@ const ROLES: Record<ServiceRole, RoleDefinition> = {
   'outbox-relay': outboxRelayRole,
   materializer: materializerRole,
   coordinator: coordinatorRole,
+  'run-projector': runProjectorRole,
   worker: workerRole,
 };
 

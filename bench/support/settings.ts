@@ -102,7 +102,7 @@ export type RunScenario = (typeof RUN_SCENARIOS)[number];
  */
 const layout = z
   .string()
-  .default('api,outbox-relay,coordinator,worker')
+  .default('api,outbox-relay,coordinator,run-projector,worker')
   .transform((value) =>
     value
       .split(/[;\s]+/)
@@ -115,10 +115,10 @@ const layout = z
   })
   .refine(
     (processes) =>
-      ['outbox-relay', 'coordinator', 'worker'].every((role) =>
+      ['outbox-relay', 'coordinator', 'run-projector', 'worker'].every((role) =>
         processes.some((roles) => roles.includes(role as never)),
       ),
-    { message: 'a run needs outbox-relay, coordinator and worker somewhere' },
+    { message: 'a run needs outbox-relay, coordinator, run-projector and worker somewhere' },
   );
 
 /** The knobs of `npm run bench:runs`; the shared ones (BENCH_RUNS, BENCH_DURATION_S, ...) mean what they mean above. */

@@ -6,8 +6,8 @@ import { createTopics } from '#test/support/app.js';
 
 const ctx = useTestContext('apps');
 
-const APPS = ['api', 'outbox-relay', 'materializer', 'coordinator', 'worker', 'fanout', 'all-in-one'];
-const ROLES = ['api', 'outbox-relay', 'materializer', 'coordinator', 'worker', 'fanout'];
+const APPS = ['api', 'outbox-relay', 'materializer', 'coordinator', 'run-projector', 'worker', 'fanout', 'all-in-one'];
+const ROLES = ['api', 'outbox-relay', 'materializer', 'coordinator', 'run-projector', 'worker', 'fanout'];
 
 describe('every app is a real NestJS process with /health and /metrics', () => {
   // The consuming roles subscribe at start, so their topics must exist (as `npm start` makes sure).

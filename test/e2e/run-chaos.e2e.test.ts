@@ -11,7 +11,7 @@ import { createWorkflow, startRun } from '#test/support/runs.js';
 const ctx = useTestContext('run-chaos');
 const RUNS = 500;
 
-describe('runs in flight while the coordinator, a worker and the relay are SIGKILLed in turn (invariants 3 and 4)', () => {
+describe('runs in flight while the coordinator, a worker, the projector and the relay are SIGKILLed in turn (invariants 3 and 4)', () => {
   it('ends every run, applies no node twice, and sends each attempt its own idempotency key', async () => {
     await createTopics(ctx);
     // The "external system": applies an effect once per Idempotency-Key and replays its answer for a repeated key,
@@ -37,6 +37,7 @@ describe('runs in flight while the coordinator, a worker and the relay are SIGKI
     const api = await startRoles(ctx, [apiRole], { ...ctx.config, SSRF_ALLOWED_HOSTS: ['127.0.0.1'] });
     const coordinator = await startRoleProcess(ctx, 'coordinator', env);
     const worker = await startRoleProcess(ctx, 'worker', env);
+    const projector = await startRoleProcess(ctx, 'run-projector', env);
     const relay = await startRoleProcess(ctx, 'outbox-relay', env);
     const id = await createWorkflow(api, {
       nodes: {
@@ -64,6 +65,7 @@ describe('runs in flight while the coordinator, a worker and the relay are SIGKI
     const stages: [typeof coordinator, string, number][] = [
       [coordinator, 'SELECT count(*)::int AS n FROM runs', 50],
       [worker, "SELECT count(*)::int AS n FROM run_events WHERE kind = 'node.dispatched' AND node_id = 'call'", 50],
+      [projector, 'SELECT count(*)::int AS n FROM runs WHERE finished_at IS NOT NULL', 20],
       [relay, 'SELECT count(*)::int AS n FROM runs WHERE finished_at IS NOT NULL', 50],
     ];
     const inFlightAtKill: number[] = [];
