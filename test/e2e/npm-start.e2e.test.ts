@@ -42,7 +42,7 @@ describe('npm start (scripts/start.sh)', () => {
       roles: string[];
     };
     assert.equal(health.status, 'ok');
-    assert.equal(health.roles.length, 6);
+    assert.equal(health.roles.length, 7);
 
     const catalog = topicCatalog({ prefix: ctx.topicPrefix, partitions: 2, replicationFactor: 1 });
     const listed = await kcatTopics(ctx.config.KAFKA_BROKERS.join(','));

@@ -6,7 +6,7 @@ import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
-import { CompressionTypes, type Kafka } from '#libs/kafka';
+import { CompressionTypes, type Kafka, type Transaction } from '#libs/kafka';
 import {
   PartitionLost,
   type BatchPosition,
@@ -249,8 +249,9 @@ export class CoordinatorService implements OnApplicationShutdown {
       const next = BigInt(position.nextOffset);
       if ((offsets.get(key) ?? -1n) < next) offsets.set(key, next);
     }
-    const transaction = await partition.producer.transaction();
+    let transaction: Transaction | undefined;
     try {
+      transaction = await partition.producer.transaction();
       if (topicMessages.length) {
         await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.Snappy });
       }
@@ -267,7 +268,8 @@ export class CoordinatorService implements OnApplicationShutdown {
         partition.lost = true;
         throw new PartitionLost(`the producer of partition ${partition.partition} was fenced by a newer owner`);
       }
-      await transaction.abort().catch(() => undefined);
+      await transaction?.abort().catch(() => undefined);
+      this.partitions.recover(partition);
       throw error;
     }
     this.metrics.transactions.inc();

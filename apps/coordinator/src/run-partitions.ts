@@ -81,10 +81,32 @@ export class RunPartitions {
     await Promise.all(all.map((p) => p.producer.disconnect().catch(() => undefined)));
   }
 
+  /**
+   * A transaction of the partition failed for another reason than fencing (a timeout, a broker gone mid-commit): its
+   * producer may be stuck mid-transaction and the outcome is unknown, so the partition is opened anew, fenced and
+   * restored from the changelog. Batches wait for it.
+   */
+  recover(broken: OwnedPartition): void {
+    const generation = this.generation;
+    this.assignment = this.assignment.then(async () => {
+      if (this.owned.get(broken.partition) !== broken) return;
+      this.owned.delete(broken.partition);
+      await broken.producer.disconnect().catch(() => undefined);
+      const [reopened] = await this.open([broken.partition], generation);
+      if (reopened) this.owned.set(broken.partition, reopened);
+    });
+  }
+
   private async reassign(partitions: readonly number[], generation: number): Promise<void> {
     const previous = this.owned;
     this.owned = new Map();
     await Promise.all([...previous.values()].map((p) => p.producer.disconnect().catch(() => undefined)));
+    const opened = await this.open(partitions, generation);
+    this.owned = new Map(opened.map((p) => [p.partition, p]));
+  }
+
+  /** Fences the partitions' transactional ids and restores their runs; retried until done or superseded. */
+  private async open(partitions: readonly number[], generation: number): Promise<OwnedPartition[]> {
     for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
       const started = performance.now();
       const opened: OwnedPartition[] = [];
@@ -100,31 +122,29 @@ export class RunPartitions {
         }
         await Promise.all(opened.map((p) => fence(p.producer)));
         const records = await this.options.restore(partitions);
+        let runs = 0;
         for (const part of opened) {
           for (const record of records.get(part.partition)?.values() ?? []) {
             const run = fromStateRecord(record);
             if (isTerminal(run.state.status)) part.finished.set(run.id, record.occurredAt);
             else part.runs.set(run.id, run);
           }
+          runs += part.runs.size;
         }
         if (generation !== this.generation || this.closed) throw new Error('superseded by a newer assignment');
-        this.owned = new Map(opened.map((p) => [p.partition, p]));
         this.options.logger.info(
-          {
-            partitions,
-            runs: this.runCount,
-            ms: Math.round(performance.now() - started),
-          },
-          'coordinator partitions assigned and restored',
+          { partitions, runs, ms: Math.round(performance.now() - started) },
+          'coordinator partitions fenced and restored',
         );
-        return;
+        return opened;
       } catch (error) {
         await Promise.all(opened.map((p) => p.producer.disconnect().catch(() => undefined)));
-        if (generation !== this.generation || this.closed) return;
+        if (generation !== this.generation || this.closed) return [];
         this.options.logger.warn({ err: error, partitions, attempt }, 'restoring partitions failed; retrying');
         await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)));
       }
     }
+    return [];
   }
 }
 

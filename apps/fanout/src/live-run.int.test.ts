@@ -5,7 +5,7 @@ import { Agent } from 'undici';
 import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
 import { createPool, type Pool } from '#libs/db';
 import { useTestContext } from '#test/harness/test-context.js';
-import { ADMIN_KEY, createTopics, startRoles, type TestApp } from '#test/support/app.js';
+import { ADMIN_KEY, createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import { createWorkflow, startRun } from '#test/support/runs.js';
 import { sseOpeners } from './sse-test-client.js';
 
@@ -60,13 +60,17 @@ describe('fanout with the real pipeline (all-in-one)', () => {
       stream.ids.map((_, i) => i + 1),
       'ids are the run events 1..n, without gap or duplicate',
     );
-    const stored = await pool.query<{ seq: string; kind: string }>(
-      'SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq',
-      [runId],
-    );
+    // The stream is fed from Kafka; the projection into Postgres may trail it by a moment.
+    const stored = await eventually(async () => {
+      const { rows } = await pool.query<{ seq: string; kind: string }>(
+        'SELECT seq, kind FROM run_events WHERE run_id = $1 ORDER BY seq',
+        [runId],
+      );
+      return rows.length >= kinds.length ? rows : undefined;
+    }, 'the run events projected');
     assert.deepEqual(
       kinds,
-      stored.rows.map((r) => r.kind),
+      stored.map((r) => r.kind),
     );
     const completed = stream.data.find((d) => d.kind === 'node.completed' && d.nodeId === 'b');
     assert.ok(completed, JSON.stringify(stream.data));
