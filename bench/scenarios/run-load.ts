@@ -36,6 +36,10 @@ export interface RunDiagnostics {
   /** Run inputs (starts and node completions) applied per coordinator batch. */
   readonly coordinatorInputsPerBatch: number;
   readonly coordinatorBatchMs: number;
+  /** Kafka transactions the coordinator committed per completed run. */
+  readonly transactionsPerRun: number;
+  /** Mean changelog-to-Postgres lag of the run projector's batches (run_projection_lag_seconds). */
+  readonly projectionLagMeanMs: number;
   readonly relayBatchesPerSecond: number;
   readonly rowsPerRelayBatch: number;
   readonly relayPublishMs: number;
@@ -416,6 +420,11 @@ function diagnose(
       coordinatorBatches,
     ),
     coordinatorBatchMs: ratio(delta('coordinator_batch_duration_seconds_sum') * 1000, coordinatorBatches),
+    transactionsPerRun: ratio(delta('coordinator_transactions_total'), completed),
+    projectionLagMeanMs: ratio(
+      delta('run_projection_lag_seconds_sum') * 1000,
+      delta('run_projection_lag_seconds_count'),
+    ),
     relayBatchesPerSecond: delta('outbox_publish_batch_size_count') / windowS,
     rowsPerRelayBatch: ratio(delta('outbox_publish_batch_size_sum'), delta('outbox_publish_batch_size_count')),
     relayPublishMs: ratio(
