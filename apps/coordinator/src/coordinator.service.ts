@@ -255,7 +255,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       if (topicMessages.length) {
         await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.Snappy });
       }
-      await transaction.sendOffsets({
+      await sendOffsets(transaction, {
         consumerGroupId: this.groupId,
         topics: [...offsets].map(([topic, offset]) => ({
           topic,
@@ -348,5 +348,23 @@ export class CoordinatorService implements OnApplicationShutdown {
       effects.push(...next.effects);
     }
     return effects.length ? { run, state, effects } : null;
+  }
+}
+
+/**
+ * kafkajs sends AddOffsetsToTxn once, without its retry: when a transaction holds nothing but offsets, the broker may
+ * still be finishing the previous one and answer CONCURRENT_TRANSACTIONS, which asks the client to try again soon.
+ */
+async function sendOffsets(
+  transaction: Transaction,
+  offsets: Parameters<Transaction['sendOffsets']>[0],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await transaction.sendOffsets(offsets);
+    } catch (error) {
+      if ((error as { type?: unknown }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= 100) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, attempt * 2)));
+    }
   }
 }
