@@ -5,6 +5,7 @@ import { ApiKeysRepository, AuthModule } from '#libs/auth';
 import { lagExporterProvider } from '#libs/kafka';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
+import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
@@ -31,6 +32,7 @@ class Bootstrap implements OnApplicationBootstrap {
   imports: [AuthModule, FanoutProxyModule],
   controllers: [ApiKeysController, WorkflowsController, RunsController],
   providers: [
+    EagerOutbox,
     WorkflowsRepository,
     PatchWriter,
     RunsRepository,

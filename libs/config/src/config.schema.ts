@@ -77,6 +77,11 @@ export const configSchema = z.object({
   OUTBOX_RELAY_BATCH_SIZE: positiveInt.max(10_000).default(500),
   /** Stays under Kafka's default 1 MB message batch limit, so no batch is refused for its size. */
   OUTBOX_RELAY_MAX_BATCH_BYTES: positiveInt.default(900_000),
+  /**
+   * The API publishes the outbox rows of its run starts and patches itself, right after their commit; the relays take
+   * such a row only once it is this old (the writer died, or its publish failed). 0 turns eager publishing off.
+   */
+  OUTBOX_EAGER_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(3_000),
   /** Fallback when no NOTIFY arrives: relays claim at least this often. */
   OUTBOX_RELAY_POLL_INTERVAL_MS: positiveInt.default(1_000),
   /** How often a relay heartbeats and rebalances its lanes; one silent for OUTBOX_RELAY_TIMEOUT_MS stops counting. */

@@ -7,8 +7,15 @@ export type GroupOutcome<R> =
   | { readonly kind: 'after_commit'; readonly run: (client: pg.PoolClient) => Promise<R> };
 
 export interface GroupCommitOptions<Q, R> {
-  /** Writes the batch inside an open transaction and returns one outcome per request, in order. */
-  readonly write: (client: pg.PoolClient, requests: readonly Q[]) => Promise<GroupOutcome<R>[]>;
+  /**
+   * Writes the batch inside an open transaction and returns one outcome per request, in order. `afterCommit` registers
+   * work to do once this batch's transaction committed (not if it rolled back).
+   */
+  readonly write: (
+    client: pg.PoolClient,
+    requests: readonly Q[],
+    afterCommit: (work: () => void) => void,
+  ) => Promise<GroupOutcome<R>[]>;
   readonly maxBatch: number;
   /** Batches in flight at once: enough to keep Postgres busy while one commits, few enough to leave pool room. */
   readonly maxConcurrent: number;
@@ -61,12 +68,15 @@ export class GroupCommit<Q, R> {
     try {
       await client.query('BEGIN');
       await this.options.begin?.(client);
+      const committed: (() => void)[] = [];
       const outcomes = await this.options.write(
         client,
         batch.map((p) => p.request),
+        (work) => committed.push(work),
       );
       await client.query('COMMIT');
       this.options.afterCommit?.();
+      for (const work of committed) work();
       for (const [index, outcome] of outcomes.entries()) {
         const pending = batch[index] as (typeof batch)[number];
         if (outcome.kind === 'done') pending.resolve(outcome.value);

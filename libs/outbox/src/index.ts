@@ -8,3 +8,5 @@ export {
   type OutboxRelayOptions,
 } from './outbox-relay.js';
 export { OutboxRelayMetrics, type BacklogProbeOptions } from './outbox-relay-metrics.js';
+export { EagerOutboxPublisher } from './eager-publisher.js';
+export type { ClaimedRow } from './relay-batch.js';

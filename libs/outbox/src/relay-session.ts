@@ -135,7 +135,7 @@ export class RelaySession {
     this.inTransaction = true;
     const { rows } = await this.client.query<ClaimedRow>(
       `SELECT id, topic, message_key AS key, payload, headers FROM outbox
-        WHERE shard = ANY($1::smallint[])
+        WHERE shard = ANY($1::smallint[]) AND (publish_after IS NULL OR publish_after <= now())
         ORDER BY id LIMIT $2
           FOR UPDATE SKIP LOCKED`,
       [lanes, limit],

@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import type { GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
+import type { EagerRows } from '../eager-outbox.js';
 import { ProblemError } from '#libs/platform';
 import { claimKeys, releaseKeys, replayAnswer, storeAnswers, type KeyClaim } from '../idempotency-keys.sql.js';
 
@@ -31,6 +32,7 @@ export async function writeRunStarts(
   codec: EventCodec,
   topic: string,
   requests: readonly StartRunRequest[],
+  eager?: EagerRows,
 ): Promise<GroupOutcome<RunAccepted>[]> {
   const outcomes: (GroupOutcome<RunAccepted> | undefined)[] = requests.map(() => undefined);
   const keyed = requests.flatMap((request, index) =>
@@ -82,7 +84,7 @@ export async function writeRunStarts(
       starts.map((s) => s.request.tag),
     ],
   );
-  await insertOutboxRows(
+  const inserted = await insertOutboxRows(
     client,
     await Promise.all(
       starts.map(async ({ request, accepted }) => ({
@@ -102,7 +104,9 @@ export async function writeRunStarts(
         }),
       })),
     ),
+    eager ? { publishAfterMs: eager.publishAfterMs } : {},
   );
+  eager?.publish(inserted);
   await storeAnswers(
     client,
     starts

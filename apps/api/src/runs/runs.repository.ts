@@ -6,6 +6,7 @@ import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { withRequestTrace } from '#libs/tracing';
 import { isTerminal } from '#libs/runs';
+import { EagerOutbox } from '../eager-outbox.js';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
 import { readRun, type RunView } from './runs.sql.js';
 
@@ -23,6 +24,7 @@ export class RunsRepository {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
+    eager: EagerOutbox,
   ) {
     const topic = `${config.KAFKA_TOPIC_PREFIX}run.requested`;
     const waker = new OutboxWaker(pool);
@@ -30,12 +32,12 @@ export class RunsRepository {
       maxBatch: config.PATCH_WRITE_MAX_BATCH,
       maxConcurrent: 3,
       begin: skipOutboxTrigger,
-      afterCommit: () => waker.wake(),
+      ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
       unavailable: (error) =>
         error instanceof ProblemError
           ? error
           : new ProblemError('dependency_unavailable', `could not store the run: ${(error as Error).message}`),
-      write: (client, requests) => writeRunStarts(client, codec, topic, requests),
+      write: (client, requests, afterCommit) => writeRunStarts(client, codec, topic, requests, eager.rows(afterCommit)),
     });
   }
 

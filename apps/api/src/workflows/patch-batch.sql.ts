@@ -4,6 +4,7 @@ import { claimKeys, releaseKeys, storeAnswers, type KeyClaim } from '../idempote
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows, type OutboxRow } from '#libs/outbox';
 import type { PatchOperation } from '#libs/workflows';
+import type { EagerRows } from '../eager-outbox.js';
 
 export interface PatchRequest {
   readonly workspaceId: string;
@@ -41,6 +42,7 @@ export async function writePatchBatch(
   codec: EventCodec,
   topic: string,
   requests: readonly PatchRequest[],
+  eager?: EagerRows,
 ): Promise<BatchOutcome[]> {
   const outcomes: (BatchOutcome | undefined)[] = requests.map(() => undefined);
 
@@ -117,7 +119,7 @@ export async function writePatchBatch(
       }),
     })),
   );
-  await insertOutboxRows(client, rows);
+  eager?.publish(await insertOutboxRows(client, rows, eager ? { publishAfterMs: eager.publishAfterMs } : {}));
   await storeAnswers(
     client,
     patches

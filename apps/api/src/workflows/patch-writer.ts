@@ -5,6 +5,7 @@ import type { EventCodec } from '#libs/events';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { withRequestTrace } from '#libs/tracing';
 import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
+import { EagerOutbox } from '../eager-outbox.js';
 import { replayAnswer } from '../idempotency-keys.sql.js';
 import {
   patchKeyClaim,
@@ -22,19 +23,24 @@ import {
 export class PatchWriter {
   private readonly commits: GroupCommit<PatchRequest, AcceptedPatch>;
 
-  constructor(@Inject(PG_POOL) pool: Pool, @Inject(EVENT_CODEC) codec: EventCodec, @Inject(CONFIG) config: AppConfig) {
+  constructor(
+    @Inject(PG_POOL) pool: Pool,
+    @Inject(EVENT_CODEC) codec: EventCodec,
+    @Inject(CONFIG) config: AppConfig,
+    eager: EagerOutbox,
+  ) {
     const topic = `${config.KAFKA_TOPIC_PREFIX}patch.created`;
     const waker = new OutboxWaker(pool);
     this.commits = new GroupCommit(pool, {
       maxBatch: config.PATCH_WRITE_MAX_BATCH,
       maxConcurrent: 3,
-      // Committing many batches a second, these transactions must not queue on NOTIFY's commit lock; one coalesced
-      // wake-up after commit does the same job.
+      // Committing many batches a second, these transactions must not queue on NOTIFY's commit lock. Their rows are
+      // published right after the commit (eager), else one coalesced wake-up of the relays does the job.
       begin: skipOutboxTrigger,
-      afterCommit: () => waker.wake(),
+      ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
       unavailable,
-      write: async (client, requests) =>
-        (await writePatchBatch(client, codec, topic, requests)).map((outcome, index) =>
+      write: async (client, requests, afterCommit) =>
+        (await writePatchBatch(client, codec, topic, requests, eager.rows(afterCommit))).map((outcome, index) =>
           toGroupOutcome(outcome, requests[index] as PatchRequest),
         ),
     });

@@ -1,0 +1,69 @@
+import type { Kafka } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { Pool } from 'pg';
+import { Counter, type Registry } from 'prom-client';
+import { OutboxPublisher } from './outbox-publisher.js';
+import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
+
+/**
+ * Publishes outbox rows right after their writer's transaction committed, then deletes them, so a command reaches
+ * Kafka without waiting for a relay (NOTIFY, claim, publish, delete). The rows were inserted with a `publish_after`
+ * grace: the relays take any that are still there after it, which covers a writer that died between its commit and
+ * this publish, and a publish that failed. Batches go out one at a time in the order their transactions committed,
+ * so the rows of one key written by this process keep their order.
+ */
+export class EagerOutboxPublisher {
+  private readonly publisher: OutboxPublisher;
+  private queue: ClaimedRow[] = [];
+  private draining: Promise<void> | undefined;
+  private readonly published: Counter;
+  private readonly failed: Counter;
+
+  constructor(
+    private readonly pool: Pool,
+    kafka: Kafka,
+    private readonly logger: Logger,
+    registry: Registry,
+    private readonly maxBatchBytes: number,
+  ) {
+    this.publisher = new OutboxPublisher(kafka, 'outbox-eager', logger);
+    this.published = new Counter({
+      name: 'outbox_eager_published_total',
+      help: 'Outbox rows published by their writer right after its commit (the rest wait for a relay)',
+      registers: [registry],
+    });
+    this.failed = new Counter({
+      name: 'outbox_eager_failures_total',
+      help: 'Eager publishes that failed; their rows are left to the relays after the grace',
+      registers: [registry],
+    });
+  }
+
+  /** Queues committed rows; never throws (a row not published here is the relays' after its grace). */
+  publish(rows: readonly ClaimedRow[]): void {
+    if (!rows.length) return;
+    this.queue.push(...rows);
+    this.draining ??= this.drain().finally(() => (this.draining = undefined));
+  }
+
+  /** Publishes what is queued, then closes the producer. */
+  async close(): Promise<void> {
+    await this.draining;
+    await this.publisher.close();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length) {
+      const batch = takeWithinBytes(this.queue, this.maxBatchBytes);
+      this.queue = this.queue.slice(batch.length);
+      try {
+        await this.publisher.publish(batch);
+        await this.pool.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [batch.map((r) => r.id)]);
+        this.published.inc(batch.length);
+      } catch (error) {
+        this.failed.inc();
+        this.logger.warn({ err: error, rows: batch.length }, 'eager outbox publish failed; the relays take the rows');
+      }
+    }
+  }
+}
