@@ -73,7 +73,11 @@ export async function measureQueuedMaterialize(base: AppConfig, settings: BenchS
 }
 
 /** The batch the consumer would hand over: one partition's patch.created events for the workflow, in seq order. */
-function eventBatch(workspaceId: string, workflowId: string, patches: readonly Accepted[]): EventBatch {
+function eventBatch(
+  workspaceId: string,
+  workflowId: string,
+  patches: readonly Accepted[],
+): EventBatch<'patch.created'> {
   const now = Date.now();
   const sorted = [...patches].sort((a, b) => a.seq - b.seq);
   return {

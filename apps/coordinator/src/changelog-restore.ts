@@ -95,7 +95,7 @@ async function readUntil(
             runs.delete(key);
             continue;
           }
-          const record = options.codec.parse('run-state', await options.codec.decode(message.value));
+          const record = await options.codec.decodeAs('run.state', message.value);
           runs.set(key, record);
         }
       },

@@ -9,17 +9,17 @@ export class CoordinatorController {
   constructor(private readonly coordinator: CoordinatorService) {}
 
   @EventPattern('run.requested')
-  requested(batch: EventBatch): Promise<void> {
+  requested(batch: EventBatch<'run.requested'>): Promise<void> {
     return this.coordinator.handle(batch);
   }
 
   @EventPattern('node.completed')
-  completed(batch: EventBatch): Promise<void> {
+  completed(batch: EventBatch<'node.completed'>): Promise<void> {
     return this.coordinator.handle(batch);
   }
 
   @EventPattern('run.control')
-  control(batch: EventBatch): Promise<void> {
+  control(batch: EventBatch<'run.control'>): Promise<void> {
     return this.coordinator.handle(batch);
   }
 }

@@ -7,13 +7,7 @@ import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CompressionTypes, type Kafka, type Transaction } from '#libs/kafka';
-import {
-  PartitionLost,
-  type BatchPosition,
-  type DeadLetter,
-  type DecodedMessage,
-  type EventBatch,
-} from '#libs/messaging';
+import { PartitionLost, type BatchPosition, type DeadLetter, type DecodedMessage } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
@@ -34,7 +28,7 @@ import type { OwnedRun, RunWrite } from './owned-run.js';
 import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { runMessages } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
-import { toCoordinatorInput, type CoordinatorInput } from './run-inputs.js';
+import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
 
 /** Inputs of one partition number to apply in one transaction, and where each input topic's consumption then stands. */
 interface PartitionWork {
@@ -95,7 +89,7 @@ export class CoordinatorService implements OnApplicationShutdown {
             kafka,
             codec,
             logger: this.logger,
-            topic: `${config.KAFKA_TOPIC_PREFIX}run.state`,
+            topic: codec.names.of('run.state'),
             groupPrefix: config.KAFKA_TOPIC_PREFIX,
             timeoutMs: 60_000,
           },
@@ -114,11 +108,8 @@ export class CoordinatorService implements OnApplicationShutdown {
     this.partitions.assign(assignment['run.requested'] ?? []);
   }
 
-  handle(batch: EventBatch): Promise<void> {
-    return this.writer(batch.partition).submit({
-      inputs: batch.messages.map((message) => ({ ...toCoordinatorInput(batch.topic, message), message })),
-      position: batch,
-    });
+  handle(batch: CoordinatorBatch): Promise<void> {
+    return this.writer(batch.partition).submit({ inputs: coordinatorInputs(batch), position: batch });
   }
 
   /**
@@ -238,14 +229,14 @@ export class CoordinatorService implements OnApplicationShutdown {
       if (now - finishedAt < this.config.RUN_FINISHED_RETENTION_MS || forget.length >= FORGET_PER_TRANSACTION) break;
       forget.push(runId);
     }
-    const topicMessages = await runMessages(this.codec, this.config.KAFKA_TOPIC_PREFIX, writes, {
+    const topicMessages = await runMessages(this.codec, writes, {
       at: now,
       forget,
       traceHeadersOf,
     });
     const offsets = new Map<string, bigint>();
     for (const { position } of work) {
-      const key = `${this.config.KAFKA_TOPIC_PREFIX}${position.topic}`;
+      const key = this.codec.names.of(position.topic);
       const next = BigInt(position.nextOffset);
       if ((offsets.get(key) ?? -1n) < next) offsets.set(key, next);
     }

@@ -1,40 +1,59 @@
 import type { NodeCompleted, RunControl, RunRequested } from '#libs/events';
-import type { DecodedMessage } from '#libs/messaging';
+import type { AnyEventBatch, DecodedMessage } from '#libs/messaging';
 import type { RunInput } from '#libs/runs';
 
 /** What one coordinator message means for its run: a start (with what the run is), or an input to the state machine. */
 export type CoordinatorInput = { kind: 'start'; request: RunRequested } | RunInput;
 
-export function toCoordinatorInput(topic: string, message: DecodedMessage): { runId: string; input: CoordinatorInput } {
-  switch (topic) {
-    case 'run.requested': {
-      const request = message.value as RunRequested;
-      return { runId: request.runId, input: { kind: 'start', request } };
+/** A batch of one of the three co-partitioned topics the coordinator reads. */
+export type CoordinatorBatch = AnyEventBatch<'run.requested' | 'node.completed' | 'run.control'>;
+
+export interface RunMessageInput {
+  readonly runId: string;
+  readonly input: CoordinatorInput;
+  readonly message: DecodedMessage;
+}
+
+/** Each message of the batch as the input it is for its run, in offset order. */
+export function coordinatorInputs(batch: CoordinatorBatch): RunMessageInput[] {
+  switch (batch.topic) {
+    case 'run.requested':
+      return batch.messages.map((message) => ({
+        runId: message.value.runId,
+        input: { kind: 'start', request: message.value },
+        message,
+      }));
+    case 'node.completed':
+      return batch.messages.map((message) => ({
+        runId: message.value.runId,
+        input: completedInput(message.value),
+        message,
+      }));
+    case 'run.control':
+      return batch.messages.map((message) => ({
+        runId: message.value.runId,
+        input: controlInput(message.value),
+        message,
+      }));
+    default: {
+      const unknownBatch: never = batch;
+      throw new Error(`the coordinator does not read ${(unknownBatch as { topic: string }).topic}`);
     }
-    case 'node.completed': {
-      const event = message.value as NodeCompleted;
-      return {
-        runId: event.runId,
-        input: {
-          kind: 'completed',
-          nodeId: event.nodeId,
-          attempt: event.attempt,
-          succeeded: event.status === 'succeeded',
-          ...(event.status === 'timed_out' ? { timedOut: true } : {}),
-          ...(event.outputJson === null ? {} : { output: JSON.parse(event.outputJson) as unknown }),
-          ...(event.outputRef === null ? {} : { outputRef: event.outputRef }),
-          ...(event.error === null ? {} : { error: event.error }),
-          at: event.occurredAt,
-        },
-      };
-    }
-    case 'run.control': {
-      const event = message.value as RunControl;
-      return { runId: event.runId, input: controlInput(event) };
-    }
-    default:
-      throw new Error(`the coordinator does not read ${topic}`);
   }
+}
+
+function completedInput(event: NodeCompleted): RunInput {
+  return {
+    kind: 'completed',
+    nodeId: event.nodeId,
+    attempt: event.attempt,
+    succeeded: event.status === 'succeeded',
+    ...(event.status === 'timed_out' ? { timedOut: true } : {}),
+    ...(event.outputJson === null ? {} : { output: JSON.parse(event.outputJson) as unknown }),
+    ...(event.outputRef === null ? {} : { outputRef: event.outputRef }),
+    ...(event.error === null ? {} : { error: event.error }),
+    at: event.occurredAt,
+  };
 }
 
 function controlInput(event: RunControl): RunInput {

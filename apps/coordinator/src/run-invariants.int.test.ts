@@ -123,7 +123,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
   const sendCompletions = async (events: readonly NodeCompleted[]) => {
     const t = topic('node.completed');
     const messages = await Promise.all(
-      events.map(async (e) => ({ key: e.runId, value: await codec.encode('node-completed', t, e) })),
+      events.map(async (e) => ({ key: e.runId, value: await codec.encode('node.completed', e) })),
     );
     const counts = new Map<number, number>();
     for (const e of events) {
@@ -218,7 +218,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
       messages: [
         {
           key: runId,
-          value: await codec.encode('run-requested', requested, {
+          value: await codec.encode('run.requested', {
             ...envelope(1, workspaceId),
             type: 'run.requested',
             runId,

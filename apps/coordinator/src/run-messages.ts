@@ -1,4 +1,4 @@
-import { envelope, type EventCodec } from '#libs/events';
+import { dispatchTopic, envelope, type EventCodec, type EventTopic } from '#libs/events';
 import type { Message, TopicMessages } from '#libs/kafka';
 import { toStateRecord, type RunWrite } from './owned-run.js';
 
@@ -12,14 +12,11 @@ export type RunTraceHeaders = (runId: string) => Readonly<Record<string, string>
  */
 export async function runMessages(
   codec: EventCodec,
-  topicPrefix: string,
   writes: readonly RunWrite[],
   options: { at: number; forget?: readonly string[]; traceHeadersOf?: RunTraceHeaders },
 ): Promise<TopicMessages[]> {
-  const eventsTopic = `${topicPrefix}run.events`;
-  const stateTopic = `${topicPrefix}run.state`;
-  const byTopic = new Map<string, Promise<Message>[]>();
-  const add = (topic: string, message: Promise<Message>) => {
+  const byTopic = new Map<EventTopic, Promise<Message>[]>();
+  const add = (topic: EventTopic, message: Promise<Message>) => {
     const list = byTopic.get(topic) ?? [];
     list.push(message);
     byTopic.set(topic, list);
@@ -29,10 +26,10 @@ export async function runMessages(
     const trace = options.traceHeadersOf?.(run.id);
     for (const effect of effects) {
       if (effect.type === 'dispatch') {
-        const topic = `${topicPrefix}node.dispatch.${effect.nodeType}`;
-        const value = codec.encode('node-dispatch', topic, {
+        const topic = dispatchTopic(effect.nodeType);
+        const task = {
           ...envelope(effect.seq, run.workspaceId),
-          type: 'node.dispatch',
+          type: 'node.dispatch' as const,
           runId: run.id,
           nodeId: effect.nodeId,
           nodeType: effect.nodeType,
@@ -43,35 +40,30 @@ export async function runMessages(
           workflowId: run.workflowId,
           fromType: effect.fromType,
           triggeredAt: effect.triggeredAt,
-        });
-        add(
-          topic,
-          value.then((v) => ({ key: run.id, value: v, headers: { 'workspace-id': run.workspaceId, ...trace } })),
-        );
+        };
+        add(topic, codec.message(topic, run.id, task, { 'workspace-id': run.workspaceId, ...trace }));
       } else if (effect.type === 'event') {
-        const value = codec.encode('run-event', eventsTopic, {
+        const event = {
           ...envelope(effect.seq, run.workspaceId),
           occurredAt: options.at,
-          type: 'run.event',
+          type: 'run.event' as const,
           runId: run.id,
           workflowId: run.workflowId,
           kind: effect.kind,
           status: effect.status,
           nodeId: effect.nodeId ?? null,
           detailJson: effect.detail ? JSON.stringify(effect.detail) : null,
-        });
-        add(
-          eventsTopic,
-          value.then((v) => ({ key: run.id, value: v, ...(trace ? { headers: { ...trace } } : {}) })),
-        );
+        };
+        add('run.events', codec.message('run.events', run.id, event, trace));
       }
     }
-    const state = codec.encode('run-state', stateTopic, toStateRecord(write, options.at));
-    add(
-      stateTopic,
-      state.then((v) => ({ key: run.id, value: v })),
-    );
+    add('run.state', codec.message('run.state', run.id, toStateRecord(write, options.at)));
   }
-  for (const runId of options.forget ?? []) add(stateTopic, Promise.resolve({ key: runId, value: null }));
-  return Promise.all([...byTopic].map(async ([topic, messages]) => ({ topic, messages: await Promise.all(messages) })));
+  for (const runId of options.forget ?? []) add('run.state', Promise.resolve({ key: runId, value: null }));
+  return Promise.all(
+    [...byTopic].map(async ([topic, messages]) => ({
+      topic: codec.names.of(topic),
+      messages: await Promise.all(messages),
+    })),
+  );
 }

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { EventCodec } from '#libs/events';
+import type { EventCodec, EventTopic } from '#libs/events';
 import { openAdmin, openConsumer, type Consumer, type EachBatchPayload, type Kafka } from '#libs/kafka';
 import { runEventFromKafka, runKey } from './run-events.js';
 import type { StreamEvent } from './stream-event.js';
@@ -12,20 +12,23 @@ export interface EventFeedOptions {
   readonly kafka: Kafka;
   readonly codec: EventCodec;
   readonly logger: Logger;
-  /** KAFKA_TOPIC_PREFIX */
-  readonly topicPrefix: string;
   readonly sessionTimeoutMs: number;
 }
 
 /** Per topic: how a message key routes, and how a decoded value becomes a stream event. */
-const TOPICS: Record<
-  string,
-  { route: (id: string) => string; toEvent: (codec: EventCodec, value: unknown) => StreamEvent }
+const TOPICS: Partial<
+  Record<
+    EventTopic,
+    { route: (id: string) => string; toEvent: (codec: EventCodec, value: Buffer) => Promise<StreamEvent> }
+  >
 > = {
-  'run.events': { route: runKey, toEvent: (codec, value) => runEventFromKafka(codec.parse('run-event', value)) },
+  'run.events': {
+    route: runKey,
+    toEvent: async (codec, value) => runEventFromKafka(await codec.decodeAs('run.events', value)),
+  },
   'workflow.materialized': {
     route: workflowKey,
-    toEvent: (codec, value) => workflowEventFromKafka(codec.parse('workflow-materialized', value)),
+    toEvent: async (codec, value) => workflowEventFromKafka(await codec.decodeAs('workflow.materialized', value)),
   },
 };
 
@@ -48,7 +51,8 @@ export class EventFeed {
   private markReady: () => void = () => undefined;
 
   constructor(private readonly options: EventFeedOptions) {
-    this.groupId = `${options.topicPrefix}fanout.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
+    const prefix = options.codec.names.prefix;
+    this.groupId = `${prefix}fanout.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
   }
 
@@ -71,7 +75,7 @@ export class EventFeed {
       if (joined) this.markReady();
     });
     await consumer.connect();
-    const topics = Object.keys(TOPICS).map((t) => `${this.options.topicPrefix}${t}`);
+    const topics = (Object.keys(TOPICS) as EventTopic[]).map((t) => this.options.codec.names.of(t));
     await consumer.subscribe({ topics, fromBeginning: false }).catch((error: Error) => {
       throw new Error(
         `fanout cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
@@ -105,8 +109,8 @@ export class EventFeed {
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
-    const logicalTopic = batch.topic.slice(this.options.topicPrefix.length);
-    const topic = TOPICS[logicalTopic];
+    const logicalTopic = this.options.codec.names.logical(batch.topic);
+    const topic = logicalTopic && TOPICS[logicalTopic];
     if (!topic) return;
     for (const message of batch.messages) {
       if (!payload.isRunning() || payload.isStale()) return;
@@ -114,7 +118,7 @@ export class EventFeed {
       // The key is the run or workflow id: most messages concern streams open elsewhere, so skip them undecoded.
       if (!key || !this.subscribers.has(key) || !message.value) continue;
       try {
-        const event = topic.toEvent(this.options.codec, await this.options.codec.decode(message.value));
+        const event = await topic.toEvent(this.options.codec, message.value);
         this.subscribers.publish(key, event);
       } catch (error) {
         // A bad message costs its subscribers nothing: their streams find the event in Postgres.

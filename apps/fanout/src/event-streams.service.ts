@@ -48,7 +48,6 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
       kafka,
       codec,
       logger: logger.child({ component: 'fanout-feed' }),
-      topicPrefix: config.KAFKA_TOPIC_PREFIX,
       sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
     });
     this.runs = new RunEventsRepository(pool);

@@ -41,7 +41,6 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
   let workspaceId: string;
   let readKey: string;
   let otherKey: string;
-  const runEventsTopic = ctx.topic('run.events').name;
   const materializedTopic = ctx.topic('workflow.materialized').name;
 
   const { openStream, openPlain } = sseOpeners({
@@ -75,7 +74,7 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
     await producer.connect();
     ctx.defer(() => producer.disconnect());
     codec = a.test.app.get<EventCodec>(EVENT_CODEC);
-    events = new TestEvents(pool, producer, codec, runEventsTopic);
+    events = new TestEvents(pool, producer, codec);
     const keys = a.test.app.get(ApiKeysRepository);
     workspaceId = await keys.createWorkspace('fanout-main');
     readKey = (await keys.create(workspaceId, 'read')).key;
@@ -223,7 +222,7 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
       "INSERT INTO workflow_versions (workflow_id, version, definition, applied_through_seq) VALUES ($1, 3, '{}', 3)",
       [workflowId],
     );
-    const value = await codec.encode('workflow-materialized', materializedTopic, {
+    const value = await codec.encode('workflow.materialized', {
       eventId: randomUUID(),
       type: 'workflow.materialized',
       seq: 3,

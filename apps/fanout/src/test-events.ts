@@ -18,8 +18,6 @@ export class TestEvents {
     private readonly pool: Pool,
     private readonly producer: Producer,
     private readonly codec: EventCodec,
-    /** The prefixed run.events topic. */
-    private readonly runEventsTopic: string,
   ) {}
 
   async createRun(workspaceId: string): Promise<TestRun> {
@@ -39,7 +37,7 @@ export class TestEvents {
 
   /** Publishes a run event to Kafka as the outbox relay would, without touching Postgres. */
   async publish(run: TestRun, seq: number, kind: string, status = 'running', nodeId: string | null = null) {
-    const value = await this.codec.encode('run-event', this.runEventsTopic, {
+    const message = await this.codec.message('run.events', run.runId, {
       eventId: randomUUID(),
       type: 'run.event',
       seq,
@@ -52,7 +50,7 @@ export class TestEvents {
       nodeId,
       detailJson: JSON.stringify({ seq }),
     });
-    await this.producer.send({ topic: this.runEventsTopic, messages: [{ key: run.runId, value }] });
+    await this.producer.send({ topic: this.codec.names.of('run.events'), messages: [message] });
   }
 
   /**

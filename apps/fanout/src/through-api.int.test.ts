@@ -63,7 +63,7 @@ describe('fanout through the API address', () => {
     await producer.connect();
     ctx.defer(() => producer.disconnect());
     const codec = fanout.test.app.get<EventCodec>(EVENT_CODEC);
-    events = new TestEvents(pool, producer, codec, ctx.topic('run.events').name);
+    events = new TestEvents(pool, producer, codec);
     const keys = fanout.test.app.get(ApiKeysRepository);
     workspaceId = await keys.createWorkspace('through-api');
     key = (await keys.create(workspaceId, 'read')).key;

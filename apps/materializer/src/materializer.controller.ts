@@ -8,7 +8,7 @@ export class MaterializerController {
   constructor(private readonly materializer: MaterializerService) {}
 
   @EventPattern('patch.created')
-  handle(batch: EventBatch): Promise<void> {
+  handle(batch: EventBatch<'patch.created'>): Promise<void> {
     return this.materializer.materialize(batch);
   }
 }

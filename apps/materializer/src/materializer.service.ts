@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { inTransaction, type Pool } from '#libs/db';
-import { envelope, type EventCodec, type PatchCreated } from '#libs/events';
+import { envelope, type EventCodec } from '#libs/events';
 import type { EventBatch } from '#libs/messaging';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
@@ -20,7 +20,6 @@ import { planVersions } from './plan-versions.js';
  */
 @Injectable()
 export class MaterializerService {
-  private readonly topic: string;
   private readonly batchSize: Histogram;
   private readonly duration: Histogram;
   private readonly decided: Counter<'status'>;
@@ -35,7 +34,6 @@ export class MaterializerService {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.logger = logger.child({ component: 'materializer' });
-    this.topic = `${config.KAFKA_TOPIC_PREFIX}workflow.materialized`;
     this.batchSize = new Histogram({
       name: 'materializer_batch_patches',
       help: 'Patches decided per materialization batch',
@@ -61,8 +59,8 @@ export class MaterializerService {
     });
   }
 
-  async materialize(batch: EventBatch): Promise<void> {
-    const workflowIds = [...new Set(batch.messages.map((m) => (m.value as PatchCreated).workflowId))].sort();
+  async materialize(batch: EventBatch<'patch.created'>): Promise<void> {
+    const workflowIds = [...new Set(batch.messages.map((m) => m.value.workflowId))].sort();
     if (!workflowIds.length) return;
     const stop = this.duration.startTimer();
     const spans = this.startSpans(batch);
@@ -80,13 +78,13 @@ export class MaterializerService {
    * With tracing on, one span per workflow of the batch whose patches carry a trace: child of its latest patch's
    * consumer span, linked to the others. Its workflow.materialized event carries this span's context.
    */
-  private startSpans(batch: EventBatch): Map<string, StartedSpan> {
+  private startSpans(batch: EventBatch<'patch.created'>): Map<string, StartedSpan> {
     const spans = new Map<string, StartedSpan>();
     const causes = new Map<string, ReturnType<typeof messageContext>[]>();
     for (const message of batch.messages) {
       const cause = messageContext(message);
       if (!cause) continue;
-      const workflowId = (message.value as PatchCreated).workflowId;
+      const workflowId = message.value.workflowId;
       causes.set(workflowId, [...(causes.get(workflowId) ?? []), cause]);
     }
     for (const [workflowId, contexts] of causes) {
@@ -113,22 +111,23 @@ export class MaterializerService {
       );
       await writeDecisions(client, plan.versions, plan.decisions, plan.heads);
       const events = await Promise.all(
-        plan.events.map(async ({ head, version, applied, rejected }) => ({
-          topic: this.topic,
-          key: head.id,
-          eventType: 'workflow.materialized',
-          ...withTrace(spans.get(head.id), version.version),
-          payload: await this.codec.encode('workflow-materialized', this.topic, {
-            // Versions are consecutive per workflow, so consumers can use them to spot gaps and duplicates.
-            ...envelope(version.version, head.workspaceId),
-            type: 'workflow.materialized',
-            workflowId: head.id,
-            version: version.version,
-            appliedThroughSeq: version.appliedThroughSeq,
-            appliedPatchIds: applied,
-            rejected,
-          }),
-        })),
+        plan.events.map(({ head, version, applied, rejected }) =>
+          this.codec.outboxRow(
+            'workflow.materialized',
+            head.id,
+            {
+              // Versions are consecutive per workflow, so consumers can use them to spot gaps and duplicates.
+              ...envelope(version.version, head.workspaceId),
+              type: 'workflow.materialized',
+              workflowId: head.id,
+              version: version.version,
+              appliedThroughSeq: version.appliedThroughSeq,
+              appliedPatchIds: applied,
+              rejected,
+            },
+            traceOf(spans.get(head.id), version.version),
+          ),
+        ),
       );
       await insertOutboxRows(client, events);
       return plan;
@@ -148,9 +147,8 @@ export class MaterializerService {
 }
 
 /** The trace headers of a workflow's span, which learns the version it made; nothing without a span. */
-function withTrace(span: StartedSpan | undefined, version: number): { headers?: Record<string, string> } {
-  if (!span) return {};
+function traceOf(span: StartedSpan | undefined, version: number): Record<string, string> | undefined {
+  if (!span) return undefined;
   span.span.setAttribute('workflow.version', version);
-  const headers = traceHeaders(span.context);
-  return headers ? { headers } : {};
+  return traceHeaders(span.context);
 }

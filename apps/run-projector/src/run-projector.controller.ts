@@ -8,7 +8,7 @@ export class RunProjectorController {
   constructor(private readonly projector: RunProjectorService) {}
 
   @EventPattern('run.state')
-  state(batch: EventBatch): Promise<void> {
+  state(batch: EventBatch<'run.state'>): Promise<void> {
     return this.projector.handle(batch);
   }
 }

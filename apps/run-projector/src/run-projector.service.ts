@@ -16,7 +16,7 @@ import { projectedVersions, storeProjection, type ProjectedWrite } from './proje
  */
 @Injectable()
 export class RunProjectorService {
-  private readonly writes = new BatchCoalescer<EventBatch>((batches) => this.project(batches));
+  private readonly writes = new BatchCoalescer<EventBatch<'run.state'>>((batches) => this.project(batches));
   private readonly lag: Histogram;
   private readonly lastLag: Gauge;
   private readonly logger: Logger;
@@ -40,22 +40,22 @@ export class RunProjectorService {
     this.logger = logger.child({ component: 'run-projector' });
   }
 
-  handle(batch: EventBatch): Promise<void> {
+  handle(batch: EventBatch<'run.state'>): Promise<void> {
     return this.writes.submit(batch);
   }
 
-  private async project(batches: readonly EventBatch[]): Promise<void> {
+  private async project(batches: readonly EventBatch<'run.state'>[]): Promise<void> {
     const byRun = new Map<string, RunStateRecord[]>();
     for (const batch of batches) {
       for (const message of batch.messages) {
-        const record = message.value as RunStateRecord;
+        const record = message.value;
         const list = byRun.get(record.runId) ?? [];
         list.push(record);
         byRun.set(record.runId, list);
       }
     }
+    const oldest = Math.min(...batches.flatMap((b) => b.messages.map((m) => m.value.occurredAt)));
     if (!byRun.size) return;
-    const oldest = Math.min(...[...byRun.values()].map((records) => (records[0] as RunStateRecord).occurredAt));
     await inTransaction(this.pool, async (client) => {
       const versions = await projectedVersions(client, [...byRun.keys()]);
       const writes: ProjectedWrite[] = [];

@@ -75,7 +75,6 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   async fireDue(): Promise<number> {
-    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
     return inTransaction(this.pool, async (client) => {
       const { rows } = await client.query<{
         run_id: string;
@@ -92,13 +91,10 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
       );
       if (!rows.length) return 0;
       const events = await Promise.all(
-        rows.map(async (row) => ({
-          topic,
-          key: row.run_id,
-          eventType: 'run.control',
-          payload: await this.codec.encode(
-            'run-control',
-            topic,
+        rows.map((row) =>
+          this.codec.outboxRow(
+            'run.control',
+            row.run_id,
             runControlEvent({
               workspaceId: row.workspace_id,
               runId: row.run_id,
@@ -108,7 +104,7 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
               attempt: row.attempt,
             }),
           ),
-        })),
+        ),
       );
       await insertOutboxRows(client, events);
       for (const row of rows) this.fired.inc({ kind: row.kind });
@@ -119,7 +115,6 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
   async sweepRunTimeouts(): Promise<number> {
     const now = Date.now();
     for (const [id, at] of this.told) if (now - at > 30_000) this.told.delete(id);
-    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
     return inTransaction(this.pool, async (client) => {
       const { rows: lock } = await client.query<{ held: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS held', [
         SWEEP_LOCK,
@@ -134,16 +129,13 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
       const due = rows.filter((r) => !this.told.has(r.id));
       if (!due.length) return 0;
       const events = await Promise.all(
-        due.map(async (row) => ({
-          topic,
-          key: row.id,
-          eventType: 'run.control',
-          payload: await this.codec.encode(
-            'run-control',
-            topic,
+        due.map((row) =>
+          this.codec.outboxRow(
+            'run.control',
+            row.id,
             runControlEvent({ workspaceId: row.workspace_id, runId: row.id, kind: 'timer', timerKind: 'run_timeout' }),
           ),
-        })),
+        ),
       );
       await insertOutboxRows(client, events);
       for (const row of due) this.told.set(row.id, now);

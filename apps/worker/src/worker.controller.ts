@@ -9,17 +9,17 @@ export class WorkerController {
   constructor(private readonly worker: WorkerService) {}
 
   @EventPattern('node.dispatch.function')
-  function(batch: EventBatch): Promise<void> {
+  function(batch: EventBatch<'node.dispatch.function'>): Promise<void> {
     return this.worker.execute(batch);
   }
 
   @EventPattern('node.dispatch.http_request')
-  httpRequest(batch: EventBatch): Promise<void> {
+  httpRequest(batch: EventBatch<'node.dispatch.http_request'>): Promise<void> {
     return this.worker.execute(batch);
   }
 
   @EventPattern('node.dispatch.agent')
-  agent(batch: EventBatch): Promise<void> {
+  agent(batch: EventBatch<'node.dispatch.agent'>): Promise<void> {
     return this.worker.execute(batch);
   }
 }

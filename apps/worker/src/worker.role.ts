@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
-import type { EventCodec } from '#libs/events';
+import { dispatchTopic, type EventCodec } from '#libs/events';
 import { KafkaBatchServer } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, type RoleDefinition } from '#libs/platform';
 import { WorkerModule } from './worker.module.js';
@@ -22,8 +22,7 @@ export const workerRole: RoleDefinition = {
           codec: app.get<EventCodec>(EVENT_CODEC),
           logger: app.get<Logger>(LOGGER).child({ component: `worker-${type}` }),
           groupId: `${config.KAFKA_TOPIC_PREFIX}worker-${type}`,
-          topicPrefix: config.KAFKA_TOPIC_PREFIX,
-          topics: { [`node.dispatch.${type}`]: 'node-dispatch' },
+          topics: [dispatchTopic(type)],
           maxWaitTimeInMs: config.WORKER_MAX_WAIT_MS,
           maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
           sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,

@@ -6,7 +6,14 @@ import { Agent } from 'undici';
 import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
-import { envelope, runControlEvent, type EventCodec, type NodeCompleted, type NodeDispatch } from '#libs/events';
+import {
+  envelope,
+  runControlEvent,
+  type DispatchTopic,
+  type EventCodec,
+  type NodeCompleted,
+  type NodeDispatch,
+} from '#libs/events';
 import { IDEMPOTENT_PRODUCER, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
@@ -30,7 +37,6 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly deps: ExecutorDeps;
   private readonly metrics: WorkerMetrics;
   private readonly logger: Logger;
-  private readonly completedTopic: string;
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
@@ -71,7 +77,6 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     };
     this.metrics = new WorkerMetrics(registry);
     this.logger = logger.child({ component: 'worker' });
-    this.completedTopic = `${config.KAFKA_TOPIC_PREFIX}node.completed`;
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -84,16 +89,15 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     await this.llmAgent.close();
   }
 
-  async execute(batch: EventBatch): Promise<void> {
-    const tasks = batch.messages.map((m) => m.value as NodeDispatch);
+  async execute(batch: EventBatch<DispatchTopic>): Promise<void> {
+    const tasks = batch.messages.map((m) => m.value);
     const completions: NodeCompleted[] = new Array<NodeCompleted>(tasks.length);
     // Each completion carries the trace context of its task's span (none when the task had none or tracing is off).
     const traces: (Record<string, string> | undefined)[] = new Array<Record<string, string> | undefined>(tasks.length);
-    let next = 0;
+    const queue = [...tasks.entries()];
     const lane = async () => {
-      while (next < tasks.length) {
-        const index = next++;
-        const task = tasks[index] as NodeDispatch;
+      for (let item = queue.shift(); item; item = queue.shift()) {
+        const [index, task] = item;
         const cause = messageContext(batch.messages[index] as object);
         completions[index] = cause
           ? await inSpan(
@@ -120,13 +124,9 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     };
     await Promise.all(Array.from({ length: Math.min(tasks.length, this.config.WORKER_TASK_PARALLELISM) }, lane));
     const messages = await Promise.all(
-      completions.map(async (event, index) => ({
-        key: event.runId,
-        value: await this.codec.encode('node-completed', this.completedTopic, event),
-        ...(traces[index] ? { headers: traces[index] } : {}),
-      })),
+      completions.map((event, index) => this.codec.message('node.completed', event.runId, event, traces[index])),
     );
-    await this.producer.send({ topic: this.completedTopic, acks: -1, messages });
+    await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages });
   }
 
   private async run(task: NodeDispatch): Promise<NodeCompleted> {
@@ -168,7 +168,6 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** A task that cannot be decoded or executed went to dead letters: its run is told, so it fails instead of hanging. */
   async reportPoisonedTasks(letters: readonly DeadLetter[]): Promise<void> {
-    const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
     const messages = [];
     for (const letter of letters) {
       const runId = letter.message.key?.toString();
@@ -176,16 +175,11 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       const reason = `a task of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (partition ${letter.partition} offset ${letter.message.offset})`;
       const workspaceId =
         letter.message.headers?.['workspace-id']?.toString() ?? '00000000-0000-0000-0000-000000000000';
-      messages.push({
-        key: runId,
-        value: await this.codec.encode(
-          'run-control',
-          topic,
-          runControlEvent({ workspaceId, runId, kind: 'poison', reason }),
-        ),
-      });
+      messages.push(
+        await this.codec.message('run.control', runId, runControlEvent({ workspaceId, runId, kind: 'poison', reason })),
+      );
     }
-    if (messages.length) await this.producer.send({ topic, acks: -1, messages });
+    if (messages.length) await this.producer.send({ topic: this.codec.names.of('run.control'), acks: -1, messages });
     this.logger.error({ runs: messages.map((m) => m.key) }, 'tasks sent to dead letters; their runs will fail');
   }
 }

@@ -75,11 +75,15 @@ class Generator {
     return name;
   }
 
+  /** An enum is a value (its symbols, for code that lists or checks them) and the type derived from it. */
   private enumeration(schema: { name: string; symbols: string[] }): string {
     const name = this.shortName(schema.name);
     if (!this.declared.has(name)) {
       this.declared.add(name);
-      this.declarations.push(`export type ${name} = ${schema.symbols.map((s) => JSON.stringify(s)).join(' | ')};`);
+      const symbols = schema.symbols.map((s) => JSON.stringify(s)).join(', ');
+      this.declarations.push(
+        `export const ${name}Values = [${symbols}] as const;\nexport type ${name} = (typeof ${name}Values)[number];`,
+      );
     }
     return name;
   }

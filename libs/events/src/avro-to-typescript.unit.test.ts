@@ -44,7 +44,8 @@ describe('event types generated from schemas/', () => {
         },
       },
     ]);
-    assert.match(source, /export type Color = "red" \| "blue";/);
+    assert.match(source, /export const ColorValues = \["red", "blue"\] as const;/);
+    assert.match(source, /export type Color = \(typeof ColorValues\)\[number\];/);
     assert.match(source, /export interface Child \{\n {2}readonly ok: boolean;\n\}/);
     assert.match(source, /readonly type: "sample\.happened";/);
     assert.match(source, /readonly count: number;/);

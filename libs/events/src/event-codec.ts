@@ -1,9 +1,9 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
-import type { TopicSpec } from '#libs/kafka';
 import type { SchemaFile } from './avro-to-typescript.js';
 import type { EventsBySchema, SchemaName } from './generated/event-types.js';
+import { EVENT_TOPICS, topicContract, type EventOf, type EventTopic, type TopicNames } from './topic-contract.js';
 
 export class UnknownTopicSchema extends Error {
   override readonly name = 'UnknownTopicSchema';
@@ -50,10 +50,27 @@ type RegistryMiddleware = NonNullable<ConstructorParameters<typeof SchemaRegistr
 /** How often one subject's registration is tried when the registry times out or loses a race. */
 const REGISTER_ATTEMPTS = 3;
 
+/** An encoded event as kafkajs sends it. */
+export interface EncodedMessage {
+  readonly key: string;
+  readonly value: Buffer;
+  readonly headers?: Record<string, string>;
+}
+
+/** An encoded event as the transactional outbox stores it (libs/outbox OutboxRow). */
+export interface EncodedOutboxRow {
+  readonly topic: string;
+  readonly key: string;
+  readonly eventType: string;
+  readonly payload: Buffer;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
 /**
  * Encodes events in the Confluent wire format (magic byte, schema id, Avro body) against the schemas registered for
- * their topics, and decodes any message whose schema the registry knows. Decoded values are `unknown`: a consumer
- * validates them before trusting their shape.
+ * their topics, and decodes any message whose schema the registry knows. Callers name the logical topic; its full name
+ * and schema come from the event contract, and the event's type is checked against the topic at compile time.
+ * Decoded values are `unknown` until checked against the reader schema (`decodeAs`, `parse`).
  */
 export class EventCodec {
   private readonly schemaIds = new Map<string, number>();
@@ -61,55 +78,77 @@ export class EventCodec {
 
   constructor(
     private readonly registry: SchemaRegistry,
-    private readonly topics: readonly TopicSpec[],
+    readonly names: TopicNames,
     private readonly schemas: readonly SchemaFile[],
   ) {
     this.readers = new Map(schemas.map((s) => [s.name, avro.Type.forSchema(s.schema as avro.Schema)]));
   }
 
   /**
-   * Registers the value schema of every topic that has one, with BACKWARD compatibility, and remembers the ids.
-   * Registering an unchanged schema returns its existing id; an incompatible change is refused by the registry.
+   * Registers the value schema of every event topic, with BACKWARD compatibility, and remembers the ids. Registering
+   * an unchanged schema returns its existing id; an incompatible change is refused by the registry.
    */
   async registerAll(): Promise<{ subject: string; id: number }[]> {
     const byName = new Map(this.schemas.map((s) => [s.name, s.schema]));
     const registered: { subject: string; id: number }[] = [];
-    for (const topic of this.topics) {
-      if (!topic.valueSchema) continue;
-      const schema = byName.get(topic.valueSchema);
-      if (!schema) throw new UnknownTopicSchema(`${topic.name}: no schemas/${topic.valueSchema}.avsc`);
-      const subject = valueSubject(topic.name);
+    for (const topic of EVENT_TOPICS) {
+      const { schema: schemaName } = topicContract(topic);
+      const schema = byName.get(schemaName);
+      const name = this.names.of(topic);
+      if (!schema) throw new UnknownTopicSchema(`${name}: no schemas/${schemaName}.avsc`);
+      const subject = valueSubject(name);
       const register = () =>
         this.registry.register(
           { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
           { subject, compatibility: COMPATIBILITY.BACKWARD },
         );
       const { id } = await registerWithRetries(register);
-      this.schemaIds.set(topic.name, id);
+      this.schemaIds.set(name, id);
       registered.push({ subject, id });
     }
     return registered;
   }
 
-  /** For producers that did not register: the latest registered schema of each topic they write. */
-  async loadLatest(topicNames: readonly string[]): Promise<void> {
-    for (const name of topicNames) {
-      this.schemaIds.set(name, await this.registry.getLatestSchemaId(valueSubject(name)));
-    }
+  async encode<T extends EventTopic>(topic: T, event: EventOf<T>): Promise<Buffer> {
+    const name = this.names.of(topic);
+    const id = this.schemaIds.get(name) ?? (await this.registry.getLatestSchemaId(valueSubject(name)));
+    this.schemaIds.set(name, id);
+    return this.registry.encode(id, event);
   }
 
-  async encode<S extends SchemaName>(schema: S, topic: string, event: EventsBySchema[S]): Promise<Buffer> {
-    const spec = this.topics.find((t) => t.name === topic);
-    if (spec?.valueSchema !== schema) {
-      throw new UnknownTopicSchema(`topic ${topic} does not carry ${schema} events`);
-    }
-    const id = this.schemaIds.get(topic) ?? (await this.registry.getLatestSchemaId(valueSubject(topic)));
-    this.schemaIds.set(topic, id);
-    return this.registry.encode(id, event);
+  /** The event as a kafkajs message of its topic, keyed by the id whose order matters. */
+  async message<T extends EventTopic>(
+    topic: T,
+    key: string,
+    event: EventOf<T>,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<EncodedMessage> {
+    return { key, value: await this.encode(topic, event), ...(headers ? { headers: { ...headers } } : {}) };
+  }
+
+  /** The event as a row of the transactional outbox. */
+  async outboxRow<T extends EventTopic>(
+    topic: T,
+    key: string,
+    event: EventOf<T>,
+    headers?: Readonly<Record<string, string>>,
+  ): Promise<EncodedOutboxRow> {
+    return {
+      topic: this.names.of(topic),
+      key,
+      eventType: event.type,
+      payload: await this.encode(topic, event),
+      ...(headers ? { headers } : {}),
+    };
   }
 
   async decode(message: Buffer): Promise<unknown> {
     return (await this.registry.decode(message)) as unknown;
+  }
+
+  /** Decodes a message of the topic and checks it against the topic's (reader) schema. */
+  async decodeAs<T extends EventTopic>(topic: T, message: Buffer): Promise<EventOf<T>> {
+    return this.parse(topicContract(topic).schema, await this.decode(message));
   }
 
   /** Checks a decoded value against this service's own (reader) schema before anything trusts its shape. */

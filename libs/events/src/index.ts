@@ -4,6 +4,8 @@ export {
   deleteSubjects,
   EventCodec,
   InvalidEvent,
+  type EncodedMessage,
+  type EncodedOutboxRow,
   UnknownTopicSchema,
   valueSubject,
 } from './event-codec.js';
@@ -11,3 +13,16 @@ export type * from './generated/event-types.js';
 export { GENERATED_TYPES_FILE, readSchemaFiles, SCHEMAS_DIR } from './schema-files.js';
 export { envelope } from './event-envelope.js';
 export { runControlEvent } from './run-control.js';
+export {
+  dispatchTopic,
+  EVENT_TOPICS,
+  isEventTopic,
+  NODE_TYPES,
+  topicContract,
+  TopicNames,
+  type DispatchTopic,
+  type EventOf,
+  type EventTopic,
+  type SchemaOf,
+  type TopicKey,
+} from './topic-contract.js';

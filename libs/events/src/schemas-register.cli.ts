@@ -1,18 +1,14 @@
 import { loadConfig } from '#libs/config';
-import { topicCatalog } from '#libs/kafka';
 import { createLogger } from '#libs/observability';
 import { createSchemaRegistry, EventCodec } from './event-codec.js';
 import { readSchemaFiles } from './schema-files.js';
+import { TopicNames } from './topic-contract.js';
 
 const logger = createLogger({ component: 'schemas-register' });
 try {
   const config = loadConfig();
-  const topics = topicCatalog({
-    prefix: config.KAFKA_TOPIC_PREFIX,
-    partitions: config.KAFKA_PARTITIONS,
-    replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-  });
-  const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), topics, await readSchemaFiles());
+  const names = new TopicNames(config.KAFKA_TOPIC_PREFIX);
+  const codec = new EventCodec(createSchemaRegistry(config.SCHEMA_REGISTRY_URL), names, await readSchemaFiles());
   for (const { subject, id } of await codec.registerAll()) {
     process.stdout.write(`registered ${subject} (id ${id}, BACKWARD)\n`);
   }

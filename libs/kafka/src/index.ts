@@ -24,7 +24,7 @@ export {
   TopicChangeRefused,
 } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
-export { NODE_TYPES, topicCatalog, topicConfigEntries, type NodeType, type TopicSpec } from './topics.js';
+export { topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
 export { AssignerProtocol, CompressionTypes } from './kafkajs.js';
 export type {
   Admin,

@@ -26,6 +26,12 @@ const LEVELS: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
   [logLevel.DEBUG]: 'debug',
 };
 
+/**
+ * kafkajs warns whenever an idempotent producer is given a retry count; the relay's producers bound theirs on purpose
+ * (a failed publish rolls back and backs off visibly), so the warning says nothing and is logged at debug.
+ */
+const EXPECTED_WARNINGS = ['Limiting retries for the idempotent producer'];
+
 /** The one place kafkajs is constructed, so a successor client can replace it behind this module. */
 export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
   return new Kafka({
@@ -39,7 +45,8 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
       () =>
       ({ level, namespace, log }) => {
         const { message, ...extra } = log;
-        options.logger[LEVELS[level]]({ namespace, ...extra }, message);
+        const expected = EXPECTED_WARNINGS.some((text) => String(message).startsWith(text));
+        options.logger[expected ? 'debug' : LEVELS[level]]({ namespace, ...extra }, message);
       },
   });
 }

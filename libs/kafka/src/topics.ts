@@ -1,12 +1,10 @@
-import type { SchemaName } from '#libs/events';
+import { EVENT_TOPICS, topicContract, type EventTopic, type SchemaName, type TopicKey } from '#libs/events';
 
 /**
- * Every topic of DESIGN §2, declared once. `topics:apply` creates or updates them, producers pick their compression
- * here, the schema registration names its subjects after them, and tests get a private copy through `prefix`.
+ * Every topic of DESIGN §2 with its broker settings: the event topics of the contract (libs/events, which gives each
+ * its schema and key) and their dead-letter topics. `topics:apply` creates or updates them, the schema registration
+ * names its subjects after them, and tests get a private copy through `prefix`.
  */
-export const NODE_TYPES = ['function', 'http_request', 'agent', 'hitl', 'delay'] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
-
 export type Compression = 'snappy' | 'gzip' | 'none';
 
 export interface TopicSpec {
@@ -20,7 +18,7 @@ export interface TopicSpec {
   readonly compression: Compression;
   readonly cleanupPolicy: 'delete' | 'compact';
   /** What the message key is; keys carry the id whose order matters. */
-  readonly key: 'workflow id' | 'run id' | 'as source';
+  readonly key: TopicKey | 'as source';
   /** Avro schema (file in schemas/, without `.avsc`) of the value; dead-letter topics keep the source's raw bytes. */
   readonly valueSchema: SchemaName | null;
 }
@@ -40,76 +38,20 @@ export interface CatalogOptions {
 
 type Base = Omit<TopicSpec, 'name' | 'partitions' | 'replicationFactor'>;
 
-const SOURCES: Base[] = [
-  {
-    logicalName: 'patch.created',
-    key: 'workflow id',
-    valueSchema: 'patch-created',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-  {
-    logicalName: 'workflow.materialized',
-    key: 'workflow id',
-    valueSchema: 'workflow-materialized',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-  {
-    logicalName: 'run.requested',
-    key: 'run id',
-    valueSchema: 'run-requested',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-  ...NODE_TYPES.map((type): Base => ({
-    logicalName: `node.dispatch.${type}`,
-    key: 'run id',
-    valueSchema: 'node-dispatch',
-    retentionMs: 3 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  })),
-  {
-    logicalName: 'node.completed',
-    key: 'run id',
-    valueSchema: 'node-completed',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-  {
-    // Cancels, fired timers and poisoned tasks for the coordinator; co-partitioned with run.requested and node.completed.
-    logicalName: 'run.control',
-    key: 'run id',
-    valueSchema: 'run-control',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-  {
-    // The coordinator's changelog: the state of each run it owns, written in the transaction that changed it.
-    // Compacted, so a coordinator restores the live runs of a partition by reading it from the start; co-partitioned
-    // with the coordinator's inputs, so partition p of it holds exactly the runs of input partition p.
-    logicalName: 'run.state',
-    key: 'run id',
-    valueSchema: 'run-state',
-    retentionMs: 7 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'compact',
-  },
-  {
-    logicalName: 'run.events',
-    key: 'run id',
-    valueSchema: 'run-event',
-    retentionMs: 3 * DAY,
-    compression: 'snappy',
-    cleanupPolicy: 'delete',
-  },
-];
+/** How long each event topic keeps its messages, and how it is cleaned up. */
+function brokerSettings(topic: EventTopic): Pick<Base, 'retentionMs' | 'cleanupPolicy'> {
+  // A compacted changelog: a coordinator restores the live runs of a partition by reading it from the start.
+  if (topic === 'run.state') return { retentionMs: 7 * DAY, cleanupPolicy: 'compact' };
+  // Tasks and run events are consumed within seconds; three days cover a long outage of a consumer.
+  if (topic.startsWith('node.dispatch.') || topic === 'run.events')
+    return { retentionMs: 3 * DAY, cleanupPolicy: 'delete' };
+  return { retentionMs: 7 * DAY, cleanupPolicy: 'delete' };
+}
+
+const SOURCES: Base[] = EVENT_TOPICS.map((topic) => {
+  const { schema, key } = topicContract(topic);
+  return { logicalName: topic, key, valueSchema: schema, compression: 'snappy', ...brokerSettings(topic) };
+});
 
 /** Poison messages wait for an operator: kept longer than their source, and rare enough that gzip costs nothing. */
 const deadLetter = (source: Base): Base => ({

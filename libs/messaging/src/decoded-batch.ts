@@ -1,21 +1,26 @@
+import type { EventOf, EventTopic } from '#libs/events';
+
 /** A message whose value the registry decoded and the transport checked against the topic's reader schema. */
-export interface DecodedMessage {
+export interface DecodedMessage<V = unknown> {
   readonly key: string | null;
-  readonly value: unknown;
+  readonly value: V;
   readonly headers: Readonly<Record<string, string>>;
   readonly offset: string;
   readonly timestamp: string;
 }
 
 /** What a batch handler receives: the decodable messages of one fetch from one partition, in offset order. */
-export interface EventBatch {
+export interface EventBatch<T extends EventTopic = EventTopic> {
   /** Logical topic name (without the deployment prefix), which is also the handler's pattern. */
-  readonly topic: string;
+  readonly topic: T;
   readonly partition: number;
-  readonly messages: readonly DecodedMessage[];
+  readonly messages: readonly DecodedMessage<EventOf<T>>[];
   /** The offset to commit once this batch is done: past its last message, poison included. */
   readonly nextOffset: string;
 }
+
+/** A batch of any of the topics T, as a union a handler narrows by `topic`. */
+export type AnyEventBatch<T extends EventTopic = EventTopic> = { [K in T]: EventBatch<K> }[T];
 
 /**
  * Thrown by a handler whose partition now belongs to another group member (its transactional producer was fenced):

@@ -1,4 +1,10 @@
-export { headersToStrings, PartitionLost, type DecodedMessage, type EventBatch } from './decoded-batch.js';
+export {
+  headersToStrings,
+  PartitionLost,
+  type AnyEventBatch,
+  type DecodedMessage,
+  type EventBatch,
+} from './decoded-batch.js';
 export { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 export { KafkaBatchServer, type BatchPosition, type KafkaBatchServerOptions } from './kafka-batch-server.js';
 export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned-assigner.js';

@@ -1,7 +1,7 @@
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { lastValueFrom } from 'rxjs';
 import type { Logger } from 'pino';
-import type { EventCodec, SchemaName } from '#libs/events';
+import type { EventCodec, EventTopic } from '#libs/events';
 import {
   CONSUMER_OPTIONS,
   IDEMPOTENT_PRODUCER,
@@ -23,13 +23,11 @@ export interface KafkaBatchServerOptions {
   readonly codec: EventCodec;
   readonly logger: Logger;
   readonly groupId: string;
-  /** Prefix of this deployment's topic names (KAFKA_TOPIC_PREFIX); handlers are registered by logical name. */
-  readonly topicPrefix: string;
   /**
-   * Logical topic names to consume, each with the schema its values must match; each needs an
-   * `@EventPattern(<name>)` handler, which then receives values already checked against that schema.
+   * The event topics to consume (logical names; the codec knows the deployment's full names). Each needs an
+   * `@EventPattern(<topic>)` handler, which receives values already checked against the topic's schema.
    */
-  readonly topics: Readonly<Record<string, SchemaName>>;
+  readonly topics: readonly EventTopic[];
   /** How long the broker may hold a fetch to fill it (the batching window under light load). */
   readonly maxWaitTimeInMs: number;
   readonly minBytes?: number;
@@ -64,7 +62,7 @@ export interface KafkaBatchServerOptions {
 /** Where a partition's consumption stands once a batch is done. */
 export interface BatchPosition {
   /** Logical topic name. */
-  readonly topic: string;
+  readonly topic: EventTopic;
   readonly partition: number;
   readonly nextOffset: string;
 }
@@ -105,7 +103,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
 
   async listen(callback: (error?: unknown) => void): Promise<void> {
     try {
-      for (const topic of Object.keys(this.options.topics)) {
+      for (const topic of this.options.topics) {
         if (!this.getHandlerByPattern(topic))
           throw new Error(`no @EventPattern('${topic}') handler for ${this.options.groupId}`);
       }
@@ -132,13 +130,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const onRebalance = this.options.onRebalance;
     if (onRebalance) {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
-        const prefix = this.options.topicPrefix;
-        const owned = Object.fromEntries(
-          Object.entries(payload.memberAssignment).map(([topic, partitions]) => [
-            topic.slice(prefix.length),
-            partitions,
-          ]),
-        );
+        const owned: Record<string, readonly number[]> = {};
+        for (const [topic, partitions] of Object.entries(payload.memberAssignment as Record<string, number[]>)) {
+          const logical = this.options.codec.names.logical(topic);
+          if (logical) owned[logical] = partitions;
+        }
         onRebalance(owned);
       });
     }
@@ -150,7 +146,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       setTimeout(() => void this.replaceConsumer(consumer), 1_000);
     });
     await consumer.connect();
-    const topics = Object.keys(this.options.topics).map((t) => `${this.options.topicPrefix}${t}`);
+    const topics = this.options.topics.map((t) => this.options.codec.names.of(t));
     await consumer.subscribe({ topics, fromBeginning: true }).catch((error: Error) => {
       throw new Error(
         `${this.options.groupId} cannot subscribe to ${topics.join(', ')}: ${error.message} (npm run topics:apply creates them)`,
@@ -244,7 +240,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
 
   private async processBatch(payload: EachBatchPayload, heartbeat: () => Promise<void>): Promise<void> {
     const { batch } = payload;
-    const logicalTopic = batch.topic.slice(this.options.topicPrefix.length);
+    const logicalTopic = this.options.codec.names.logical(batch.topic);
+    if (!logicalTopic) throw new Error(`${batch.topic} is not an event topic of this deployment`);
     const decoded: DecodedMessage[] = [];
     const poison: DeadLetter[] = [];
     for (const message of batch.messages) {
@@ -262,7 +259,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       }
     }
     const nextOffset = String(BigInt(batch.lastOffset()) + 1n);
-    const eventBatch: EventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded, nextOffset };
+    const eventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded, nextOffset } as EventBatch;
     // A consumer span per traced message (nothing when tracing is off); handlers find it with messageContext().
     const traced = traceIncoming(decoded, {
       topic: logicalTopic,
@@ -319,12 +316,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     payload.resolveOffset(batch.lastOffset());
   }
 
-  private async decode(message: KafkaMessage, logicalTopic: string): Promise<DecodedMessage> {
+  private async decode(message: KafkaMessage, logicalTopic: EventTopic): Promise<DecodedMessage> {
     if (!message.value) throw new Error('empty value');
-    const schema = this.options.topics[logicalTopic] as SchemaName;
     return {
       key: message.key?.toString() ?? null,
-      value: this.options.codec.parse(schema, await this.options.codec.decode(message.value)),
+      value: await this.options.codec.decodeAs(logicalTopic, message.value),
       headers: headersToStrings(message.headers),
       offset: message.offset,
       timestamp: message.timestamp,

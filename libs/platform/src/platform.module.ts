@@ -13,9 +13,9 @@ import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
-import { createSchemaRegistry, EventCodec, readSchemaFiles } from '#libs/events';
+import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames } from '#libs/events';
 import { APP_FILTER, HttpAdapterHost } from '@nestjs/core';
-import { createKafka, openAdmin, topicCatalog } from '#libs/kafka';
+import { createKafka, openAdmin } from '#libs/kafka';
 import {
   createMetricsRegistry,
   instrumentHttp,
@@ -154,14 +154,9 @@ export class PlatformModule {
           // separate step; an incompatible local schema fails the start, which is the point of BACKWARD checks.
           provide: EVENT_CODEC,
           useFactory: async () => {
-            const topics = topicCatalog({
-              prefix: config.KAFKA_TOPIC_PREFIX,
-              partitions: config.KAFKA_PARTITIONS,
-              replicationFactor: config.KAFKA_REPLICATION_FACTOR,
-            });
             const codec = new EventCodec(
               createSchemaRegistry(config.SCHEMA_REGISTRY_URL),
-              topics,
+              new TopicNames(config.KAFKA_TOPIC_PREFIX),
               await readSchemaFiles(),
             );
             await codec.registerAll();

@@ -3,13 +3,15 @@
  * `validateDefinition`; anything arriving from outside is `unknown` until then.
  */
 
+import { NodeTypeValues, type NodeType } from '../../events/src/generated/event-types.js';
+
 /**
- * The node types the platform can run. Kept here (not imported from `#libs/kafka`, which declares the same list for its
- * dispatch topics) so this library stays free of Kafka client code and usable in a browser; a unit test keeps the two
- * lists equal.
+ * The node types the platform can run: the NodeType enum of schemas/node-dispatch.avsc, read from the generated
+ * declarations themselves (a module without imports), so this library stays free of the codec and Kafka client code
+ * and usable in a browser.
  */
-export const NODE_TYPES = ['function', 'http_request', 'agent', 'hitl', 'delay'] as const;
-export type NodeType = (typeof NODE_TYPES)[number];
+export const NODE_TYPES = NodeTypeValues;
+export type { NodeType };
 
 export interface WorkflowDefinition {
   nodes: Record<string, NodeDefinition>;

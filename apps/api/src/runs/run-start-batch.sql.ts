@@ -30,7 +30,6 @@ export interface RunAccepted {
 export async function writeRunStarts(
   client: PoolClient,
   codec: EventCodec,
-  topic: string,
   requests: readonly StartRunRequest[],
   eager?: EagerRows,
 ): Promise<GroupOutcome<RunAccepted>[]> {
@@ -87,22 +86,23 @@ export async function writeRunStarts(
   const inserted = await insertOutboxRows(
     client,
     await Promise.all(
-      starts.map(async ({ request, accepted }) => ({
-        topic,
-        key: accepted.runId,
-        eventType: 'run.requested',
-        ...(request.traceHeaders ? { headers: request.traceHeaders } : {}),
-        payload: await codec.encode('run-requested', topic, {
-          // The first event of the run's key.
-          ...envelope(1, request.workspaceId),
-          type: 'run.requested',
-          runId: accepted.runId,
-          workflowId: request.workflowId,
-          workflowVersion: accepted.workflowVersion,
-          inputJson: JSON.stringify(request.input),
-          tag: request.tag,
-        }),
-      })),
+      starts.map(({ request, accepted }) =>
+        codec.outboxRow(
+          'run.requested',
+          accepted.runId,
+          {
+            // The first event of the run's key.
+            ...envelope(1, request.workspaceId),
+            type: 'run.requested',
+            runId: accepted.runId,
+            workflowId: request.workflowId,
+            workflowVersion: accepted.workflowVersion,
+            inputJson: JSON.stringify(request.input),
+            tag: request.tag,
+          },
+          request.traceHeaders,
+        ),
+      ),
     ),
     eager ? { publishAfterMs: eager.publishAfterMs } : {},
   );

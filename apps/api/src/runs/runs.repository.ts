@@ -26,7 +26,6 @@ export class RunsRepository {
     @Inject(CONFIG) private readonly config: AppConfig,
     eager: EagerOutbox,
   ) {
-    const topic = `${config.KAFKA_TOPIC_PREFIX}run.requested`;
     const waker = new OutboxWaker(pool);
     this.starts = new GroupCommit(pool, {
       maxBatch: config.PATCH_WRITE_MAX_BATCH,
@@ -37,7 +36,7 @@ export class RunsRepository {
         error instanceof ProblemError
           ? error
           : new ProblemError('dependency_unavailable', `could not store the run: ${(error as Error).message}`),
-      write: (client, requests, afterCommit) => writeRunStarts(client, codec, topic, requests, eager.rows(afterCommit)),
+      write: (client, requests, afterCommit) => writeRunStarts(client, codec, requests, eager.rows(afterCommit)),
     });
   }
 
@@ -63,18 +62,12 @@ export class RunsRepository {
       const status = rows[0]?.status;
       if (status === undefined) throw new ProblemError('not_found', `no run ${runId}`);
       if (isTerminal(status as never)) throw new ProblemError('conflict', `run ${runId} has already ended (${status})`);
-      const topic = `${this.config.KAFKA_TOPIC_PREFIX}run.control`;
       await insertOutboxRows(client, [
-        {
-          topic,
-          key: runId,
-          eventType: 'run.control',
-          payload: await this.codec.encode(
-            'run-control',
-            topic,
-            runControlEvent({ workspaceId, runId, kind: 'cancel', reason }),
-          ),
-        },
+        await this.codec.outboxRow(
+          'run.control',
+          runId,
+          runControlEvent({ workspaceId, runId, kind: 'cancel', reason }),
+        ),
       ]);
     });
   }
@@ -95,27 +88,21 @@ export class RunsRepository {
       );
       const attempt = rows[0]?.attempt;
       if (attempt === undefined) throw await this.whyNoApproval(workspaceId, runId, nodeId);
-      const topic = `${this.config.KAFKA_TOPIC_PREFIX}node.completed`;
       const output = { approved: decision.approved, comment: decision.comment, decidedBy: decision.keyId };
       await insertOutboxRows(client, [
-        {
-          topic,
-          key: runId,
-          eventType: 'node.completed',
-          payload: await this.codec.encode('node-completed', topic, {
-            ...envelope(0, workspaceId),
-            type: 'node.completed',
-            runId,
-            nodeId,
-            attempt,
-            status: decision.approved ? 'succeeded' : 'failed',
-            outputJson: decision.approved ? JSON.stringify(output) : null,
-            outputRef: null,
-            error: decision.approved ? null : `rejected${decision.comment ? `: ${decision.comment}` : ''}`,
-            nodeType: 'hitl',
-            startedAt: null,
-          }),
-        },
+        await this.codec.outboxRow('node.completed', runId, {
+          ...envelope(0, workspaceId),
+          type: 'node.completed',
+          runId,
+          nodeId,
+          attempt,
+          status: decision.approved ? 'succeeded' : 'failed',
+          outputJson: decision.approved ? JSON.stringify(output) : null,
+          outputRef: null,
+          error: decision.approved ? null : `rejected${decision.comment ? `: ${decision.comment}` : ''}`,
+          nodeType: 'hitl',
+          startedAt: null,
+        }),
       ]);
     });
   }

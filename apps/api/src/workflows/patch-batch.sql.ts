@@ -40,7 +40,6 @@ const idempotencyScope = (workflowId: string) => `patches:${workflowId}`;
 export async function writePatchBatch(
   client: PoolClient,
   codec: EventCodec,
-  topic: string,
   requests: readonly PatchRequest[],
   eager?: EagerRows,
 ): Promise<BatchOutcome[]> {
@@ -104,20 +103,21 @@ export async function writePatchBatch(
     ],
   );
   const rows: OutboxRow[] = await Promise.all(
-    patches.map(async ({ request, patch }) => ({
-      topic,
-      key: request.workflowId,
-      eventType: 'patch.created',
-      ...(request.traceHeaders ? { headers: request.traceHeaders } : {}),
-      payload: await codec.encode('patch-created', topic, {
-        ...envelope(patch.seq, request.workspaceId),
-        type: 'patch.created',
-        workflowId: request.workflowId,
-        patchId: patch.patchId,
-        opsJson: JSON.stringify(request.ops),
-        idempotencyKey: request.idempotencyKey ?? null,
-      }),
-    })),
+    patches.map(({ request, patch }) =>
+      codec.outboxRow(
+        'patch.created',
+        request.workflowId,
+        {
+          ...envelope(patch.seq, request.workspaceId),
+          type: 'patch.created',
+          workflowId: request.workflowId,
+          patchId: patch.patchId,
+          opsJson: JSON.stringify(request.ops),
+          idempotencyKey: request.idempotencyKey ?? null,
+        },
+        request.traceHeaders,
+      ),
+    ),
   );
   eager?.publish(await insertOutboxRows(client, rows, eager ? { publishAfterMs: eager.publishAfterMs } : {}));
   await storeAnswers(

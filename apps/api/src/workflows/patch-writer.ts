@@ -29,7 +29,6 @@ export class PatchWriter {
     @Inject(CONFIG) config: AppConfig,
     eager: EagerOutbox,
   ) {
-    const topic = `${config.KAFKA_TOPIC_PREFIX}patch.created`;
     const waker = new OutboxWaker(pool);
     this.commits = new GroupCommit(pool, {
       maxBatch: config.PATCH_WRITE_MAX_BATCH,
@@ -40,7 +39,7 @@ export class PatchWriter {
       ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
       unavailable,
       write: async (client, requests, afterCommit) =>
-        (await writePatchBatch(client, codec, topic, requests, eager.rows(afterCommit))).map((outcome, index) =>
+        (await writePatchBatch(client, codec, requests, eager.rows(afterCommit))).map((outcome, index) =>
           toGroupOutcome(outcome, requests[index] as PatchRequest),
         ),
     });

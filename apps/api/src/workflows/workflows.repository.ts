@@ -51,8 +51,7 @@ export class WorkflowsRepository {
   /** Version 1 and its workflow.materialized event, in one transaction. */
   async create(workspaceId: string, name: string, definition: WorkflowDefinition): Promise<{ id: string; version: 1 }> {
     const id = randomUUID();
-    const topic = `${this.config.KAFKA_TOPIC_PREFIX}workflow.materialized`;
-    const payload = await this.codec.encode('workflow-materialized', topic, {
+    const row = await this.codec.outboxRow('workflow.materialized', id, {
       ...envelope(1, workspaceId),
       type: 'workflow.materialized',
       workflowId: id,
@@ -71,7 +70,7 @@ export class WorkflowsRepository {
         'INSERT INTO workflow_versions (workflow_id, version, definition, applied_through_seq) VALUES ($1, 1, $2, 0)',
         [id, JSON.stringify(definition)],
       );
-      await insertOutboxRows(client, [{ topic, key: id, eventType: 'workflow.materialized', payload }]);
+      await insertOutboxRows(client, [row]);
     });
     return { id, version: 1 };
   }

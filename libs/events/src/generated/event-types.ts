@@ -1,7 +1,8 @@
 // Generated from schemas/*.avsc by `npm run schemas:gen`. Do not edit: change the schema and regenerate.
 /* eslint-disable */
 
-export type NodeOutcome = "succeeded" | "failed" | "timed_out";
+export const NodeOutcomeValues = ["succeeded", "failed", "timed_out"] as const;
+export type NodeOutcome = (typeof NodeOutcomeValues)[number];
 
 /** A worker finished a node attempt, successfully or not; key = run id. */
 export interface NodeCompleted {
@@ -29,7 +30,8 @@ export interface NodeCompleted {
   readonly startedAt: null | number;
 }
 
-export type NodeType = "function" | "http_request" | "agent" | "hitl" | "delay";
+export const NodeTypeValues = ["function", "http_request", "agent", "hitl", "delay"] as const;
+export type NodeType = (typeof NodeTypeValues)[number];
 
 /** A node attempt is ready for a worker of its type; key = run id. */
 export interface NodeDispatch {
@@ -73,9 +75,11 @@ export interface PatchCreated {
   readonly idempotencyKey: null | string;
 }
 
-export type RunControlKind = "cancel" | "timer" | "poison";
+export const RunControlKindValues = ["cancel", "timer", "poison"] as const;
+export type RunControlKind = (typeof RunControlKindValues)[number];
 
-export type TimerKind = "retry" | "node_timeout" | "run_timeout" | "delay";
+export const TimerKindValues = ["retry", "node_timeout", "run_timeout", "delay"] as const;
+export type TimerKind = (typeof TimerKindValues)[number];
 
 /** A command for a run's coordinator that does not come from a worker: a cancel, a fired timer, or a poisoned task; key = run id, so it reaches the run's owner. */
 export interface RunControl {
