@@ -20,7 +20,7 @@ import {
   type RunState,
 } from '#libs/runs';
 import { endSpan, messageContext, startSpan, traceHeaders, tracingEnabled, type StartedSpan } from '#libs/tracing';
-import { BatchCoalescer } from '#libs/messaging';
+import { BatchCoalescer, Permits } from '#libs/messaging';
 import { restoreChangelog } from './changelog-restore.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { DefinitionCache } from './definition-cache.js';
@@ -52,6 +52,8 @@ const FORGET_PER_TRANSACTION = 1_000;
 export class CoordinatorService implements OnApplicationShutdown {
   readonly partitions: RunPartitions;
   private readonly writers = new Map<number, BatchCoalescer<PartitionWork>>();
+  /** Partitions waiting here gather more input for their next transaction meanwhile. */
+  private readonly transactions: Permits;
   /**
    * With tracing on, the trace context each owned, unfinished run was last seen in: its events that carry none (fired
    * timers) continue the run's trace from there. Lost on restart and rebalance.
@@ -73,6 +75,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     @Inject(LOGGER) logger: Logger,
   ) {
     this.groupId = `${config.KAFKA_TOPIC_PREFIX}coordinator`;
+    this.transactions = new Permits(config.COORDINATOR_MAX_TRANSACTIONS);
     this.definitions = new DefinitionCache(pool);
     this.evaluator = new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 });
     this.content = new ContentStore(pool);
@@ -132,7 +135,7 @@ export class CoordinatorService implements OnApplicationShutdown {
   private writer(partition: number): BatchCoalescer<PartitionWork> {
     let writer = this.writers.get(partition);
     if (!writer) {
-      writer = new BatchCoalescer((work) => this.process(partition, work));
+      writer = new BatchCoalescer((work) => this.transactions.with(() => this.process(partition, work)));
       this.writers.set(partition, writer);
     }
     return writer;

@@ -106,6 +106,11 @@ export const configSchema = z.object({
    */
   COORDINATOR_CONCURRENCY: positiveInt.max(1_024).default(64),
   /**
+   * Kafka transactions a coordinator runs at once (one per partition it owns at most). Each costs the same round trips
+   * however many runs it carries, so bounding them makes the waiting partitions' next ones fuller.
+   */
+  COORDINATOR_MAX_TRANSACTIONS: positiveInt.max(1_024).default(4),
+  /**
    * How long a coordinator remembers a finished run (in memory and in the run.state changelog) before its changelog
    * record becomes a tombstone: a duplicate run.requested arriving within it (an outbox row published twice) is
    * recognised; one arriving later is checked against the runs projection in Postgres.

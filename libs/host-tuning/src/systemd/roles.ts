@@ -18,13 +18,14 @@ export interface RoleUnit {
 }
 
 // The API answers clients and the coordinator moves every run forward, so they win the plane's CPU when it is
-// contended; relay and materializer work in batches and absorb a delay. The API holds the most connections and
-// caches, hence the largest memory share.
+// contended; relay, materializer and run projector work in batches off the runs' path and absorb a delay. The API
+// holds the most connections and caches, hence the largest memory share; the coordinator holds its runs in memory.
 export const ROLE_UNITS: readonly RoleUnit[] = [
-  { role: 'api', plane: 'control', port: 8080, cpuWeight: 200, memoryShare: 0.35 },
+  { role: 'api', plane: 'control', port: 8080, cpuWeight: 200, memoryShare: 0.3 },
   { role: 'coordinator', plane: 'control', port: 9403, cpuWeight: 200, memoryShare: 0.25 },
-  { role: 'outbox-relay', plane: 'control', port: 9401, cpuWeight: 100, memoryShare: 0.15 },
-  { role: 'materializer', plane: 'control', port: 9402, cpuWeight: 100, memoryShare: 0.25 },
+  { role: 'outbox-relay', plane: 'control', port: 9401, cpuWeight: 100, memoryShare: 0.1 },
+  { role: 'materializer', plane: 'control', port: 9402, cpuWeight: 100, memoryShare: 0.2 },
+  { role: 'run-projector', plane: 'control', port: 9408, cpuWeight: 100, memoryShare: 0.15 },
   { role: 'worker', plane: 'runner', port: 9404, cpuWeight: 100, memoryShare: 1, template: true },
   { role: 'fanout', plane: 'fanout', port: 9405, cpuWeight: 100, memoryShare: 1 },
 ];
