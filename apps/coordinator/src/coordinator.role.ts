@@ -26,7 +26,6 @@ export const coordinatorRole: RoleDefinition = {
         sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
         partitionsConsumedConcurrently: config.COORDINATOR_CONCURRENCY,
         partitionAssigners: [CoPartitionedAssigner],
-        offsetsCommittedBy: 'handler',
         onRebalance: (assignment) => coordinator.assign(assignment),
         onDeadLetters: (letters, position) => coordinator.failPoisonedRuns(letters, position),
       }),

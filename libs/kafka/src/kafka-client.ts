@@ -27,10 +27,15 @@ const LEVELS: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
 };
 
 /**
- * kafkajs warns whenever an idempotent producer is given a retry count; the relay's producers bound theirs on purpose
- * (a failed publish rolls back and backs off visibly), so the warning says nothing and is logged at debug.
+ * Lines kafkajs logs as warnings or errors for what is expected and handled, logged at debug instead: the warning
+ * whenever an idempotent producer is given a retry count (the relay's producers bound theirs on purpose: a failed
+ * publish rolls back and backs off visibly), and the broker's CONCURRENT_TRANSACTIONS answer to a transaction begun
+ * while the previous one's markers are still being written, which the producer retries.
  */
-const EXPECTED_WARNINGS = ['Limiting retries for the idempotent producer'];
+const EXPECTED = [
+  'Limiting retries for the idempotent producer',
+  'another concurrent operation on the same transaction',
+];
 
 /** The one place kafkajs is constructed, so a successor client can replace it behind this module. */
 export function createKafka(options: { brokers: string[]; clientId: string; logger: Logger }): Kafka {
@@ -45,7 +50,9 @@ export function createKafka(options: { brokers: string[]; clientId: string; logg
       () =>
       ({ level, namespace, log }) => {
         const { message, ...extra } = log;
-        const expected = EXPECTED_WARNINGS.some((text) => String(message).startsWith(text));
+        const error = (extra as { error?: unknown }).error;
+        const text = `${String(message)} ${typeof error === 'string' ? error : ''}`;
+        const expected = EXPECTED.some((known) => text.includes(known));
         options.logger[expected ? 'debug' : LEVELS[level]]({ namespace, ...extra }, message);
       },
   });

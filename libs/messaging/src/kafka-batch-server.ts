@@ -40,21 +40,13 @@ export interface KafkaBatchServerOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Replaces kafkajs' round-robin assignor, e.g. with the co-partitioned one for a group reading several topics. */
   readonly partitionAssigners?: PartitionAssigner[];
-  /**
-   * Called after poison messages reached their dead-letter topic, before the offsets move past them (to `position`,
-   * which a handler that commits its own offsets must commit).
-   */
+  /** Called after poison messages reached their dead-letter topic, before the offsets move past them (`position`). */
   readonly onDeadLetters?: (letters: readonly DeadLetter[], position: BatchPosition) => Promise<void>;
   /**
    * Called when this member (re)joins the group, with the partitions it now owns per topic: they may have changed,
    * so caches of theirs are stale.
    */
   readonly onRebalance?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
-  /**
-   * `server` (default): offsets are committed after the handler resolved. `handler`: the handler commits them itself,
-   * with its output, in a Kafka transaction (consume-transform-produce); the server only moves its fetch position.
-   */
-  readonly offsetsCommittedBy?: 'server' | 'handler';
   /** A compacted topic's tombstones (no value) are skipped instead of being dead-lettered as undecodable. */
   readonly skipTombstones?: boolean;
 }
@@ -218,10 +210,6 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       return;
     } finally {
       clearInterval(beating);
-    }
-    if (this.options.offsetsCommittedBy === 'handler') {
-      await heartbeat();
-      return;
     }
     const next = String(BigInt(batch.lastOffset()) + 1n);
     try {

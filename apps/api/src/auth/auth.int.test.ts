@@ -14,7 +14,8 @@ describe('API keys and tenancy (invariant 7)', () => {
   let foreignKey: string;
 
   before(async () => {
-    api = await startRoles(ctx, [apiRole]);
+    // The API alone, without topics: its outbox rows stay where it wrote them (no eager publishing) for the test to see.
+    api = await startRoles(ctx, [apiRole], { ...ctx.config, OUTBOX_EAGER_GRACE_MS: 0 });
     const created = await api.request<{ id: string }>('POST', '/v1/workflows', {
       body: { name: 'w', definition: SAMPLE_DEFINITION },
     });

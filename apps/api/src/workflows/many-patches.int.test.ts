@@ -16,7 +16,8 @@ describe('reads of a workflow with thousands of patches', () => {
   let id: string;
 
   before(async () => {
-    api = await startRoles(ctx, [apiRole]);
+    // The API alone, without topics: its outbox rows stay where it wrote them (no eager publishing) for the test to see.
+    api = await startRoles(ctx, [apiRole], { ...ctx.config, OUTBOX_EAGER_GRACE_MS: 0 });
     pool = createPool(ctx.databaseUrl, { name: 'many-patches' });
     ctx.defer(() => pool.end());
     id = (

@@ -24,7 +24,8 @@ describe('workflows and patches over HTTP', () => {
     ).rows[0];
 
   before(async () => {
-    api = await startRoles(ctx, [apiRole]);
+    // The API alone, without topics: its outbox rows stay where it wrote them (no eager publishing) for the test to see.
+    api = await startRoles(ctx, [apiRole], { ...ctx.config, OUTBOX_EAGER_GRACE_MS: 0 });
     pool = createPool(ctx.databaseUrl, { name: 'workflows-test' });
     ctx.defer(() => pool.end());
     const created = await api.request<{ id: string; version: number }>('POST', '/v1/workflows', {
