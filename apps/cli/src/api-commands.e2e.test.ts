@@ -5,13 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { apiRole } from '#apps/api/src/api.role.js';
-import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
-import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
-import { fanoutRole } from '#apps/fanout/src/fanout.role.js';
-import { materializerRole } from '#apps/materializer/src/materializer.role.js';
-import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
-import { workerRole } from '#apps/worker/src/worker.role.js';
+import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
 import { cliEnv, runCli, runCommand, type CliResult } from './cli-process.test-support.js';
@@ -31,15 +25,7 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
 
   before(async () => {
     await createTopics(ctx);
-    const app = await startRoles(ctx, [
-      apiRole,
-      outboxRelayRole,
-      materializerRole,
-      coordinatorRole,
-      runProjectorRole,
-      workerRole,
-      fanoutRole,
-    ]);
+    const app = await startRoles(ctx, ALL_ROLES);
     await app.app.listen(0, '127.0.0.1');
     const port = (app.app.getHttpServer().address() as AddressInfo).port;
     apiUrl = `http://127.0.0.1:${port}`;

@@ -1,9 +1,6 @@
-import type { Kafka } from 'kafkajs';
-import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
-import { dispatchTopic, type EventCodec } from '#libs/events';
-import { KafkaBatchServer } from '#libs/messaging';
-import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, type RoleDefinition } from '#libs/platform';
+import { dispatchTopic } from '#libs/events';
+import { CONFIG, roleConsumer, type RoleDefinition } from '#libs/platform';
 import { WorkerModule } from './worker.module.js';
 import { WorkerService } from './worker.service.js';
 
@@ -15,20 +12,13 @@ export const workerRole: RoleDefinition = {
   transports: (app) => {
     const config = app.get<AppConfig>(CONFIG);
     const worker = app.get(WorkerService);
-    return config.WORKER_TYPES.map(
-      (type) =>
-        new KafkaBatchServer({
-          kafka: app.get<Kafka>(KAFKA),
-          codec: app.get<EventCodec>(EVENT_CODEC),
-          logger: app.get<Logger>(LOGGER).child({ component: `worker-${type}` }),
-          groupId: `${config.KAFKA_TOPIC_PREFIX}worker-${type}`,
-          topics: [dispatchTopic(type)],
-          maxWaitTimeInMs: config.WORKER_MAX_WAIT_MS,
-          maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
-          sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
-          partitionsConsumedConcurrently: config.WORKER_CONCURRENCY,
-          onDeadLetters: (letters) => worker.reportPoisonedTasks(letters),
-        }),
+    return config.WORKER_TYPES.map((type) =>
+      roleConsumer(app, `worker-${type}`, {
+        topics: [dispatchTopic(type)],
+        maxWaitTimeInMs: config.WORKER_MAX_WAIT_MS,
+        partitionsConsumedConcurrently: config.WORKER_CONCURRENCY,
+        onDeadLetters: (letters) => worker.reportPoisonedTasks(letters),
+      }),
     );
   },
 };
