@@ -119,7 +119,8 @@ export async function writePatchBatch(
       ),
     ),
   );
-  eager?.publish(await insertOutboxRows(client, rows, eager ? { publishAfterMs: eager.publishAfterMs } : {}));
+  const inserted = await insertOutboxRows(client, rows, eager ? { publishAfterMs: eager.publishAfterMs } : {});
+  eager?.publish(inserted);
   await storeAnswers(
     client,
     patches
