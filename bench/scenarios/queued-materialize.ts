@@ -83,7 +83,6 @@ function eventBatch(
   return {
     topic: 'patch.created',
     partition: 0,
-    nextOffset: String(sorted.length),
     messages: sorted.map((patch, offset) => {
       const value: PatchCreated = {
         eventId: randomUUID(),

@@ -7,10 +7,6 @@ export interface RestoreOptions {
   readonly kafka: Kafka;
   readonly codec: EventCodec;
   readonly logger: Logger;
-  /** Full name of the changelog topic. */
-  readonly topic: string;
-  /** Prefix for the throw-away consumer group's name. */
-  readonly groupPrefix: string;
   readonly timeoutMs: number;
 }
 
@@ -32,9 +28,9 @@ export async function restoreChangelog(
   const admin = openAdmin(options.kafka, 'coordinator-restore');
   await admin.connect();
   let ends: Map<number, bigint>;
-  const groupId = `${options.groupPrefix}coordinator-restore.${randomBytes(6).toString('hex')}`;
+  const groupId = `${options.codec.names.prefix}coordinator-restore.${randomBytes(6).toString('hex')}`;
   try {
-    const offsets = await admin.fetchTopicOffsets(options.topic);
+    const offsets = await admin.fetchTopicOffsets(options.codec.names.of('run.state'));
     ends = new Map(
       offsets
         .filter((o) => restored.has(o.partition) && BigInt(o.high) > BigInt(o.low))
@@ -56,6 +52,7 @@ async function readUntil(
   others: readonly number[],
   restored: Map<number, Map<string, RunStateRecord>>,
 ): Promise<void> {
+  const topic = options.codec.names.of('run.state');
   const consumer = openConsumer(options.kafka, {
     groupId,
     maxWaitTimeInMs: 50,
@@ -76,13 +73,13 @@ async function readUntil(
   };
   try {
     consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (others.length) consumer.pause([{ topic: options.topic, partitions: [...others] }]);
+      if (others.length) consumer.pause([{ topic, partitions: [...others] }]);
     });
     // Emitted for every fetched batch, also for one holding nothing but transaction markers.
     consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => reached(payload.partition, payload.lastOffset));
     consumer.on(consumer.events.CRASH, ({ payload }) => failed(payload.error));
     await consumer.connect();
-    await consumer.subscribe({ topic: options.topic, fromBeginning: true });
+    await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
       eachBatch: async ({ batch }) => {

@@ -18,7 +18,7 @@ export const coordinatorRole: RoleDefinition = {
         partitionsConsumedConcurrently: config.COORDINATOR_CONCURRENCY,
         partitionAssigners: [CoPartitionedAssigner],
         onRebalance: (assignment) => coordinator.assign(assignment),
-        onDeadLetters: (letters, position) => coordinator.failPoisonedRuns(letters, position),
+        onDeadLetters: (letters) => coordinator.failPoisonedRuns(letters),
       }),
     ];
   },

@@ -7,7 +7,7 @@ import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CompressionTypes, type Kafka, type Transaction } from '#libs/kafka';
-import { PartitionLost, type BatchPosition, type DeadLetter, type DecodedMessage } from '#libs/messaging';
+import { PartitionLost, type DeadLetter, type DecodedMessage } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
@@ -30,11 +30,8 @@ import { runMessages } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
 import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
 
-/** Inputs of one partition number to apply in one transaction, and where each input topic's consumption then stands. */
-interface PartitionWork {
-  readonly inputs: readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
-  readonly position: BatchPosition;
-}
+/** Inputs of one partition number (from one batch, or from its dead letters), applied together with others. */
+type PartitionWork = readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
 
 /** Tombstones written per transaction at most, so forgetting a burst of finished runs never makes one huge. */
 const FORGET_PER_TRANSACTION = 1_000;
@@ -96,8 +93,6 @@ export class CoordinatorService implements OnApplicationShutdown {
             kafka,
             codec,
             logger: this.logger,
-            topic: codec.names.of('run.state'),
-            groupPrefix: config.KAFKA_TOPIC_PREFIX,
             timeoutMs: 60_000,
           },
           partitions,
@@ -116,7 +111,7 @@ export class CoordinatorService implements OnApplicationShutdown {
   }
 
   handle(batch: CoordinatorBatch): Promise<void> {
-    return this.writer(batch.partition).submit({ inputs: coordinatorInputs(batch), position: batch });
+    return this.writer(batch.partition).submit(coordinatorInputs(batch));
   }
 
   /**
@@ -124,7 +119,9 @@ export class CoordinatorService implements OnApplicationShutdown {
    * than wait for an event that will never be applied (DESIGN §3, invariants 3 and 6), before the transport moves the
    * offsets past them. The key is the run id, which is all an undecodable message still tells.
    */
-  async failPoisonedRuns(letters: readonly DeadLetter[], position: BatchPosition): Promise<void> {
+  async failPoisonedRuns(letters: readonly DeadLetter[]): Promise<void> {
+    const partition = letters[0]?.partition;
+    if (partition === undefined) return;
     const inputs = letters.flatMap((letter): { runId: string; input: CoordinatorInput }[] => {
       const runId = letter.message.key?.toString();
       if (!runId || !/^[0-9a-f-]{36}$/i.test(runId)) return [];
@@ -132,7 +129,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       const reason = `an event of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (${where})`;
       return [{ runId, input: { kind: 'poison', reason } }];
     });
-    await this.writer(position.partition).submit({ inputs, position });
+    await this.writer(partition).submit(inputs);
     if (inputs.length) {
       this.logger.error({ runs: inputs.map((i) => i.runId) }, 'runs failed: their events went to dead letters');
     }
@@ -154,7 +151,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     const byRun = new Map<string, CoordinatorInput[]>();
     // Per run, the context of its latest traced event in this write (none when tracing is off).
     const causes = new Map<string, Context>();
-    for (const { inputs } of work) {
+    for (const inputs of work) {
       for (const { runId, input, message } of inputs) {
         const cause = message && messageContext(message);
         if (cause) causes.set(runId, cause);

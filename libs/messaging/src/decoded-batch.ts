@@ -15,8 +15,6 @@ export interface EventBatch<T extends EventTopic = EventTopic> {
   readonly topic: T;
   readonly partition: number;
   readonly messages: readonly DecodedMessage<EventOf<T>>[];
-  /** The offset to commit once this batch is done: past its last message, poison included. */
-  readonly nextOffset: string;
 }
 
 /** A batch of any of the topics T, as a union a handler narrows by `topic`. */

@@ -6,7 +6,7 @@ export {
   type EventBatch,
 } from './decoded-batch.js';
 export { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
-export { KafkaBatchServer, type BatchPosition, type KafkaBatchServerOptions } from './kafka-batch-server.js';
+export { KafkaBatchServer, type KafkaBatchServerOptions } from './kafka-batch-server.js';
 export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned-assigner.js';
 export { BatchCoalescer } from './batch-coalescer.js';
 export { Permits } from './permits.js';

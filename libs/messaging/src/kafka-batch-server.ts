@@ -40,8 +40,8 @@ export interface KafkaBatchServerOptions {
   readonly partitionsConsumedConcurrently?: number;
   /** Replaces kafkajs' round-robin assignor, e.g. with the co-partitioned one for a group reading several topics. */
   readonly partitionAssigners?: PartitionAssigner[];
-  /** Called after poison messages reached their dead-letter topic, before the offsets move past them (`position`). */
-  readonly onDeadLetters?: (letters: readonly DeadLetter[], position: BatchPosition) => Promise<void>;
+  /** Called after poison messages (all of one partition) reached their dead-letter topic, before the offsets move past them. */
+  readonly onDeadLetters?: (letters: readonly DeadLetter[]) => Promise<void>;
   /**
    * Called when this member (re)joins the group, with the partitions it now owns per topic: they may have changed,
    * so caches of theirs are stale.
@@ -49,14 +49,6 @@ export interface KafkaBatchServerOptions {
   readonly onRebalance?: (assignment: Readonly<Record<string, readonly number[]>>) => void;
   /** A compacted topic's tombstones (no value) are skipped instead of being dead-lettered as undecodable. */
   readonly skipTombstones?: boolean;
-}
-
-/** Where a partition's consumption stands once a batch is done. */
-export interface BatchPosition {
-  /** Logical topic name. */
-  readonly topic: EventTopic;
-  readonly partition: number;
-  readonly nextOffset: string;
 }
 
 /** Commit refusals that mean "this member no longer owns the partition", not "the batch failed". */
@@ -246,8 +238,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         });
       }
     }
-    const nextOffset = String(BigInt(batch.lastOffset()) + 1n);
-    const eventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded, nextOffset } as EventBatch;
+    const eventBatch = { topic: logicalTopic, partition: batch.partition, messages: decoded } as EventBatch;
     // A consumer span per traced message (nothing when tracing is off); handlers find it with messageContext().
     const traced = traceIncoming(decoded, {
       topic: logicalTopic,
@@ -274,10 +265,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     if (decoded.length && !(await this.tryHandle(eventBatch, heartbeat))) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {
-        const ok = await this.tryHandle(
-          { ...eventBatch, messages: [message], nextOffset: String(BigInt(message.offset) + 1n) },
-          heartbeat,
-        );
+        const ok = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat);
         if (!ok) {
           poison.push({
             sourceTopic: batch.topic,
@@ -295,11 +283,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     }
     if (poison.length) {
       await sendToDeadLetters(this.producer as Producer, poison);
-      await this.options.onDeadLetters?.(poison, {
-        topic: eventBatch.topic,
-        partition: batch.partition,
-        nextOffset: eventBatch.nextOffset,
-      });
+      await this.options.onDeadLetters?.(poison);
     }
     payload.resolveOffset(batch.lastOffset());
   }
