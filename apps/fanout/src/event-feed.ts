@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventCodec, EventTopic } from '#libs/events';
 import { openAdmin, openConsumer, type Consumer, type EachBatchPayload, type Kafka } from '#libs/kafka';
+import { RecentMessages } from './recent-messages.js';
 import { runEventFromKafka, runKey } from './run-events.js';
 import type { StreamEvent } from './stream-event.js';
 import { Subscribers } from './subscribers.js';
@@ -13,6 +14,13 @@ export interface EventFeedOptions {
   readonly codec: EventCodec;
   readonly logger: Logger;
   readonly sessionTimeoutMs: number;
+  /** How long and how many bytes of every subject's raw events to keep (RecentMessages). */
+  readonly recent: { retainMs: number; maxBytes: number };
+}
+
+interface RawEvent {
+  readonly topic: EventTopic;
+  readonly value: Buffer;
 }
 
 /** Per topic: how a message key routes, and how a decoded value becomes a stream event. */
@@ -46,6 +54,7 @@ const TOPICS: Partial<
 export class EventFeed {
   readonly subscribers = new Subscribers();
   readonly groupId: string;
+  private readonly recent: RecentMessages<RawEvent>;
   private consumer: Consumer | undefined;
   private readonly ready: Promise<void>;
   private markReady: () => void = () => undefined;
@@ -54,6 +63,21 @@ export class EventFeed {
     const prefix = options.codec.names.prefix;
     this.groupId = `${prefix}fanout.${hostname()}.${process.pid}.${randomBytes(4).toString('hex')}`;
     this.ready = new Promise((resolve) => (this.markReady = resolve));
+    this.recent = new RecentMessages(options.recent, (raw) => raw.value.length + raw.topic.length);
+  }
+
+  /**
+   * The subject's events with id > `after` that went through this feed in the recent window, in id order, without
+   * duplicates. Decoded only when a stream asks; one that cannot be decoded is left out (history has it).
+   */
+  async recentAfter(key: string, after: number): Promise<StreamEvent[]> {
+    this.recent.prune(Date.now());
+    const byId = new Map<number, StreamEvent>();
+    for (const raw of this.recent.of(key)) {
+      const event = await TOPICS[raw.topic]?.toEvent(this.options.codec, raw.value).catch(() => undefined);
+      if (event && event.id > after) byId.set(event.id, event);
+    }
+    return [...byId.values()].sort((a, b) => a.id - b.id);
   }
 
   async start(): Promise<void> {
@@ -115,8 +139,11 @@ export class EventFeed {
     for (const message of batch.messages) {
       if (!payload.isRunning() || payload.isStale()) return;
       const key = message.key && topic.route(message.key.toString());
+      if (!key || !message.value) continue;
+      if (this.options.recent.retainMs > 0)
+        this.recent.add(key, { topic: logicalTopic, value: message.value }, Date.now());
       // The key is the run or workflow id: most messages concern streams open elsewhere, so skip them undecoded.
-      if (!key || !this.subscribers.has(key) || !message.value) continue;
+      if (!this.subscribers.has(key)) continue;
       try {
         const event = await topic.toEvent(this.options.codec, message.value);
         this.subscribers.publish(key, event);

@@ -12,6 +12,7 @@ import { FanoutMetrics } from './fanout-metrics.js';
 import { RunEventsRepository } from './run-events.js';
 import { SseResponse } from './sse-response.js';
 import type { StreamSubject } from './stream-event.js';
+import { withRecentEvents } from './recent-history.js';
 import { StreamSession } from './stream-session.js';
 import { WorkflowEventsRepository } from './workflow-events.js';
 
@@ -49,6 +50,7 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
       codec,
       logger: logger.child({ component: 'fanout-feed' }),
       sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+      recent: { retainMs: config.FANOUT_RECENT_MS, maxBytes: config.FANOUT_RECENT_MAX_BYTES },
     });
     this.runs = new RunEventsRepository(pool);
     this.workflows = new WorkflowEventsRepository(pool);
@@ -98,7 +100,7 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
     reply.hijack();
     const sse = new SseResponse(reply.raw);
     sse.open(CLIENT_RETRY_MS);
-    const session = new StreamSession(sse, subject.history, {
+    const session = new StreamSession(sse, withRecentEvents(subject.history, subject.key, this.feed), {
       after,
       heartbeatMs: this.config.FANOUT_HEARTBEAT_MS,
       maxQueued: MAX_QUEUED_EVENTS,

@@ -61,7 +61,7 @@ export function runEventFromKafka(event: RunEvent): StreamEvent {
   });
 }
 
-/** Reads runs and their `run_events` (written by the coordinator in the same transaction as each run.events message). */
+/** Reads runs and their `run_events` (the run projector writes them from the coordinator's changelog, after Kafka has them). */
 export class RunEventsRepository {
   constructor(private readonly pool: Pool) {}
 

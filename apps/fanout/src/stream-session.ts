@@ -36,7 +36,8 @@ export interface StreamSessionOptions {
  * Kafka can still skip events (a feed that joined late, a consumer restart at the latest offset) and redeliver them
  * (at-least-once relay); ids are consecutive, so a live event beyond the next id triggers a history read first, and
  * a stream that has been idle for a heartbeat re-reads its history in case its tail (say the terminal event) never
- * came through Kafka. Postgres always has an event before Kafka does (the outbox commits with it).
+ * came through Kafka. A run's events reach Postgres after Kafka (the run projector writes them), so the history a
+ * session reads is Postgres continued by the feed's recent events (recent-history.ts).
  */
 export class StreamSession {
   private lastId: number;

@@ -155,6 +155,17 @@ export const configSchema = z.object({
   FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
   /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */
   FANOUT_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /**
+   * How long the fanout keeps every subject's raw events in memory: a stream opened right after a run started finds its
+   * first events here before the run projector has written them to Postgres.
+   */
+  FANOUT_RECENT_MS: z.coerce.number().int().min(0).max(600_000).default(30_000),
+  /** The byte cap of those kept events; the quietest subjects go first. */
+  FANOUT_RECENT_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(64 * 1024 * 1024),
   /** TCP_NODELAY on accepted sockets: small answers leave at once instead of waiting for an ACK (Nagle). */
   HTTP_NO_DELAY: bool('true'),
   /** SO_KEEPALIVE on accepted sockets, so peers that vanished without a FIN (a dead LB, a cut NAT entry) are noticed. */
