@@ -61,6 +61,19 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
       pick((r) => r.latencyP99Ms),
     );
     add(
+      {
+        key: `${prefix}ClientP50Ms`,
+        label: '  as a client sees it (POST → terminal SSE event) p50',
+        unit: 'ms',
+        decimals: 1,
+      },
+      pick((r) => r.clientLatencyP50Ms).filter(Number.isFinite),
+    );
+    add(
+      { key: `${prefix}ClientP99Ms`, label: '  as a client sees it p99', unit: 'ms', decimals: 1 },
+      pick((r) => r.clientLatencyP99Ms).filter(Number.isFinite),
+    );
+    add(
       { key: `${prefix}AcceptP99Ms`, label: '  POST /runs 202 latency p99', unit: 'ms', decimals: 1 },
       pick((r) => r.acceptP99Ms),
     );
@@ -170,6 +183,17 @@ export function runDiagnostics(runs: readonly RunLoadRun[]) {
     cpuPerService: first.cpuPerService.map((_, i) => median(runs.map((r) => r.cpuPerService[i] ?? NaN))),
     service: medianOf<RunDiagnostics>((r) => r.diagnostics),
     statements,
+    kafka: {
+      recordsPerRun: median(runs.map((r) => r.kafka.recordsPerRun)),
+      bytesPerRun: median(runs.map((r) => r.kafka.bytesPerRun)),
+      byTopic: [...new Set(runs.flatMap((r) => Object.keys(r.kafka.byTopic)))]
+        .map((topic) => ({
+          topic,
+          records: median(runs.map((r) => r.kafka.byTopic[topic]?.records ?? 0)),
+          bytes: median(runs.map((r) => r.kafka.byTopic[topic]?.bytes ?? 0)),
+        }))
+        .sort((a, b) => b.records - a.records),
+    },
     drainMs: median(runs.map((r) => r.drainMs)),
     senderLateMaxMs: median(runs.map((r) => r.senderLateMaxMs)),
     notCompleted: runs.reduce((sum, r) => sum + Object.values(r.notCompleted).reduce((a, n) => a + n, 0), 0),
@@ -203,6 +227,9 @@ export function runDiagnosticLines(
       `COMMITs, ${n(s.statementMsPerRun, 1)} ms client-side), ${n(s.pgCommitsPerRun, 2)} commits and ` +
       `${n(s.pgRowsWrittenPerRun, 1)} rows written (pg_stat_database), ${n(s.walBytesPerRun)} WAL bytes; ` +
       `${n(s.walSyncsPerSecond)} WAL flushes/s; the driver's own finish polling ${n(s.driverQueriesPerSecond)} queries/s`,
+    `  Kafka per completed run: ${n(d.kafka.recordsPerRun, 1)} records (transaction markers included), ` +
+      `${n(d.kafka.bytesPerRun)} log bytes: ` +
+      d.kafka.byTopic.map((t) => `${t.topic} ${n(t.records, 1)} / ${n(t.bytes)} B`).join(', '),
     '  statements per run (client-side count and time, by verb and first table):',
     ...d.statements
       .slice(0, 14)

@@ -1,5 +1,6 @@
 import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
+import { fanoutRole } from '#apps/fanout/src/fanout.role.js';
 import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
@@ -11,7 +12,7 @@ import type { ServiceRole } from './support/service.js';
 
 /**
  * The service process the benchmarks drive: the roles named in BENCH_ROLES (api, outbox-relay, materializer,
- * coordinator, run-projector, worker), run as `npm start` runs them, configured by the usual environment (PORT, DATABASE_URL,
+ * coordinator, run-projector, worker, fanout), run as `npm start` runs them, configured by the usual environment (PORT, DATABASE_URL,
  * KAFKA_TOPIC_PREFIX, ...). Unless BENCH_COUNT_STATEMENTS=0 it also counts the SQL statements its pg clients send, by
  * verb and table, and exposes the counts and their client-side time on /metrics (bench_pg_statements{statement}).
  */
@@ -22,6 +23,7 @@ const ROLES: Record<ServiceRole, RoleDefinition> = {
   coordinator: coordinatorRole,
   'run-projector': runProjectorRole,
   worker: workerRole,
+  fanout: fanoutRole,
 };
 
 const names = (process.env.BENCH_ROLES ?? 'api,outbox-relay,materializer').split(',');

@@ -9,6 +9,8 @@ import { progress } from '../support/progress.js';
 import { Resources } from '../support/resources.js';
 import { createSandbox } from '../support/sandbox.js';
 import { scrapeAll, seriesDelta, type Snapshot } from '../support/service-metrics.js';
+import { measureKafkaVolume, type KafkaVolume } from '../support/kafka-volume.js';
+import { RunStreams } from '../support/run-streams.js';
 import { startServices, type Service } from '../support/service.js';
 import type { RunBenchSettings } from '../support/settings.js';
 import { percentile } from '../support/stats.js';
@@ -78,6 +80,19 @@ export interface RunLoadRun {
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
   readonly latencyMaxMs: number;
+  /**
+   * As a client sees a run (BENCH_RUN_WATCH=sse): from sending its POST to its terminal event on its SSE stream, for
+   * the completed runs whose POST was sent in the window. NaN when watching Postgres.
+   */
+  readonly clientLatencyP50Ms: number;
+  readonly clientLatencyP99Ms: number;
+  readonly clientWatched: number;
+  /** What the window added to the sandbox's topics, per completed run (records include transaction markers). */
+  readonly kafka: {
+    readonly recordsPerRun: number;
+    readonly bytesPerRun: number;
+    readonly byTopic: Record<string, { records: number; bytes: number }>;
+  };
   /** The POST's own latency (202). */
   readonly acceptP50Ms: number;
   readonly acceptP99Ms: number;
@@ -159,7 +174,7 @@ interface Load {
 /** N starters, each starting its next run once its last one finished: at most N runs in flight, never a backlog. */
 function startClosedLoop(
   client: ApiClient,
-  watcher: FinishWatcher,
+  finished: RunEnd,
   concurrency: number,
   next: () => { path: string; body: string },
 ): Load {
@@ -168,9 +183,10 @@ function startClosedLoop(
   const starter = async () => {
     while (!stopped && !client.closed) {
       const { path, body } = next();
+      const sentAt = performance.now();
       const text = await postLogged(client, log, path, body);
       if (text === undefined) await sleep(10);
-      else await watcher.finished((JSON.parse(text) as { runId: string }).runId);
+      else await finished.of((JSON.parse(text) as { runId: string }).runId, sentAt);
     }
   };
   const starters = Promise.all(Array.from({ length: concurrency }, starter));
@@ -179,8 +195,41 @@ function startClosedLoop(
     senderLateMaxMs: () => 0,
     stop: async () => {
       stopped = true;
-      watcher.abandonAll();
+      finished.abandonAll();
       await starters;
+    },
+  };
+}
+
+/** How the driver waits for a run's end: its SSE stream, or the projection in Postgres (BENCH_RUN_WATCH). */
+interface RunEnd {
+  of(runId: string, sentAt: number): Promise<string>;
+  /** Stops waiting for the runs in flight (Postgres polling only; a stream ends with its run). */
+  abandonAll(): void;
+  /** Resolves once every watch begun has ended. */
+  settled(): Promise<void>;
+}
+
+function runEnd(
+  watch: 'sse' | 'postgres',
+  watcher: FinishWatcher,
+  streams: RunStreams,
+  drainTimeoutMs: number,
+): RunEnd {
+  if (watch === 'postgres') {
+    return { of: (runId) => watcher.finished(runId), abandonAll: () => watcher.abandonAll(), settled: async () => {} };
+  }
+  const open = new Set<Promise<string>>();
+  return {
+    of: (runId, sentAt) => {
+      const watching = streams.watch(runId, sentAt, drainTimeoutMs);
+      open.add(watching);
+      void watching.finally(() => open.delete(watching));
+      return watching;
+    },
+    abandonAll: () => undefined,
+    settled: async () => {
+      await Promise.all(open);
     },
   };
 }
@@ -213,6 +262,9 @@ export async function measureRunLoad(
     resources.defer('pool', () => pool.end());
     const watcher = new FinishWatcher(pool, settings.pollMs);
     resources.defer('finish watcher', () => watcher.stop());
+    const streams = new RunStreams(api.origin, LOCAL_BOOTSTRAP_ADMIN_KEY, connections);
+    resources.defer('run streams', () => streams.close());
+    const finished = runEnd(settings.watch, watcher, streams, settings.drainTimeoutMs);
 
     const workflows = await createWorkflows(client, settings.workflows, 'chain', CHAIN_DEFINITION);
     let sent = 0;
@@ -224,9 +276,11 @@ export async function measureRunLoad(
 
     const load =
       mode.kind === 'max'
-        ? startClosedLoop(client, watcher, mode.concurrency, next)
+        ? startClosedLoop(client, finished, mode.concurrency, next)
         : (() => {
-            const open = startOpenLoop(client, mode.rate, next);
+            const open = startOpenLoop(client, mode.rate, next, (text, sentAt) => {
+              if (settings.watch === 'sse') void finished.of((JSON.parse(text) as { runId: string }).runId, sentAt);
+            });
             return { log: open.log, senderLateMaxMs: () => open.maxLateMs, stop: () => open.stop() };
           })();
     let result: RunLoadRun;
@@ -239,6 +293,7 @@ export async function measureRunLoad(
         services.map((s) => s.pid),
         sandbox.id,
       );
+      const kafkaVolume = await measureKafkaVolume(sandbox.kafka, sandbox.topics);
       const fromUs = monotonicUs();
       const from = performance.now();
       const windowStart = await dbClock(pool);
@@ -248,12 +303,14 @@ export async function measureRunLoad(
       const toUs = monotonicUs();
       const cpuWindow = cpu();
       const pgWindow = await pg();
+      const volume = await kafkaVolume();
       const after = await scrapeAll(metricsClients);
       const driverQueries = watcher.queries - queriesBefore;
       const senderLateMaxMs = load.senderLateMaxMs();
       await load.stop();
       const drainStarted = performance.now();
       await untilAllFinished(pool, settings.drainTimeoutMs);
+      await finished.settled();
       const drainMs = performance.now() - drainStarted;
 
       const windowS = (to - from) / 1000;
@@ -271,6 +328,8 @@ export async function measureRunLoad(
         latencyP50Ms: stored.p50Ms,
         latencyP99Ms: stored.p99Ms,
         latencyMaxMs: stored.maxMs,
+        ...clientFigures(streams.completedIn(from, to)),
+        kafka: perRun(volume, stored.completed),
         acceptP50Ms: percentile(answers.latenciesMs, 0.5),
         acceptP99Ms: percentile(answers.latenciesMs, 0.99),
         hops: Object.fromEntries([...hopWindows].map(([fromType, window]) => [fromType, hopFigures(window)])),
@@ -306,6 +365,25 @@ export async function measureRunLoad(
   } finally {
     await resources.release();
   }
+}
+
+function clientFigures(latenciesMs: number[]) {
+  return {
+    clientLatencyP50Ms: percentile(latenciesMs, 0.5),
+    clientLatencyP99Ms: percentile(latenciesMs, 0.99),
+    clientWatched: latenciesMs.length,
+  };
+}
+
+function perRun(volume: KafkaVolume, completed: number): RunLoadRun['kafka'] {
+  const per = (n: number) => (completed ? n / completed : Number.NaN);
+  return {
+    recordsPerRun: per(volume.records),
+    bytesPerRun: per(volume.bytes),
+    byTopic: Object.fromEntries(
+      Object.entries(volume.byTopic).map(([topic, v]) => [topic, { records: per(v.records), bytes: per(v.bytes) }]),
+    ),
+  };
 }
 
 /** Starts one run and waits for its end: every consumer group has joined and the path works before anything counts. */

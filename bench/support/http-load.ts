@@ -118,13 +118,13 @@ export interface OpenLoop {
 
 /**
  * An open-loop load: POSTs at `rate` per second on a fixed schedule, whatever the answers (requests beyond the client's
- * connections queue in the client, and show up as latency). `onAccepted` gets each 202's body.
+ * connections queue in the client, and show up as latency). `onAccepted` gets each 202's body and when it was sent.
  */
 export function startOpenLoop(
   client: ApiClient,
   rate: number,
   next: () => { path: string; body: string },
-  onAccepted: (body: string) => void = () => undefined,
+  onAccepted: (body: string, sentAt: number) => void = () => undefined,
 ): OpenLoop {
   const log = new AnswerLog();
   const outstanding = new Set<Promise<void>>();
@@ -140,9 +140,10 @@ export function startOpenLoop(
         maxLateMs = Math.max(maxLateMs, now - (started + scheduled * interval));
         scheduled++;
         const { path, body } = next();
+        const sentAt = performance.now();
         const request: Promise<void> = postLogged(client, log, path, body).then((text) => {
           outstanding.delete(request);
-          if (text !== undefined) onAccepted(text);
+          if (text !== undefined) onAccepted(text, sentAt);
         });
         outstanding.add(request);
       }

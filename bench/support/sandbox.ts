@@ -27,6 +27,8 @@ export interface Sandbox {
   readonly databaseUrl: string;
   readonly topicPrefix: string;
   readonly kafka: Kafka;
+  /** The whole catalog under the sandbox's prefix. */
+  readonly topics: readonly TopicSpec[];
   topic(logicalName: string): TopicSpec;
   group(name: string): string;
 }
@@ -66,6 +68,7 @@ export async function createSandbox(
     databaseUrl,
     topicPrefix,
     kafka,
+    topics,
     topic: (logicalName) => {
       const spec = topics.find((t) => t.logicalName === logicalName);
       if (!spec) throw new Error(`no topic ${logicalName} in the catalog`);

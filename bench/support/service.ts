@@ -4,7 +4,15 @@ import type { Resources } from './resources.js';
 import type { Sandbox } from './sandbox.js';
 
 /** The roles `bench/service.main.ts` knows (BENCH_ROLES). */
-export const SERVICE_ROLES = ['api', 'outbox-relay', 'materializer', 'coordinator', 'run-projector', 'worker'] as const;
+export const SERVICE_ROLES = [
+  'api',
+  'outbox-relay',
+  'materializer',
+  'coordinator',
+  'run-projector',
+  'worker',
+  'fanout',
+] as const;
 export type ServiceRole = (typeof SERVICE_ROLES)[number];
 
 export interface Service {

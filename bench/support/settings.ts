@@ -102,7 +102,7 @@ export type RunScenario = (typeof RUN_SCENARIOS)[number];
  */
 const layout = z
   .string()
-  .default('api,outbox-relay,coordinator,run-projector,worker')
+  .default('api,outbox-relay,coordinator,run-projector,worker,fanout')
   .transform((value) =>
     value
       .split(/[;\s]+/)
@@ -120,6 +120,9 @@ const layout = z
       ),
     { message: 'a run needs outbox-relay, coordinator, run-projector and worker somewhere' },
   );
+
+/** How the driver learns that a run ended: its SSE stream (as a client watches it), or polling the projection. */
+const RUN_WATCH = ['sse', 'postgres'] as const;
 
 /** The knobs of `npm run bench:runs`; the shared ones (BENCH_RUNS, BENCH_DURATION_S, ...) mean what they mean above. */
 const runSettingsSchema = z.object({
@@ -139,7 +142,9 @@ const runSettingsSchema = z.object({
   BENCH_RUN_RATE: z.coerce.number().positive().optional(),
   /** Workflows the runs are spread over (all the same 3-node chain). */
   BENCH_RUN_WORKFLOWS: count(10),
-  /** How often the closed loop asks Postgres which of its runs finished. */
+  /** `sse`: each run's end is its terminal event on GET /v1/runs/{id}/events; `postgres`: its finished_at. */
+  BENCH_RUN_WATCH: z.enum(RUN_WATCH).default('sse'),
+  /** How often the closed loop asks Postgres which of its runs finished (BENCH_RUN_WATCH=postgres). */
   BENCH_RUN_POLL_MS: count(5),
   BENCH_DRAIN_TIMEOUT_S: seconds(120),
   BENCH_SERVICES: layout,
@@ -162,6 +167,7 @@ export interface RunBenchSettings {
   readonly rate: number | undefined;
   readonly workflows: number;
   readonly pollMs: number;
+  readonly watch: (typeof RUN_WATCH)[number];
   readonly drainTimeoutMs: number;
   readonly services: readonly (readonly ServiceRole[])[];
   readonly rttMessages: number;
@@ -175,6 +181,12 @@ export interface RunBenchSettings {
 
 export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): RunBenchSettings {
   const s = parseEnv(runSettingsSchema, env);
+  if (
+    s.BENCH_RUN_WATCH === 'sse' &&
+    !s.BENCH_SERVICES.some((roles) => roles.includes('api') && roles.includes('fanout'))
+  ) {
+    throw new SettingsError('BENCH_RUN_WATCH=sse needs the fanout role in the api process (BENCH_SERVICES)');
+  }
   return {
     runs: s.BENCH_RUNS,
     scenarios: new Set(s.BENCH_ONLY),
@@ -185,6 +197,7 @@ export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: numbe
     rate: s.BENCH_RUN_RATE,
     workflows: s.BENCH_RUN_WORKFLOWS,
     pollMs: s.BENCH_RUN_POLL_MS,
+    watch: s.BENCH_RUN_WATCH,
     drainTimeoutMs: s.BENCH_DRAIN_TIMEOUT_S * 1000,
     services: s.BENCH_SERVICES,
     rttMessages: s.BENCH_RTT_MESSAGES,
