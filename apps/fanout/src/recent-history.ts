@@ -6,23 +6,29 @@ export interface RecentEventSource {
 }
 
 /**
- * A subject's history: Postgres first, then, where Postgres ends, the feed's recent events that continue it without a
- * gap. Postgres is a projection that trails Kafka; without the second part a stream opened just after a run started
- * would have to skip the run's first events (or wait for the projector) to go on with the live ones.
+ * A subject's history: the feed's recent events when they continue the stream's position without a gap (the common
+ * case, a client watching a run it just started: no Postgres read at all), else Postgres continued by them. Postgres
+ * is a projection that trails Kafka; without the feed a stream opened just after a run started would have to skip
+ * the run's first events (or wait for the projector) to go on with the live ones.
  */
 export function withRecentEvents(history: StreamHistory, key: string, recent: RecentEventSource): StreamHistory {
+  const continuing = (page: StreamEvent[], events: readonly StreamEvent[], after: number, limit: number) => {
+    let last = page.at(-1)?.id ?? after;
+    for (const event of events) {
+      if (event.id <= last) continue;
+      if (event.id !== last + 1 || page.length >= limit) break;
+      page.push(event);
+      last = event.id;
+    }
+    return page;
+  };
   return {
     finishedThrough: () => history.finishedThrough(),
     after: async (after, limit) => {
+      const kept = await recent.recentAfter(key, after);
+      if (kept[0]?.id === after + 1) return continuing([], kept, after, limit);
       const page = await history.after(after, limit);
-      if (page.length >= limit) return page;
-      let last = page.at(-1)?.id ?? after;
-      for (const event of await recent.recentAfter(key, last)) {
-        if (event.id !== last + 1 || page.length >= limit) break;
-        page.push(event);
-        last = event.id;
-      }
-      return page;
+      return page.length >= limit ? page : continuing(page, kept, after, limit);
     },
   };
 }

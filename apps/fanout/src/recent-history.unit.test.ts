@@ -30,6 +30,22 @@ describe('withRecentEvents', () => {
     assert.deepEqual(idsOf(await history.after(3, 100)), [4]);
   });
 
+  it('does not ask Postgres when the feed continues the position', async () => {
+    let reads = 0;
+    const counted: StreamHistory = {
+      after: () => {
+        reads++;
+        return Promise.resolve([]);
+      },
+      finishedThrough: () => Promise.resolve(undefined),
+    };
+    const history = withRecentEvents(counted, 'run:x', feed([3, 4]));
+    assert.deepEqual(idsOf(await history.after(2, 100)), [3, 4]);
+    assert.equal(reads, 0);
+    assert.deepEqual(idsOf(await history.after(0, 100)), [], 'ids 1-2 are not in the feed: Postgres is asked');
+    assert.equal(reads, 1);
+  });
+
   it('serves a run the projector has not seen at all from the feed alone', async () => {
     const history = withRecentEvents(postgres([]), 'run:x', feed([1, 2, 3]));
     assert.deepEqual(idsOf(await history.after(0, 100)), [1, 2, 3]);
