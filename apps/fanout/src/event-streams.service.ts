@@ -12,7 +12,7 @@ import { FanoutMetrics } from './fanout-metrics.js';
 import { RunEventsRepository } from './run-events.js';
 import { SseResponse } from './sse-response.js';
 import type { StreamSubject } from './stream-event.js';
-import { withRecentEvents } from './recent-history.js';
+import { knownFinish, withRecentEvents } from './recent-history.js';
 import { StreamSession } from './stream-session.js';
 import { WorkflowEventsRepository } from './workflow-events.js';
 
@@ -89,9 +89,9 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
    * Streams the subject's events with id > `after`. A finished run with nothing left after `after` gets 204, which is
    * what tells an EventSource to stop reconnecting.
    */
-  async serve(reply: FastifyReply, subject: StreamSubject, after: number): Promise<void> {
+  serve(reply: FastifyReply, subject: StreamSubject, after: number): void {
     if (this.closing) throw new ProblemError('dependency_unavailable', 'the fanout is shutting down; reconnect');
-    const finishedThrough = await subject.history.finishedThrough();
+    const { finishedThrough } = subject;
     if (finishedThrough !== undefined && after >= finishedThrough) {
       void reply.code(204).header('cache-control', 'no-cache').send();
       return;
@@ -100,7 +100,8 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
     reply.hijack();
     const sse = new SseResponse(reply.raw);
     sse.open(CLIENT_RETRY_MS);
-    const session = new StreamSession(sse, withRecentEvents(subject.history, subject.key, this.feed), {
+    const history = knownFinish(withRecentEvents(subject.history, subject.key, this.feed), finishedThrough);
+    const session = new StreamSession(sse, history, {
       after,
       heartbeatMs: this.config.FANOUT_HEARTBEAT_MS,
       maxQueued: MAX_QUEUED_EVENTS,

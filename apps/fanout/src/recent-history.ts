@@ -32,3 +32,19 @@ export function withRecentEvents(history: StreamHistory, key: string, recent: Re
     },
   };
 }
+
+/**
+ * The history with its first `finishedThrough()` answered from what the subject lookup already read (just before the
+ * history, as the session's ordering needs), so a new stream costs one query less; later calls ask again.
+ */
+export function knownFinish(history: StreamHistory, known: number | undefined): StreamHistory {
+  let first = true;
+  return {
+    after: (after, limit) => history.after(after, limit),
+    finishedThrough: () => {
+      if (!first) return history.finishedThrough();
+      first = false;
+      return Promise.resolve(known);
+    },
+  };
+}

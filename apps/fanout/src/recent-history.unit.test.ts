@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withRecentEvents } from './recent-history.js';
+import { knownFinish, withRecentEvents } from './recent-history.js';
 import { RecentMessages } from './recent-messages.js';
 import type { StreamEvent, StreamHistory } from './stream-event.js';
 
@@ -100,5 +100,23 @@ describe('RecentMessages', () => {
     assert.deepEqual(recent.of('a'), ['aa', 'aa']);
     assert.deepEqual(recent.of('c'), ['cc']);
     assert.ok(recent.size.bytes <= 6);
+  });
+});
+
+describe('knownFinish', () => {
+  it('answers the first finishedThrough from the lookup, and asks the history after that', async () => {
+    let asked = 0;
+    const history: StreamHistory = {
+      after: () => Promise.resolve([]),
+      finishedThrough: () => {
+        asked++;
+        return Promise.resolve(9);
+      },
+    };
+    const known = knownFinish(history, undefined);
+    assert.equal(await known.finishedThrough(), undefined);
+    assert.equal(asked, 0);
+    assert.equal(await known.finishedThrough(), 9);
+    assert.equal(asked, 1);
   });
 });

@@ -61,17 +61,25 @@ export function runEventFromKafka(event: RunEvent): StreamEvent {
   });
 }
 
+// The last seq is read from run_events itself rather than runs.event_seq: the projector commits the terminal status
+// together with the run's last events, so once it is visible every event up to that seq is readable too.
+const FINISH_COLUMNS = 'r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq';
+type FinishRow = { status: string; last_seq: string };
+const finishedThrough = (row: FinishRow) => (TERMINAL_STATUSES.includes(row.status) ? Number(row.last_seq) : undefined);
+
 /** Reads runs and their `run_events` (the run projector writes them from the coordinator's changelog, after Kafka has them). */
 export class RunEventsRepository {
   constructor(private readonly pool: Pool) {}
 
-  /** The run as a stream subject, or undefined if it does not exist in this workspace. */
+  /** The run as a stream subject, or undefined if it does not exist in this workspace. One query: a stream per run. */
   async subject(workspaceId: string, runId: string): Promise<StreamSubject | undefined> {
-    const { rows } = await this.pool.query<{ workspace_id: string }>('SELECT workspace_id FROM runs WHERE id = $1', [
-      runId,
-    ]);
-    if (rows[0]?.workspace_id !== workspaceId) return undefined;
-    return { kind: 'run', key: runKey(runId), history: this.history(runId) };
+    const { rows } = await this.pool.query<{ workspace_id: string } & FinishRow>(
+      `SELECT r.workspace_id, ${FINISH_COLUMNS} FROM runs r WHERE r.id = $1`,
+      [runId],
+    );
+    const row = rows[0];
+    if (row?.workspace_id !== workspaceId) return undefined;
+    return { kind: 'run', key: runKey(runId), history: this.history(runId), finishedThrough: finishedThrough(row) };
   }
 
   private history(runId: string): StreamHistory {
@@ -103,17 +111,12 @@ export class RunEventsRepository {
           }),
         );
       },
-      // The last seq is read from run_events itself rather than runs.event_seq: the terminal status commits together
-      // with the run's last events, so once it is visible every event up to that seq is readable too.
       finishedThrough: async () => {
-        const { rows } = await this.pool.query<{ status: string; last_seq: string }>(
-          `SELECT r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq
-             FROM runs r WHERE r.id = $1`,
-          [runId],
-        );
+        const { rows } = await this.pool.query<FinishRow>(`SELECT ${FINISH_COLUMNS} FROM runs r WHERE r.id = $1`, [
+          runId,
+        ]);
         const row = rows[0];
-        if (!row) return 0; // the run is gone: nothing more will come
-        return TERMINAL_STATUSES.includes(row.status) ? Number(row.last_seq) : undefined;
+        return row ? finishedThrough(row) : 0; // the run is gone: nothing more will come
       },
     };
   }

@@ -26,4 +26,9 @@ export interface StreamSubject {
   /** `run:<id>` or `workflow:<id>`, the feed's routing key. */
   readonly key: string;
   readonly history: StreamHistory;
+  /**
+   * `history.finishedThrough()` as read with the subject itself, so the first catch-up of a new stream needs no query
+   * of its own; later checks (the idle re-read) ask again.
+   */
+  readonly finishedThrough: number | undefined;
 }

@@ -54,7 +54,12 @@ export class WorkflowEventsRepository {
       [workflowId],
     );
     if (rows[0]?.workspace_id !== workspaceId) return undefined;
-    return { kind: 'workflow', key: workflowKey(workflowId), history: this.history(workflowId) };
+    return {
+      kind: 'workflow',
+      key: workflowKey(workflowId),
+      history: this.history(workflowId),
+      finishedThrough: undefined,
+    };
   }
 
   /**
