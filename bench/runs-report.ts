@@ -261,7 +261,8 @@ export function runHeaderLines(ctx: ReturnType<typeof runContext>, settings: Run
       `${settings.durationMs / 1000} s measured after ${settings.warmupMs / 1000} s warm-up; ${settings.runs} runs per mode`,
     `service   ${ctx.services.map((s) => `[${s}]`).join(' ')} (one child process per bracket)`,
     `modes     closed loop: ${settings.concurrency} starters, each starting its next run when its last one finished; ` +
-      `fixed rate: ${settings.rate ? `${settings.rate} runs/s` : 'half the closed loop median'}`,
+      `fixed rate: ${settings.rate ? `${settings.rate} runs/s` : 'half the closed loop median'}; a run's end is ` +
+      (settings.watch === 'sse' ? 'its terminal event on its SSE stream' : 'its finished_at in Postgres (polled)'),
     `baseline  ${settings.rttMessages} messages one at a time, ${settings.rttPipelinedMessages} with ` +
       `${settings.rttWindow} in flight (hop quantiles are interpolated within hop_latency_ms buckets 1,5,10,50,100,500,1000)`,
   ];
