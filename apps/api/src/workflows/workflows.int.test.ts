@@ -74,11 +74,13 @@ describe('workflows and patches over HTTP', () => {
     // The outbox insert fails, after the patch row was written in the same transaction.
     await pool.query('ALTER TABLE outbox RENAME TO outbox_gone');
     try {
-      const reply = await api.request<{ type: string }>('POST', `/v1/workflows/${workflowId}/patches`, {
+      const reply = await api.request<{ type: string; detail: string }>('POST', `/v1/workflows/${workflowId}/patches`, {
         body: addNode('z'),
       });
       assert.equal(reply.status, 503);
       assert.equal(reply.body.type, 'urn:orchestrator:problem:dependency-unavailable');
+      // The database's own words (table names, hosts, users) go to the log, not to the client.
+      assert.doesNotMatch(JSON.stringify(reply.body), /outbox|relation|exist/i);
     } finally {
       await pool.query('ALTER TABLE outbox_gone RENAME TO outbox');
     }
