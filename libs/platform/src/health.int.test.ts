@@ -66,6 +66,8 @@ describe('/health and /metrics', () => {
       DATABASE_URL: ctx.databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:1',
       HEALTH_TIMEOUT_MS: '1500',
+      // The failing checks are logged at warn by design; this file's output stays quiet.
+      LOG_LEVEL: 'error',
     });
     const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
     ctx.defer(() => app.close());
@@ -86,6 +88,8 @@ describe('/health and /metrics', () => {
       DATABASE_URL: `${ctx.databaseUrl}_missing`,
       REDIS_URL: 'redis://127.0.0.1:1',
       HEALTH_TIMEOUT_MS: '1500',
+      // The failing checks are logged at warn by design; this file's output stays quiet.
+      LOG_LEVEL: 'error',
     });
     const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
     ctx.defer(() => app.close());

@@ -25,7 +25,8 @@ describe('workflows and patches over HTTP', () => {
 
   before(async () => {
     // The API alone, without topics: its outbox rows stay where it wrote them (no eager publishing) for the test to see.
-    api = await startRoles(ctx, [apiRole], { ...ctx.config, OUTBOX_EAGER_GRACE_MS: 0 });
+    // Errors only: the database error behind the 503 test is logged at warn by design.
+    api = await startRoles(ctx, [apiRole], { ...ctx.config, OUTBOX_EAGER_GRACE_MS: 0, LOG_LEVEL: 'error' });
     pool = createPool(ctx.databaseUrl, { name: 'workflows-test' });
     ctx.defer(() => pool.end());
     const created = await api.request<{ id: string; version: number }>('POST', '/v1/workflows', {
