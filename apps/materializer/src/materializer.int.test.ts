@@ -116,6 +116,45 @@ describe('patches become versions: API -> outbox -> relay -> Kafka -> materializ
       assert.ok((rows[i] as { version: number }).version >= (rows[i - 1] as { version: number }).version);
   });
 
+  it('survives a copy bomb: the patch is rejected with a reason, and later patches of that and other workflows apply', async () => {
+    // Two http nodes whose bodies are free JSON: copying each into the other in turn grows both ~2.6 times per pair,
+    // without copying anything into itself (which the API refuses up front).
+    const bodies = {
+      nodes: {
+        h1: { type: 'http_request', config: { method: 'POST', url: 'https://example.org/1', body: { x: 'seed' } } },
+        h2: { type: 'http_request', config: { method: 'POST', url: 'https://example.org/2', body: { y: 'seed' } } },
+      },
+      edges: [{ from: 'h1', to: 'h2' }],
+    };
+    const created = await api.request<{ id: string }>('POST', '/v1/workflows', {
+      body: { name: 'bomb', definition: bodies },
+    });
+    const id = created.body.id;
+    const other = await createWorkflow();
+    const pairs = 30;
+    const bomb = await post(
+      id,
+      Array.from({ length: pairs }, (_, i) => [
+        { op: 'copy', from: '/nodes/h1/config/body', path: `/nodes/h2/config/body/k${i}` },
+        { op: 'copy', from: '/nodes/h2/config/body', path: `/nodes/h1/config/body/k${i}` },
+      ]).flat(),
+    );
+    const sameAfter = await post(id, [{ op: 'replace', path: '/nodes/h1/config/url', value: 'https://example.org/3' }]);
+    const otherAfter = await post(other, [{ op: 'add', path: '/nodes/after_bomb', value: fnNode() }]);
+
+    const verdict = await decided(id, bomb.patchId);
+    assert.equal(verdict.status, 'rejected');
+    assert.match(
+      verdict.reason ?? '',
+      /^ops\[\d+\] \(copy .*\): the (definition would exceed|patch copies more than) 1048576 bytes$/,
+    );
+    assert.equal((await decided(id, sameAfter.patchId)).status, 'applied');
+    assert.equal((await decided(other, otherAfter.patchId)).status, 'applied');
+    const latest = await api.request<{ definition: typeof bodies }>('GET', `/v1/workflows/${id}`);
+    assert.equal(latest.body.definition.nodes.h1.config.url, 'https://example.org/3');
+    assert.deepEqual(latest.body.definition.nodes.h2.config.body, { y: 'seed' });
+  });
+
   it('changes nothing when events are delivered again', async () => {
     const id = await createWorkflow();
     const patch = await post(id, [{ op: 'add', path: '/nodes/r', value: fnNode() }]);

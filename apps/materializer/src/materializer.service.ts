@@ -107,6 +107,8 @@ export class MaterializerService {
         this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION,
         {
           allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
+          maxBytes: this.config.DEFINITION_MAX_BYTES,
+          maxDepth: this.config.JSON_MAX_DEPTH,
         },
       );
       await writeDecisions(client, plan.versions, plan.decisions, plan.heads);

@@ -47,6 +47,8 @@ export const configSchema = z.object({
   SCHEMA_REGISTRY_URL: url(['http:', 'https:']).default('http://127.0.0.1:8081/apis/ccompat/v7'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/orchestrator'),
   DATABASE_POOL_MAX: positiveInt.max(1000).default(10),
+  /** Postgres cancels any statement of the platform's pools that runs longer (0: no limit). */
+  DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
   HEALTH_TIMEOUT_MS: positiveInt.default(2000),
   /** Creates workspace `default` with this admin key when no workspace exists yet (empty: no bootstrap). */
@@ -67,6 +69,18 @@ export const configSchema = z.object({
     .default([]),
   /** Concurrent patch POSTs are written in one transaction of at most this many (group commit). */
   PATCH_WRITE_MAX_BATCH: positiveInt.max(10_000).default(500),
+  /**
+   * Requests waiting for a group commit (patches, run starts; each has its own queue). Past it, a request is answered
+   * 503 with Retry-After at once instead of waiting behind a database that does not keep up.
+   */
+  GROUP_COMMIT_MAX_QUEUED: positiveInt.max(1_000_000).default(5_000),
+  /** Nesting depth of JSON request bodies and of workflow definitions; deeper input is refused. */
+  JSON_MAX_DEPTH: positiveInt.min(8).max(1_000).default(64),
+  /** A workflow definition's size as JSON text (UTF-8 bytes), checked at creation and after every patch op. */
+  DEFINITION_MAX_BYTES: positiveInt
+    .min(1_024)
+    .max(64 * 1_048_576)
+    .default(1_048_576),
   /** How long the broker may wait to fill a materializer fetch: the batching window when traffic is light. */
   MATERIALIZER_MAX_WAIT_MS: z.coerce.number().int().min(0).max(60_000).default(20),
   MATERIALIZER_MIN_BYTES: positiveInt.default(1),

@@ -3,14 +3,26 @@ import { trackResource } from '#libs/resources';
 
 export type Pool = pg.Pool;
 
+export interface PoolOptions {
+  readonly name: string;
+  readonly max?: number;
+  /**
+   * Postgres cancels a statement of this pool that runs longer (SQLSTATE 57014), so a runaway query or a lock that
+   * is never released ties up one connection for at most this long. 0 or absent: no limit.
+   */
+  readonly statementTimeoutMs?: number;
+}
+
 /** A pg pool that shows up in the open-resources ledger until `end()` resolves. */
-export function createPool(connectionString: string, options: { name: string; max?: number }): pg.Pool {
+export function createPool(connectionString: string, options: PoolOptions): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max: options.max ?? 10,
     application_name: options.name,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 5_000,
+    // Sent as a start-up parameter, so it holds for every statement of every connection without a round trip.
+    ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });
   const release = trackResource('pg-pool', options.name);
   const end = pool.end.bind(pool);

@@ -13,7 +13,9 @@ import { fdLimitWarning, readOpenFilesLimit } from './fd-limit.js';
 import { announceReady, httpProcessIndex } from './http-process-worker.js';
 import { httpProcessesRefusal, REUSE_PORT_SUPPORTED, superviseHttpProcesses } from './http-processes.js';
 import { closesEveryConnection, httpServerOptions } from './http-server-options.js';
+import { jsonBodyProblem } from './json-body-check.js';
 import { PlatformModule } from './platform.module.js';
+import { ProblemError } from './problems.js';
 
 export interface RoleDefinition {
   readonly name: string;
@@ -44,6 +46,7 @@ export async function createRolesApp(
   );
   // JSON is the only body the API takes; anything else is a 415 rather than a string handed to a handler.
   app.getHttpAdapter().getInstance().removeContentTypeParser(['text/plain']);
+  checkJsonBodies(app, config);
   // A span per request (honouring an incoming traceparent) when tracing is on; nothing at all when it is off.
   installHttpTracing(app.getHttpAdapter().getInstance());
   drainConnectionsOnClose(app, closesEveryConnection(config));
@@ -53,6 +56,24 @@ export async function createRolesApp(
     }
   }
   return app;
+}
+
+/**
+ * Fastify's own JSON parser (prototype poisoning refused), then the checks no handler should have to repeat: nesting
+ * depth and text Postgres cannot store. Its errors reach the ProblemFilter as a 400.
+ */
+function checkJsonBodies(app: NestFastifyApplication, config: AppConfig): void {
+  const fastify = app.getHttpAdapter().getInstance();
+  const parse = fastify.getDefaultJsonParser('error', 'error');
+  app.useBodyParser('application/json', { bodyLimit: config.HTTP_BODY_LIMIT_BYTES }, (request, body, done) => {
+    // The request type differs only in the raw server's (h2c or HTTP/1.1), which the JSON parser never reads.
+    void parse(request as Parameters<typeof parse>[0], body.toString(), (error: Error | null, value?: unknown) => {
+      if (error) return done(error, undefined);
+      const problem = jsonBodyProblem(value, config.JSON_MAX_DEPTH);
+      if (problem) return done(new ProblemError('malformed_request', problem), undefined);
+      done(null, value);
+    });
+  });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Admin } from 'kafkajs';
 import type { Redis } from 'ioredis';
 import type { Pool } from '#libs/db';
+import type { Logger } from 'pino';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -8,19 +9,24 @@ export interface CheckResult {
   readonly error?: string;
 }
 
-async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult> {
+class ProbeTimeout extends Error {}
+
+/** A probe's result; a failure also carries the dependency's own error, for the log only. */
+async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult & { cause?: unknown }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       probe(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+        timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]);
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    return { ok: false, latencyMs: Math.round(performance.now() - started), error: (error as Error).message };
+    // /health is public: a dependency's own words (addresses, database and user names) are not for it.
+    const summary = error instanceof ProbeTimeout ? 'timed out' : 'unavailable';
+    return { ok: false, latencyMs: Math.round(performance.now() - started), error: summary, cause: error };
   } finally {
     clearTimeout(timer);
   }
@@ -38,7 +44,11 @@ export class DependencyChecks {
     private readonly admin: Admin,
     private readonly schemaRegistryUrl: string,
     private readonly timeoutMs: number,
+    private readonly logger?: Logger,
   ) {}
+
+  /** The last error logged per dependency: a failure is logged when it starts or changes, not on every probe. */
+  private readonly lastLogged = new Map<string, string>();
 
   private inFlight: Promise<DependencyReport> | undefined;
 
@@ -60,7 +70,24 @@ export class DependencyChecks {
       timed(this.timeoutMs, () => this.describeKafka()),
       timed(this.timeoutMs, () => this.pingRegistry()),
     ]);
-    return { postgres, redis, kafka, schemaRegistry };
+    const report = { postgres, redis, kafka, schemaRegistry };
+    for (const [name, { cause, ...result }] of Object.entries(report)) {
+      this.log(name, result, cause);
+      report[name as keyof DependencyReport] = result;
+    }
+    return report;
+  }
+
+  private log(name: string, result: CheckResult, cause: unknown): void {
+    const message = result.ok ? undefined : String((cause as Error | undefined)?.message ?? cause);
+    if (message === this.lastLogged.get(name)) return;
+    if (message === undefined) {
+      this.lastLogged.delete(name);
+      this.logger?.info({ dependency: name }, 'dependency reachable again');
+    } else {
+      this.lastLogged.set(name, message);
+      this.logger?.warn({ dependency: name, err: cause }, `dependency check failed: ${name}`);
+    }
   }
 
   private async pingRegistry(): Promise<void> {

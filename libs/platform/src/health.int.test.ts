@@ -66,6 +66,8 @@ describe('/health and /metrics', () => {
       DATABASE_URL: ctx.databaseUrl,
       REDIS_URL: 'redis://127.0.0.1:1',
       HEALTH_TIMEOUT_MS: '1500',
+      // The failing checks are logged at warn by design; this file's output stays quiet.
+      LOG_LEVEL: 'error',
     });
     const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
     ctx.defer(() => app.close());
@@ -78,5 +80,25 @@ describe('/health and /metrics', () => {
     assert.match(problem.detail, /^redis: /);
     assert.equal(problem.checks.postgres?.ok, true);
     assert.equal(problem.checks.kafka?.ok, true);
+  });
+
+  it('names what is down without quoting its error, which goes to the log', async () => {
+    const config = loadConfig({
+      ...process.env,
+      DATABASE_URL: `${ctx.databaseUrl}_missing`,
+      REDIS_URL: 'redis://127.0.0.1:1',
+      HEALTH_TIMEOUT_MS: '1500',
+      // The failing checks are logged at warn by design; this file's output stays quiet.
+      LOG_LEVEL: 'error',
+    });
+    const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
+    ctx.defer(() => app.close());
+    await app.init();
+    const response = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/health' });
+    assert.equal(response.statusCode, 503);
+    const problem = response.json<{ detail: string; checks: Record<string, { ok: boolean; error?: string }> }>();
+    assert.match(problem.detail, /^postgres: (unavailable|timed out); redis: (unavailable|timed out)$/);
+    assert.match(problem.checks.postgres?.error ?? '', /^(unavailable|timed out)$/);
+    assert.doesNotMatch(response.body, /database|does not exist|ECONNREFUSED|127\.0\.0\.1|_missing/);
   });
 });

@@ -116,7 +116,11 @@ export class PlatformModule {
           provide: PG_POOL,
           inject: [METRICS_REGISTRY],
           useFactory: (registry: Registry) => {
-            const pool = createPool(config.DATABASE_URL, { name, max: config.DATABASE_POOL_MAX });
+            const pool = createPool(config.DATABASE_URL, {
+              name,
+              max: config.DATABASE_POOL_MAX,
+              statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+            });
             registerPoolMetrics(registry, pool);
             // The coordinator owns runs: its processes report the oldest unfinished one (for WorkflowStalled).
             if (roles.includes('coordinator')) registerRunAgeMetrics(registry, pool, config.RUN_DEFAULT_TIMEOUT_MS);
@@ -147,7 +151,14 @@ export class PlatformModule {
           provide: DependencyChecks,
           inject: [PG_POOL, REDIS, KAFKA_ADMIN],
           useFactory: (pool: Pool, redis: Redis, admin: Admin) =>
-            new DependencyChecks(pool, redis, admin, config.SCHEMA_REGISTRY_URL, config.HEALTH_TIMEOUT_MS),
+            new DependencyChecks(
+              pool,
+              redis,
+              admin,
+              config.SCHEMA_REGISTRY_URL,
+              config.HEALTH_TIMEOUT_MS,
+              logger.child({ component: 'health' }),
+            ),
         },
         {
           // Registering is idempotent and makes a fresh deployment (or a test's private topics) usable without a

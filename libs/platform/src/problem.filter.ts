@@ -2,6 +2,7 @@ import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { throwError, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
+import { isDatabaseOutage } from '#libs/db';
 import { problemBody, ProblemError, type ProblemCode } from './problems.js';
 import { LOGGER } from './tokens.js';
 
@@ -39,6 +40,12 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const { code, detail, errors } = this.classify(exception, request);
     const body = problemBody(code, detail, request.url, errors);
+    if (exception instanceof ProblemError) {
+      if (exception.cause !== undefined) {
+        this.logger.warn({ err: exception.cause, code, method: request.method, url: request.url }, detail);
+      }
+      if (exception.retryAfterSeconds !== undefined) void reply.header('retry-after', exception.retryAfterSeconds);
+    }
     void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
     return undefined;
   }
@@ -68,6 +75,10 @@ export class ProblemFilter implements ExceptionFilter {
     const statusCode = (exception as { statusCode?: unknown }).statusCode;
     if (typeof statusCode === 'number' && HTTP_CODES[statusCode]) {
       return { code: HTTP_CODES[statusCode], detail: (exception as Error).message };
+    }
+    if (isDatabaseOutage(exception)) {
+      this.logger.warn({ err: exception, method: request.method, url: request.url }, 'database unavailable');
+      return { code: 'dependency_unavailable', detail: 'the database is unavailable; retry shortly' };
     }
     this.logger.error({ err: exception, method: request.method, url: request.url }, 'unhandled error');
     return { code: 'internal', detail: 'unexpected error; see the service log' };

@@ -13,6 +13,7 @@ export const PROBLEM_STATUS = {
   validation_failed: 422,
   idempotency_key_reused: 422,
   dependency_unavailable: 503,
+  overloaded: 503,
   internal: 500,
 } as const;
 
@@ -29,17 +30,28 @@ const TITLES: Record<ProblemCode, string> = {
   validation_failed: 'Validation failed',
   idempotency_key_reused: 'Idempotency-Key reused with a different request',
   dependency_unavailable: 'A dependency is unavailable',
+  overloaded: 'Too many requests waiting; retry later',
   internal: 'Internal error',
 };
 
+export interface ProblemOptions {
+  /** What went wrong underneath: logged by the filter, never sent (it may name tables, hosts or users). */
+  readonly cause?: unknown;
+  /** Sent as Retry-After. */
+  readonly retryAfterSeconds?: number;
+}
+
 export class ProblemError extends Error {
   override readonly name = 'ProblemError';
+  readonly retryAfterSeconds: number | undefined;
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly errors?: readonly string[],
+    options: ProblemOptions = {},
   ) {
-    super(`${code}: ${detail}`);
+    super(`${code}: ${detail}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -71,7 +71,7 @@ describe('foldPatches', () => {
       'ops[0] (replace /nodes/nope): path does not exist',
       'ops[0] (move /nodes/x from /nodes/nope): "from" path /nodes/nope does not exist',
       'ops[0] (copy /edges/9 from /nodes/wait): parent path does not exist (or array index out of range)',
-      'ops[0] (move /nodes/inner from /nodes): cannot move a value into its own child',
+      'invalid ops: ops[0]: cannot move /nodes into itself (path is inside from)',
     ]);
   });
 

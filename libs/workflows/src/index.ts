@@ -4,6 +4,8 @@ export { MAX_PATCH_OPS, PATCH_OPS, patchOpsSchema, validatePatchOps, type PatchO
 export { isForbiddenHost } from './ssrf-guard.js';
 export { validateDefinition } from './validate-definition.js';
 export {
+  DEFAULT_DEFINITION_MAX_BYTES,
+  DEFAULT_DEFINITION_MAX_DEPTH,
   HTTP_METHODS,
   NODE_TYPES,
   type DefinitionOptions,

@@ -94,9 +94,24 @@ function forbiddenTokens(ops: readonly PatchOperation[]): string[] {
   );
 }
 
+/**
+ * A copy into its own source doubles that source, and a few dozen such ops outgrow any memory. The definition budget
+ * stops that in the materializer anyway, but a copy or move whose `path` lies inside its `from` is known to be wrong
+ * from the patch alone, so it is refused before it is accepted. (RFC 6902 forbids only the move.)
+ */
+function intoItself(ops: readonly PatchOperation[]): string[] {
+  return ops.flatMap((op, index) =>
+    (op.op === 'copy' || op.op === 'move') && op.path.startsWith(`${op.from}/`)
+      ? [`ops[${index}]: cannot ${op.op} ${op.from || '""'} into itself (path is inside from)`]
+      : [],
+  );
+}
+
 /** Checks an RFC 6902 patch from outside (API body, Kafka payload); errors read like `ops[3]: "value" is required for op "add"`. */
 export function validatePatchOps(input: unknown): ValidationResult<PatchOperation[]> {
   const shape = checkOps(input);
-  const errors = shape.length ? shape : forbiddenTokens(input as PatchOperation[]);
+  const errors = shape.length
+    ? shape
+    : [...forbiddenTokens(input as PatchOperation[]), ...intoItself(input as PatchOperation[])];
   return errors.length === 0 ? { ok: true, value: input as PatchOperation[] } : { ok: false, errors };
 }

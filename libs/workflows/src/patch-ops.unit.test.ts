@@ -116,4 +116,29 @@ describe('validatePatchOps', () => {
       'ops[1].from: "constructor" is not allowed in a path',
     ]);
   });
+
+  it('refuses a copy or move into the value it takes from, which the API can tell without the document', () => {
+    assert.deepEqual(
+      errorsOf([
+        { op: 'copy', from: '/nodes/a/config', path: '/nodes/a/config/k1' },
+        { op: 'move', from: '/nodes/a', path: '/nodes/a/config/x' },
+        { op: 'copy', from: '', path: '/nodes/b' },
+        { op: 'copy', from: '/nodes/a~1b', path: '/nodes/a~1b/c' },
+      ]),
+      [
+        'ops[0]: cannot copy /nodes/a/config into itself (path is inside from)',
+        'ops[1]: cannot move /nodes/a into itself (path is inside from)',
+        'ops[2]: cannot copy "" into itself (path is inside from)',
+        'ops[3]: cannot copy /nodes/a~1b into itself (path is inside from)',
+      ],
+    );
+    // Siblings and prefixes that are not whole tokens are fine, and so is a copy onto itself.
+    const fine = validatePatchOps([
+      { op: 'copy', from: '/nodes/a', path: '/nodes/ab' },
+      { op: 'copy', from: '/nodes/a/config', path: '/nodes/b/config' },
+      { op: 'copy', from: '/nodes/a', path: '/nodes/a' },
+      { op: 'move', from: '/nodes/a/config', path: '/nodes/a' },
+    ]);
+    assert.equal(fine.ok, true, fine.ok ? '' : fine.errors.join('\n'));
+  });
 });

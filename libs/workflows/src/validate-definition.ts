@@ -4,7 +4,10 @@ import { jsonataSyntaxError } from './jsonata-syntax.js';
 import { promptTemplateProblem } from './prompt-template.js';
 import { compileSchemaCheck, isRecord } from './schema-errors.js';
 import { isForbiddenHost } from './ssrf-guard.js';
+import { measureJson } from './json-measure.js';
 import {
+  DEFAULT_DEFINITION_MAX_BYTES,
+  DEFAULT_DEFINITION_MAX_DEPTH,
   NODE_TYPES,
   type DefinitionOptions,
   type NodeType,
@@ -51,6 +54,15 @@ export function validateDefinition(
   input: unknown,
   options: DefinitionOptions = {},
 ): ValidationResult<WorkflowDefinition> {
+  // First, and alone: the checks below walk the definition, and one past its limits is not worth walking.
+  const maxBytes = options.maxBytes ?? DEFAULT_DEFINITION_MAX_BYTES;
+  const maxDepth = options.maxDepth ?? DEFAULT_DEFINITION_MAX_DEPTH;
+  const measured = measureJson(input, { maxBytes, maxDepth });
+  if (measured.bytes > maxBytes)
+    return { ok: false, errors: [`definition: must be at most ${maxBytes} bytes as JSON`] };
+  if (measured.depth > maxDepth)
+    return { ok: false, errors: [`definition: must nest at most ${maxDepth} levels deep`] };
+
   const errors = checkShape(input);
   if (isRecord(input)) {
     const { nodes, edges } = input;

@@ -36,7 +36,14 @@ export interface EdgeDefinition {
 export interface DefinitionOptions {
   /** hosts (exact hostnames or IP literals) an http_request node may target even though they are loopback/private/link-local/metadata */
   allowedHosts?: readonly string[];
+  /** The most bytes a definition's JSON text (UTF-8) may take; also bounds what one patch may copy. */
+  maxBytes?: number;
+  /** The deepest a definition may nest (`{}` is 1 deep). */
+  maxDepth?: number;
 }
+
+export const DEFAULT_DEFINITION_MAX_BYTES = 1_048_576;
+export const DEFAULT_DEFINITION_MAX_DEPTH = 64;
 
 export type ValidationResult<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 

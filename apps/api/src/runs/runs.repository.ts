@@ -9,6 +9,7 @@ import { isTerminal } from '#libs/runs';
 import { EagerOutbox } from '../eager-outbox.js';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
 import { readRun, type RunView } from './runs.sql.js';
+import { storeFailure, tooManyWaiting } from '../store-failure.js';
 
 export type { RunAccepted, StartRunRequest };
 
@@ -32,10 +33,9 @@ export class RunsRepository {
       maxConcurrent: 3,
       begin: skipOutboxTrigger,
       ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
-      unavailable: (error) =>
-        error instanceof ProblemError
-          ? error
-          : new ProblemError('dependency_unavailable', `could not store the run: ${(error as Error).message}`),
+      maxQueued: config.GROUP_COMMIT_MAX_QUEUED,
+      overloaded: tooManyWaiting('run starts'),
+      unavailable: storeFailure('run'),
       write: (client, requests, afterCommit) => writeRunStarts(client, codec, requests, eager.rows(afterCommit)),
     });
   }

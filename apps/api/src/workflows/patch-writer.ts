@@ -7,6 +7,7 @@ import { withRequestTrace } from '#libs/tracing';
 import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import { EagerOutbox } from '../eager-outbox.js';
 import { replayAnswer } from '../idempotency-keys.sql.js';
+import { storeFailure, tooManyWaiting } from '../store-failure.js';
 import {
   patchKeyClaim,
   writePatchBatch,
@@ -37,7 +38,9 @@ export class PatchWriter {
       // published right after the commit (eager), else one coalesced wake-up of the relays does the job.
       begin: skipOutboxTrigger,
       ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
-      unavailable,
+      maxQueued: config.GROUP_COMMIT_MAX_QUEUED,
+      overloaded: tooManyWaiting('patches'),
+      unavailable: storeFailure('patch'),
       write: async (client, requests, afterCommit) =>
         (await writePatchBatch(client, codec, requests, eager.rows(afterCommit))).map((outcome, index) =>
           toGroupOutcome(outcome, requests[index] as PatchRequest),
@@ -60,10 +63,4 @@ function toGroupOutcome(outcome: BatchOutcome, request: PatchRequest): GroupOutc
     kind: 'after_commit',
     run: (client) => replayAnswer<AcceptedPatch>(client, patchKeyClaim(request), 'patch'),
   };
-}
-
-function unavailable(error: unknown): ProblemError {
-  return error instanceof ProblemError
-    ? error
-    : new ProblemError('dependency_unavailable', `could not store the patch: ${(error as Error).message}`);
 }

@@ -24,7 +24,11 @@ export class WorkflowsController {
     if (typeof name !== 'string' || !name.trim() || name.length > 200) {
       throw new ProblemError('validation_failed', 'name must be a non-empty string of at most 200 characters');
     }
-    const checked = validateDefinition(definition, { allowedHosts: this.config.SSRF_ALLOWED_HOSTS });
+    const checked = validateDefinition(definition, {
+      allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
+      maxBytes: this.config.DEFINITION_MAX_BYTES,
+      maxDepth: this.config.JSON_MAX_DEPTH,
+    });
     if (!checked.ok) throw new ProblemError('validation_failed', 'the definition is invalid', checked.errors);
     return this.workflows.create(request.principal.workspaceId, name.trim(), checked.value);
   }
