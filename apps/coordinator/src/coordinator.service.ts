@@ -3,6 +3,7 @@ import { context, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ContentStore } from '#libs/cas';
+import { ExpressionEvaluator } from '#libs/expressions';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
@@ -11,7 +12,6 @@ import { PartitionLost, type DeadLetter, type DecodedMessage } from '#libs/messa
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
-  ExpressionEvaluator,
   initialState,
   isTerminal,
   startRun,

@@ -1,6 +1,6 @@
 import type { ContentStore } from '#libs/cas';
 import type { NodeDispatch } from '#libs/events';
-import type { ExpressionEvaluator } from '#libs/runs';
+import type { ExpressionEvaluator } from '#libs/expressions';
 import type { NodeConfigs } from '#libs/workflows';
 import { executeAgent, type AgentExecutorOptions } from './agent/agent.executor.js';
 import type { ExecutionResult } from './execution-result.js';

@@ -17,7 +17,7 @@ import {
 import { IDEMPOTENT_PRODUCER, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
-import { ExpressionEvaluator } from '#libs/runs';
+import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import { executeTask, type ExecutorDeps } from './task-executor.js';

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import type { ExpressionEvaluator } from '#libs/runs';
+import type { ExpressionEvaluator } from '#libs/expressions';
 import { withTraceHeaders } from '#libs/tracing';
 import { renderPromptTemplate, type NodeConfigs } from '#libs/workflows';
 import { failure, type ExecutionResult } from '../execution-result.js';

@@ -1,6 +1,15 @@
 import jsonata from 'jsonata';
+import { ExpressionError } from './expression-errors.js';
 
 type Compiled = ReturnType<typeof jsonata>;
+
+export interface ExpressionLimits {
+  timeoutMs: number;
+  maxDepth: number;
+  threads?: number;
+  maxHeapMb?: number;
+  maxResultBytes?: number;
+}
 
 /**
  * Evaluates JSONata (edge conditions in the coordinator, `function` nodes in the worker). Compiling is far dearer
@@ -11,7 +20,7 @@ export class ExpressionEvaluator {
   private readonly compiled = new Map<string, Compiled>();
 
   constructor(
-    private readonly limits: { timeoutMs: number; maxDepth: number } = { timeoutMs: 1_000, maxDepth: 500 },
+    private readonly limits: ExpressionLimits = { timeoutMs: 1_000, maxDepth: 500 },
     private readonly maxCompiled = 10_000,
   ) {}
 
@@ -19,8 +28,12 @@ export class ExpressionEvaluator {
     try {
       return await this.compile(expression).evaluate(data);
     } catch (error) {
-      throw new ExpressionError(expression, error);
+      throw ExpressionError.fromJsonata(expression, error);
     }
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
   }
 
   private compile(expression: string): Compiled {
@@ -31,20 +44,5 @@ export class ExpressionEvaluator {
       this.compiled.set(expression, compiled);
     }
     return compiled;
-  }
-}
-
-/** jsonata throws plain objects ({code, message, position}); this gives them a message worth showing a user. */
-export class ExpressionError extends Error {
-  override readonly name = 'ExpressionError';
-  constructor(expression: string, cause: unknown) {
-    const { message, code, position } = (typeof cause === 'object' && cause !== null ? cause : {}) as {
-      message?: unknown;
-      code?: unknown;
-      position?: unknown;
-    };
-    const where = typeof position === 'number' ? ` at position ${position}` : '';
-    const text = typeof message === 'string' ? message : String(cause);
-    super(`${typeof code === 'string' ? `${code}: ` : ''}${text}${where} in "${expression.slice(0, 200)}"`);
   }
 }
