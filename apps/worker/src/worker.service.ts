@@ -45,11 +45,12 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
+    @Inject(ExpressionEvaluator) evaluator: ExpressionEvaluator,
   ) {
     this.producer = openProducer(kafka, 'worker', IDEMPOTENT_PRODUCER);
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
     this.deps = {
-      evaluator: new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 }),
+      evaluator,
       content: new ContentStore(pool),
       http: {
         allowedHosts: config.SSRF_ALLOWED_HOSTS,
