@@ -3,6 +3,7 @@ import { context, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { ContentStore } from '#libs/cas';
+import { ExpressionEvaluator } from '#libs/expressions';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
@@ -11,7 +12,6 @@ import { PartitionLost, type DeadLetter, type DecodedMessage } from '#libs/messa
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
-  ExpressionEvaluator,
   initialState,
   isTerminal,
   startRun,
@@ -61,7 +61,6 @@ export class CoordinatorService implements OnApplicationShutdown {
    */
   private readonly runTraces = new Map<string, Context>();
   private readonly definitions: DefinitionCache;
-  private readonly evaluator: ExpressionEvaluator;
   private readonly content: ContentStore;
   private readonly metrics: CoordinatorMetrics;
   private readonly logger: Logger;
@@ -74,11 +73,11 @@ export class CoordinatorService implements OnApplicationShutdown {
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
+    @Inject(ExpressionEvaluator) private readonly evaluator: ExpressionEvaluator,
   ) {
     this.groupId = `${config.KAFKA_TOPIC_PREFIX}coordinator`;
     this.transactions = new Permits(config.COORDINATOR_MAX_TRANSACTIONS);
     this.definitions = new DefinitionCache(pool);
-    this.evaluator = new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 });
     this.content = new ContentStore(pool);
     this.metrics = new CoordinatorMetrics(registry, () => this.partitions.runCount);
     this.logger = logger.child({ component: 'coordinator' });

@@ -1,6 +1,6 @@
 import type { ContentStore } from '#libs/cas';
 import type { NodeDispatch } from '#libs/events';
-import type { ExpressionEvaluator } from '#libs/runs';
+import { ExpressionError, type ExpressionEvaluator } from '#libs/expressions';
 import type { NodeConfigs } from '#libs/workflows';
 import { executeAgent, type AgentExecutorOptions } from './agent/agent.executor.js';
 import type { ExecutionResult } from './execution-result.js';
@@ -33,7 +33,9 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
         const output = await deps.evaluator.evaluate(expression, { input: data.input, nodes });
         return { ok: true, output: output ?? null };
       } catch (error) {
-        return { ok: false, error: (error as Error).message };
+        // The error's name says whether the expression is wrong (ExpressionError) or went past a limit.
+        const named = error instanceof ExpressionError ? `${error.name}: ${error.message}` : (error as Error).message;
+        return { ok: false, error: named };
       }
     }
     case 'http_request':

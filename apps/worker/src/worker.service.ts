@@ -17,7 +17,7 @@ import {
 import { IDEMPOTENT_PRODUCER, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
-import { ExpressionEvaluator } from '#libs/runs';
+import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import { executeTask, type ExecutorDeps } from './task-executor.js';
@@ -45,11 +45,12 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
+    @Inject(ExpressionEvaluator) evaluator: ExpressionEvaluator,
   ) {
     this.producer = openProducer(kafka, 'worker', IDEMPOTENT_PRODUCER);
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
     this.deps = {
-      evaluator: new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 }),
+      evaluator,
       content: new ContentStore(pool),
       http: {
         allowedHosts: config.SSRF_ALLOWED_HOSTS,

@@ -163,8 +163,20 @@ export const configSchema = z.object({
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
   OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
-  /** Time limit of one JSONata evaluation (function nodes, edge conditions). */
+  /**
+   * Time limit of one JSONata evaluation (function nodes, edge conditions, prompt placeholders), counted on the thread
+   * that runs it: past it the thread is terminated and the expression fails with ExpressionLimitError.
+   */
   EXPRESSION_TIMEOUT_MS: positiveInt.max(60_000).default(1_000),
+  /** Threads evaluating expressions, per process (shared by its coordinator and worker roles). */
+  EXPRESSION_THREADS: positiveInt.max(64).default(2),
+  /**
+   * Heap cap of each expression thread, a backstop well above what a bounded expression allocates: one allocation
+   * past it aborts the whole process instead of the thread (nodejs/node#47224); the time limit stops bombs first.
+   */
+  EXPRESSION_MAX_HEAP_MB: positiveInt.min(256).max(16_384).default(1_024),
+  /** Largest result of one expression, as JSON; above HTTP_MAX_RESPONSE_BYTES so a function node can pass one on. */
+  EXPRESSION_MAX_RESULT_BYTES: positiveInt.max(1_073_741_824).default(16 * 1_048_576),
   /** Where the API forwards the two SSE routes when the fanout role runs in a process of its own. */
   FANOUT_URL: url(['http:', 'https:']).default('http://127.0.0.1:9405'),
   /** SSE keep-alive interval; an idle stream also re-reads Postgres this often (under the proxy's 300 s body timeout). */

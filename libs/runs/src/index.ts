@@ -9,4 +9,3 @@ export {
   type Transition,
 } from './run-machine.js';
 export { retryDelayMs } from './retry-backoff.js';
-export { ExpressionEvaluator, ExpressionError } from './expressions.js';

@@ -1,3 +1,4 @@
+import { ExpressionError, ExpressionLimitError } from '#libs/expressions';
 import type { NodeDefinition, WorkflowDefinition } from '#libs/workflows';
 import { retryDelayMs } from './retry-backoff.js';
 import {
@@ -15,7 +16,11 @@ export interface MachineContext {
   readonly input: unknown;
   readonly now: number;
   readonly random: () => number;
-  /** Evaluates an edge's `when` (JSONata) over `{input, nodes}`; an error counts as not satisfied. */
+  /**
+   * Evaluates an edge's `when` (JSONata) over `{input, nodes}`. An ExpressionError counts as not satisfied; an
+   * ExpressionLimitError fails the run (a limit depends on the machine's load, so it must not pick a branch); any other
+   * error is the evaluator's own trouble and propagates, so the input is applied again later.
+   */
   readonly evaluate: (expression: string, data: ExpressionData) => Promise<unknown>;
   /**
    * The run timeout, for its message. It needs no timer row: the coordinators sweep unfinished runs past it (a
@@ -57,14 +62,14 @@ export async function startRun(current: RunState, ctx: MachineContext, requested
   state.status = 'running';
   const step = new Step(state, ctx);
   step.event('run.started', 'running', undefined, { nodes: Object.keys(ctx.definition.nodes).length });
-  await step.advance('start', requestedAt);
+  await step.failingOnEdges(() => step.advance('start', requestedAt));
   return step.result();
 }
 
 export async function applyInput(current: RunState, input: RunInput, ctx: MachineContext): Promise<Transition> {
   if (isTerminal(current.status)) return { state: current, effects: [] };
   const step = new Step(structuredClone(current), ctx);
-  await step.apply(input);
+  await step.failingOnEdges(() => step.apply(input));
   return step.result();
 }
 
@@ -93,6 +98,16 @@ class Step {
       ...(detail ? { detail } : {}),
     });
     return seq;
+  }
+
+  /** Runs `work`; an edge condition stopped at a limit ends the run as failed, naming the edge and the error. */
+  async failingOnEdges(work: () => Promise<void>): Promise<void> {
+    try {
+      await work();
+    } catch (error) {
+      if (!(error instanceof EdgeFailed)) throw error;
+      await this.finish('failed', error.message);
+    }
   }
 
   async apply(input: RunInput): Promise<void> {
@@ -232,12 +247,14 @@ class Step {
   private async edgeHolds(index: number): Promise<boolean> {
     const known = this.state.edges[index];
     if (known !== undefined) return known;
-    const edge = this.ctx.definition.edges[index] as { when?: string };
+    const edge = this.ctx.definition.edges[index] as { from: string; to: string; when?: string };
     let holds = true;
     if (edge.when !== undefined) {
       try {
         holds = Boolean(await this.ctx.evaluate(edge.when, this.expressionData()));
-      } catch {
+      } catch (error) {
+        if (error instanceof ExpressionLimitError) throw new EdgeFailed(edge, error);
+        if (!(error instanceof ExpressionError)) throw error;
         holds = false;
       }
     }
@@ -353,6 +370,13 @@ class Step {
 }
 
 const timeoutKey = (nodeId: string, attempt: number) => `timeout:${nodeId}:${attempt}`;
+
+/** An edge whose condition could not be decided; it unwinds the step to where the run is failed. */
+class EdgeFailed extends Error {
+  constructor(edge: { from: string; to: string }, cause: ExpressionLimitError) {
+    super(`edge ${edge.from} → ${edge.to}: ${cause.name}: ${cause.message}`);
+  }
+}
 
 /** A node's output as expressions and readers see it: inline, or a reference into content-addressed storage. */
 export const visibleOutput = (node: NodeState): unknown =>

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import type { WorkflowDefinition } from '#libs/workflows';
-import { ExpressionEvaluator } from './expressions.js';
+import { ExpressionError, ExpressionEvaluator, ExpressionLimitError } from '#libs/expressions';
 import { applyInput, initialState, startRun, type MachineContext } from './run-machine.js';
 import type { Effect, RunInput, RunState } from './run-state.js';
 
 const evaluator = new ExpressionEvaluator();
+after(() => evaluator.close());
 const fn = (expression = '1') => ({ type: 'function' as const, config: { expression } });
 
 function context(definition: WorkflowDefinition, overrides: Partial<MachineContext> = {}): MachineContext {
@@ -122,6 +123,50 @@ describe('run machine', () => {
     const done = await feed(ctx, next.state, ok('yes', 'Y'));
     assert.equal(done.state.status, 'completed');
     assert.deepEqual(done.state.output, { yes: 'Y' });
+  });
+
+  it('fails the run, naming the edge and ExpressionLimitError, when a condition runs past a limit', async () => {
+    const limited = 'nodes.a.slow';
+    const ctx = context(
+      {
+        nodes: { a: fn(), b: fn(), c: fn() },
+        edges: [
+          { from: 'a', to: 'b', when: limited },
+          { from: 'a', to: 'c', when: 'nodes.a + "text"' },
+        ],
+      },
+      {
+        evaluate: (expression, data) =>
+          expression === limited
+            ? Promise.reject(new ExpressionLimitError(expression, 'stopped after 100 ms'))
+            : evaluator.evaluate(expression, data),
+      },
+    );
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
+    const next = await feed(ctx, start.state, ok('a', 1));
+    assert.equal(next.state.status, 'failed');
+    assert.match(next.state.error ?? '', /^edge a → b: ExpressionLimitError: stopped after 100 ms in "nodes.a.slow"$/);
+    assert.deepEqual(dispatched(next.effects), []);
+    const failed = next.effects.find((e) => e.type === 'event' && e.kind === 'run.failed');
+    assert.ok(failed?.type === 'event');
+    assert.match(String(failed.detail?.error), /ExpressionLimitError/);
+  });
+
+  it('reads a condition that cannot be evaluated as not satisfied, but lets other failures through', async () => {
+    const definition = {
+      nodes: { a: fn(), b: fn() },
+      edges: [{ from: 'a', to: 'b', when: 'nodes.a + "text"' }],
+    };
+    const ctx = context(definition);
+    const start = await startRun(initialState(ctx.definition), ctx, 0);
+    const next = await feed(ctx, start.state, ok('a', 1));
+    assert.equal(next.state.nodes.b?.status, 'skipped');
+    assert.equal(next.state.status, 'completed');
+    // The evaluator's own trouble (its pool closed, a thread crashed) is not the expression's: the input is retried.
+    const broken = context(definition, { evaluate: () => Promise.reject(new Error('pool closed')) });
+    await assert.rejects(feed(broken, start.state, ok('a', 1)), /pool closed/);
+    const bad = context(definition, { evaluate: (e) => Promise.reject(new ExpressionError(e, 'T2001: nope')) });
+    assert.equal((await feed(bad, start.state, ok('a', 1))).state.nodes.b?.status, 'skipped');
   });
 
   it('retries with exponential backoff through timers, then fails the run when attempts run out', async () => {

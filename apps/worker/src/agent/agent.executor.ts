@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { request, type Dispatcher } from 'undici';
-import type { ExpressionEvaluator } from '#libs/runs';
+import { ExpressionError, type ExpressionEvaluator } from '#libs/expressions';
 import { withTraceHeaders } from '#libs/tracing';
 import { renderPromptTemplate, type NodeConfigs } from '#libs/workflows';
 import { failure, type ExecutionResult } from '../execution-result.js';
@@ -56,7 +56,8 @@ export async function executeAgent(
     const data = await ctx.data();
     prompt = await renderPromptTemplate(config.prompt, (expression) => options.evaluator.evaluate(expression, data));
   } catch (error) {
-    return failure(`prompt: ${(error as Error).message}`);
+    const named = error instanceof ExpressionError ? `${error.name}: ${error.message}` : (error as Error).message;
+    return failure(`prompt: ${named}`);
   }
   const body: ChatCompletionRequest = {
     model: config.model,

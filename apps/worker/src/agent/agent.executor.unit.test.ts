@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ExpressionEvaluator } from '#libs/runs';
+import { ExpressionEvaluator } from '#libs/expressions';
 import type { NodeConfigs } from '#libs/workflows';
 import type { ExecutionResult } from '../execution-result.js';
 import { reply, startTestHttpServer } from '../http/test-http-server.js';

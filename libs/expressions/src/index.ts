@@ -1,0 +1,2 @@
+export { ExpressionEvaluator, type ExpressionLimits } from './expression-evaluator.js';
+export { ExpressionError, ExpressionLimitError } from './expression-errors.js';
