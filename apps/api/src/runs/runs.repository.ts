@@ -36,7 +36,11 @@ export class RunsRepository {
         error instanceof ProblemError
           ? error
           : new ProblemError('dependency_unavailable', `could not store the run: ${(error as Error).message}`),
-      write: (client, requests, afterCommit) => writeRunStarts(client, codec, requests, eager.rows(afterCommit)),
+      write: (client, requests, afterCommit) =>
+        writeRunStarts(client, codec, requests, {
+          eager: eager.rows(afterCommit),
+          inlineMaxBytes: config.EVENT_INLINE_MAX_BYTES,
+        }),
     });
   }
 
