@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
@@ -9,8 +10,12 @@ import {
   type StackAddresses,
 } from './stack-addresses.js';
 
-/** Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. */
-export const TEMPLATE_DATABASE = 'orchestrator_test_template';
+/**
+ * Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. One
+ * per checkout: several checkouts testing against one Postgres would otherwise drop and rebuild each other's template
+ * (with other migrations) while the other's files clone it.
+ */
+export const TEMPLATE_DATABASE = `orchestrator_test_template_${createHash('sha256').update(MIGRATIONS_DIR).digest('hex').slice(0, 8)}`;
 
 let stopContainers: (() => Promise<void>) | undefined;
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import pg from 'pg';
 import pino, { type Logger } from 'pino';
 import { loadConfig, type AppConfig } from '#libs/config';
 import { createKafka, openAdmin, topicCatalog, type Admin, type Kafka, type TopicSpec } from '#libs/kafka';
@@ -67,6 +68,22 @@ export async function withAdmin<T>(use: (admin: Admin, kafka: Kafka) => Promise<
     return await use(admin, k);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Runs `use` with a connected Postgres client (DATABASE_URL) and closes it afterwards. */
+export async function withPostgres<T>(use: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: config().DATABASE_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw new CliError(`cannot connect to Postgres (DATABASE_URL): ${(error as Error).message}`);
+  }
+  try {
+    return await use(client);
+  } finally {
+    await client.end();
   }
 }
 

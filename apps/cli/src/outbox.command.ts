@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import pg from 'pg';
-import { CliError, config, json, out, table } from './cli-support.js';
+import { json, out, table, withPostgres } from './cli-support.js';
+import { registerOutboxDead } from './outbox-dead.command.js';
 
 interface OutboxStatus {
   rows: number;
@@ -11,21 +11,14 @@ interface OutboxStatus {
 }
 
 export function registerOutbox(program: Command): void {
-  program
-    .command('outbox')
-    .description('the transactional outbox in Postgres (DATABASE_URL)')
+  const outbox = program.command('outbox').description('the transactional outbox in Postgres (DATABASE_URL)');
+  registerOutboxDead(outbox);
+  outbox
     .command('status')
     .description('rows waiting per topic and per lane with the oldest age, and the relays alive')
     .option('--json', 'one JSON document')
     .action(async (options: { json?: boolean }) => {
-      const client = new pg.Client({ connectionString: config().DATABASE_URL, connectionTimeoutMillis: 5000 });
-      try {
-        await client.connect();
-      } catch (error) {
-        throw new CliError(`cannot connect to Postgres (DATABASE_URL): ${(error as Error).message}`);
-      }
-      let status: OutboxStatus;
-      try {
+      const status = await withPostgres(async (client): Promise<OutboxStatus> => {
         const age = 'extract(epoch FROM now() - min(created_at))::float8';
         const [topics, lanes, relays] = await Promise.all([
           client.query<{ topic: string; rows: number; age: number }>(
@@ -39,16 +32,14 @@ export function registerOutbox(program: Command): void {
           ),
         ]);
         const round = (n: number) => Math.round(n * 1000) / 1000;
-        status = {
+        return {
           rows: topics.rows.reduce((sum, r) => sum + r.rows, 0),
           oldestAgeSeconds: topics.rows.length ? round(Math.max(...topics.rows.map((r) => r.age))) : null,
           topics: topics.rows.map((r) => ({ topic: r.topic, rows: r.rows, oldestAgeSeconds: round(r.age) })),
           lanes: lanes.rows.map((r) => ({ lane: r.lane, rows: r.rows, oldestAgeSeconds: round(r.age) })),
           relays: relays.rows.map((r) => ({ relayId: r.relay_id, lastSeenAgeSeconds: round(r.age) })),
         };
-      } finally {
-        await client.end();
-      }
+      });
       if (options.json) return out(json(status));
       out(
         `outbox rows: ${status.rows}, oldest: ${status.oldestAgeSeconds === null ? '-' : `${status.oldestAgeSeconds}s`}`,

@@ -6,6 +6,8 @@ export class CoordinatorMetrics {
   readonly batchDuration: Histogram;
   /** Kafka transactions committed: one per partition write (tasks, run events, changelog records, offsets). */
   readonly transactions: Counter;
+  /** Runs failed with RunTooLarge (outcome failed), or whose transition was dropped as even that was too large. */
+  readonly runsTooLarge: Counter<'outcome'>;
   private readonly started: Counter<'tag'>;
   private readonly executions: Counter<'type' | 'status'>;
   private readonly finished: Counter<'status'>;
@@ -15,6 +17,12 @@ export class CoordinatorMetrics {
     this.transactions = new Counter({
       name: 'coordinator_transactions_total',
       help: 'Kafka transactions committed by the coordinator (one per partition batch written)',
+      registers: [registry],
+    });
+    this.runsTooLarge = new Counter({
+      name: 'coordinator_runs_too_large_total',
+      help: 'Runs whose messages would exceed KAFKA_MESSAGE_MAX_BYTES: failed with RunTooLarge, or dropped if even that was too large',
+      labelNames: ['outcome'],
       registers: [registry],
     });
     new Gauge({

@@ -21,12 +21,13 @@ import {
 } from '#libs/runs';
 import { endSpan, messageContext, startSpan, traceHeaders, tracingEnabled, type StartedSpan } from '#libs/tracing';
 import { BatchCoalescer, Permits } from '#libs/messaging';
+import { boundWrites, type BoundedWrite } from './bounded-writes.js';
 import { restoreChangelog } from './changelog-restore.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { DefinitionCache } from './definition-cache.js';
 import type { OwnedRun, RunWrite } from './owned-run.js';
 import { unfinishedProjectedRuns } from './projected-runs.sql.js';
-import { runMessages } from './run-messages.js';
+import { sendRequests, transitionMessages, type RunTraceHeaders } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
 import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
 
@@ -86,6 +87,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       logger: this.logger,
       transactionalIdPrefix: `${config.KAFKA_TOPIC_PREFIX}coordinator-p`,
       transactionTimeoutMs: 60_000,
+      unspill: (json, ref) => this.content.unspill(json, ref),
       restore: (partitions) =>
         restoreChangelog(
           {
@@ -169,8 +171,9 @@ export class CoordinatorService implements OnApplicationShutdown {
       }
     }
     const runs = await this.runsFor(partition, byRun, now);
-    const writes: RunWrite[] = [];
+    const transitions: RunWrite[] = [];
     const spans = new Map<string, StartedSpan>();
+    let writes: readonly BoundedWrite[];
     try {
       for (const [runId, inputs] of byRun) {
         const run = runs.get(runId);
@@ -187,19 +190,20 @@ export class CoordinatorService implements OnApplicationShutdown {
           ? await context.with(span.context, () => this.transition(run, inputs, now))
           : await this.transition(run, inputs, now);
         if (write) {
-          writes.push(write);
+          transitions.push(write);
           span?.span.setAttributes({ 'run.status': write.state.status, 'run.effects': write.effects.length });
         }
       }
-      await this.commit(partition, writes, now, (runId) => {
+      writes = await this.bounded(transitions, now, (runId) => {
         const span = spans.get(runId);
         return span && traceHeaders(span.context);
       });
+      await this.commit(partition, writes, now);
     } catch (error) {
       for (const span of spans.values()) endSpan(span, error);
       throw error;
     }
-    for (const w of writes) {
+    for (const { write: w } of writes) {
       if (isTerminal(w.state.status)) {
         partition.runs.delete(w.run.id);
         partition.finished.set(w.run.id, now);
@@ -222,31 +226,53 @@ export class CoordinatorService implements OnApplicationShutdown {
   }
 
   /**
-   * One transaction: every message of the writes and the tombstones of runs finished long enough ago. The consumed
-   * offsets are not in it: the transport commits them once it resolved (see the class comment).
+   * The transitions' messages, large JSON spilled to content-addressed storage; a run whose messages would still be
+   * too large for Kafka fails instead (bounded-writes.ts).
    */
-  private async commit(
-    partition: OwnedPartition,
-    writes: readonly RunWrite[],
+  private bounded(
+    transitions: readonly RunWrite[],
     now: number,
-    traceHeadersOf: (runId: string) => Readonly<Record<string, string>> | undefined,
-  ): Promise<void> {
+    traceHeadersOf: RunTraceHeaders,
+  ): Promise<BoundedWrite[]> {
+    const spill = (json: string) => this.content.spill(json, this.config.EVENT_INLINE_MAX_BYTES);
+    return boundWrites(transitions, {
+      build: (write) => transitionMessages(this.codec, write, { at: now, traceHeadersOf, spill }),
+      fail: (write, reason) => this.transition(write.run, [{ kind: 'poison', reason }], now),
+      maxBytes: this.config.KAFKA_MESSAGE_MAX_BYTES,
+      onTooLarge: (write, reason, dropped) => {
+        this.metrics.runsTooLarge.inc({ outcome: dropped ? 'dropped' : 'failed' });
+        this.logger
+          .child({ runId: write.run.id, workflowId: write.run.workflowId })
+          .error({ reason }, dropped ? 'run too large even to fail: transition dropped' : 'run failed: too large');
+      },
+    });
+  }
+
+  /**
+   * One transaction: every message of the writes and the tombstones of runs finished long enough ago, in as many
+   * requests as keep each under KAFKA_MESSAGE_MAX_BYTES (usually one). The consumed offsets are not in it: the
+   * transport commits them once it resolved (see the class comment).
+   */
+  private async commit(partition: OwnedPartition, writes: readonly BoundedWrite[], now: number): Promise<void> {
     const forget: string[] = [];
     for (const [runId, finishedAt] of partition.finished) {
       if (now - finishedAt < this.config.RUN_FINISHED_RETENTION_MS || forget.length >= FORGET_PER_TRANSACTION) break;
       forget.push(runId);
     }
-    const topicMessages = await runMessages(this.codec, writes, {
-      at: now,
+    const requests = sendRequests(
+      this.codec,
+      writes.flatMap((w) => w.messages),
       forget,
-      traceHeadersOf,
-    });
+      this.config.KAFKA_MESSAGE_MAX_BYTES,
+    );
     // Nothing to write (duplicates, events of finished runs): no transaction at all; the transport commits the offsets.
-    if (!topicMessages.length) return;
+    if (!requests.length) return;
     let transaction: Transaction | undefined;
     try {
       transaction = await partition.producer.transaction();
-      await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.Snappy });
+      for (const topicMessages of requests) {
+        await transaction.sendBatch({ topicMessages, acks: -1, compression: CompressionTypes.Snappy });
+      }
       await transaction.commit();
     } catch (error) {
       if (isFenced(error)) {
@@ -285,7 +311,8 @@ export class CoordinatorService implements OnApplicationShutdown {
             workspaceId: start.workspaceId,
             workflowId: start.workflowId,
             workflowVersion: start.workflowVersion,
-            input: JSON.parse(start.inputJson) as unknown,
+            input: JSON.parse(await this.content.unspill(start.inputJson, start.inputRef)) as unknown,
+            ...(start.inputRef === null ? {} : { inputRef: start.inputRef }),
             tag: start.tag,
             requestedAt: start.occurredAt,
             state: { status: 'pending', nodes: {}, edges: {}, eventSeq: 0 },

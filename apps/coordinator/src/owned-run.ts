@@ -1,3 +1,4 @@
+import type { SpilledJson } from '#libs/cas';
 import { envelope, type RunStateRecord } from '#libs/events';
 import type { Effect, RunState } from '#libs/runs';
 
@@ -8,6 +9,8 @@ export interface OwnedRun {
   readonly workflowId: string;
   readonly workflowVersion: number;
   readonly input: unknown;
+  /** Where the input's JSON is stored when it is too large to travel inline, so it is stored once, not per record. */
+  readonly inputRef?: string;
   readonly tag: string | null;
   /** When the API accepted the run. */
   readonly requestedAt: number;
@@ -26,9 +29,22 @@ export interface RunWrite {
 /** What the projector needs of a transition's effects: dispatches travel on their own topics. */
 export type RecordedEffect = Exclude<Effect, { type: 'dispatch' }>;
 
-/** The changelog record of a transition: the run's new state, and its effects for the projector. */
-export function toStateRecord(write: RunWrite, at: number): RunStateRecord {
+/** Stores a JSON text too large to travel inline and gives the reference instead (ContentStore.spill). */
+export type SpillJson = (json: string) => Promise<SpilledJson>;
+/** The JSON text of a field that may have been spilled (ContentStore.unspill). */
+export type UnspillJson = (json: string, ref: string | null) => Promise<string>;
+
+/**
+ * The changelog record of a transition: the run's new state, and its effects for the projector. The input, state and
+ * effects travel by reference when they are too large, so the record stays small whatever the run holds.
+ */
+export async function toStateRecord(write: RunWrite, at: number, spill: SpillJson): Promise<RunStateRecord> {
   const { run, state, effects } = write;
+  const [input, stateJson, effectsJson] = await Promise.all([
+    run.inputRef === undefined ? spill(JSON.stringify(run.input)) : { json: '', ref: run.inputRef },
+    spill(JSON.stringify(state)),
+    spill(JSON.stringify(effects.filter((e): e is RecordedEffect => e.type !== 'dispatch'))),
+  ]);
   return {
     ...envelope(run.version + 1, run.workspaceId),
     occurredAt: at,
@@ -37,27 +53,35 @@ export function toStateRecord(write: RunWrite, at: number): RunStateRecord {
     workflowId: run.workflowId,
     workflowVersion: run.workflowVersion,
     tag: run.tag,
-    inputJson: JSON.stringify(run.input),
+    inputJson: input.json,
+    inputRef: input.ref,
     requestedAt: run.requestedAt,
-    stateJson: JSON.stringify(state),
-    effectsJson: JSON.stringify(effects.filter((e): e is RecordedEffect => e.type !== 'dispatch')),
+    stateJson: stateJson.json,
+    stateRef: stateJson.ref,
+    effectsJson: effectsJson.json,
+    effectsRef: effectsJson.ref,
   };
 }
 
 /** The run a changelog record describes, as of that record. */
-export function fromStateRecord(record: RunStateRecord): OwnedRun {
+export async function fromStateRecord(record: RunStateRecord, unspill: UnspillJson): Promise<OwnedRun> {
+  const [input, state] = await Promise.all([
+    unspill(record.inputJson, record.inputRef),
+    unspill(record.stateJson, record.stateRef),
+  ]);
   return {
     id: record.runId,
     workspaceId: record.workspaceId,
     workflowId: record.workflowId,
     workflowVersion: record.workflowVersion,
-    input: JSON.parse(record.inputJson) as unknown,
+    input: JSON.parse(input) as unknown,
+    ...(record.inputRef === null ? {} : { inputRef: record.inputRef }),
     tag: record.tag,
     requestedAt: record.requestedAt,
-    state: JSON.parse(record.stateJson) as RunState,
+    state: JSON.parse(state) as RunState,
     version: record.seq,
   };
 }
 
-export const recordedEffects = (record: RunStateRecord): RecordedEffect[] =>
-  JSON.parse(record.effectsJson) as RecordedEffect[];
+export const recordedEffects = async (record: RunStateRecord, unspill: UnspillJson): Promise<RecordedEffect[]> =>
+  JSON.parse(await unspill(record.effectsJson, record.effectsRef)) as RecordedEffect[];

@@ -225,6 +225,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
             workflowId,
             workflowVersion: 1,
             inputJson: '{"x":4}',
+            inputRef: null,
             tag: null,
           }),
         },

@@ -3,7 +3,7 @@ import type { RunStateRecord } from '#libs/events';
 import { openProducer, type Kafka, type Producer } from '#libs/kafka';
 import { PartitionLost } from '#libs/messaging';
 import { isTerminal } from '#libs/runs';
-import { fromStateRecord, type OwnedRun } from './owned-run.js';
+import { fromStateRecord, type OwnedRun, type UnspillJson } from './owned-run.js';
 
 /**
  * The runs of one input partition number (the same number of run.requested, node.completed, run.control and
@@ -34,6 +34,8 @@ export interface RunPartitionsOptions {
   readonly restore: (partitions: readonly number[]) => Promise<Map<number, Map<string, RunStateRecord>>>;
   /** How long a transaction may stay open before the broker aborts it. */
   readonly transactionTimeoutMs: number;
+  /** Reads the fields a record carries by reference (content-addressed storage). */
+  readonly unspill: UnspillJson;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -139,7 +141,7 @@ export class RunPartitions {
         let runs = 0;
         for (const part of opened) {
           for (const record of records.get(part.partition)?.values() ?? []) {
-            const run = fromStateRecord(record);
+            const run = await fromStateRecord(record, this.options.unspill);
             if (isTerminal(run.state.status)) part.finished.set(run.id, record.occurredAt);
             else part.runs.set(run.id, run);
           }

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { ContentStore } from '#libs/cas';
 import { inTransaction, type Pool } from '#libs/db';
 import type { RunStateRecord } from '#libs/events';
 import { BatchCoalescer, type EventBatch } from '#libs/messaging';
@@ -20,6 +21,7 @@ export class RunProjectorService {
   private readonly lag: Histogram;
   private readonly lastLag: Gauge;
   private readonly logger: Logger;
+  private readonly content: ContentStore;
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -38,6 +40,7 @@ export class RunProjectorService {
       registers: [registry],
     });
     this.logger = logger.child({ component: 'run-projector' });
+    this.content = new ContentStore(pool);
   }
 
   handle(batch: EventBatch<'run.state'>): Promise<void> {
@@ -56,6 +59,20 @@ export class RunProjectorService {
     }
     const oldest = Math.min(...batches.flatMap((b) => b.messages.map((m) => m.value.occurredAt)));
     if (!byRun.size) return;
+    // Large states and effects travel by reference (content-addressed storage): read before the transaction, so it
+    // holds no connection while others fetch blobs.
+    const states = new Map<RunStateRecord, string>();
+    const effects = new Map<RunStateRecord, Effect[]>();
+    await Promise.all(
+      [...byRun.values()].flat().map(async (record) => {
+        const [state, effectsJson] = await Promise.all([
+          this.content.unspill(record.stateJson, record.stateRef),
+          this.content.unspill(record.effectsJson, record.effectsRef),
+        ]);
+        states.set(record, state);
+        effects.set(record, JSON.parse(effectsJson) as Effect[]);
+      }),
+    );
     await inTransaction(this.pool, async (client) => {
       const versions = await projectedVersions(client, [...byRun.keys()]);
       const writes: ProjectedWrite[] = [];
@@ -70,12 +87,10 @@ export class RunProjectorService {
         if (!last) continue;
         writes.push({
           run: { id: runId, workspaceId: last.workspaceId, workflowId: last.workflowId },
-          state: JSON.parse(last.stateJson) as RunState,
+          state: JSON.parse(states.get(last) as string) as RunState,
           version: last.seq,
           at: last.occurredAt,
-          effects: fresh.flatMap((r) =>
-            (JSON.parse(r.effectsJson) as Effect[]).map((e) => ({ ...e, at: r.occurredAt })),
-          ),
+          effects: fresh.flatMap((r) => (effects.get(r) ?? []).map((e) => ({ ...e, at: r.occurredAt }))),
         });
       }
       await storeProjection(client, writes);

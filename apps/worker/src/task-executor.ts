@@ -23,8 +23,13 @@ interface TaskInput {
 
 /** Runs one node attempt. Failures of the node (a bad expression, an HTTP 500) are results, not exceptions. */
 export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promise<ExecutionResult> {
-  const config = JSON.parse(task.configJson) as Record<string, unknown>;
-  const data = JSON.parse(task.inputJson) as TaskInput;
+  // Either may travel by reference when it is large (the coordinator spills it to content-addressed storage).
+  const [configJson, inputJson] = await Promise.all([
+    deps.content.unspill(task.configJson, task.configRef),
+    deps.content.unspill(task.inputJson, task.inputRef),
+  ]);
+  const config = JSON.parse(configJson) as Record<string, unknown>;
+  const data = JSON.parse(inputJson) as TaskInput;
   switch (task.nodeType) {
     case 'function': {
       const { expression } = config as NodeConfigs['function'];

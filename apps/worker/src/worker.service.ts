@@ -14,7 +14,7 @@ import {
   type NodeCompleted,
   type NodeDispatch,
 } from '#libs/events';
-import { IDEMPOTENT_PRODUCER, openProducer, type Producer } from '#libs/kafka';
+import { chunkByBytes, IDEMPOTENT_PRODUCER, messageBytes, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/expressions';
@@ -127,7 +127,10 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     const messages = await Promise.all(
       completions.map((event, index) => this.codec.message('node.completed', event.runId, event, traces[index])),
     );
-    await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages });
+    // Up to WORKER_TASK_PARALLELISM outputs of up to OUTPUT_INLINE_MAX_BYTES each: more than one request can carry.
+    for (const chunk of chunkByBytes(messages, messageBytes, this.config.KAFKA_MESSAGE_MAX_BYTES)) {
+      await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages: chunk });
+    }
   }
 
   private async run(task: NodeDispatch): Promise<NodeCompleted> {
@@ -161,7 +164,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       status: result.ok ? 'succeeded' : pastDeadline(task) ? 'timed_out' : 'failed',
       outputJson: stored && 'json' in stored ? stored.json : null,
       outputRef: stored && 'ref' in stored ? stored.ref : null,
-      error: result.ok ? null : result.error,
+      error: result.ok ? null : boundedError(result.error),
       nodeType: task.nodeType,
       startedAt,
     };
@@ -184,6 +187,13 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     this.logger.error({ runs: messages.map((m) => m.key) }, 'tasks sent to dead letters; their runs will fail');
   }
 }
+
+/** Error texts (an upstream's answer, an expression's message) travel inline in events and state: keep them short. */
+const ERROR_MAX_CHARS = 4_096;
+const boundedError = (error: string) =>
+  error.length <= ERROR_MAX_CHARS
+    ? error
+    : `${error.slice(0, ERROR_MAX_CHARS)}… (${error.length - ERROR_MAX_CHARS} more characters)`;
 
 /** A failure at or past the task's deadline is the node's timeout, however the executor noticed it. */
 const pastDeadline = (task: NodeDispatch) => task.deadlineAt !== null && Date.now() >= task.deadlineAt - 5;

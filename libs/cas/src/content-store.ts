@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 
+/** JSON text as an event field carries it: inline, or (when too large) empty with a reference to its stored bytes. */
+export type SpilledJson = { readonly json: string; readonly ref: null } | { readonly json: ''; readonly ref: string };
+
 const REF = /^sha256:([0-9a-f]{64})$/;
 
 /**
@@ -9,27 +12,52 @@ const REF = /^sha256:([0-9a-f]{64})$/;
  * instead of large payloads (DESIGN §1), which keeps Kafka messages small.
  */
 export class ContentStore {
-  constructor(private readonly pool: Pool) {}
+  /** A pool, or a client inside a transaction so that a blob commits with the row that references it. */
+  constructor(private readonly pool: Pick<Pool, 'query'>) {}
+
+  /**
+   * Blobs being written or read right now, by digest: concurrent puts or gets of the same content (the tasks a
+   * transition dispatches share their input; a batch of tasks reads it together) cost one round trip, not one each.
+   */
+  private readonly writing = new Map<string, Promise<void>>();
+  private readonly reading = new Map<string, Promise<{ content: Buffer; contentType: string } | undefined>>();
 
   async put(content: Buffer, contentType: string): Promise<string> {
     const digest = createHash('sha256').update(content).digest('hex');
-    await this.pool.query(
-      `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (sha256) DO NOTHING`,
-      [digest, content.length, contentType, content],
-    );
+    let write = this.writing.get(digest);
+    if (!write) {
+      write = this.pool
+        .query(
+          `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (sha256) DO NOTHING`,
+          [digest, content.length, contentType, content],
+        )
+        .then(() => undefined)
+        .finally(() => this.writing.delete(digest));
+      this.writing.set(digest, write);
+    }
+    await write;
     return `sha256:${digest}`;
   }
 
-  async get(ref: string): Promise<{ content: Buffer; contentType: string } | undefined> {
+  get(ref: string): Promise<{ content: Buffer; contentType: string } | undefined> {
     const digest = REF.exec(ref)?.[1];
-    if (!digest) throw new Error(`not a content reference: ${ref}`);
-    const { rows } = await this.pool.query<{ content: Buffer; content_type: string }>(
-      'SELECT content, content_type FROM cas_blobs WHERE sha256 = $1',
-      [digest],
-    );
-    const row = rows[0];
-    return row && { content: row.content, contentType: row.content_type };
+    if (!digest) return Promise.reject(new Error(`not a content reference: ${ref}`));
+    let read = this.reading.get(digest);
+    if (!read) {
+      read = this.pool
+        .query<{ content: Buffer; content_type: string }>(
+          'SELECT content, content_type FROM cas_blobs WHERE sha256 = $1',
+          [digest],
+        )
+        .then(({ rows }) => {
+          const row = rows[0];
+          return row && { content: row.content, contentType: row.content_type };
+        })
+        .finally(() => this.reading.delete(digest));
+      this.reading.set(digest, read);
+    }
+    return read;
   }
 
   /** A JSON value inline when its text is at most `inlineMaxBytes`, else stored and referenced. */
@@ -37,6 +65,23 @@ export class ContentStore {
     const json = JSON.stringify(value ?? null);
     if (Buffer.byteLength(json) <= inlineMaxBytes) return { json };
     return { ref: await this.put(Buffer.from(json), 'application/json') };
+  }
+
+  /**
+   * JSON text for an event field: as it is when at most `inlineMaxBytes`, else stored, and the field carries the
+   * reference (`<name>Ref`) with an empty text. Keeps every message under the broker's size limit whatever a run holds.
+   */
+  async spill(json: string, inlineMaxBytes: number): Promise<SpilledJson> {
+    if (Buffer.byteLength(json) <= inlineMaxBytes) return { json, ref: null };
+    return { json: '', ref: await this.put(Buffer.from(json), 'application/json') };
+  }
+
+  /** The JSON text of an event field that `spill` wrote: its inline text, or the stored text its reference names. */
+  async unspill(json: string, ref: string | null): Promise<string> {
+    if (ref === null) return json;
+    const blob = await this.get(ref);
+    if (!blob) throw new Error(`content ${ref} is missing from storage`);
+    return blob.content.toString('utf8');
   }
 
   async loadJson(ref: string): Promise<unknown> {

@@ -1,1 +1,1 @@
-export { ContentStore } from './content-store.js';
+export { ContentStore, type SpilledJson } from './content-store.js';

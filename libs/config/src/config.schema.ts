@@ -164,6 +164,22 @@ export const configSchema = z.object({
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
   OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
   /**
+   * A run input, a task's input (the run input and the finished nodes' inline outputs) or config, or a run's state or
+   * effects larger than this (as JSON) go to content-addressed storage; the event carries the reference instead.
+   */
+  EVENT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(131_072),
+  /**
+   * The largest message (and request) the coordinator and the workers produce: at or under the broker's
+   * message.max.bytes (1048588 by default) and every topic's max.message.bytes. A transaction's messages are sent in
+   * requests under it; a run whose messages would still exceed it fails (RunTooLarge) instead of wedging its partition.
+   */
+  KAFKA_MESSAGE_MAX_BYTES: positiveInt
+    .min(65_536)
+    .max(100 * 1_048_576)
+    .default(1_000_000),
+  /** A run input larger than this (as JSON) is refused with 413 (the body limit, HTTP_BODY_LIMIT_BYTES, also applies). */
+  RUN_INPUT_MAX_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
+  /**
    * Time limit of one JSONata evaluation (function nodes, edge conditions, prompt placeholders), counted on the thread
    * that runs it: past it the thread is terminated and the expression fails with ExpressionLimitError.
    */
@@ -234,6 +250,15 @@ export const appConfigSchema = configSchema.superRefine((config, ctx) => {
       path: ['LLM_BASE_URL'],
       message: 'is required when WORKER_TYPES includes agent (the Chat Completions API agent nodes call)',
     });
+  }
+  for (const inline of ['EVENT_INLINE_MAX_BYTES', 'OUTPUT_INLINE_MAX_BYTES'] as const) {
+    if (config[inline] * 2 > config.KAFKA_MESSAGE_MAX_BYTES) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [inline],
+        message: `must be at most half of KAFKA_MESSAGE_MAX_BYTES (${config.KAFKA_MESSAGE_MAX_BYTES}), so that what stays inline fits in a message`,
+      });
+    }
   }
   if (config.HTTP_H2C && config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0) {
     ctx.addIssue({

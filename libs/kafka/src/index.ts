@@ -25,6 +25,7 @@ export {
 } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
+export { chunkByBytes, messageBytes } from './request-size.js';
 export { AssignerProtocol, CompressionTypes } from './kafkajs.js';
 export type {
   Admin,

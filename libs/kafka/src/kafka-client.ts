@@ -30,11 +30,16 @@ const LEVELS: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
  * Lines kafkajs logs as warnings or errors for what is expected and handled, logged at debug instead: the warning
  * whenever an idempotent producer is given a retry count (the relay's producers bound theirs on purpose: a failed
  * publish rolls back and backs off visibly), and the broker's CONCURRENT_TRANSACTIONS answer to a transaction begun
- * while the previous one's markers are still being written, which the producer retries.
+ * while the previous one's markers are still being written, which the producer retries; and the broker refusing a
+ * record for good (too large, invalid), which the outbox publishers log themselves with the row they moved to the
+ * dead-letter table.
  */
 const EXPECTED = [
   'Limiting retries for the idempotent producer',
   'another concurrent operation on the same transaction',
+  'larger than the max message size the server will accept',
+  'message batch larger than the configured segment size',
+  'record has failed the validation on broker',
 ];
 
 /** The one place kafkajs is constructed, so a successor client can replace it behind this module. */

@@ -1,7 +1,8 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { Pool } from 'pg';
+import { inTransaction, type Pool } from '#libs/db';
 import { Counter, type Registry } from 'prom-client';
+import { moveToDeadLetters } from './dead-letters.sql.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
 
@@ -10,7 +11,8 @@ import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
  * Kafka without waiting for a relay (NOTIFY, claim, publish, delete). The rows were inserted with a `publish_after`
  * grace: the relays take any that are still there after it, which covers a writer that died between its commit and
  * this publish, and a publish that failed. Batches go out one at a time in the order their transactions committed,
- * so the rows of one key written by this process keep their order.
+ * so the rows of one key written by this process keep their order. A row the broker refuses for good goes to the
+ * dead-letter table at once, as the relay would move it (outbox-relay.ts), instead of waiting out its grace.
  */
 export class EagerOutboxPublisher {
   private readonly publisher: OutboxPublisher;
@@ -18,6 +20,7 @@ export class EagerOutboxPublisher {
   private draining: Promise<void> | undefined;
   private readonly published: Counter;
   private readonly failed: Counter;
+  private readonly deadLettered: Counter<'topic'>;
 
   constructor(
     private readonly pool: Pool,
@@ -35,6 +38,12 @@ export class EagerOutboxPublisher {
     this.failed = new Counter({
       name: 'outbox_eager_failures_total',
       help: 'Eager publishes that failed; their rows are left to the relays after the grace',
+      registers: [registry],
+    });
+    this.deadLettered = new Counter({
+      name: 'outbox_eager_dead_lettered_total',
+      help: 'Outbox rows the broker refused for good when their writer published them, moved to outbox_dead_letters',
+      labelNames: ['topic'],
       registers: [registry],
     });
   }
@@ -57,9 +66,19 @@ export class EagerOutboxPublisher {
       const batch = takeWithinBytes(this.queue, this.maxBatchBytes);
       this.queue = this.queue.slice(batch.length);
       try {
-        await this.publisher.publish(batch);
-        await this.pool.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [batch.map((r) => r.id)]);
-        this.published.inc(batch.length);
+        const { published, refused } = await this.publisher.publishOrRefuse(batch);
+        await inTransaction(this.pool, async (client) => {
+          await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [published.map((r) => r.id)]);
+          await moveToDeadLetters(client, refused, 'eager');
+        });
+        this.published.inc(published.length);
+        for (const { row, error } of refused) {
+          this.deadLettered.inc({ topic: row.topic });
+          this.logger.warn(
+            { outboxId: row.id, topic: row.topic, key: row.key, bytes: row.payload.length, error },
+            'outbox row refused by the broker: moved to outbox_dead_letters',
+          );
+        }
       } catch (error) {
         this.failed.inc();
         this.logger.warn({ err: error, rows: batch.length }, 'eager outbox publish failed; the relays take the rows');

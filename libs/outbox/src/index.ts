@@ -10,3 +10,4 @@ export {
 export { OutboxRelayMetrics, type BacklogProbeOptions } from './outbox-relay-metrics.js';
 export { EagerOutboxPublisher } from './eager-publisher.js';
 export type { ClaimedRow } from './relay-batch.js';
+export { discardDeadLetter, listDeadLetters, redriveDeadLetter, type DeadLetterSummary } from './dead-letters.sql.js';

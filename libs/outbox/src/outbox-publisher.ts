@@ -2,7 +2,15 @@ import type { Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import { IDEMPOTENT_PRODUCER, openProducer } from '#libs/kafka';
 import { traceOutgoing } from '#libs/tracing';
+import type { RefusedRow } from './dead-letters.sql.js';
+import { recordRefusal } from './refused-record.js';
 import { toTopicMessages, type ClaimedRow } from './relay-batch.js';
+
+/** What became of a batch: the rows Kafka has, and those it refused for good (see refused-record.ts). */
+export interface PublishOutcome {
+  readonly published: readonly ClaimedRow[];
+  readonly refused: readonly RefusedRow[];
+}
 
 /**
  * The relay's one Kafka producer. Idempotent with one request in flight, so kafkajs' own retries can neither duplicate
@@ -37,6 +45,34 @@ export class OutboxPublisher {
       await this.discard();
       throw error;
     }
+  }
+
+  /**
+   * Publishes the batch; if the broker refuses a record for good, publishes its rows one at a time, in id order, to
+   * find the ones it refuses (the batch may have failed only for their sake, or only as a whole), and returns those
+   * instead of throwing. Rows of the failed batch that the broker had written before refusing go out again:
+   * duplicates, which at-least-once allows. Any other failure throws, as `publish` does.
+   */
+  async publishOrRefuse(rows: readonly ClaimedRow[]): Promise<PublishOutcome> {
+    try {
+      await this.publish(rows);
+      return { published: rows, refused: [] };
+    } catch (error) {
+      if (recordRefusal(error) === undefined) throw error;
+    }
+    const published: ClaimedRow[] = [];
+    const refused: RefusedRow[] = [];
+    for (const row of rows) {
+      try {
+        await this.publish([row]);
+        published.push(row);
+      } catch (error) {
+        const refusal = recordRefusal(error);
+        if (refusal === undefined) throw error;
+        refused.push({ row, error: refusal });
+      }
+    }
+    return { published, refused };
   }
 
   async close(): Promise<void> {

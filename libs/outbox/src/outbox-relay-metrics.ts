@@ -13,6 +13,7 @@ const DEFAULT_PROBE: BacklogProbeOptions = { countCap: 100_000, cacheMs: 1_000 }
 interface Backlog {
   readonly rows: number;
   readonly oldestAgeSeconds: number;
+  readonly deadRows: number;
 }
 
 /**
@@ -27,6 +28,7 @@ export class OutboxRelayMetrics {
   readonly batchSize: Histogram;
   readonly publishDuration: Histogram;
   readonly ownedLanes: Gauge;
+  readonly deadLettered: Counter<'topic'>;
   private cached: { at: number; backlog: Promise<Backlog | undefined> } | undefined;
 
   constructor(
@@ -62,6 +64,21 @@ export class OutboxRelayMetrics {
       help: 'Outbox lanes (of 64) this process currently publishes from',
       registers,
     });
+    this.deadLettered = new Counter({
+      name: 'outbox_dead_lettered_total',
+      help: 'Outbox rows the broker refused for good (too large, invalid), moved to outbox_dead_letters by a relay',
+      labelNames: ['topic'],
+      registers,
+    });
+    const deadRows: Gauge = new Gauge({
+      name: 'outbox_dead_letter_rows',
+      help: `Rows in outbox_dead_letters, waiting for an operator to redrive or discard them (counted up to ${this.probe.countCap})`,
+      registers,
+      collect: async () => {
+        const backlog = await this.readBacklog();
+        if (backlog) deadRows.set(backlog.deadRows);
+      },
+    });
     const backlogRows: Gauge = new Gauge({
       name: 'outbox_backlog_rows',
       help: `Committed outbox rows not yet published (counted up to ${this.probe.countCap})`,
@@ -82,19 +99,27 @@ export class OutboxRelayMetrics {
     });
   }
 
-  /** One cheap query: a capped count, and the oldest row found through the primary key (ids grow with time). */
+  /**
+   * One cheap query: capped counts of the outbox and of its dead letters, and the oldest row found through the primary
+   * key (ids grow with time).
+   */
   private readBacklog(): Promise<Backlog | undefined> {
     if (!this.pool) return Promise.resolve(undefined);
     const now = Date.now();
     if (this.cached && now - this.cached.at < this.probe.cacheMs) return this.cached.backlog;
     const backlog = this.pool
-      .query<{ rows: number; age: number }>(
+      .query<{ rows: number; age: number; dead: number }>(
         `SELECT (SELECT count(*) FROM (SELECT 1 FROM outbox LIMIT $1) capped)::int AS rows,
+                (SELECT count(*) FROM (SELECT 1 FROM outbox_dead_letters LIMIT $1) capped)::int AS dead,
                 COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - (SELECT created_at FROM outbox ORDER BY id LIMIT 1)), 0)::float8 AS age`,
         [this.probe.countCap],
       )
       .then(
-        ({ rows }) => ({ rows: rows[0]?.rows ?? 0, oldestAgeSeconds: Math.max(0, rows[0]?.age ?? 0) }),
+        ({ rows }) => ({
+          rows: rows[0]?.rows ?? 0,
+          oldestAgeSeconds: Math.max(0, rows[0]?.age ?? 0),
+          deadRows: rows[0]?.dead ?? 0,
+        }),
         // A scrape must not fail because Postgres is away; the gauges keep their last value and /health says why.
         () => undefined,
       );

@@ -4,7 +4,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Backoff } from './backoff.js';
 import { fairShare, planLaneChange } from './lanes.js';
-import { OutboxPublisher } from './outbox-publisher.js';
+import { OutboxPublisher, type PublishOutcome } from './outbox-publisher.js';
 import type { OutboxRelayMetrics } from './outbox-relay-metrics.js';
 import { takeWithinBytes } from './relay-batch.js';
 import { RelaySession } from './relay-session.js';
@@ -234,7 +234,13 @@ export class OutboxRelay {
     }
   }
 
-  /** One claim-publish-delete round; true when the batch was full, so more rows are probably waiting. */
+  /**
+   * One claim-publish-delete round; true when the batch was full, so more rows are probably waiting. A row the broker
+   * refuses for good goes to the dead-letter table in the same transaction, and the lane goes on: the rows of its key
+   * after it are published without it (it cannot be published at all, and holding back its key would stop the lane's
+   * other keys behind it too). Consumers see the gap in the key's sequence numbers; operators see the row (metrics,
+   * `orchestrator outbox dead list`) and can redrive it.
+   */
   private async relayBatch(session: RelaySession): Promise<boolean> {
     const claimed = await session.claim([...this.owned], this.options.batchSize);
     if (!claimed.length) {
@@ -243,18 +249,30 @@ export class OutboxRelay {
     }
     const rows = takeWithinBytes(claimed, this.options.maxBatchBytes);
     const started = performance.now();
+    let outcome: PublishOutcome;
     try {
-      await this.publisher.publish(rows);
+      outcome = await this.publisher.publishOrRefuse(rows);
     } catch (error) {
       this.deps.metrics?.publishFailures.inc();
       await session.abandon();
       throw new PublishFailed('publish failed', { cause: error });
     }
     this.deps.metrics?.publishDuration.observe((performance.now() - started) / 1000);
-    await session.complete(rows.map((r) => r.id));
-    this.publishedRows += rows.length;
-    this.deps.metrics?.published.inc(rows.length);
-    this.deps.metrics?.batchSize.observe(rows.length);
+    const { published, refused } = outcome;
+    await session.complete(
+      published.map((r) => r.id),
+      refused,
+    );
+    this.publishedRows += published.length;
+    this.deps.metrics?.published.inc(published.length);
+    this.deps.metrics?.batchSize.observe(published.length);
+    for (const { row, error } of refused) {
+      this.deps.metrics?.deadLettered.inc({ topic: row.topic });
+      this.logger.warn(
+        { outboxId: row.id, topic: row.topic, key: row.key, bytes: row.payload.length, error },
+        'outbox row refused by the broker: moved to outbox_dead_letters',
+      );
+    }
     return claimed.length === this.options.batchSize || rows.length < claimed.length;
   }
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { trackResource } from '#libs/resources';
+import { moveToDeadLetters, type RefusedRow } from './dead-letters.sql.js';
 import { LANE_LOCK_CLASS } from './lanes.js';
 import type { ClaimedRow } from './relay-batch.js';
 
@@ -143,9 +144,13 @@ export class RelaySession {
     return rows;
   }
 
-  /** Deletes what Kafka acknowledged and commits, which also releases the rows left unpublished. */
-  async complete(ids: readonly string[]): Promise<void> {
+  /**
+   * Deletes what Kafka acknowledged, moves what it refused for good to the dead-letter table, and commits, which also
+   * releases the rows left unpublished.
+   */
+  async complete(ids: readonly string[], refused: readonly RefusedRow[] = []): Promise<void> {
     if (ids.length) await this.client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+    await moveToDeadLetters(this.client, refused, this.relayId);
     await this.client.query('COMMIT');
     this.inTransaction = false;
   }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
+import { ContentStore } from '#libs/cas';
 import type { GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
@@ -23,6 +24,13 @@ export interface RunAccepted {
   readonly workflowVersion: number;
 }
 
+export interface RunStartOptions {
+  /** Publish the run.requested rows right after the commit; absent: the relays do. */
+  readonly eager?: EagerRows | undefined;
+  /** An input larger than this (as JSON) goes to content-addressed storage, in this transaction; the event refers to it. */
+  readonly inlineMaxBytes: number;
+}
+
 /**
  * Starts a batch of runs in the caller's transaction with a handful of set-based statements: Idempotency-Keys, the
  * pinned versions, the runs, their run.requested outbox rows and the stored answers. One outcome per request.
@@ -31,8 +39,9 @@ export async function writeRunStarts(
   client: PoolClient,
   codec: EventCodec,
   requests: readonly StartRunRequest[],
-  eager?: EagerRows,
+  options: RunStartOptions,
 ): Promise<GroupOutcome<RunAccepted>[]> {
+  const { eager } = options;
   const outcomes: (GroupOutcome<RunAccepted> | undefined)[] = requests.map(() => undefined);
   const keyed = requests.flatMap((request, index) =>
     request.idempotencyKey === undefined ? [] : [{ request, index }],
@@ -83,11 +92,13 @@ export async function writeRunStarts(
       starts.map((s) => s.request.tag),
     ],
   );
+  const content = new ContentStore(client);
   const inserted = await insertOutboxRows(
     client,
     await Promise.all(
-      starts.map(({ request, accepted }) =>
-        codec.outboxRow(
+      starts.map(async ({ request, accepted }) => {
+        const input = await content.spill(JSON.stringify(request.input), options.inlineMaxBytes);
+        return codec.outboxRow(
           'run.requested',
           accepted.runId,
           {
@@ -97,12 +108,13 @@ export async function writeRunStarts(
             runId: accepted.runId,
             workflowId: request.workflowId,
             workflowVersion: accepted.workflowVersion,
-            inputJson: JSON.stringify(request.input),
+            inputJson: input.json,
+            inputRef: input.ref,
             tag: request.tag,
           },
           request.traceHeaders,
-        ),
-      ),
+        );
+      }),
     ),
     eager ? { publishAfterMs: eager.publishAfterMs } : {},
   );

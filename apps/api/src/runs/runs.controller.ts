@@ -1,7 +1,8 @@
-import { Body, Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { Requires, type AuthenticatedRequest } from '#libs/auth';
-import { ProblemError } from '#libs/platform';
+import type { AppConfig } from '#libs/config';
+import { CONFIG, ProblemError } from '#libs/platform';
 import { hashBody, idempotencyKey, requireObject, requireUuid } from '../request-checks.js';
 import { RunsRepository, type RunAccepted } from './runs.repository.js';
 import type { RunView } from './runs.sql.js';
@@ -10,7 +11,10 @@ const TAG = /^[A-Za-z0-9_.-]{1,64}$/;
 
 @Controller('v1')
 export class RunsController {
-  constructor(private readonly runs: RunsRepository) {}
+  constructor(
+    private readonly runs: RunsRepository,
+    @Inject(CONFIG) private readonly config: AppConfig,
+  ) {}
 
   /** 202 once the run and its run.requested event are committed; GET the Location to follow it. */
   @Post('workflows/:id/runs')
@@ -28,6 +32,13 @@ export class RunsController {
     if (tag !== undefined && (typeof tag !== 'string' || !TAG.test(tag))) {
       // Tags label metrics (workflows_started_total{tag}), so they must stay short and few.
       throw new ProblemError('validation_failed', 'tag must be 1 to 64 characters of A-Z, a-z, 0-9, _, ., -');
+    }
+    const inputBytes = Buffer.byteLength(JSON.stringify(input));
+    if (inputBytes > this.config.RUN_INPUT_MAX_BYTES) {
+      throw new ProblemError(
+        'payload_too_large',
+        `input is ${inputBytes} bytes as JSON; at most ${this.config.RUN_INPUT_MAX_BYTES} (RUN_INPUT_MAX_BYTES)`,
+      );
     }
     const accepted = await this.runs.start({
       workspaceId: request.principal.workspaceId,

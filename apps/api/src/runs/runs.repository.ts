@@ -36,7 +36,11 @@ export class RunsRepository {
       maxQueued: config.GROUP_COMMIT_MAX_QUEUED,
       overloaded: tooManyWaiting('run starts'),
       unavailable: storeFailure('run'),
-      write: (client, requests, afterCommit) => writeRunStarts(client, codec, requests, eager.rows(afterCommit)),
+      write: (client, requests, afterCommit) =>
+        writeRunStarts(client, codec, requests, {
+          eager: eager.rows(afterCommit),
+          inlineMaxBytes: config.EVENT_INLINE_MAX_BYTES,
+        }),
     });
   }
 

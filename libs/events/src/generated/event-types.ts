@@ -56,6 +56,10 @@ export interface NodeDispatch {
   readonly fromType: null | string;
   /** When that completion (or the run request) happened: hop latency is measured from here to the worker picking the task up. */
   readonly triggeredAt: null | number;
+  /** Set when inputJson would be too large to travel inline: the JSON is in content-addressed storage under this reference and inputJson is empty. */
+  readonly inputRef: null | string;
+  /** As inputRef, for configJson. */
+  readonly configRef: null | string;
 }
 
 /** A patch was accepted (202) for a workflow; key = workflow id. */
@@ -134,6 +138,8 @@ export interface RunRequested {
   readonly inputJson: string;
   /** Low-cardinality label for metrics (workflows_started_total{tag}). */
   readonly tag: null | string;
+  /** Set when the input is too large to travel inline (EVENT_INLINE_MAX_BYTES): its JSON is in content-addressed storage under this sha256 reference and inputJson is empty. */
+  readonly inputRef: null | string;
 }
 
 /** The coordinator's changelog: a run's whole state after one transition, with what that transition did (its run events, timer and approval changes) for the run projector; key = run id, compacted, tombstoned a while after the run ended. */
@@ -158,6 +164,12 @@ export interface RunStateRecord {
   readonly stateJson: string;
   /** What the transition did besides dispatching: run events, timers set and cleared, approvals opened and expired (a JSON array). */
   readonly effectsJson: string;
+  /** Set when inputJson would be too large to travel inline: the JSON is in content-addressed storage under this reference and inputJson is empty. */
+  readonly inputRef: null | string;
+  /** As inputRef, for stateJson. */
+  readonly stateRef: null | string;
+  /** As inputRef, for effectsJson. */
+  readonly effectsRef: null | string;
 }
 
 export interface RejectedPatch {
