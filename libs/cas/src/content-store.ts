@@ -11,11 +11,17 @@ const REF = /^sha256:([0-9a-f]{64})$/;
 export class ContentStore {
   constructor(private readonly pool: Pool) {}
 
+  /**
+   * Storing content that is already there refreshes its `last_put_at` (at most hourly, to spare the writes), so the
+   * blob collector, which spares blobs stored within its grace period, never takes a blob a new reference was just
+   * made to. The grace period is therefore at least two hours (libs/config).
+   */
   async put(content: Buffer, contentType: string): Promise<string> {
     const digest = createHash('sha256').update(content).digest('hex');
     await this.pool.query(
       `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (sha256) DO NOTHING`,
+       ON CONFLICT (sha256) DO UPDATE SET last_put_at = now()
+        WHERE cas_blobs.last_put_at < now() - interval '1 hour'`,
       [digest, content.length, contentType, content],
     );
     return `sha256:${digest}`;
