@@ -72,6 +72,11 @@ export const configSchema = z.object({
   MATERIALIZER_MIN_BYTES: positiveInt.default(1),
   /** At most this many patches are folded into one new version; a longer backlog yields several versions. */
   MATERIALIZER_MAX_PATCHES_PER_VERSION: positiveInt.max(100_000).default(100),
+  /**
+   * Pending patches (their operations' JSON text) read per materialization round; a larger backlog is folded in
+   * several rounds, one transaction each, so a burst of big patches cannot take the materializer's memory.
+   */
+  MATERIALIZER_MAX_PENDING_BYTES: positiveInt.default(16 * 1024 * 1024),
   /** Tries of a failing event handler before its message goes to the topic's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: positiveInt.max(100).default(3),
   OUTBOX_RELAY_BATCH_SIZE: positiveInt.max(10_000).default(500),
@@ -141,6 +146,11 @@ export const configSchema = z.object({
     .int()
     .refine((v) => v === 0 || v >= 86_400_000, 'must be 0 (off) or at least 86400000 (1 day)')
     .default(0),
+  /**
+   * Workflow definitions a coordinator keeps in memory, by the size of their JSON text; the least recently used go
+   * first. A batch that needs more gets them all for its own use.
+   */
+  COORDINATOR_DEFINITION_CACHE_MAX_BYTES: positiveInt.default(64 * 1024 * 1024),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
   TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
   /** Node types this process executes, each as its own consumer group (hitl and delay need no worker; agent needs LLM_BASE_URL). */
