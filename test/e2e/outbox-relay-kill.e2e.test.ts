@@ -90,19 +90,31 @@ describe('the outbox relay process, killed with SIGKILL in the middle of a load'
       }
     };
 
+    /** Polls until `probe` holds (conditions, not fixed sleeps, decide when each phase has happened). */
+    const until = async (probe: () => Promise<boolean>, what: string) => {
+      const deadline = Date.now() + 20_000;
+      while (!(await probe())) {
+        if (Date.now() > deadline) assert.fail(`timed out waiting until ${what}`);
+        await sleep(20);
+      }
+    };
+    const published = async () => (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+
     const first = await startRelay();
     const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
-    await sleep(1_500);
+    // The first relay is killed in the middle of its work: it has published rows and more keep coming.
+    await until(async () => (await published()) >= 200, 'the first relay published 200 rows');
     const beforeKill = written;
     assert.equal(await first.proc.stop('SIGKILL'), null, 'killed by the signal');
     const backlogAtKill = await outboxCount();
-    await sleep(500);
+    // With no relay running the backlog grows: the second relay starts with rows the first never took.
+    await until(async () => (await outboxCount()) > backlogAtKill, 'rows piled up with no relay');
     const second = await startRelay();
-    await sleep(1_000);
+    const publishedAtRestart = await published();
+    await until(async () => (await published()) > publishedAtRestart, 'the second relay published');
     writing = false;
     await Promise.all(writers);
     const expected = [...nextSeq.values()].reduce((a, b) => a + b, 0);
-    assert.equal(written, expected);
 
     const drainStarted = Date.now();
     while ((await outboxCount()) !== 0) {
@@ -111,8 +123,14 @@ describe('the outbox relay process, killed with SIGKILL in the middle of a load'
     }
     const reader = await readTopics(kafka, [topic], ctx.group('kill-reader'));
     ctx.defer(() => reader.stop());
-    await reader.until((messages) => new Set(messages.map((m) => m.value.toString())).size >= expected, 30_000);
-    await sleep(300);
+    // Everything on the topic (duplicates included) is read: the outbox is empty, so nothing more can arrive.
+    const end = await published();
+    await reader.until((messages) => messages.length >= end, 30_000);
+    assert.equal(
+      new Set(reader.messages.map((m) => m.value.toString())).size,
+      expected,
+      'every committed row reached the topic, and nothing else',
+    );
 
     const { byKey, duplicates } = firstOccurrences(reader.messages);
     for (const [key, last] of nextSeq) {

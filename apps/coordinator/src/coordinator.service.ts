@@ -24,7 +24,7 @@ import { BatchCoalescer, Permits } from '#libs/messaging';
 import { boundWrites, type BoundedWrite } from './bounded-writes.js';
 import { restoreChangelog } from './changelog-restore.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
-import { DefinitionCache } from './definition-cache.js';
+import { DefinitionCache, type BatchDefinitions } from './definition-cache.js';
 import type { OwnedRun, RunWrite } from './owned-run.js';
 import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { sendRequests, transitionMessages, type RunTraceHeaders } from './run-messages.js';
@@ -78,7 +78,7 @@ export class CoordinatorService implements OnApplicationShutdown {
   ) {
     this.groupId = `${config.KAFKA_TOPIC_PREFIX}coordinator`;
     this.transactions = new Permits(config.COORDINATOR_MAX_TRANSACTIONS);
-    this.definitions = new DefinitionCache(pool);
+    this.definitions = new DefinitionCache(pool, config.COORDINATOR_DEFINITION_CACHE_MAX_BYTES);
     this.content = new ContentStore(pool);
     this.metrics = new CoordinatorMetrics(registry, () => this.partitions.runCount);
     this.logger = logger.child({ component: 'coordinator' });
@@ -170,7 +170,7 @@ export class CoordinatorService implements OnApplicationShutdown {
         else if (this.runTraces.has(runId)) causes.set(runId, this.runTraces.get(runId) as Context);
       }
     }
-    const runs = await this.runsFor(partition, byRun, now);
+    const { runs, definitions } = await this.runsFor(partition, byRun, now);
     const transitions: RunWrite[] = [];
     const spans = new Map<string, StartedSpan>();
     let writes: readonly BoundedWrite[];
@@ -187,14 +187,14 @@ export class CoordinatorService implements OnApplicationShutdown {
           });
         if (span) spans.set(runId, span);
         const write = span
-          ? await context.with(span.context, () => this.transition(run, inputs, now))
-          : await this.transition(run, inputs, now);
+          ? await context.with(span.context, () => this.transition(run, inputs, now, definitions))
+          : await this.transition(run, inputs, now, definitions);
         if (write) {
           transitions.push(write);
           span?.span.setAttributes({ 'run.status': write.state.status, 'run.effects': write.effects.length });
         }
       }
-      writes = await this.bounded(transitions, now, (runId) => {
+      writes = await this.bounded(transitions, now, definitions, (runId) => {
         const span = spans.get(runId);
         return span && traceHeaders(span.context);
       });
@@ -218,7 +218,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       } else {
         partition.runs.set(w.run.id, { ...w.run, state: w.state, version: w.run.version + 1 });
       }
-      const definition = this.definitions.get(w.run.workflowId, w.run.workflowVersion);
+      const definition = definitions.get(w.run.workflowId, w.run.workflowVersion);
       this.metrics.observe(w.run, w.state, w.effects, (id) => definition?.nodes[id]?.type ?? 'unknown');
     }
     for (const span of spans.values()) endSpan(span);
@@ -232,12 +232,13 @@ export class CoordinatorService implements OnApplicationShutdown {
   private bounded(
     transitions: readonly RunWrite[],
     now: number,
+    definitions: BatchDefinitions,
     traceHeadersOf: RunTraceHeaders,
   ): Promise<BoundedWrite[]> {
     const spill = (json: string) => this.content.spill(json, this.config.EVENT_INLINE_MAX_BYTES);
     return boundWrites(transitions, {
       build: (write) => transitionMessages(this.codec, write, { at: now, traceHeadersOf, spill }),
-      fail: (write, reason) => this.transition(write.run, [{ kind: 'poison', reason }], now),
+      fail: (write, reason) => this.transition(write.run, [{ kind: 'poison', reason }], now, definitions),
       maxBytes: this.config.KAFKA_MESSAGE_MAX_BYTES,
       onTooLarge: (write, reason, dropped) => {
         this.metrics.runsTooLarge.inc({ outcome: dropped ? 'dropped' : 'failed' });
@@ -295,7 +296,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     partition: OwnedPartition,
     byRun: ReadonlyMap<string, readonly CoordinatorInput[]>,
     now: number,
-  ): Promise<Map<string, OwnedRun>> {
+  ): Promise<{ runs: Map<string, OwnedRun>; definitions: BatchDefinitions }> {
     const found = new Map<string, OwnedRun>();
     const unknown: string[] = [];
     for (const [runId, inputs] of byRun) {
@@ -327,14 +328,19 @@ export class CoordinatorService implements OnApplicationShutdown {
       const ignored = unknown.filter((id) => !projected.has(id));
       if (ignored.length) this.logger.debug({ runs: ignored }, 'events for finished or unknown runs ignored');
     }
-    await this.definitions.load(
+    const definitions = await this.definitions.load(
       [...found.values()].map((r) => ({ workflowId: r.workflowId, version: r.workflowVersion })),
     );
-    return found;
+    return { runs: found, definitions };
   }
 
-  private async transition(run: OwnedRun, inputs: readonly CoordinatorInput[], now: number): Promise<RunWrite | null> {
-    const definition = this.definitions.get(run.workflowId, run.workflowVersion);
+  private async transition(
+    run: OwnedRun,
+    inputs: readonly CoordinatorInput[],
+    now: number,
+    definitions: BatchDefinitions,
+  ): Promise<RunWrite | null> {
+    const definition = definitions.get(run.workflowId, run.workflowVersion);
     if (!definition) throw new Error(`run ${run.id}: workflow ${run.workflowId} has no version ${run.workflowVersion}`);
     const ctx: MachineContext = {
       definition,

@@ -43,18 +43,37 @@ export async function lockHeads(client: PoolClient, workflowIds: readonly string
 }
 
 /**
- * Every undecided patch of these workflows, in sequence order. Postgres, not the Kafka batch, is the source: a patch
- * whose event is late, lost to a gap, or still in a later batch is decided now, in order, and its event later finds
- * it already decided.
+ * The undecided patches of these workflows, in sequence order, up to about `maxBytes` of operations (JSON text): a
+ * prefix in (workflow, seq) order, so each workflow gets its oldest pending patches and none is skipped; at least one
+ * patch is read, however large. `complete` is false when more are pending, for another round. Postgres, not the
+ * Kafka batch, is the source: a patch whose event is late, lost to a gap, or still in a later batch is decided now,
+ * in order, and its event later finds it already decided.
  */
-export async function readPending(client: PoolClient, heads: readonly WorkflowHead[]): Promise<StoredPatch[]> {
-  const { rows } = await client.query<{ id: string; workflow_id: string; seq: string; ops: PatchOperation[] }>(
-    `SELECT p.id, p.workflow_id, p.seq, p.ops FROM patches p
-       JOIN unnest($1::uuid[], $2::bigint[]) AS h(id, applied) ON h.id = p.workflow_id
-      WHERE p.status = 'pending' AND p.seq > h.applied ORDER BY p.workflow_id, p.seq`,
-    [heads.map((h) => h.id), heads.map((h) => h.appliedThroughSeq)],
+export async function readPending(
+  client: PoolClient,
+  heads: readonly WorkflowHead[],
+  maxBytes: number,
+): Promise<{ patches: StoredPatch[]; complete: boolean }> {
+  const { rows } = await client.query<{
+    id: string;
+    workflow_id: string;
+    seq: string;
+    ops: PatchOperation[];
+    pending: string;
+  }>(
+    `SELECT id, workflow_id, seq, ops, pending FROM (
+       SELECT p.id, p.workflow_id, p.seq, p.ops, octet_length(p.ops::text) AS bytes,
+              sum(octet_length(p.ops::text)) OVER (ORDER BY p.workflow_id, p.seq) AS upto,
+              count(*) OVER () AS pending
+         FROM patches p
+         JOIN unnest($1::uuid[], $2::bigint[]) AS h(id, applied) ON h.id = p.workflow_id
+        WHERE p.status = 'pending' AND p.seq > h.applied) q
+      WHERE upto - bytes < $3
+      ORDER BY workflow_id, seq`,
+    [heads.map((h) => h.id), heads.map((h) => h.appliedThroughSeq), maxBytes],
   );
-  return rows.map((r) => ({ id: r.id, workflowId: r.workflow_id, seq: Number(r.seq), ops: r.ops }));
+  const patches = rows.map((r) => ({ id: r.id, workflowId: r.workflow_id, seq: Number(r.seq), ops: r.ops }));
+  return { patches, complete: patches.length === Number(rows[0]?.pending ?? 0) };
 }
 
 export interface NewVersion {

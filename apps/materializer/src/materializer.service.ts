@@ -98,19 +98,28 @@ export class MaterializerService {
     return spans;
   }
 
+  /** Rounds of at most MATERIALIZER_MAX_PENDING_BYTES of patches each, until nothing of these workflows is pending. */
   private async materializeIn(workflowIds: readonly string[], spans: ReadonlyMap<string, StartedSpan>): Promise<void> {
+    while (!(await this.materializeRound(workflowIds, spans))) {
+      this.logger.debug({ workflows: workflowIds.length }, 'more patches pending than one round reads; next round');
+    }
+  }
+
+  /** One transaction; resolves whether it read every pending patch of the workflows. */
+  private async materializeRound(
+    workflowIds: readonly string[],
+    spans: ReadonlyMap<string, StartedSpan>,
+  ): Promise<boolean> {
+    let complete = true;
     const plan = await inTransaction(this.pool, async (client) => {
       const heads = await lockHeads(client, workflowIds);
-      const plan = planVersions(
-        heads,
-        await readPending(client, heads),
-        this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION,
-        {
-          allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
-          maxBytes: this.config.DEFINITION_MAX_BYTES,
-          maxDepth: this.config.JSON_MAX_DEPTH,
-        },
-      );
+      const pending = await readPending(client, heads, this.config.MATERIALIZER_MAX_PENDING_BYTES);
+      complete = pending.complete;
+      const plan = planVersions(heads, pending.patches, this.config.MATERIALIZER_MAX_PATCHES_PER_VERSION, {
+        allowedHosts: this.config.SSRF_ALLOWED_HOSTS,
+        maxBytes: this.config.DEFINITION_MAX_BYTES,
+        maxDepth: this.config.JSON_MAX_DEPTH,
+      });
       await writeDecisions(client, plan.versions, plan.decisions, plan.heads);
       const events = await Promise.all(
         plan.events.map(({ head, version, applied, rejected }) =>
@@ -145,6 +154,7 @@ export class MaterializerService {
       if (span) context.with(span.context, () => log.info(fields, 'workflow materialized'));
       else log.info(fields, 'workflow materialized');
     }
+    return complete;
   }
 }
 

@@ -21,12 +21,23 @@ import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import { executeTask, type ExecutorDeps } from './task-executor.js';
+import { attemptKey, UnsentCompletions } from './unsent-completions.js';
 import { WorkerMetrics } from './worker-metrics.js';
+
+/** Memory for executed but unpublished completions (inline outputs are at most OUTPUT_INLINE_MAX_BYTES each). */
+const UNSENT_COMPLETIONS_MAX_BYTES = 64 * 1024 * 1024;
+
+interface ExecutedTask {
+  readonly completion: NodeCompleted;
+  /** The trace context of the task's span (none when the task had none or tracing is off). */
+  readonly trace: Record<string, string> | undefined;
+}
 
 /**
  * Executes a batch of node.dispatch.<type> tasks, several at once, and publishes one node.completed per task (keyed by
  * run id) before resolving: the transport commits the input offsets only after that, so a crash re-executes tasks
- * rather than losing them, and the coordinator ignores a completion it already applied.
+ * rather than losing them, and the coordinator ignores a completion it already applied. A failed publish does not
+ * re-execute: the transport retries the batch, and its tasks' results are still in `unsent`.
  */
 @Injectable()
 export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -37,6 +48,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly deps: ExecutorDeps;
   private readonly metrics: WorkerMetrics;
   private readonly logger: Logger;
+  private readonly unsent = new UnsentCompletions<ExecutedTask>(UNSENT_COMPLETIONS_MAX_BYTES);
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
@@ -92,45 +104,54 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
 
   async execute(batch: EventBatch<DispatchTopic>): Promise<void> {
     const tasks = batch.messages.map((m) => m.value);
-    const completions: NodeCompleted[] = new Array<NodeCompleted>(tasks.length);
-    // Each completion carries the trace context of its task's span (none when the task had none or tracing is off).
-    const traces: (Record<string, string> | undefined)[] = new Array<Record<string, string> | undefined>(tasks.length);
+    const executed = new Array<ExecutedTask>(tasks.length);
     const queue = [...tasks.entries()];
     const lane = async () => {
       for (let item = queue.shift(); item; item = queue.shift()) {
         const [index, task] = item;
-        const cause = messageContext(batch.messages[index] as object);
-        completions[index] = cause
-          ? await inSpan(
-              `node.execute ${task.nodeType}`,
-              {
-                parent: cause,
-                attributes: {
-                  'run.id': task.runId,
-                  'workflow.id': task.workflowId,
-                  'node.id': task.nodeId,
-                  'node.type': task.nodeType,
-                  'node.attempt': task.attempt,
-                },
-              },
-              async (started) => {
-                const completion = await this.run(task);
-                started?.span.setAttribute('node.status', completion.status);
-                traces[index] = started && traceHeaders(started.context);
-                return completion;
-              },
-            )
-          : await this.run(task);
+        const key = attemptKey(task);
+        const done = this.unsent.get(key) ?? (await this.executeTraced(task, batch.messages[index] as object));
+        this.unsent.set(key, done, completionBytes(done.completion));
+        executed[index] = done;
       }
     };
     await Promise.all(Array.from({ length: Math.min(tasks.length, this.config.WORKER_TASK_PARALLELISM) }, lane));
     const messages = await Promise.all(
-      completions.map((event, index) => this.codec.message('node.completed', event.runId, event, traces[index])),
+      executed.map(({ completion, trace }) =>
+        this.codec.message('node.completed', completion.runId, completion, trace),
+      ),
     );
     // Up to WORKER_TASK_PARALLELISM outputs of up to OUTPUT_INLINE_MAX_BYTES each: more than one request can carry.
     for (const chunk of chunkByBytes(messages, messageBytes, this.config.KAFKA_MESSAGE_MAX_BYTES)) {
       await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages: chunk });
     }
+    for (const task of tasks) this.unsent.delete(attemptKey(task));
+  }
+
+  private async executeTraced(task: NodeDispatch, message: object): Promise<ExecutedTask> {
+    const cause = messageContext(message);
+    if (!cause) return { completion: await this.run(task), trace: undefined };
+    let trace: Record<string, string> | undefined;
+    const completion = await inSpan(
+      `node.execute ${task.nodeType}`,
+      {
+        parent: cause,
+        attributes: {
+          'run.id': task.runId,
+          'workflow.id': task.workflowId,
+          'node.id': task.nodeId,
+          'node.type': task.nodeType,
+          'node.attempt': task.attempt,
+        },
+      },
+      async (started) => {
+        const result = await this.run(task);
+        started?.span.setAttribute('node.status', result.status);
+        trace = started && traceHeaders(started.context);
+        return result;
+      },
+    );
+    return { completion, trace };
   }
 
   private async run(task: NodeDispatch): Promise<NodeCompleted> {
@@ -194,6 +215,8 @@ const boundedError = (error: string) =>
   error.length <= ERROR_MAX_CHARS
     ? error
     : `${error.slice(0, ERROR_MAX_CHARS)}… (${error.length - ERROR_MAX_CHARS} more characters)`;
+/** What a kept completion weighs: its inline output or error, and room for the rest of the event. */
+const completionBytes = (c: NodeCompleted) => (c.outputJson?.length ?? 0) + (c.error?.length ?? 0) + 512;
 
 /** A failure at or past the task's deadline is the node's timeout, however the executor noticed it. */
 const pastDeadline = (task: NodeDispatch) => task.deadlineAt !== null && Date.now() >= task.deadlineAt - 5;

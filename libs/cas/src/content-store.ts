@@ -22,6 +22,11 @@ export class ContentStore {
   private readonly writing = new Map<string, Promise<void>>();
   private readonly reading = new Map<string, Promise<{ content: Buffer; contentType: string } | undefined>>();
 
+  /**
+   * Storing content that is already there refreshes its `last_put_at` (at most hourly, to spare the writes), so the
+   * blob collector, which spares blobs stored within its grace period, never takes a blob a new reference was just
+   * made to. The grace period is therefore at least two hours (libs/config).
+   */
   async put(content: Buffer, contentType: string): Promise<string> {
     const digest = createHash('sha256').update(content).digest('hex');
     let write = this.writing.get(digest);
@@ -29,7 +34,8 @@ export class ContentStore {
       write = this.pool
         .query(
           `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (sha256) DO NOTHING`,
+           ON CONFLICT (sha256) DO UPDATE SET last_put_at = now()
+            WHERE cas_blobs.last_put_at < now() - interval '1 hour'`,
           [digest, content.length, contentType, content],
         )
         .then(() => undefined)

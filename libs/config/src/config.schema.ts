@@ -86,6 +86,11 @@ export const configSchema = z.object({
   MATERIALIZER_MIN_BYTES: positiveInt.default(1),
   /** At most this many patches are folded into one new version; a longer backlog yields several versions. */
   MATERIALIZER_MAX_PATCHES_PER_VERSION: positiveInt.max(100_000).default(100),
+  /**
+   * Pending patches (their operations' JSON text) read per materialization round; a larger backlog is folded in
+   * several rounds, one transaction each, so a burst of big patches cannot take the materializer's memory.
+   */
+  MATERIALIZER_MAX_PENDING_BYTES: positiveInt.default(16 * 1024 * 1024),
   /** Tries of a failing event handler before its message goes to the topic's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: positiveInt.max(100).default(3),
   OUTBOX_RELAY_BATCH_SIZE: positiveInt.max(10_000).default(500),
@@ -130,6 +135,36 @@ export const configSchema = z.object({
    * recognised; one arriving later is checked against the runs projection in Postgres.
    */
   RUN_FINISHED_RETENTION_MS: positiveInt.max(86_400_000).default(60_000),
+  /**
+   * Retention: how often the run projectors (whichever claims the turn) expire idempotency keys, prune finished runs
+   * and collect unreferenced content blobs; 0 turns all three off.
+   */
+  RETENTION_INTERVAL_MS: z.coerce.number().int().min(0).max(604_800_000).default(3_600_000),
+  /** Age after which a stored `Idempotency-Key` answer is forgotten (a retry then counts as a new request); 0 keeps them. */
+  IDEMPOTENCY_KEY_TTL_MS: z.coerce.number().int().min(0).default(604_800_000),
+  /**
+   * Content blobs no run refers to are deleted once last stored this long ago; 0 keeps every blob. At least 2 h: a
+   * blob is stored before the run that names it reaches Postgres, and storing it again refreshes it only hourly.
+   */
+  CAS_GC_GRACE_MS: z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || v >= 7_200_000, 'must be 0 (off) or at least 7200000 (2 h)')
+    .default(604_800_000),
+  /**
+   * Finished runs (with their events, timers and approvals) are deleted this long after they finished; 0 (the
+   * default) keeps them. At least a day, far beyond any late duplicate of a run's request.
+   */
+  RUN_RETENTION_MS: z.coerce
+    .number()
+    .int()
+    .refine((v) => v === 0 || v >= 86_400_000, 'must be 0 (off) or at least 86400000 (1 day)')
+    .default(0),
+  /**
+   * Workflow definitions a coordinator keeps in memory, by the size of their JSON text; the least recently used go
+   * first. A batch that needs more gets them all for its own use.
+   */
+  COORDINATOR_DEFINITION_CACHE_MAX_BYTES: positiveInt.default(64 * 1024 * 1024),
   /** How often each coordinator looks for due timers (retry backoffs, timeouts, delays). */
   TIMER_POLL_INTERVAL_MS: positiveInt.max(60_000).default(100),
   /** Node types this process executes, each as its own consumer group (hitl and delay need no worker; agent needs LLM_BASE_URL). */

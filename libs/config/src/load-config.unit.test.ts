@@ -50,6 +50,23 @@ describe('loadConfig', () => {
     assert.match(error.message, /KAFKA_BROKERS: must be a comma-separated list of host:port/);
   });
 
+  it('keeps finished runs by default and refuses retention windows too short to be safe', () => {
+    const config = loadConfig({});
+    assert.equal(config.RUN_RETENTION_MS, 0);
+    assert.equal(config.CAS_GC_GRACE_MS, 604_800_000);
+    assert.equal(config.IDEMPOTENCY_KEY_TTL_MS, 604_800_000);
+    assert.equal(loadConfig({ RETENTION_INTERVAL_MS: '0', CAS_GC_GRACE_MS: '0' }).CAS_GC_GRACE_MS, 0);
+    assert.throws(
+      () => loadConfig({ CAS_GC_GRACE_MS: '60000', RUN_RETENTION_MS: '3600000' }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.problems
+          .map((p) => p.variable)
+          .sort()
+          .join() === 'CAS_GC_GRACE_MS,RUN_RETENTION_MS',
+    );
+  });
+
   it('turns the HTTP runtime settings on by default, h2c off, one process', () => {
     const config = loadConfig({});
     assert.equal(config.HTTP_NO_DELAY, true);

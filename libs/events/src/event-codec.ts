@@ -14,6 +14,27 @@ export class InvalidEvent extends Error {
   override readonly name = 'InvalidEvent';
 }
 
+/**
+ * The registry did not answer (a timeout, a refused connection, a 5xx): not the message's fault, so consumers retry
+ * instead of dead-lettering. `retriable` is the flag kafkajs errors carry too, which the consumer transport checks.
+ */
+export class RegistryUnavailable extends Error {
+  override readonly name = 'RegistryUnavailable';
+  readonly retriable = true;
+}
+
+/**
+ * Whether a registry client error says the registry is out of reach rather than that the schema id is unknown. The
+ * client reports transport failures (timeouts, refused connections) as responses of status 400 or 408; a registry
+ * that answers says 404 for an id it does not have, and the value's own faults (magic byte, Avro body) are no
+ * response at all.
+ */
+function isRegistryOutage(error: unknown): boolean {
+  const { name, status } = (error ?? {}) as { name?: unknown; status?: unknown };
+  if (name !== 'ResponseError' || typeof status !== 'number') return false;
+  return status !== 404 && status !== 422;
+}
+
 /** Confluent's TopicNameStrategy: the value schema of topic T lives under subject `T-value`. */
 export const valueSubject = (topic: string): string => `${topic}-value`;
 
@@ -143,7 +164,12 @@ export class EventCodec {
   }
 
   async decode(message: Buffer): Promise<unknown> {
-    return (await this.registry.decode(message)) as unknown;
+    try {
+      return (await this.registry.decode(message)) as unknown;
+    } catch (error) {
+      if (!isRegistryOutage(error)) throw error;
+      throw new RegistryUnavailable(`schema registry unavailable: ${(error as Error).message}`, { cause: error });
+    }
   }
 
   /** Decodes a message of the topic and checks it against the topic's (reader) schema. */

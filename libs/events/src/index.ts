@@ -4,6 +4,7 @@ export {
   deleteSubjects,
   EventCodec,
   InvalidEvent,
+  RegistryUnavailable,
   type EncodedMessage,
   type EncodedOutboxRow,
   UnknownTopicSchema,

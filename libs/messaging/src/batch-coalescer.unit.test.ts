@@ -6,16 +6,21 @@ describe('batch coalescer', () => {
   it('writes what arrives during a write together, one write at a time', async () => {
     const writes: number[][] = [];
     let active = 0;
+    // The first write stays open until the test has submitted the rest: no timing decides what is merged.
+    let openFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (openFirst = resolve));
     const coalescer = new BatchCoalescer<number>(async (items) => {
       active++;
       assert.equal(active, 1, 'one write at a time');
       writes.push([...items]);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      if (writes.length === 1) await firstHeld;
       active--;
     });
     const first = coalescer.submit(1);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    await Promise.all([first, coalescer.submit(2), coalescer.submit(3), coalescer.submit(4)]);
+    assert.deepEqual(writes, [[1]], 'the first write started at once');
+    const rest = [coalescer.submit(2), coalescer.submit(3), coalescer.submit(4)];
+    openFirst();
+    await Promise.all([first, ...rest]);
     assert.deepEqual(writes, [[1], [2, 3, 4]]);
   });
 

@@ -227,8 +227,9 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     for (const message of batch.messages) {
       if (!message.value && this.options.skipTombstones) continue;
       try {
-        decoded.push(await this.decode(message, logicalTopic));
+        decoded.push(await this.decodeRetryingOutages(message, logicalTopic, payload, heartbeat));
       } catch (error) {
+        if (error instanceof PartitionLost) throw error;
         poison.push({
           sourceTopic: batch.topic,
           partition: batch.partition,
@@ -286,6 +287,37 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       await this.options.onDeadLetters?.(poison);
     }
     payload.resolveOffset(batch.lastOffset());
+  }
+
+  /**
+   * A message that cannot be decoded is poison, but a registry that does not answer (a timeout, a refused connection)
+   * says nothing about the message: the decode is retried for as long as the consumer runs, so an outage pauses the
+   * partition instead of emptying it into the DLQ.
+   */
+  private async decodeRetryingOutages(
+    message: KafkaMessage,
+    logicalTopic: EventTopic,
+    payload: EachBatchPayload,
+    heartbeat: () => Promise<void>,
+  ): Promise<DecodedMessage> {
+    const baseBackoff = this.options.retryBackoffMs ?? 100;
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.decode(message, logicalTopic);
+      } catch (error) {
+        if (!isTransient(error)) throw error;
+        // Stopping, or the partition moved on: the batch is left uncommitted for whoever reads it next.
+        if (!this.consumer || !payload.isRunning() || payload.isStale()) {
+          throw new PartitionLost(`stopped decoding while the registry was unavailable: ${(error as Error).message}`);
+        }
+        this.options.logger.warn(
+          { err: error, topic: logicalTopic, offset: message.offset, failures: failures + 1 },
+          'decoding failed for a transient reason; retrying',
+        );
+        await heartbeat().catch(() => undefined);
+        await sleep(Math.min(5_000, baseBackoff * 2 ** Math.min(10, failures)));
+      }
+    }
   }
 
   private async decode(message: KafkaMessage, logicalTopic: EventTopic): Promise<DecodedMessage> {

@@ -3,7 +3,7 @@ import { describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { createPool, inTransaction } from '#libs/db';
 import { createKafka, openAdmin, createTopicsAndWait } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
-import { readTopics, type ReadMessage } from '#test/support/topic-reader.js';
+import { readTopics, type ReadMessage, type TopicReader } from '#test/support/topic-reader.js';
 import { LANE_COUNT } from './lanes.js';
 import { OutboxRelay, type OutboxRelayOptions } from './outbox-relay.js';
 import { insertOutboxRows, type OutboxRow } from './outbox-writer.js';
@@ -140,7 +140,7 @@ describe('several relays at once keep per-key order on Kafka', () => {
     const reader = await readTopics(kafka, [topic], ctx.group('order-reader-1'));
     ctx.defer(() => reader.stop());
     await reader.until((m) => m.length >= total, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 300)); // a duplicate would arrive right behind
+    await readToEnd(reader, topic);
     assertEveryKeyInOrder(reader.messages);
     for (const relay of relays) assert.ok(relay.published > 0, `relay ${relay.relayId} published something`);
     assert.equal(
@@ -149,6 +149,21 @@ describe('several relays at once keep per-key order on Kafka', () => {
     );
     await Promise.all(relays.map((r) => r.stop()));
   });
+
+  /**
+   * Waits until the reader has everything on the topic, duplicates included. Called once the outbox is drained, when
+   * nothing more can be published: no quiet period has to stand in for "nothing more arrives".
+   */
+  const readToEnd = async (reader: TopicReader, topic: string) => {
+    const admin = openAdmin(kafka, 'outbox-order-offsets');
+    await admin.connect();
+    try {
+      const end = (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0);
+      await reader.until((m) => m.length >= end, 30_000);
+    } finally {
+      await admin.disconnect();
+    }
+  };
 
   it('keeps every key in order while lanes change hands mid-load (a relay leaves, another joins)', async () => {
     const topic = await createTopic();
@@ -169,7 +184,7 @@ describe('several relays at once keep per-key order on Kafka', () => {
     const reader = await readTopics(kafka, [topic], ctx.group('order-reader-2'));
     ctx.defer(() => reader.stop());
     await reader.until((m) => m.length >= KEYS * EVENTS_PER_KEY, 60_000);
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await readToEnd(reader, topic);
     assertEveryKeyInOrder(reader.messages);
     assert.equal(relays.length, 4);
     assert.ok(

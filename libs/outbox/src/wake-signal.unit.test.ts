@@ -3,33 +3,39 @@ import { describe, it } from 'node:test';
 import { Backoff } from './backoff.js';
 import { WakeSignal } from './wake-signal.js';
 
+/** Whether the promise has settled once everything already queued has run (no clock involved). */
+const settled = (promise: Promise<unknown>) =>
+  Promise.race([promise.then(() => true), new Promise<boolean>((resolve) => setImmediate(() => resolve(false)))]);
+
 describe('WakeSignal', () => {
   it('wakes a waiter at once when notified, and remembers a notification that came before the wait', async () => {
     const wake = new WakeSignal();
     const never = new AbortController().signal;
-    let started = performance.now();
-    setTimeout(() => wake.notify(), 20);
-    await wake.wait(10_000, never);
-    assert.ok(performance.now() - started < 1_000);
+    const waiting = wake.wait(10_000, never);
+    assert.equal(await settled(waiting), false, 'waits while nothing is notified');
+    wake.notify();
+    assert.equal(await settled(waiting), true, 'woken by the notification, long before its timeout');
     assert.equal(wake.consume(), true);
     assert.equal(wake.consume(), false);
 
     wake.notify();
-    started = performance.now();
-    await wake.wait(10_000, never);
-    assert.ok(performance.now() - started < 50);
+    assert.equal(await settled(wake.wait(10_000, never)), true, 'a notification before the wait: returns at once');
   });
 
-  it('times out, and returns at once when aborted', async () => {
+  it('times out, and returns at once when aborted', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const wake = new WakeSignal();
-    let started = performance.now();
-    await wake.wait(50, new AbortController().signal);
-    assert.ok(performance.now() - started >= 45);
+    const waiting = wake.wait(50, new AbortController().signal);
+    t.mock.timers.tick(49);
+    assert.equal(await settled(waiting), false, 'still waiting 1 ms before the timeout');
+    t.mock.timers.tick(1);
+    assert.equal(await settled(waiting), true, 'done at the timeout');
+
     const abort = new AbortController();
-    started = performance.now();
-    setTimeout(() => abort.abort(), 20);
-    await wake.wait(10_000, abort.signal);
-    assert.ok(performance.now() - started < 1_000);
+    const aborted = wake.wait(10_000, abort.signal);
+    assert.equal(await settled(aborted), false);
+    abort.abort();
+    assert.equal(await settled(aborted), true, 'returns when aborted, long before its timeout');
     assert.equal(wake.consume(), false);
   });
 });

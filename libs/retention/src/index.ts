@@ -1,0 +1,8 @@
+export {
+  RETENTION_BATCH,
+  retentionJobs,
+  runDueJobs,
+  type JobOutcome,
+  type MaintenanceJob,
+  type RetentionSettings,
+} from './maintenance-jobs.js';

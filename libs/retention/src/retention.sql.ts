@@ -1,0 +1,65 @@
+/**
+ * Retention deletes, one bounded batch per statement ($1 = age in ms, $2 = batch size): a large backlog is worked off
+ * in many short transactions instead of one that holds locks and bloats the WAL. SKIP LOCKED leaves rows another
+ * transaction is using (a retried POST reading its key, a worker refreshing a blob) for the next pass.
+ */
+
+/** Idempotency keys older than their time to live: a POST retried after that is a new request. */
+export const DELETE_EXPIRED_IDEMPOTENCY_KEYS = `
+DELETE FROM idempotency_keys
+ WHERE (workspace_id, scope, key) IN (
+   SELECT workspace_id, scope, key FROM idempotency_keys
+    WHERE created_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY created_at
+    LIMIT $2
+      FOR UPDATE SKIP LOCKED)`;
+
+/**
+ * Content blobs no run refers to, last stored before the grace period. Runs name blobs in their node state
+ * (`nodes.<id>.outputRef`); a blob stored for a run the projector has not written yet is younger than the grace
+ * period, and storing existing content again refreshes `last_put_at` (ContentStore.put), so a new reference to an old
+ * blob protects it too.
+ * 1. referenced: every blob some run's node state names (one scan of runs per batch).
+ * 2. the oldest unreferenced blobs past the grace period, locked, deleted.
+ */
+export const DELETE_UNREFERENCED_BLOBS = `
+WITH referenced AS (
+  SELECT DISTINCT substr(n.value ->> 'outputRef', 8) AS sha256
+    FROM runs r CROSS JOIN LATERAL jsonb_each(r.nodes) n
+   WHERE n.value ->> 'outputRef' LIKE 'sha256:%'
+)
+DELETE FROM cas_blobs
+ WHERE sha256 IN (
+   SELECT b.sha256 FROM cas_blobs b
+    WHERE b.last_put_at < now() - make_interval(secs => $1 / 1000.0)
+      AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.sha256 = b.sha256)
+    ORDER BY b.last_put_at
+    LIMIT $2
+      FOR UPDATE OF b SKIP LOCKED)`;
+
+/** Runs finished before the retention period; their events, timers and approvals go with them (ON DELETE CASCADE). */
+export const DELETE_FINISHED_RUNS = `
+DELETE FROM runs
+ WHERE id IN (
+   SELECT id FROM runs
+    WHERE finished_at < now() - make_interval(secs => $1 / 1000.0)
+    ORDER BY finished_at
+    LIMIT $2
+      FOR UPDATE SKIP LOCKED)`;
+
+/** Makes sure a job has its row; a new job is due at once. */
+export const REGISTER_JOB = `INSERT INTO maintenance_jobs (name) VALUES ($1) ON CONFLICT (name) DO NOTHING`;
+
+/**
+ * Claims a due job ($1 name, $2 interval in ms) by moving its next run on: of several processes asking at once,
+ * exactly one gets the row back (the others skip the locked row, or find it no longer due).
+ */
+export const CLAIM_DUE_JOB = `
+UPDATE maintenance_jobs j
+   SET next_run_at = now() + make_interval(secs => $2 / 1000.0), last_started_at = now()
+  FROM (SELECT name FROM maintenance_jobs WHERE name = $1 AND next_run_at <= now() FOR UPDATE SKIP LOCKED) due
+ WHERE j.name = due.name
+RETURNING j.name`;
+
+export const RECORD_JOB_OUTCOME = `
+UPDATE maintenance_jobs SET last_finished_at = now(), last_deleted = $2, last_error = $3 WHERE name = $1`;
