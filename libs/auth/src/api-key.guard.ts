@@ -3,9 +3,12 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { cacheTracker, type CacheTracker } from '#libs/observability';
-import { METRICS_REGISTRY, ProblemError } from '#libs/platform';
+import type { AppConfig } from '#libs/config';
+import { CONFIG, METRICS_REGISTRY, ProblemError } from '#libs/platform';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { allows, type Permission, type Principal } from './principal.js';
+import { PrincipalCache } from './principal-cache.js';
+import { RateLimits } from './rate-limits.js';
 
 const REQUIRED = 'orchestrator:required-permission';
 
@@ -14,21 +17,27 @@ export const Requires = (permission: Permission) => SetMetadata(REQUIRED, permis
 
 export type AuthenticatedRequest = FastifyRequest & { principal: Principal };
 
-/** Successful lookups are cached briefly: a key lookup per request would put Postgres on the hot path of every call. */
-const CACHE_TTL_MS = 10_000;
+const KNOWN_KEY_TTL_MS = 10_000;
 const CACHE_MAX = 10_000;
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly cache = new Map<string, { principal: Principal; expires: number }>();
+  private readonly cache: PrincipalCache;
   private readonly cacheMetrics: CacheTracker;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
+    private readonly limits: RateLimits,
+    @Inject(CONFIG) config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.cacheMetrics = cacheTracker(registry, 'api_key');
+    this.cache = new PrincipalCache({
+      knownTtlMs: KNOWN_KEY_TTL_MS,
+      unknownTtlMs: config.API_KEY_NEGATIVE_CACHE_MS,
+      maxEntries: CACHE_MAX,
+    });
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -38,6 +47,8 @@ export class ApiKeyGuard implements CanActivate {
     ]);
     if (!needed) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    // Before the key is looked at: a flood of made-up keys from one address is refused without reaching Postgres.
+    await this.limits.take('address', request.ip);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match) throw new ProblemError('unauthenticated', 'send the API key as "Authorization: Bearer <key>"');
     const principal = await this.lookup(match[1] as string);
@@ -45,24 +56,22 @@ export class ApiKeyGuard implements CanActivate {
     if (!allows(principal.permission, needed)) {
       throw new ProblemError('forbidden', `this needs a ${needed} key; the key used is ${principal.permission}`);
     }
+    await this.limits.take('key', principal.keyId);
     request.principal = principal;
     return true;
   }
 
   private async lookup(key: string): Promise<Principal | undefined> {
     const now = Date.now();
-    const cached = this.cache.get(key);
-    if (cached && cached.expires > now) {
+    const cached = this.cache.get(key, now);
+    if (cached !== undefined) {
       this.cacheMetrics.hit();
-      return cached.principal;
+      return cached ?? undefined;
     }
     const started = performance.now();
     const principal = await this.keys.findByKey(key);
     this.cacheMetrics.miss(1, (performance.now() - started) / 1000);
-    if (principal) {
-      if (this.cache.size >= CACHE_MAX) this.cache.clear();
-      this.cache.set(key, { principal, expires: now + CACHE_TTL_MS });
-    }
+    this.cache.set(key, principal, now);
     return principal;
   }
 }

@@ -22,6 +22,7 @@ const HTTP_CODES: Record<number, ProblemCode> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   422: 'validation_failed',
+  429: 'rate_limited',
   503: 'dependency_unavailable',
 };
 
@@ -39,6 +40,9 @@ export class ProblemFilter implements ExceptionFilter {
     const request = http.getRequest<FastifyRequest>();
     const { code, detail, errors } = this.classify(exception, request);
     const body = problemBody(code, detail, request.url, errors);
+    if (exception instanceof ProblemError && exception.retryAfterSeconds !== undefined) {
+      void reply.header('retry-after', String(Math.max(1, Math.ceil(exception.retryAfterSeconds))));
+    }
     void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
     return undefined;
   }

@@ -12,6 +12,7 @@ export const PROBLEM_STATUS = {
   conflict: 409,
   validation_failed: 422,
   idempotency_key_reused: 422,
+  rate_limited: 429,
   dependency_unavailable: 503,
   internal: 500,
 } as const;
@@ -28,6 +29,7 @@ const TITLES: Record<ProblemCode, string> = {
   conflict: 'Conflicts with the current state',
   validation_failed: 'Validation failed',
   idempotency_key_reused: 'Idempotency-Key reused with a different request',
+  rate_limited: 'Too many requests',
   dependency_unavailable: 'A dependency is unavailable',
   internal: 'Internal error',
 };
@@ -38,6 +40,8 @@ export class ProblemError extends Error {
     readonly code: ProblemCode,
     readonly detail: string,
     readonly errors?: readonly string[],
+    /** Sent as `Retry-After` (seconds): when a refused request (429, 503) may be tried again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(`${code}: ${detail}`);
   }
