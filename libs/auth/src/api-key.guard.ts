@@ -4,7 +4,8 @@ import type { FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
 import { cacheTracker, type CacheTracker } from '#libs/observability';
 import type { AppConfig } from '#libs/config';
-import { CONFIG, METRICS_REGISTRY, ProblemError } from '#libs/platform';
+import { CONFIG, LOGGER, METRICS_REGISTRY, ProblemError, PUBLIC_ROUTE } from '#libs/platform';
+import type { Logger } from 'pino';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { allows, type Permission, type Principal } from './principal.js';
 import { PrincipalCache } from './principal-cache.js';
@@ -12,8 +13,17 @@ import { RateLimits } from './rate-limits.js';
 
 const REQUIRED = 'orchestrator:required-permission';
 
-/** The permission a route needs; routes without it need no key (health, metrics). */
+/** The permission a route needs. A route needs this or `@Public()`; one with neither is refused to everyone. */
 export const Requires = (permission: Permission) => SetMetadata(REQUIRED, permission);
+
+/** Who may call a route, from its decorators (the handler's first, then its controller's); undefined: undeclared. */
+export function routeAccess(
+  reflector: Reflector,
+  targets: [ReturnType<ExecutionContext['getHandler']>, ReturnType<ExecutionContext['getClass']>],
+): Permission | 'public' | undefined {
+  if (reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, targets)) return 'public';
+  return reflector.getAllAndOverride<Permission | undefined>(REQUIRED, targets);
+}
 
 export type AuthenticatedRequest = FastifyRequest & { principal: Principal };
 
@@ -30,6 +40,7 @@ export class ApiKeyGuard implements CanActivate {
     private readonly keys: ApiKeysRepository,
     private readonly limits: RateLimits,
     @Inject(CONFIG) config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.cacheMetrics = cacheTracker(registry, 'api_key');
@@ -41,12 +52,15 @@ export class ApiKeyGuard implements CanActivate {
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const needed = this.reflector.getAllAndOverride<Permission | undefined>(REQUIRED, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    if (!needed) return true;
+    // Global guards also see the Kafka transports' handlers (all-in-one): API keys are an HTTP matter.
+    if (context.getType() !== 'http') return true;
+    const needed = routeAccess(this.reflector, [context.getHandler(), context.getClass()]);
+    if (needed === 'public') return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (!needed) {
+      this.logger.error({ url: request.url }, 'route declares neither @Requires nor @Public: refused');
+      throw new ProblemError('forbidden', 'this route is not open to any API key');
+    }
     // Before the key is looked at: a flood of made-up keys from one address is refused without reaching Postgres.
     await this.limits.take('address', request.ip);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
