@@ -8,6 +8,7 @@ import { CONFIG, LOGGER, METRICS_REGISTRY, ProblemError, PUBLIC_ROUTE } from '#l
 import type { Logger } from 'pino';
 import { ApiKeysRepository } from './api-keys.repository.js';
 import { allows, type Permission, type Principal } from './principal.js';
+import { refusesPresentedKey } from './bootstrap-key.js';
 import { PrincipalCache } from './principal-cache.js';
 import { RateLimits } from './rate-limits.js';
 
@@ -27,28 +28,20 @@ export function routeAccess(
 
 export type AuthenticatedRequest = FastifyRequest & { principal: Principal };
 
-const KNOWN_KEY_TTL_MS = 10_000;
-const CACHE_MAX = 10_000;
-
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly cache: PrincipalCache;
   private readonly cacheMetrics: CacheTracker;
 
   constructor(
     private readonly reflector: Reflector,
     private readonly keys: ApiKeysRepository,
     private readonly limits: RateLimits,
-    @Inject(CONFIG) config: AppConfig,
+    private readonly cache: PrincipalCache,
+    @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(METRICS_REGISTRY) registry: Registry,
   ) {
     this.cacheMetrics = cacheTracker(registry, 'api_key');
-    this.cache = new PrincipalCache({
-      knownTtlMs: KNOWN_KEY_TTL_MS,
-      unknownTtlMs: config.API_KEY_NEGATIVE_CACHE_MS,
-      maxEntries: CACHE_MAX,
-    });
   }
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
@@ -65,7 +58,11 @@ export class ApiKeyGuard implements CanActivate {
     await this.limits.take('address', request.ip);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     if (!match) throw new ProblemError('unauthenticated', 'send the API key as "Authorization: Bearer <key>"');
-    const principal = await this.lookup(match[1] as string);
+    const key = match[1] as string;
+    if (refusesPresentedKey(this.config.HOST, key)) {
+      throw new ProblemError('unauthenticated', 'the local default admin key is refused off a loopback address');
+    }
+    const principal = await this.lookup(key);
     if (!principal) throw new ProblemError('unauthenticated', 'unknown or revoked API key');
     if (!allows(principal.permission, needed)) {
       throw new ProblemError('forbidden', `this needs a ${needed} key; the key used is ${principal.permission}`);

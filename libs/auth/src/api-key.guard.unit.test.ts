@@ -8,6 +8,7 @@ import { createLogger } from '#libs/observability';
 import { Public, ProblemError } from '#libs/platform';
 import { ApiKeyGuard, Requires } from './api-key.guard.js';
 import type { ApiKeysRepository } from './api-keys.repository.js';
+import { PrincipalCache } from './principal-cache.js';
 import type { RateLimits } from './rate-limits.js';
 
 class Routes {
@@ -29,6 +30,7 @@ const guard = new ApiKeyGuard(
   new Reflector(),
   keys,
   limits,
+  new PrincipalCache({ knownTtlMs: 0, unknownTtlMs: 0, maxEntries: 1 }),
   loadConfig({}),
   createLogger({ component: 'test' }, 'fatal'),
   new Registry(),

@@ -4,6 +4,15 @@ import { PG_POOL } from '#libs/platform';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key-secret.js';
 import type { Permission, Principal } from './principal.js';
 
+export interface ApiKeyView {
+  readonly id: string;
+  readonly permission: Permission;
+  /** The first characters of the key, to recognise it. */
+  readonly prefix: string;
+  readonly createdAt: Date;
+  readonly revokedAt: Date | null;
+}
+
 @Injectable()
 export class ApiKeysRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
@@ -24,6 +33,25 @@ export class ApiKeysRepository {
       [workspaceId, permission, hashApiKey(key), keyPrefix(key)],
     );
     return { id: (rows[0] as { id: string }).id, key };
+  }
+
+  /** The workspace's keys, newest first; revoked ones too (with when), never a key or its digest. */
+  async list(workspaceId: string): Promise<ApiKeyView[]> {
+    const { rows } = await this.pool.query<ApiKeyView>(
+      `SELECT id, permission, key_prefix AS "prefix", created_at AS "createdAt", revoked_at AS "revokedAt"
+         FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id`,
+      [workspaceId],
+    );
+    return rows;
+  }
+
+  /** Revokes a key of the workspace; false when it has no such key. Revoking twice keeps the first time. */
+  async revoke(workspaceId: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2',
+      [workspaceId, id],
+    );
+    return rowCount === 1;
   }
 
   /** Creates a workspace (tests and the bootstrap use it; there is no public endpoint for it yet). */

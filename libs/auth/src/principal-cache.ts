@@ -29,8 +29,8 @@ export class PrincipalCache {
     this.entries.set(key, { principal: principal ?? null, expires: now + ttl });
   }
 
-  /** Forgets a key at once (revoked through this process). */
-  forget(predicate: (principal: Principal | null) => boolean): void {
-    for (const [key, entry] of this.entries) if (predicate(entry.principal)) this.entries.delete(key);
+  /** Forgets a key at once (revoked through this process; other processes drop it within `knownTtlMs`). */
+  forgetKeyId(keyId: string): void {
+    for (const [key, entry] of this.entries) if (entry.principal?.keyId === keyId) this.entries.delete(key);
   }
 }

@@ -52,7 +52,7 @@ export const configSchema = z.object({
   /** Creates workspace `default` with this admin key when no workspace exists yet (empty: no bootstrap). */
   BOOTSTRAP_ADMIN_KEY: z
     .string()
-    .min(16, 'must be at least 16 characters')
+    .refine((key) => key === '' || key.length >= 16, 'must be empty (no bootstrap) or at least 16 characters')
     .default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
   /** Prepended to every Redis key this deployment writes (rate-limit counters): several deployments may share a Redis. */
   REDIS_KEY_PREFIX: z.string().default('orchestrator:'),
