@@ -198,11 +198,13 @@ export function registerApiCommands(program: Command): void {
         new Option('--permission <level>', 'read, write or admin')
           .choices(['read', 'write', 'admin'])
           .makeOptionMandatory(),
-      ),
+      )
+      .option('--label <label>', 'a name for the key (hitl approvers may name it)'),
   )
     .option('--json', 'one JSON line')
-    .action(async (options: ApiOpts & { permission: string }) => {
-      show(await apiJson(api(options), 'POST', '/v1/api-keys', { permission: options.permission }), options);
+    .action(async (options: ApiOpts & { permission: string; label?: string }) => {
+      const body = { permission: options.permission, ...(options.label ? { label: options.label } : {}) };
+      show(await apiJson(api(options), 'POST', '/v1/api-keys', body), options);
     });
   withApiOptions(apiKey.command('list').description('every key of the workspace: id, permission, prefix, revokedAt'))
     .option('--json', 'one JSON line')

@@ -23,7 +23,9 @@ class Routes {
 
 const keys = {
   findByKey: (key: string) =>
-    Promise.resolve(key === 'good' ? { keyId: 'k', workspaceId: 'w', permission: 'read' as const } : undefined),
+    Promise.resolve(
+      key === 'good' ? { keyId: 'k', workspaceId: 'w', permission: 'read' as const, label: null } : undefined,
+    ),
 } as unknown as ApiKeysRepository;
 const limits = { take: () => Promise.resolve() } as unknown as RateLimits;
 const guard = new ApiKeyGuard(

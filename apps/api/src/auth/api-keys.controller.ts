@@ -25,13 +25,16 @@ export class ApiKeysController {
   async create(
     @Req() request: AuthenticatedRequest,
     @Body() body: unknown,
-  ): Promise<{ id: string; key: string; permission: Permission }> {
-    const permission = (body as { permission?: unknown } | null)?.permission;
+  ): Promise<{ id: string; key: string; permission: Permission; label: string | null }> {
+    const { permission, label } = (body ?? {}) as { permission?: unknown; label?: unknown };
     if (!PERMISSIONS.includes(permission as Permission)) {
       throw new ProblemError('validation_failed', `permission must be one of ${PERMISSIONS.join(', ')}`);
     }
-    const created = await this.keys.create(request.principal.workspaceId, permission as Permission);
-    return { ...created, permission: permission as Permission };
+    if (label !== undefined && (typeof label !== 'string' || label.length < 1 || label.length > 100)) {
+      throw new ProblemError('validation_failed', 'label must be a string of 1 to 100 characters');
+    }
+    const created = await this.keys.create(request.principal.workspaceId, permission as Permission, label ?? null);
+    return { ...created, permission: permission as Permission, label: label ?? null };
   }
 
   /** The workspace's keys (revoked ones too), each by id and prefix; never a key. */

@@ -114,7 +114,7 @@ describe('API keys and tenancy (invariant 7)', () => {
     const listed = await api.request<{ keys: Record<string, unknown>[] }>('GET', '/v1/api-keys');
     assert.equal(listed.status, 200);
     const mine = listed.body.keys.find((k) => k.id === created.body.id);
-    assert.deepEqual(Object.keys(mine ?? {}).sort(), ['createdAt', 'id', 'permission', 'prefix', 'revokedAt']);
+    assert.deepEqual(Object.keys(mine ?? {}).sort(), ['createdAt', 'id', 'label', 'permission', 'prefix', 'revokedAt']);
     assert.equal(mine?.prefix, created.body.key.slice(0, 10));
     assert.equal(mine?.revokedAt, null);
     assert.ok(!JSON.stringify(listed.body).includes(created.body.key));
