@@ -29,6 +29,7 @@ import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { runMessages } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
 import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
+import { RunTagLabels } from './run-tag-labels.js';
 
 /** Inputs of one partition number (from one batch, or from its dead letters), applied together with others. */
 type PartitionWork = readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
@@ -80,7 +81,11 @@ export class CoordinatorService implements OnApplicationShutdown {
     this.definitions = new DefinitionCache(pool);
     this.evaluator = new ExpressionEvaluator({ timeoutMs: config.EXPRESSION_TIMEOUT_MS, maxDepth: 500 });
     this.content = new ContentStore(pool);
-    this.metrics = new CoordinatorMetrics(registry, () => this.partitions.runCount);
+    this.metrics = new CoordinatorMetrics(
+      registry,
+      () => this.partitions.runCount,
+      new RunTagLabels(config.METRICS_RUN_TAGS, config.METRICS_MAX_RUN_TAGS),
+    );
     this.logger = logger.child({ component: 'coordinator' });
     this.partitions = new RunPartitions({
       kafka,

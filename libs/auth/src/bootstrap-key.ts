@@ -1,12 +1,5 @@
-import ipaddr from 'ipaddr.js';
 import { LOCAL_BOOTSTRAP_ADMIN_KEY, type AppConfig } from '#libs/config';
-
-/** True when HOST accepts connections from this machine only (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackHost(host: string): boolean {
-  if (host === 'localhost') return true;
-  if (!ipaddr.isValid(host)) return false;
-  return ipaddr.process(host).range() === 'loopback';
-}
+import { isLoopbackHost } from '#libs/platform';
 
 /**
  * The local default admin key is published in the README: anyone who can reach the API could use it. It is fine on a

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LOCAL_BOOTSTRAP_ADMIN_KEY } from '#libs/config';
-import { bootstrapKeyRefusal, isLoopbackHost, refusesPresentedKey } from './bootstrap-key.js';
+import { isLoopbackHost } from '#libs/platform';
+import { bootstrapKeyRefusal, refusesPresentedKey } from './bootstrap-key.js';
 
 describe('the local bootstrap admin key off loopback', () => {
   it('tells loopback hosts from the rest', () => {

@@ -56,6 +56,25 @@ export const configSchema = z.object({
     .default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
   /** Prepended to every Redis key this deployment writes (rate-limit counters): several deployments may share a Redis. */
   REDIS_KEY_PREFIX: z.string().default('orchestrator:'),
+  /**
+   * Bearer token a scrape of /metrics must send. Unset: /metrics is open on a loopback HOST and closed (403) on any
+   * other address, where series would show tenants' activity to anyone.
+   */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Run tags that get their own `tag` label on workflows_started_total (comma-separated). Unset: the first
+   * METRICS_MAX_RUN_TAGS distinct tags a process sees get one; every other tag counts as "other".
+   */
+  METRICS_RUN_TAGS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .optional(),
+  METRICS_MAX_RUN_TAGS: z.coerce.number().int().min(0).max(1_000).default(50),
   /** Length of a rate-limit window; the limits below count requests per window. */
   RATE_LIMIT_WINDOW_SECONDS: positiveInt.max(86_400).default(60),
   /** Requests one API key may make per window, over all API processes (counted in Redis); 0: no limit. */

@@ -7,3 +7,5 @@ export { problemBody, ProblemError, PROBLEM_STATUS, type ProblemBody, type Probl
 export { responseGone } from './response-gone.js';
 export { roleConsumer } from './role-consumer.js';
 export { Public, PUBLIC_ROUTE } from './public-route.js';
+export { isLoopbackHost } from './loopback-host.js';
+export { metricsRefusal } from './metrics-access.js';
