@@ -323,7 +323,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       evaluate: async (expression, data) =>
         this.evaluator.evaluate(expression, {
           input: data.input,
-          nodes: await this.content.resolveNodeOutputs(data.nodes),
+          nodes: await this.content.resolveNodeOutputs(run.workspaceId, data.nodes),
         }),
       runTimeoutMs: this.config.RUN_DEFAULT_TIMEOUT_MS,
     };

@@ -29,7 +29,7 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
     case 'function': {
       const { expression } = config as NodeConfigs['function'];
       try {
-        const nodes = await deps.content.resolveNodeOutputs(data.nodes);
+        const nodes = await deps.content.resolveNodeOutputs(task.workspaceId, data.nodes);
         const output = await deps.evaluator.evaluate(expression, { input: data.input, nodes });
         return { ok: true, output: output ?? null };
       } catch (error) {
@@ -51,7 +51,10 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
           nodeId: task.nodeId,
           attempt: task.attempt,
           deadlineAt: task.deadlineAt,
-          data: async () => ({ input: data.input, nodes: await deps.content.resolveNodeOutputs(data.nodes) }),
+          data: async () => ({
+            input: data.input,
+            nodes: await deps.content.resolveNodeOutputs(task.workspaceId, data.nodes),
+          }),
         },
         { ...deps.agent, evaluator: deps.evaluator },
       );
