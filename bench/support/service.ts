@@ -83,6 +83,11 @@ export const sandboxEnv = (sandbox: Sandbox, logLevel: string): Record<string, s
   KAFKA_PARTITIONS: String(sandbox.config.KAFKA_PARTITIONS),
   KAFKA_CLIENT_ID: sandbox.id,
   LOG_LEVEL: logLevel,
+  // The benchmarks measure throughput from one address and one key, which the production limits would cap.
+  REDIS_KEY_PREFIX: `${sandbox.id}:`,
+  RATE_LIMIT_PER_KEY: '0',
+  RATE_LIMIT_PER_ADDRESS: '0',
+  SSE_MAX_STREAMS_PER_WORKSPACE: '0',
 });
 
 /**

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
@@ -11,11 +13,17 @@ import {
 } from './stack-addresses.js';
 
 /**
- * Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. One
- * per checkout: several checkouts testing against one Postgres would otherwise drop and rebuild each other's template
- * (with other migrations) while the other's files clone it.
+ * Every test file clones this database (CREATE DATABASE ... TEMPLATE), which is far faster than migrating anew. Its
+ * name carries a digest of the migrations: worktrees with other migrations that share the Postgres server build their
+ * own template instead of replacing this one under running tests.
  */
-export const TEMPLATE_DATABASE = `orchestrator_test_template_${createHash('sha256').update(MIGRATIONS_DIR).digest('hex').slice(0, 8)}`;
+async function templateDatabase(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const file of (await readdir(MIGRATIONS_DIR)).filter((f) => f.endsWith('.sql')).sort()) {
+    hash.update(file).update(await readFile(join(MIGRATIONS_DIR, file)));
+  }
+  return `orchestrator_test_template_${hash.digest('hex').slice(0, 12)}`;
+}
 
 let stopContainers: (() => Promise<void>) | undefined;
 
@@ -47,9 +55,9 @@ async function reachable(addresses: Omit<StackAddresses, 'mode'>): Promise<strin
 }
 
 /** Rebuilt on every run so it always matches the migrations folder. */
-async function buildTemplate(databaseUrl: string): Promise<void> {
-  await dropDatabase(withDatabase(databaseUrl, TEMPLATE_DATABASE));
-  await migrate(withDatabase(databaseUrl, TEMPLATE_DATABASE), MIGRATIONS_DIR);
+async function buildTemplate(databaseUrl: string, template: string): Promise<void> {
+  await dropDatabase(withDatabase(databaseUrl, template));
+  await migrate(withDatabase(databaseUrl, template), MIGRATIONS_DIR);
 }
 
 export async function globalSetup(): Promise<void> {
@@ -68,11 +76,12 @@ export async function globalSetup(): Promise<void> {
         'Start it with `npm run stack:up`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL and SCHEMA_REGISTRY_URL at one.',
     );
   }
-  await buildTemplate(addresses.databaseUrl);
+  const template = await templateDatabase();
+  await buildTemplate(addresses.databaseUrl, template);
   // Test files run in child processes, which inherit this environment.
   Object.assign(process.env, addressesToEnv(addresses), {
     TEST_STACK_MODE: mode,
-    TEST_DATABASE_TEMPLATE: TEMPLATE_DATABASE,
+    TEST_DATABASE_TEMPLATE: template,
     TEST_DATABASE_SERVER: splitDatabaseUrl(addresses.databaseUrl).maintenanceUrl,
   });
   process.stderr.write(`test stack: ${mode} (${JSON.stringify(addresses)})\n`);

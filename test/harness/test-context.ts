@@ -63,6 +63,8 @@ export function useTestContext(name: string, options: { partitions?: number } = 
     KAFKA_TOPIC_PREFIX: topicPrefix,
     KAFKA_PARTITIONS: String(options.partitions ?? 3),
     KAFKA_CLIENT_ID: `test-${id}`,
+    // Redis is shared by every file: rate-limit counters of one must not spend another's budget.
+    REDIS_KEY_PREFIX: `test.${id}:`,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
   });
   const topics = topicCatalog({ prefix: topicPrefix, partitions: config.KAFKA_PARTITIONS, replicationFactor: 1 });

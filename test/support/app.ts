@@ -15,7 +15,7 @@ export interface Reply<T = unknown> {
 export interface TestApp {
   readonly app: NestFastifyApplication;
   request<T = unknown>(
-    method: 'GET' | 'POST',
+    method: 'GET' | 'POST' | 'DELETE',
     url: string,
     options?: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> },
   ): Promise<Reply<T>>;
@@ -53,7 +53,7 @@ export async function startRoles(
   return {
     app,
     async request<T>(
-      method: 'GET' | 'POST',
+      method: 'GET' | 'POST' | 'DELETE',
       url: string,
       options: { key?: string | null; body?: unknown; rawBody?: string; headers?: Record<string, string> } = {},
     ) {

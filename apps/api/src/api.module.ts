@@ -1,7 +1,7 @@
 import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
-import { ApiKeysRepository, AuthModule } from '#libs/auth';
+import { ApiKeysRepository, AuthModule, bootstrapKeyRefusal } from '#libs/auth';
 import { lagExporterProvider } from '#libs/kafka';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
@@ -21,6 +21,9 @@ class Bootstrap implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
+    const refusal = bootstrapKeyRefusal(this.config);
+    if (refusal) throw new Error(refusal);
+    if (!this.config.BOOTSTRAP_ADMIN_KEY) return;
     if (await this.keys.bootstrap(this.config.BOOTSTRAP_ADMIN_KEY)) {
       this.logger.info('created workspace "default" with the admin key from BOOTSTRAP_ADMIN_KEY');
     }

@@ -28,7 +28,7 @@ async function problem(response: Response): Promise<CliError> {
 
 export async function apiFetch(
   options: ApiOptions,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
   headers: Record<string, string> = {},
@@ -55,7 +55,7 @@ export async function apiFetch(
 
 export async function apiJson<T>(
   options: ApiOptions,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'DELETE',
   path: string,
   body?: unknown,
   headers?: Record<string, string>,

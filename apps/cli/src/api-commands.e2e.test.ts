@@ -180,4 +180,21 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
     assert.equal(denied.code, 4);
     assert.match(denied.stderr, /^error: Not allowed with this API key: /);
   });
+
+  it('lists the API keys and revokes one, which then stops working', async () => {
+    const created = JSON.parse(ok(await cli('api-key', 'create', '--permission', 'read', '--json')).stdout) as {
+      id: string;
+      key: string;
+    };
+    const listed = JSON.parse(ok(await cli('api-key', 'list', '--json')).stdout) as { id: string; prefix: string }[];
+    assert.equal(listed.find((k) => k.id === created.id)?.prefix, created.key.slice(0, 10));
+    assert.deepEqual(JSON.parse(ok(await cli('api-key', 'revoke', created.id, '--json')).stdout), {
+      id: created.id,
+      revoked: true,
+    });
+    const refused = await cli('api-key', 'list', '--api-key', created.key);
+    assert.equal(refused.code, 4);
+    const unknown = await cli('api-key', 'revoke', randomUUID());
+    assert.equal(unknown.code, 3);
+  });
 });

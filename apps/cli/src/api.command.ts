@@ -189,20 +189,34 @@ export function registerApiCommands(program: Command): void {
     if (state.status !== 'completed') process.exitCode = EXIT.failed;
   });
 
+  const apiKey = program.command('api-key').description("API keys of the caller's workspace (needs an admin key)");
   withApiOptions(
-    program
-      .command('api-key')
-      .description("API keys of the caller's workspace")
+    apiKey
       .command('create')
-      .description('create a key (needs an admin key); the key is shown once')
+      .description('create a key; the key is shown once')
       .addOption(
         new Option('--permission <level>', 'read, write or admin')
           .choices(['read', 'write', 'admin'])
           .makeOptionMandatory(),
-      ),
+      )
+      .option('--label <label>', 'a name for the key (hitl approvers may name it)'),
   )
     .option('--json', 'one JSON line')
-    .action(async (options: ApiOpts & { permission: string }) => {
-      show(await apiJson(api(options), 'POST', '/v1/api-keys', { permission: options.permission }), options);
+    .action(async (options: ApiOpts & { permission: string; label?: string }) => {
+      const body = { permission: options.permission, ...(options.label ? { label: options.label } : {}) };
+      show(await apiJson(api(options), 'POST', '/v1/api-keys', body), options);
+    });
+  withApiOptions(apiKey.command('list').description('every key of the workspace: id, permission, prefix, revokedAt'))
+    .option('--json', 'one JSON line')
+    .action(async (options: ApiOpts) => {
+      show((await apiJson<{ keys: unknown[] }>(api(options), 'GET', '/v1/api-keys')).keys, options);
+    });
+  withApiOptions(
+    apiKey.command('revoke').description('revoke a key (not the one making the call)').argument('<id>', 'key id'),
+  )
+    .option('--json', 'one JSON line')
+    .action(async (id: string, options: ApiOpts) => {
+      await apiFetch(api(options), 'DELETE', `/v1/api-keys/${encodeURIComponent(id)}`);
+      show({ id, revoked: true }, options);
     });
 }

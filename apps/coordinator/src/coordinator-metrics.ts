@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Effect, RunState } from '#libs/runs';
+import type { RunTagLabels } from './run-tag-labels.js';
 
 /** The run side of DESIGN §6: starts by tag, node executions by type and outcome, run ends and batch timings. */
 export class CoordinatorMetrics {
@@ -13,7 +14,11 @@ export class CoordinatorMetrics {
   private readonly finished: Counter<'status'>;
   private readonly runDuration: Histogram<'status'>;
 
-  constructor(registry: Registry, runsInMemory: () => number) {
+  constructor(
+    registry: Registry,
+    runsInMemory: () => number,
+    private readonly tags: RunTagLabels,
+  ) {
     this.transactions = new Counter({
       name: 'coordinator_transactions_total',
       help: 'Kafka transactions committed by the coordinator (one per partition batch written)',
@@ -74,7 +79,7 @@ export class CoordinatorMetrics {
   ): void {
     for (const e of effects) {
       if (e.type !== 'event') continue;
-      if (e.kind === 'run.started') this.started.inc({ tag: run.tag ?? 'none' });
+      if (e.kind === 'run.started') this.started.inc({ tag: this.tags.label(run.tag) });
       else if (e.nodeId && (e.kind === 'node.completed' || e.kind === 'node.failed' || e.kind === 'node.retrying')) {
         this.executions.inc({ type: nodeType(e.nodeId), status: e.status });
       } else if (e.kind === `run.${state.status}` && e.nodeId === undefined && isEnd(e.kind)) {

@@ -30,6 +30,7 @@ import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { sendRequests, transitionMessages, type RunTraceHeaders } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
 import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
+import { RunTagLabels } from './run-tag-labels.js';
 
 /** Inputs of one partition number (from one batch, or from its dead letters), applied together with others. */
 type PartitionWork = readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
@@ -80,14 +81,18 @@ export class CoordinatorService implements OnApplicationShutdown {
     this.transactions = new Permits(config.COORDINATOR_MAX_TRANSACTIONS);
     this.definitions = new DefinitionCache(pool, config.COORDINATOR_DEFINITION_CACHE_MAX_BYTES);
     this.content = new ContentStore(pool);
-    this.metrics = new CoordinatorMetrics(registry, () => this.partitions.runCount);
+    this.metrics = new CoordinatorMetrics(
+      registry,
+      () => this.partitions.runCount,
+      new RunTagLabels(config.METRICS_RUN_TAGS, config.METRICS_MAX_RUN_TAGS),
+    );
     this.logger = logger.child({ component: 'coordinator' });
     this.partitions = new RunPartitions({
       kafka,
       logger: this.logger,
       transactionalIdPrefix: `${config.KAFKA_TOPIC_PREFIX}coordinator-p`,
       transactionTimeoutMs: 60_000,
-      unspill: (json, ref) => this.content.unspill(json, ref),
+      unspill: (workspaceId, json, ref) => this.content.unspill(workspaceId, json, ref),
       restore: (partitions) =>
         restoreChangelog(
           {
@@ -235,9 +240,13 @@ export class CoordinatorService implements OnApplicationShutdown {
     definitions: BatchDefinitions,
     traceHeadersOf: RunTraceHeaders,
   ): Promise<BoundedWrite[]> {
-    const spill = (json: string) => this.content.spill(json, this.config.EVENT_INLINE_MAX_BYTES);
     return boundWrites(transitions, {
-      build: (write) => transitionMessages(this.codec, write, { at: now, traceHeadersOf, spill }),
+      build: (write) =>
+        transitionMessages(this.codec, write, {
+          at: now,
+          traceHeadersOf,
+          spill: (json) => this.content.spill(write.run.workspaceId, json, this.config.EVENT_INLINE_MAX_BYTES),
+        }),
       fail: (write, reason) => this.transition(write.run, [{ kind: 'poison', reason }], now, definitions),
       maxBytes: this.config.KAFKA_MESSAGE_MAX_BYTES,
       onTooLarge: (write, reason, dropped) => {
@@ -312,7 +321,9 @@ export class CoordinatorService implements OnApplicationShutdown {
             workspaceId: start.workspaceId,
             workflowId: start.workflowId,
             workflowVersion: start.workflowVersion,
-            input: JSON.parse(await this.content.unspill(start.inputJson, start.inputRef)) as unknown,
+            input: JSON.parse(
+              await this.content.unspill(start.workspaceId, start.inputJson, start.inputRef),
+            ) as unknown,
             ...(start.inputRef === null ? {} : { inputRef: start.inputRef }),
             tag: start.tag,
             requestedAt: start.occurredAt,
@@ -350,7 +361,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       evaluate: async (expression, data) =>
         this.evaluator.evaluate(expression, {
           input: data.input,
-          nodes: await this.content.resolveNodeOutputs(data.nodes),
+          nodes: await this.content.resolveNodeOutputs(run.workspaceId, data.nodes),
         }),
       runTimeoutMs: this.config.RUN_DEFAULT_TIMEOUT_MS,
     };

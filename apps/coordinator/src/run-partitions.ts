@@ -3,7 +3,7 @@ import type { RunStateRecord } from '#libs/events';
 import { openProducer, type Kafka, type Producer } from '#libs/kafka';
 import { PartitionLost } from '#libs/messaging';
 import { isTerminal } from '#libs/runs';
-import { fromStateRecord, type OwnedRun, type UnspillJson } from './owned-run.js';
+import { fromStateRecord, type OwnedRun } from './owned-run.js';
 
 /**
  * The runs of one input partition number (the same number of run.requested, node.completed, run.control and
@@ -35,7 +35,8 @@ export interface RunPartitionsOptions {
   /** How long a transaction may stay open before the broker aborts it. */
   readonly transactionTimeoutMs: number;
   /** Reads the fields a record carries by reference (content-addressed storage). */
-  readonly unspill: UnspillJson;
+  /** Reads a spilled field back from the run's workspace's content storage. */
+  readonly unspill: (workspaceId: string, json: string, ref: string | null) => Promise<string>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -141,7 +142,9 @@ export class RunPartitions {
         let runs = 0;
         for (const part of opened) {
           for (const record of records.get(part.partition)?.values() ?? []) {
-            const run = await fromStateRecord(record, this.options.unspill);
+            const run = await fromStateRecord(record, (json, ref) =>
+              this.options.unspill(record.workspaceId, json, ref),
+            );
             if (isTerminal(run.state.status)) part.finished.set(run.id, record.occurredAt);
             else part.runs.set(run.id, run);
           }

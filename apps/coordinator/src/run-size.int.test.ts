@@ -75,7 +75,8 @@ describe('runs larger than a Kafka message', () => {
     assert.deepEqual(run.output, { after: 20 * 60_000 + input.blob.length + 2 });
     const bigRef = run.nodes.big?.outputRef;
     assert.match(bigRef ?? '', /^sha256:[0-9a-f]{64}$/);
-    assert.equal(await new ContentStore(pool).loadJson(bigRef as string), input.blob);
+    const { rows } = await pool.query<{ workspace_id: string }>('SELECT workspace_id FROM runs WHERE id = $1', [runId]);
+    assert.equal(await new ContentStore(pool).loadJson(rows[0]!.workspace_id, bigRef as string), input.blob);
     assert.equal(run.nodes.s3?.output, input.blob.slice(180_000, 240_000));
 
     const next = await waitForRun(

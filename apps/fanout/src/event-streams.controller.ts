@@ -25,7 +25,7 @@ export class EventStreamsController {
   ): Promise<void> {
     const after = lastEventId(header, query);
     const subject = await this.streams.runSubject(request.principal.workspaceId, requireUuid(id, 'run'));
-    this.streams.serve(reply, subject, after);
+    this.streams.serve(reply, subject, after, request.principal.workspaceId);
   }
 
   @Get(WORKFLOW_EVENTS_ROUTE)
@@ -39,6 +39,6 @@ export class EventStreamsController {
   ): Promise<void> {
     const after = lastEventId(header, query);
     const subject = await this.streams.workflowSubject(request.principal.workspaceId, requireUuid(id, 'workflow'));
-    this.streams.serve(reply, subject, after);
+    this.streams.serve(reply, subject, after, request.principal.workspaceId);
   }
 }

@@ -13,6 +13,7 @@ import { RunEventsRepository } from './run-events.js';
 import { SseResponse } from './sse-response.js';
 import type { StreamSubject } from './stream-event.js';
 import { knownFinish, withRecentEvents } from './recent-history.js';
+import { StreamQuota } from './stream-quota.js';
 import { StreamSession } from './stream-session.js';
 import { WorkflowEventsRepository } from './workflow-events.js';
 
@@ -35,6 +36,7 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
   private readonly workflows: WorkflowEventsRepository;
   private readonly metrics: FanoutMetrics;
   private readonly sessions = new Set<StreamSession>();
+  private readonly quota: StreamQuota;
   private closing = false;
 
   constructor(
@@ -55,6 +57,7 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
     this.runs = new RunEventsRepository(pool);
     this.workflows = new WorkflowEventsRepository(pool);
     this.metrics = new FanoutMetrics(registry);
+    this.quota = new StreamQuota(config.SSE_MAX_STREAMS_PER_WORKSPACE);
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -87,14 +90,23 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
 
   /**
    * Streams the subject's events with id > `after`. A finished run with nothing left after `after` gets 204, which is
-   * what tells an EventSource to stop reconnecting.
+   * what tells an EventSource to stop reconnecting. A workspace at its cap of open streams gets 429.
    */
-  serve(reply: FastifyReply, subject: StreamSubject, after: number): void {
+  serve(reply: FastifyReply, subject: StreamSubject, after: number, workspaceId: string): void {
     if (this.closing) throw new ProblemError('dependency_unavailable', 'the fanout is shutting down; reconnect');
     const { finishedThrough } = subject;
     if (finishedThrough !== undefined && after >= finishedThrough) {
       void reply.code(204).header('cache-control', 'no-cache').send();
       return;
+    }
+    const release = this.quota.acquire(workspaceId);
+    if (!release) {
+      throw new ProblemError(
+        'rate_limited',
+        `this workspace has ${this.config.SSE_MAX_STREAMS_PER_WORKSPACE} event streams open, its limit; close one first`,
+        undefined,
+        { retryAfterSeconds: CLIENT_RETRY_MS / 1000 },
+      );
     }
     // From here on the response is ours, not Fastify's: it must stay open after the handler returns.
     reply.hijack();
@@ -109,6 +121,7 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
       beforeCatchUp: () => this.feed.whenReady(FEED_READY_TIMEOUT_MS),
       onSent: (_event, source) => this.metrics.sent(subject.kind, source),
       onEnd: (reason, error) => {
+        release();
         this.sessions.delete(session);
         this.metrics.ended(subject.kind, reason);
         if (reason === 'error') this.logger.warn({ err: error, subject: subject.key }, 'event stream failed');

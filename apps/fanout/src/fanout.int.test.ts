@@ -311,4 +311,24 @@ describe('fanout: run and workflow events as Server-Sent Events', () => {
     await stream.ended;
     assert.deepEqual(stream.ids, [1, 2]);
   });
+
+  it('refuses a workspace more open streams than SSE_MAX_STREAMS_PER_WORKSPACE with 429, until one closes', async () => {
+    const capped = await serve([fanoutRole], { ...ctx.config, SSE_MAX_STREAMS_PER_WORKSPACE: 2 });
+    const run = await createRun();
+    await commit(run, 1, 'run.started');
+    const path = `/v1/runs/${run.runId}/events`;
+    const first = await openStream(capped.url, path);
+    await openStream(capped.url, path);
+    const refused = await openPlain(capped.url, path);
+    assert.equal(refused.status, 429);
+    assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+    assert.ok(Number(refused.headers['retry-after']) >= 1);
+    assert.equal((JSON.parse(refused.body) as { type: string }).type, 'urn:orchestrator:problem:rate-limited');
+    await first.close();
+    await eventually(
+      () => Promise.resolve(capped.streams.openStreams < 2 ? true : undefined),
+      'the closed stream to end',
+    );
+    await openStream(capped.url, path);
+  });
 });

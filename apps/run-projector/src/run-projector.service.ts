@@ -66,8 +66,8 @@ export class RunProjectorService {
     await Promise.all(
       [...byRun.values()].flat().map(async (record) => {
         const [state, effectsJson] = await Promise.all([
-          this.content.unspill(record.stateJson, record.stateRef),
-          this.content.unspill(record.effectsJson, record.effectsRef),
+          this.content.unspill(record.workspaceId, record.stateJson, record.stateRef),
+          this.content.unspill(record.workspaceId, record.effectsJson, record.effectsRef),
         ]);
         states.set(record, state);
         effects.set(record, JSON.parse(effectsJson) as Effect[]);

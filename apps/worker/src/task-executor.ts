@@ -25,8 +25,8 @@ interface TaskInput {
 export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promise<ExecutionResult> {
   // Either may travel by reference when it is large (the coordinator spills it to content-addressed storage).
   const [configJson, inputJson] = await Promise.all([
-    deps.content.unspill(task.configJson, task.configRef),
-    deps.content.unspill(task.inputJson, task.inputRef),
+    deps.content.unspill(task.workspaceId, task.configJson, task.configRef),
+    deps.content.unspill(task.workspaceId, task.inputJson, task.inputRef),
   ]);
   const config = JSON.parse(configJson) as Record<string, unknown>;
   const data = JSON.parse(inputJson) as TaskInput;
@@ -34,7 +34,7 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
     case 'function': {
       const { expression } = config as NodeConfigs['function'];
       try {
-        const nodes = await deps.content.resolveNodeOutputs(data.nodes);
+        const nodes = await deps.content.resolveNodeOutputs(task.workspaceId, data.nodes);
         const output = await deps.evaluator.evaluate(expression, { input: data.input, nodes });
         return { ok: true, output: output ?? null };
       } catch (error) {
@@ -58,7 +58,10 @@ export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promi
           nodeId: task.nodeId,
           attempt: task.attempt,
           deadlineAt: task.deadlineAt,
-          data: async () => ({ input: data.input, nodes: await deps.content.resolveNodeOutputs(data.nodes) }),
+          data: async () => ({
+            input: data.input,
+            nodes: await deps.content.resolveNodeOutputs(task.workspaceId, data.nodes),
+          }),
         },
         { ...deps.agent, evaluator: deps.evaluator },
       );

@@ -170,7 +170,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         .warn({ nodeType: task.nodeType, attempt: task.attempt, error: result.error }, 'node attempt failed');
     }
     const stored = result.ok
-      ? await this.deps.content.storeJson(result.output, this.config.OUTPUT_INLINE_MAX_BYTES)
+      ? await this.deps.content.storeJson(task.workspaceId, result.output, this.config.OUTPUT_INLINE_MAX_BYTES)
       : null;
     this.metrics.taskDuration.observe(
       { type: task.nodeType, status: result.ok ? 'succeeded' : 'failed' },

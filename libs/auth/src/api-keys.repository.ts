@@ -4,26 +4,64 @@ import { PG_POOL } from '#libs/platform';
 import { generateApiKey, hashApiKey, keyPrefix } from './api-key-secret.js';
 import type { Permission, Principal } from './principal.js';
 
+export interface ApiKeyView {
+  readonly id: string;
+  readonly permission: Permission;
+  readonly label: string | null;
+  /** The first characters of the key, to recognise it. */
+  readonly prefix: string;
+  readonly createdAt: Date;
+  readonly revokedAt: Date | null;
+}
+
 @Injectable()
 export class ApiKeysRepository {
   constructor(@Inject(PG_POOL) private readonly pool: Pool) {}
 
   async findByKey(key: string): Promise<Principal | undefined> {
-    const { rows } = await this.pool.query<{ id: string; workspace_id: string; permission: Permission }>(
-      'SELECT id, workspace_id, permission FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL',
-      [hashApiKey(key)],
-    );
+    const { rows } = await this.pool.query<{
+      id: string;
+      workspace_id: string;
+      permission: Permission;
+      label: string | null;
+    }>('SELECT id, workspace_id, permission, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [
+      hashApiKey(key),
+    ]);
     const row = rows[0];
-    return row && { keyId: row.id, workspaceId: row.workspace_id, permission: row.permission };
+    return row && { keyId: row.id, workspaceId: row.workspace_id, permission: row.permission, label: row.label };
   }
 
-  async create(workspaceId: string, permission: Permission): Promise<{ id: string; key: string }> {
+  async create(
+    workspaceId: string,
+    permission: Permission,
+    label: string | null = null,
+  ): Promise<{ id: string; key: string }> {
     const key = generateApiKey();
     const { rows } = await this.pool.query<{ id: string }>(
-      'INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix) VALUES ($1, $2, $3, $4) RETURNING id',
-      [workspaceId, permission, hashApiKey(key), keyPrefix(key)],
+      `INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix, label)
+       VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+      [workspaceId, permission, hashApiKey(key), keyPrefix(key), label],
     );
     return { id: (rows[0] as { id: string }).id, key };
+  }
+
+  /** The workspace's keys, newest first; revoked ones too (with when), never a key or its digest. */
+  async list(workspaceId: string): Promise<ApiKeyView[]> {
+    const { rows } = await this.pool.query<ApiKeyView>(
+      `SELECT id, permission, label, key_prefix AS "prefix", created_at AS "createdAt", revoked_at AS "revokedAt"
+         FROM api_keys WHERE workspace_id = $1 ORDER BY created_at DESC, id`,
+      [workspaceId],
+    );
+    return rows;
+  }
+
+  /** Revokes a key of the workspace; false when it has no such key. Revoking twice keeps the first time. */
+  async revoke(workspaceId: string, id: string): Promise<boolean> {
+    const { rowCount } = await this.pool.query(
+      'UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE workspace_id = $1 AND id = $2',
+      [workspaceId, id],
+    );
+    return rowCount === 1;
   }
 
   /** Creates a workspace (tests and the bootstrap use it; there is no public endpoint for it yet). */

@@ -1,5 +1,7 @@
 export { AuthModule } from './auth.module.js';
-export { Requires, type AuthenticatedRequest } from './api-key.guard.js';
-export { ApiKeysRepository } from './api-keys.repository.js';
+export { ApiKeyGuard, Requires, routeAccess, type AuthenticatedRequest } from './api-key.guard.js';
+export { ApiKeysRepository, type ApiKeyView } from './api-keys.repository.js';
+export { bootstrapKeyRefusal } from './bootstrap-key.js';
+export { PrincipalCache } from './principal-cache.js';
 export { PERMISSIONS, allows, type Permission, type Principal } from './principal.js';
 export { hashApiKey } from './api-key-secret.js';

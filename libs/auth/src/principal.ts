@@ -6,6 +6,8 @@ export interface Principal {
   readonly keyId: string;
   readonly workspaceId: string;
   readonly permission: Permission;
+  /** The key's label, if its creator gave it one (hitl approvers may name it). */
+  readonly label: string | null;
 }
 
 /** read < write < admin: a key may do what its level and every lower level allow. */

@@ -6,93 +6,103 @@ export type SpilledJson = { readonly json: string; readonly ref: null } | { read
 
 const REF = /^sha256:([0-9a-f]{64})$/;
 
+type Blob = { content: Buffer; contentType: string };
+
 /**
  * Content-addressed storage in Postgres (`cas_blobs`): a blob's key is its sha256, so storing the same output twice
  * stores it once, and a reference can be checked against what it names. Events carry `sha256:<hex>` references
- * instead of large payloads (DESIGN §1), which keeps Kafka messages small.
+ * instead of large payloads (DESIGN §1), which keeps Kafka messages small. Blobs belong to a workspace: a reference
+ * resolves only among the blobs stored for the workspace asking, so naming another tenant's digest (in an output shaped
+ * like a reference, say) finds nothing.
  */
 export class ContentStore {
   /** A pool, or a client inside a transaction so that a blob commits with the row that references it. */
   constructor(private readonly pool: Pick<Pool, 'query'>) {}
 
   /**
-   * Blobs being written or read right now, by digest: concurrent puts or gets of the same content (the tasks a
-   * transition dispatches share their input; a batch of tasks reads it together) cost one round trip, not one each.
+   * Blobs being written or read right now, by workspace and digest: concurrent puts or gets of the same content (the
+   * tasks a transition dispatches share their input; a batch of tasks reads it together) cost one round trip.
    */
   private readonly writing = new Map<string, Promise<void>>();
-  private readonly reading = new Map<string, Promise<{ content: Buffer; contentType: string } | undefined>>();
+  private readonly reading = new Map<string, Promise<Blob | undefined>>();
 
   /**
    * Storing content that is already there refreshes its `last_put_at` (at most hourly, to spare the writes), so the
    * blob collector, which spares blobs stored within its grace period, never takes a blob a new reference was just
    * made to. The grace period is therefore at least two hours (libs/config).
    */
-  async put(content: Buffer, contentType: string): Promise<string> {
+  async put(workspaceId: string, content: Buffer, contentType: string): Promise<string> {
     const digest = createHash('sha256').update(content).digest('hex');
-    let write = this.writing.get(digest);
+    const key = `${workspaceId}/${digest}`;
+    let write = this.writing.get(key);
     if (!write) {
       write = this.pool
         .query(
-          `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4)
-           ON CONFLICT (sha256) DO UPDATE SET last_put_at = now()
+          `INSERT INTO cas_blobs (workspace_id, sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (workspace_id, sha256) DO UPDATE SET last_put_at = now()
             WHERE cas_blobs.last_put_at < now() - interval '1 hour'`,
-          [digest, content.length, contentType, content],
+          [workspaceId, digest, content.length, contentType, content],
         )
         .then(() => undefined)
-        .finally(() => this.writing.delete(digest));
-      this.writing.set(digest, write);
+        .finally(() => this.writing.delete(key));
+      this.writing.set(key, write);
     }
     await write;
     return `sha256:${digest}`;
   }
 
-  get(ref: string): Promise<{ content: Buffer; contentType: string } | undefined> {
+  get(workspaceId: string, ref: string): Promise<Blob | undefined> {
     const digest = REF.exec(ref)?.[1];
     if (!digest) return Promise.reject(new Error(`not a content reference: ${ref}`));
-    let read = this.reading.get(digest);
+    const key = `${workspaceId}/${digest}`;
+    let read = this.reading.get(key);
     if (!read) {
       read = this.pool
         .query<{ content: Buffer; content_type: string }>(
-          'SELECT content, content_type FROM cas_blobs WHERE sha256 = $1',
-          [digest],
+          'SELECT content, content_type FROM cas_blobs WHERE workspace_id = $1 AND sha256 = $2',
+          [workspaceId, digest],
         )
         .then(({ rows }) => {
           const row = rows[0];
           return row && { content: row.content, contentType: row.content_type };
         })
-        .finally(() => this.reading.delete(digest));
-      this.reading.set(digest, read);
+        .finally(() => this.reading.delete(key));
+      this.reading.set(key, read);
     }
     return read;
   }
 
   /** A JSON value inline when its text is at most `inlineMaxBytes`, else stored and referenced. */
-  async storeJson(value: unknown, inlineMaxBytes: number): Promise<{ json: string } | { ref: string }> {
+  async storeJson(
+    workspaceId: string,
+    value: unknown,
+    inlineMaxBytes: number,
+  ): Promise<{ json: string } | { ref: string }> {
     const json = JSON.stringify(value ?? null);
     if (Buffer.byteLength(json) <= inlineMaxBytes) return { json };
-    return { ref: await this.put(Buffer.from(json), 'application/json') };
+    return { ref: await this.put(workspaceId, Buffer.from(json), 'application/json') };
   }
 
   /**
    * JSON text for an event field: as it is when at most `inlineMaxBytes`, else stored, and the field carries the
    * reference (`<name>Ref`) with an empty text. Keeps every message under the broker's size limit whatever a run holds.
    */
-  async spill(json: string, inlineMaxBytes: number): Promise<SpilledJson> {
+  async spill(workspaceId: string, json: string, inlineMaxBytes: number): Promise<SpilledJson> {
     if (Buffer.byteLength(json) <= inlineMaxBytes) return { json, ref: null };
-    return { json: '', ref: await this.put(Buffer.from(json), 'application/json') };
+    return { json: '', ref: await this.put(workspaceId, Buffer.from(json), 'application/json') };
   }
 
   /** The JSON text of an event field that `spill` wrote: its inline text, or the stored text its reference names. */
-  async unspill(json: string, ref: string | null): Promise<string> {
+  async unspill(workspaceId: string, json: string, ref: string | null): Promise<string> {
     if (ref === null) return json;
-    const blob = await this.get(ref);
-    if (!blob) throw new Error(`content ${ref} is missing from storage`);
+    const blob = await this.get(workspaceId, ref);
+    if (!blob) throw new Error(`content ${ref} is not in this workspace's storage`);
     return blob.content.toString('utf8');
   }
 
-  async loadJson(ref: string): Promise<unknown> {
-    const blob = await this.get(ref);
-    if (!blob) throw new Error(`content ${ref} is missing from storage`);
+  async loadJson(workspaceId: string, ref: string): Promise<unknown> {
+    const blob = await this.get(workspaceId, ref);
+    if (!blob) throw new Error(`content ${ref} is not in this workspace's storage`);
     return JSON.parse(blob.content.toString('utf8')) as unknown;
   }
 
@@ -100,10 +110,13 @@ export class ContentStore {
    * Replaces `{$ref: "sha256:..."}` node outputs with their content, for expressions that read them. Outputs are
    * referenced by the run state (see visibleOutput in libs/runs) and resolved only where an expression needs them.
    */
-  async resolveNodeOutputs(nodes: Record<string, unknown>): Promise<Record<string, unknown>> {
+  async resolveNodeOutputs(workspaceId: string, nodes: Record<string, unknown>): Promise<Record<string, unknown>> {
     if (!Object.values(nodes).some(isRef)) return nodes;
     const entries = await Promise.all(
-      Object.entries(nodes).map(async ([id, value]) => [id, isRef(value) ? await this.loadJson(value.$ref) : value]),
+      Object.entries(nodes).map(async ([id, value]) => [
+        id,
+        isRef(value) ? await this.loadJson(workspaceId, value.$ref) : value,
+      ]),
     );
     return Object.fromEntries(entries) as Record<string, unknown>;
   }

@@ -54,8 +54,39 @@ export const configSchema = z.object({
   /** Creates workspace `default` with this admin key when no workspace exists yet (empty: no bootstrap). */
   BOOTSTRAP_ADMIN_KEY: z
     .string()
-    .min(16, 'must be at least 16 characters')
+    .refine((key) => key === '' || key.length >= 16, 'must be empty (no bootstrap) or at least 16 characters')
     .default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
+  /** Prepended to every Redis key this deployment writes (rate-limit counters): several deployments may share a Redis. */
+  REDIS_KEY_PREFIX: z.string().default('orchestrator:'),
+  /**
+   * Bearer token a scrape of /metrics must send. Unset: /metrics is open on a loopback HOST and closed (403) on any
+   * other address, where series would show tenants' activity to anyone.
+   */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Run tags that get their own `tag` label on workflows_started_total (comma-separated). Unset: the first
+   * METRICS_MAX_RUN_TAGS distinct tags a process sees get one; every other tag counts as "other".
+   */
+  METRICS_RUN_TAGS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean),
+    )
+    .optional(),
+  METRICS_MAX_RUN_TAGS: z.coerce.number().int().min(0).max(1_000).default(50),
+  /** Length of a rate-limit window; the limits below count requests per window. */
+  RATE_LIMIT_WINDOW_SECONDS: positiveInt.max(86_400).default(60),
+  /** Requests one API key may make per window, over all API processes (counted in Redis); 0: no limit. */
+  RATE_LIMIT_PER_KEY: z.coerce.number().int().min(0).default(6_000),
+  /** Requests one source address may make per window, with or without a valid key; 0: no limit. */
+  RATE_LIMIT_PER_ADDRESS: z.coerce.number().int().min(0).default(12_000),
+  /** How long an unknown or revoked key is remembered as such, so repeating it does not reach Postgres each time. */
+  API_KEY_NEGATIVE_CACHE_MS: z.coerce.number().int().min(0).max(600_000).default(5_000),
+  /** Event streams (SSE) one workspace may hold open at once on one fanout process; 0: no limit. */
+  SSE_MAX_STREAMS_PER_WORKSPACE: z.coerce.number().int().min(0).default(100),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(256 * 1024),
   /** Hosts http_request nodes may target although they are loopback/private/link-local (the SSRF guard's allow-list). */
   SSRF_ALLOWED_HOSTS: z

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { DependencyChecks } from './dependency-checks.js';
 import { ROLES } from './tokens.js';
+import { Public } from './public-route.js';
 
 @Controller()
 export class HealthController {
@@ -11,6 +12,7 @@ export class HealthController {
   ) {}
 
   @Get('health')
+  @Public()
   async health(@Res() reply: FastifyReply): Promise<void> {
     const checks = await this.checks.run();
     const ok = Object.values(checks).every((c) => c.ok);

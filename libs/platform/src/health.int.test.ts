@@ -33,6 +33,25 @@ describe('/health and /metrics', () => {
     assert.match(metrics.body, /^nodejs_eventloop_lag_seconds\{/m);
   });
 
+  it('closes /metrics off a loopback address until METRICS_TOKEN is set, then needs the token', async () => {
+    const scrape = async (config: typeof ctx.config, headers: Record<string, string> = {}) => {
+      const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], config);
+      ctx.defer(() => app.close());
+      await app.init();
+      return app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/metrics', headers });
+    };
+    const open = await scrape({ ...ctx.config, HOST: '0.0.0.0' });
+    assert.equal(open.statusCode, 403);
+    assert.match(open.headers['content-type'] as string, /^application\/problem\+json/);
+    assert.match(open.body, /METRICS_TOKEN/);
+    const config = { ...ctx.config, HOST: '0.0.0.0', METRICS_TOKEN: 'prometheus-scrape-secret' };
+    assert.equal((await scrape(config)).statusCode, 401);
+    assert.equal((await scrape(config, { authorization: 'Bearer wrong-token' })).statusCode, 401);
+    const scraped = await scrape(config, { authorization: 'Bearer prometheus-scrape-secret' });
+    assert.equal(scraped.statusCode, 200);
+    assert.match(scraped.body, /^orchestrator_role_up\{/m);
+  });
+
   it('shares one probe of the dependencies among concurrent requests, and probes again afterwards', async () => {
     const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], ctx.config);
     ctx.defer(() => app.close());

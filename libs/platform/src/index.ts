@@ -7,3 +7,6 @@ export { problemBody, ProblemError, PROBLEM_STATUS, type ProblemBody, type Probl
 export { responseGone } from './response-gone.js';
 export { roleConsumer } from './role-consumer.js';
 export { ExpressionsModule } from './expressions.module.js';
+export { Public, PUBLIC_ROUTE } from './public-route.js';
+export { isLoopbackHost } from './loopback-host.js';
+export { metricsRefusal } from './metrics-access.js';

@@ -1,13 +1,23 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { METRICS_SOURCE } from './tokens.js';
+import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
+import type { AppConfig } from '#libs/config';
+import { metricsRefusal } from './metrics-access.js';
+import { Public } from './public-route.js';
+import { CONFIG, METRICS_SOURCE } from './tokens.js';
 
 @Controller()
 export class MetricsController {
-  constructor(@Inject(METRICS_SOURCE) private readonly source: () => Promise<string>) {}
+  constructor(
+    @Inject(METRICS_SOURCE) private readonly source: () => Promise<string>,
+    @Inject(CONFIG) private readonly config: AppConfig,
+  ) {}
 
+  /** No API key (Prometheus has none), but METRICS_TOKEN off loopback: see metricsRefusal. */
   @Get('metrics')
+  @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
-  metrics(): Promise<string> {
+  metrics(@Headers('authorization') authorization: string | undefined): Promise<string> {
+    const refusal = metricsRefusal(this.config, authorization);
+    if (refusal) throw refusal;
     return this.source();
   }
 }

@@ -23,6 +23,7 @@ const HTTP_CODES: Record<number, ProblemCode> = {
   413: 'payload_too_large',
   415: 'unsupported_media_type',
   422: 'validation_failed',
+  429: 'rate_limited',
   503: 'dependency_unavailable',
 };
 
@@ -44,7 +45,8 @@ export class ProblemFilter implements ExceptionFilter {
       if (exception.cause !== undefined) {
         this.logger.warn({ err: exception.cause, code, method: request.method, url: request.url }, detail);
       }
-      if (exception.retryAfterSeconds !== undefined) void reply.header('retry-after', exception.retryAfterSeconds);
+      if (exception.retryAfterSeconds !== undefined)
+        void reply.header('retry-after', String(Math.max(1, Math.ceil(exception.retryAfterSeconds))));
     }
     void reply.status(body.status).header('content-type', 'application/problem+json').send(body);
     return undefined;

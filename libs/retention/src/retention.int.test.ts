@@ -97,7 +97,9 @@ describe('retention jobs against Postgres', () => {
   it('collects blobs no run refers to once past the grace period; a blob stored again is fresh', async () => {
     const store = new ContentStore(pool);
     const [referenced, orphan, young, storedAgain] = await Promise.all(
-      ['referenced', 'orphan', 'young', 'stored-again'].map((what) => store.put(Buffer.from(what), 'text/plain')),
+      ['referenced', 'orphan', 'young', 'stored-again'].map((what) =>
+        store.put(workspace, Buffer.from(what), 'text/plain'),
+      ),
     );
     const age = (ref: string, days: number) =>
       pool.query(`UPDATE cas_blobs SET last_put_at = now() - make_interval(days => $2) WHERE sha256 = $1`, [
@@ -110,13 +112,13 @@ describe('retention jobs against Postgres', () => {
     await age(storedAgain!, 30);
     await insertRun(null, { big: { status: 'succeeded', attempts: 1, outputRef: referenced } });
     // A worker stores the same content again for a new run the projector has not written yet.
-    await store.put(Buffer.from('stored-again'), 'text/plain');
+    await store.put(workspace, Buffer.from('stored-again'), 'text/plain');
 
     await makeDue();
     const outcomes = await runDueJobs(pool, retentionJobs(SETTINGS), SETTINGS.intervalMs);
     assert.equal(outcomes.find((o) => o.name === 'collect-content-blobs')?.deleted, 1);
-    assert.equal(await store.get(orphan!), undefined);
-    for (const kept of [referenced, young, storedAgain]) assert.ok(await store.get(kept!), `${kept} kept`);
+    assert.equal(await store.get(workspace, orphan!), undefined);
+    for (const kept of [referenced, young, storedAgain]) assert.ok(await store.get(workspace, kept!), `${kept} kept`);
   });
 
   it('runs each due job once across processes, then not again before its interval', async () => {

@@ -29,8 +29,8 @@ WITH referenced AS (
    WHERE n.value ->> 'outputRef' LIKE 'sha256:%'
 )
 DELETE FROM cas_blobs
- WHERE sha256 IN (
-   SELECT b.sha256 FROM cas_blobs b
+ WHERE (workspace_id, sha256) IN (
+   SELECT b.workspace_id, b.sha256 FROM cas_blobs b
     WHERE b.last_put_at < now() - make_interval(secs => $1 / 1000.0)
       AND NOT EXISTS (SELECT 1 FROM referenced r WHERE r.sha256 = b.sha256)
     ORDER BY b.last_put_at

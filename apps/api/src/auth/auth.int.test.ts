@@ -106,4 +106,47 @@ describe('API keys and tenancy (invariant 7)', () => {
     const bad = await api.request<{ status: number }>('POST', '/v1/api-keys', { body: { permission: 'root' } });
     assert.equal(bad.status, 422);
   });
+
+  it('lists the workspace keys (admin only) by id, permission and prefix, never a key or digest', async () => {
+    const created = await api.request<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { permission: 'read' },
+    });
+    const listed = await api.request<{ keys: Record<string, unknown>[] }>('GET', '/v1/api-keys');
+    assert.equal(listed.status, 200);
+    const mine = listed.body.keys.find((k) => k.id === created.body.id);
+    assert.deepEqual(Object.keys(mine ?? {}).sort(), ['createdAt', 'id', 'label', 'permission', 'prefix', 'revokedAt']);
+    assert.equal(mine?.prefix, created.body.key.slice(0, 10));
+    assert.equal(mine?.revokedAt, null);
+    assert.ok(!JSON.stringify(listed.body).includes(created.body.key));
+    // Only this workspace's keys, and only for admins.
+    const foreign = await api.request<{ keys: { id: string }[] }>('GET', '/v1/api-keys', { key: foreignKey });
+    assert.ok(!foreign.body.keys.some((k) => k.id === created.body.id));
+    assert.equal((await api.request('GET', '/v1/api-keys', { key: readKey })).status, 403);
+  });
+
+  it('revokes a key (admin only, own workspace): it stops working at once and shows as revoked', async () => {
+    const created = await api.request<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { permission: 'write' },
+    });
+    const url = `/v1/workflows/${workflowId}`;
+    assert.equal((await api.request('GET', url, { key: created.body.key })).status, 200); // now cached
+    assert.equal((await api.request('DELETE', `/v1/api-keys/${created.body.id}`, { key: readKey })).status, 403);
+    assert.equal((await api.request('DELETE', `/v1/api-keys/${created.body.id}`, { key: foreignKey })).status, 404);
+    assert.equal((await api.request('GET', url, { key: created.body.key })).status, 200);
+    const revoked = await api.request('DELETE', `/v1/api-keys/${created.body.id}`);
+    assert.equal(revoked.status, 204);
+    assert.equal((await api.request('GET', url, { key: created.body.key })).status, 401);
+    assert.equal((await api.request('DELETE', `/v1/api-keys/${created.body.id}`)).status, 204);
+    const listed = await api.request<{ keys: { id: string; revokedAt: string | null }[] }>('GET', '/v1/api-keys');
+    assert.ok(listed.body.keys.find((k) => k.id === created.body.id)?.revokedAt);
+    assert.equal((await api.request('DELETE', '/v1/api-keys/not-a-uuid')).status, 404);
+  });
+
+  it('does not let a key revoke itself', async () => {
+    const admin = await api.request<{ id: string; key: string }>('POST', '/v1/api-keys', {
+      body: { permission: 'admin' },
+    });
+    const self = await api.request('DELETE', `/v1/api-keys/${admin.body.id}`, { key: admin.body.key });
+    assert.equal(self.status, 409);
+  });
 });

@@ -97,7 +97,7 @@ export async function writeRunStarts(
     client,
     await Promise.all(
       starts.map(async ({ request, accepted }) => {
-        const input = await content.spill(JSON.stringify(request.input), options.inlineMaxBytes);
+        const input = await content.spill(request.workspaceId, JSON.stringify(request.input), options.inlineMaxBytes);
         return codec.outboxRow(
           'run.requested',
           accepted.runId,

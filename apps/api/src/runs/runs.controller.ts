@@ -95,7 +95,7 @@ export class RunsController {
     await this.runs.decide(request.principal.workspaceId, runId, nodeId, {
       approved,
       comment: comment ?? null,
-      keyId: request.principal.keyId,
+      decider: request.principal,
     });
     return { runId, nodeId, approved };
   }

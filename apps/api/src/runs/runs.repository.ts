@@ -10,6 +10,7 @@ import { EagerOutbox } from '../eager-outbox.js';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
 import { readRun, type RunView } from './runs.sql.js';
 import { storeFailure, tooManyWaiting } from '../store-failure.js';
+import { mayDecide, type Decider } from './approvers.js';
 
 export type { RunAccepted, StartRunRequest };
 
@@ -81,9 +82,19 @@ export class RunsRepository {
     workspaceId: string,
     runId: string,
     nodeId: string,
-    decision: { approved: boolean; comment: string | null; keyId: string },
+    decision: { approved: boolean; comment: string | null; decider: Decider },
   ): Promise<void> {
     await inTransaction(this.pool, async (client) => {
+      // The approvers of the node in the version the run pinned (a later version cannot change who decides).
+      const node = await client.query<{ approvers: unknown }>(
+        `SELECT v.definition #> ARRAY['nodes', $3, 'config', 'approvers'] AS approvers
+           FROM runs r JOIN workflow_versions v ON v.workflow_id = r.workflow_id AND v.version = r.workflow_version
+          WHERE r.id = $1 AND r.workspace_id = $2`,
+        [runId, workspaceId, nodeId],
+      );
+      if (node.rows[0] && !mayDecide(node.rows[0].approvers, decision.decider)) {
+        throw new ProblemError('forbidden', `node ${nodeId} may be approved or rejected only by its approvers`);
+      }
       const { rows } = await client.query<{ attempt: number }>(
         `UPDATE approvals SET status = $4, comment = $5, decided_at = now()
           WHERE run_id = $1 AND node_id = $2 AND workspace_id = $3 AND status = 'pending'
@@ -92,7 +103,7 @@ export class RunsRepository {
       );
       const attempt = rows[0]?.attempt;
       if (attempt === undefined) throw await this.whyNoApproval(workspaceId, runId, nodeId);
-      const output = { approved: decision.approved, comment: decision.comment, decidedBy: decision.keyId };
+      const output = { approved: decision.approved, comment: decision.comment, decidedBy: decision.decider.keyId };
       await insertOutboxRows(client, [
         await this.codec.outboxRow('node.completed', runId, {
           ...envelope(0, workspaceId),

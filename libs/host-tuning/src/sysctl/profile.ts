@@ -1,3 +1,5 @@
+import { posix } from 'node:path';
+
 /** One setting the kit checks and applies: a sysctl (under /proc/sys) or a /sys file written by systemd-tmpfiles. */
 export interface ProfileSetting {
   kind: 'sysctl' | 'sysfs';
@@ -24,6 +26,18 @@ const NUMBERS = /^\d+(\s+\d+)*$/;
  * sysctl.d(5) keys: dots separate levels unless the first separator is a slash, in which case dots are part of a
  * name (an interface such as eth0.100) and slashes separate.
  */
+/**
+ * `relativePath` normalised, or a ProfileError when it does not name something below its root: the kit writes these
+ * paths as root, so `..` in a profile line (`/sys/../etc/x`) must not reach /etc.
+ */
+export function pathUnderRoot(kind: ProfileSetting['kind'], relativePath: string, at: string): string {
+  const normal = posix.normalize(relativePath);
+  if (posix.isAbsolute(normal) || normal === '.' || normal === '..' || normal.startsWith('../')) {
+    throw new ProfileError(`${at}: ${relativePath} leaves ${kind === 'sysctl' ? '/proc/sys' : '/sys'}`);
+  }
+  return normal;
+}
+
 export function sysctlRelativePath(key: string): string {
   const dot = key.indexOf('.');
   const slash = key.indexOf('/');
@@ -62,7 +76,7 @@ export function parseSysctlProfile(text: string, file = 'profile'): ProfileSetti
     return {
       kind: 'sysctl',
       key,
-      relativePath: sysctlRelativePath(key),
+      relativePath: pathUnderRoot('sysctl', sysctlRelativePath(key), `${file}:${lineNo}`),
       value: normaliseValue(line.slice(eq + 1)),
       mode,
       source: { file, line: lineNo },
@@ -85,7 +99,7 @@ export function parseTmpfilesWrites(text: string, file = 'tmpfiles'): ProfileSet
     return {
       kind: 'sysfs',
       key: path,
-      relativePath: path.slice('/sys/'.length),
+      relativePath: pathUnderRoot('sysfs', path.slice('/sys/'.length), `${file}:${lineNo}`),
       value: normaliseValue(match[3] ?? ''),
       mode,
       source: { file, line: lineNo },

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { isPerNetns } from './netns-scope.js';
 import { parseSysctlProfile, parseTmpfilesWrites, ProfileError, sysctlRelativePath } from './profile.js';
 import { DEFAULT_SYSCTL_PROFILE, DEFAULT_TMPFILES_PROFILE, loadSysctlProfile } from './profile-files.js';
+import { HOST_ROOTS, settingPath } from './read-settings.js';
 
 describe('parseSysctlProfile', () => {
   it('reads key = value lines, normalises whitespace and skips # and ; comments', () => {
@@ -49,6 +50,19 @@ describe('parseSysctlProfile', () => {
   });
 });
 
+describe('sysctl keys that are paths', () => {
+  it('refuses keys that climb out of /proc/sys', () => {
+    for (const key of ['../../etc/cron.d/x', '/../../etc/cron.d/x', 'net/../../../etc/x', 'kernel/./../../x']) {
+      assert.throws(() => parseSysctlProfile(`${key} = 1\n`), /leaves \/proc\/sys/, key);
+    }
+  });
+
+  it('keeps a setting built by hand under its root too', () => {
+    const setting = { kind: 'sysfs', key: 'x', relativePath: '../etc/x', value: '1', mode: 'exact' } as const;
+    assert.throws(() => settingPath({ ...setting, source: { file: 'f', line: 1 } }, HOST_ROOTS), /leaves \/sys/);
+  });
+});
+
 describe('parseTmpfilesWrites', () => {
   it('reads "w /sys/..." lines as /sys settings', () => {
     const [thp] = parseTmpfilesWrites('# c\nw /sys/kernel/mm/transparent_hugepage/enabled - - - - never\n');
@@ -60,6 +74,12 @@ describe('parseTmpfilesWrites', () => {
   it('refuses other line types and paths outside /sys', () => {
     assert.throws(() => parseTmpfilesWrites('d /run/x 0755 root root -\n'), /only "w \/sys\/…/);
     assert.throws(() => parseTmpfilesWrites('w /etc/x - - - - y\n'), /only "w \/sys\/…/);
+  });
+
+  it('refuses paths that climb out of /sys', () => {
+    for (const path of ['/sys/../etc/x', '/sys/kernel/../../etc/x', '/sys/./../etc/x']) {
+      assert.throws(() => parseTmpfilesWrites(`w ${path} - - - - y\n`), /leaves \/sys/, path);
+    }
   });
 });
 

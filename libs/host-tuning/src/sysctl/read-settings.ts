@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SettingReading } from './compare.js';
-import type { ProfileSetting } from './profile.js';
+import { pathUnderRoot, type ProfileSetting } from './profile.js';
 
 /** Where settings live: /proc/sys and /sys on a real host, fixture trees in tests. */
 export interface SettingRoots {
@@ -11,8 +11,12 @@ export interface SettingRoots {
 
 export const HOST_ROOTS: SettingRoots = { procSys: '/proc/sys', sys: '/sys' };
 
+/** Checked again here, where the path is used: a setting need not come from the parsers. */
 export const settingPath = (setting: ProfileSetting, roots: SettingRoots): string =>
-  join(setting.kind === 'sysctl' ? roots.procSys : roots.sys, setting.relativePath);
+  join(
+    setting.kind === 'sysctl' ? roots.procSys : roots.sys,
+    pathUnderRoot(setting.kind, setting.relativePath, `${setting.source.file}:${setting.source.line}`),
+  );
 
 /**
  * ENOENT/ENOTDIR: the kernel has no such key (or the namespace does not show it). Anything else (EACCES, which
