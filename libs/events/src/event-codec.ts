@@ -14,6 +14,28 @@ export class InvalidEvent extends Error {
   override readonly name = 'InvalidEvent';
 }
 
+/**
+ * The registry could not be asked for a writer schema (down, unreachable, timed out, answering 5xx). The message is
+ * not at fault: a consumer retries it instead of dead-lettering it. `retriable` is what the transport looks for.
+ */
+export class RegistryUnavailable extends Error {
+  override readonly name = 'RegistryUnavailable';
+  readonly retriable = true;
+}
+
+/**
+ * Whether a registry client error means "no answer" rather than "a wrong message". mappersmith reports a failed
+ * connection as a ResponseError with status 400 and the socket error in its message, so the message is what tells.
+ */
+export function isRegistryUnreachable(error: unknown): boolean {
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status !== 'number') return false;
+  if (status >= 500 || status === 408 || status === 429) return true;
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|EHOSTUNREACH|ENETUNREACH|socket hang up|timeout/i.test(
+    (error as Error).message,
+  );
+}
+
 /** Confluent's TopicNameStrategy: the value schema of topic T lives under subject `T-value`. */
 export const valueSubject = (topic: string): string => `${topic}-value`;
 
@@ -143,7 +165,13 @@ export class EventCodec {
   }
 
   async decode(message: Buffer): Promise<unknown> {
-    return (await this.registry.decode(message)) as unknown;
+    try {
+      return (await this.registry.decode(message)) as unknown;
+    } catch (error) {
+      if (isRegistryUnreachable(error))
+        throw new RegistryUnavailable(`schema registry unavailable: ${(error as Error).message}`, { cause: error });
+      throw error;
+    }
   }
 
   /** Decodes a message of the topic and checks it against the topic's (reader) schema. */

@@ -4,6 +4,8 @@ export {
   deleteSubjects,
   EventCodec,
   InvalidEvent,
+  isRegistryUnreachable,
+  RegistryUnavailable,
   type EncodedMessage,
   type EncodedOutboxRow,
   UnknownTopicSchema,

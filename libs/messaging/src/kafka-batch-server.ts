@@ -227,8 +227,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     for (const message of batch.messages) {
       if (!message.value && this.options.skipTombstones) continue;
       try {
-        decoded.push(await this.decode(message, logicalTopic));
+        decoded.push(await this.decodeWhileReachable(payload, message, logicalTopic, heartbeat));
       } catch (error) {
+        // Given up only because the consumer is stopping or lost the partition: not the message's fault.
+        if (isTransient(error)) throw error;
         poison.push({
           sourceTopic: batch.topic,
           partition: batch.partition,
@@ -286,6 +288,32 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       await this.options.onDeadLetters?.(poison);
     }
     payload.resolveOffset(batch.lastOffset());
+  }
+
+  /**
+   * A message whose writer schema cannot be fetched because the registry is down is not poison: it is retried (the
+   * partition pauses) until the registry answers, as a failing handler's infrastructure errors are.
+   */
+  private async decodeWhileReachable(
+    payload: EachBatchPayload,
+    message: KafkaMessage,
+    logicalTopic: EventTopic,
+    heartbeat: () => Promise<void>,
+  ): Promise<DecodedMessage> {
+    for (let failures = 0; ; failures++) {
+      try {
+        return await this.decode(message, logicalTopic);
+      } catch (error) {
+        if (!isTransient(error) || !this.consumer || !payload.isRunning() || payload.isStale()) throw error;
+        if (failures % 10 === 0)
+          this.options.logger.warn(
+            { err: error, topic: payload.batch.topic, partition: payload.batch.partition, failures },
+            'cannot decode for now; retrying',
+          );
+        await heartbeat().catch(() => undefined);
+        await sleep(Math.min(5_000, (this.options.retryBackoffMs ?? 100) * 2 ** Math.min(10, failures)));
+      }
+    }
   }
 
   private async decode(message: KafkaMessage, logicalTopic: EventTopic): Promise<DecodedMessage> {
