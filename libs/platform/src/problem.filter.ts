@@ -2,6 +2,7 @@ import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { throwError, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
+import { isDependencyUnavailable } from './dependency-errors.js';
 import { problemBody, ProblemError, type ProblemCode } from './problems.js';
 import { LOGGER } from './tokens.js';
 
@@ -68,6 +69,11 @@ export class ProblemFilter implements ExceptionFilter {
     const statusCode = (exception as { statusCode?: unknown }).statusCode;
     if (typeof statusCode === 'number' && HTTP_CODES[statusCode]) {
       return { code: HTTP_CODES[statusCode], detail: (exception as Error).message };
+    }
+    if (isDependencyUnavailable(exception)) {
+      // The cause goes to the log, not to the client (it names hosts and ports).
+      this.logger.warn({ err: exception, method: request.method, url: request.url }, 'dependency unavailable');
+      return { code: 'dependency_unavailable', detail: 'a dependency is unavailable; retry shortly' };
     }
     this.logger.error({ err: exception, method: request.method, url: request.url }, 'unhandled error');
     return { code: 'internal', detail: 'unexpected error; see the service log' };
