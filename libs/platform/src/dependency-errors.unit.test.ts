@@ -18,7 +18,7 @@ describe('isDependencyUnavailable', () => {
       new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], ''),
       Object.assign(new Error('Connection error'), { retriable: true }),
     ]) {
-      assert.equal(isDependencyUnavailable(error), true, (error).message);
+      assert.equal(isDependencyUnavailable(error), true, error.message);
     }
   });
 
