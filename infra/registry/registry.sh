@@ -13,6 +13,7 @@
 #   SCHEMA_REGISTRY_TIMEOUT       seconds to wait for readiness         (default 90)
 #   SCHEMA_REGISTRY_ACCESS_LOG    true to log every HTTP request        (default false)
 #   SCHEMA_REGISTRY_JAVA          java binary to use (must be >= 21; else auto-detected)
+#   SCHEMA_REGISTRY_STATE_DIR     pid file and log (default <repo>/.local/registry; a test's private registry)
 #   PGHOST / PGPORT / PGPASSWORD  Postgres connection (user is always postgres)
 #   MAVEN_REPO                    local Maven repo (default ~/.m2/repository)
 set -euo pipefail
@@ -22,8 +23,9 @@ ARTIFACT="io.apicurio:apicurio-registry-app:${APICURIO_VERSION}:tar.gz:all"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(cd "$SCRIPT_DIR/../.." && pwd)"
-STATE_DIR="$ROOT/.local/registry"
-APP_DIR="$STATE_DIR/apicurio-$APICURIO_VERSION"
+STATE_DIR="${SCHEMA_REGISTRY_STATE_DIR:-$ROOT/.local/registry}"
+# The unpacked app is shared by every instance, whatever its state dir.
+APP_DIR="$ROOT/.local/registry/apicurio-$APICURIO_VERSION"
 PID_FILE="$STATE_DIR/registry.pid"
 LOG_FILE="$STATE_DIR/registry.log"
 
@@ -94,6 +96,7 @@ cmd_fetch() {
   tar -xzf "$tgz" -C "$tmp"
   [[ -f "$tmp/quarkus-run.jar" ]] || { rm -rf "$tmp"; die "unexpected archive layout: no quarkus-run.jar in $tgz"; }
   rm -rf "$APP_DIR"
+  mkdir -p "$(dirname "$APP_DIR")"
   mv "$tmp" "$APP_DIR"
   log "unpacked Apicurio $APICURIO_VERSION into $APP_DIR"
 }

@@ -16,7 +16,7 @@ export interface RoleProcess {
  */
 export async function startRoleProcess(
   ctx: TestContext,
-  app: 'api' | 'coordinator' | 'run-projector' | 'worker' | 'outbox-relay' | 'materializer' | 'fanout',
+  app: 'api' | 'coordinator' | 'run-projector' | 'worker' | 'outbox-relay' | 'materializer' | 'fanout' | 'all-in-one',
   env: Record<string, string> = {},
 ): Promise<RoleProcess> {
   const port = await freePort();

@@ -36,6 +36,12 @@ export function createPool(connectionString: string, options: PoolOptions): pg.P
   };
   // An idle client that loses its connection emits here; without a listener the process would crash.
   pool.on('error', () => undefined);
+  // A checked-out client has no pool listener: when Postgres restarts under it (the connection ends while a
+  // transaction holds it), its 'error' event would crash the process. Its pending query fails anyway, and the pool
+  // drops a client whose connection ended when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }
 

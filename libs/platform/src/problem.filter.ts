@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { throwError, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
 import { isDatabaseOutage } from '#libs/db';
+import { isDependencyUnavailable } from './dependency-errors.js';
 import { problemBody, ProblemError, type ProblemCode } from './problems.js';
 import { LOGGER } from './tokens.js';
 
@@ -78,9 +79,10 @@ export class ProblemFilter implements ExceptionFilter {
     if (typeof statusCode === 'number' && HTTP_CODES[statusCode]) {
       return { code: HTTP_CODES[statusCode], detail: (exception as Error).message };
     }
-    if (isDatabaseOutage(exception)) {
-      this.logger.warn({ err: exception, method: request.method, url: request.url }, 'database unavailable');
-      return { code: 'dependency_unavailable', detail: 'the database is unavailable; retry shortly' };
+    if (isDatabaseOutage(exception) || isDependencyUnavailable(exception)) {
+      // The cause goes to the log, not to the client (it names hosts, ports and tables).
+      this.logger.warn({ err: exception, method: request.method, url: request.url }, 'dependency unavailable');
+      return { code: 'dependency_unavailable', detail: 'a dependency is unavailable; retry shortly' };
     }
     this.logger.error({ err: exception, method: request.method, url: request.url }, 'unhandled error');
     return { code: 'internal', detail: 'unexpected error; see the service log' };
