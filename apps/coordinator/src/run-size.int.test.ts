@@ -48,6 +48,8 @@ describe('runs larger than a Kafka message', () => {
     api = await startRoles(ctx, [apiRole, outboxRelayRole, coordinatorRole, runProjectorRole, workerRole], {
       ...ctx.config,
       HTTP_BODY_LIMIT_BYTES: 4 * 1_048_576,
+      // A definition with a prompt larger than a Kafka message, to show such a run fails instead of wedging.
+      DEFINITION_MAX_BYTES: 4 * 1_048_576,
       RUN_INPUT_MAX_BYTES: 3 * 1_048_576,
       // RunTooLarge below is logged at error on purpose.
       LOG_LEVEL: 'fatal',
