@@ -20,6 +20,7 @@ import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#
 import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
+import type { ExecutionResult } from './execution-result.js';
 import { executeTask, type ExecutorDeps } from './task-executor.js';
 import { attemptKey, UnsentCompletions } from './unsent-completions.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -162,7 +163,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         Math.max(0, startedAt - task.triggeredAt),
       );
     }
-    const result = await executeTask(task, this.deps);
+    const result = storable(await executeTask(task, this.deps));
     if (!result.ok) {
       // Logged inside the task's span when traced, so the line carries its trace_id.
       this.logger
@@ -209,12 +210,26 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   }
 }
 
-/** Error texts (an upstream's answer, an expression's message) travel inline in events and state: keep them short. */
+/**
+ * Outputs end up in Postgres' jsonb (the run projection, the run's output), which cannot hold U+0000: one such output
+ * would stop the projection of its partition. It fails its node instead, by name; the output is not altered silently.
+ */
+function storable(result: ExecutionResult): ExecutionResult {
+  if (!result.ok || !JSON.stringify(result.output ?? null).includes('\\u0000')) return result;
+  return { ok: false, error: 'OutputNotStorable: the output holds U+0000 (NUL), which JSON in Postgres cannot store' };
+}
+
+/**
+ * Error texts (an upstream's answer, an expression's message) travel inline in events and state: keep them short, and
+ * without U+0000 (see `storable`).
+ */
 const ERROR_MAX_CHARS = 4_096;
-const boundedError = (error: string) =>
-  error.length <= ERROR_MAX_CHARS
+const boundedError = (raw: string) => {
+  const error = raw.replaceAll('\u0000', '\uFFFD');
+  return error.length <= ERROR_MAX_CHARS
     ? error
     : `${error.slice(0, ERROR_MAX_CHARS)}… (${error.length - ERROR_MAX_CHARS} more characters)`;
+};
 /** What a kept completion weighs: its inline output or error, and room for the rest of the event. */
 const completionBytes = (c: NodeCompleted) => (c.outputJson?.length ?? 0) + (c.error?.length ?? 0) + 512;
 
