@@ -2,7 +2,6 @@ import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { throwError, type Observable } from 'rxjs';
 import type { Logger } from 'pino';
-import { isDatabaseOutage } from '#libs/db';
 import { isDependencyUnavailable } from './dependency-errors.js';
 import { problemBody, ProblemError, type ProblemCode } from './problems.js';
 import { LOGGER } from './tokens.js';
@@ -79,7 +78,7 @@ export class ProblemFilter implements ExceptionFilter {
     if (typeof statusCode === 'number' && HTTP_CODES[statusCode]) {
       return { code: HTTP_CODES[statusCode], detail: (exception as Error).message };
     }
-    if (isDatabaseOutage(exception) || isDependencyUnavailable(exception)) {
+    if (isDependencyUnavailable(exception)) {
       // The cause goes to the log, not to the client (it names hosts, ports and tables).
       this.logger.warn({ err: exception, method: request.method, url: request.url }, 'dependency unavailable');
       return { code: 'dependency_unavailable', detail: 'a dependency is unavailable; retry shortly' };
