@@ -5,6 +5,7 @@ import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import { CONFIG, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { retentionJobs, runDueJobs, type MaintenanceJob } from '#libs/retention';
+import { PollLoop } from './poll-loop.js';
 
 /** How often a process asks whether a job is due; the job's own interval is kept in Postgres, across processes. */
 const CHECK_EVERY_MS = 60_000;
@@ -18,9 +19,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   private readonly jobs: MaintenanceJob[];
   private readonly deleted: Counter<'job'>;
   private readonly logger: Logger;
-  private running = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  private readonly loop = new PollLoop();
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
@@ -45,35 +44,29 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   onApplicationBootstrap(): void {
     if (!this.jobs.length) return;
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start(() => this.turn());
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    await this.loop.stop();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      try {
-        const outcomes = await runDueJobs(this.pool, this.jobs, this.config.RETENTION_INTERVAL_MS, () => this.running);
-        for (const outcome of outcomes) {
-          this.deleted.inc({ job: outcome.name }, outcome.deleted);
-          if (outcome.error) this.logger.warn(outcome, 'retention job failed; it runs again at its next turn');
-          else if (outcome.deleted) this.logger.info(outcome, 'retention job deleted rows');
-        }
-      } catch (error) {
-        this.logger.warn({ err: error }, 'retention check failed; retrying');
+  private async turn(): Promise<number> {
+    try {
+      const outcomes = await runDueJobs(
+        this.pool,
+        this.jobs,
+        this.config.RETENTION_INTERVAL_MS,
+        () => this.loop.active,
+      );
+      for (const outcome of outcomes) {
+        this.deleted.inc({ job: outcome.name }, outcome.deleted);
+        if (outcome.error) this.logger.warn(outcome, 'retention job failed; it runs again at its next turn');
+        else if (outcome.deleted) this.logger.info(outcome, 'retention job deleted rows');
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, Math.min(CHECK_EVERY_MS, this.config.RETENTION_INTERVAL_MS));
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+    } catch (error) {
+      this.logger.warn({ err: error }, 'retention check failed; retrying');
     }
+    return Math.min(CHECK_EVERY_MS, this.config.RETENTION_INTERVAL_MS);
   }
 }

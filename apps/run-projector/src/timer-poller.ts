@@ -6,6 +6,7 @@ import { inTransaction, type Pool } from '#libs/db';
 import { runControlEvent, type EventCodec, type TimerKind } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { PollLoop } from './poll-loop.js';
 
 const BATCH = 1_000;
 /** Run timeouts need no precision to the millisecond; sweeping for them once a second is cheap. */
@@ -22,12 +23,10 @@ const SWEEP_LOCK = 727_001;
  */
 @Injectable()
 export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdown {
-  private running = false;
+  private readonly loop = new PollLoop();
   private nextSweepAt = 0;
   /** Runs told to time out lately: the sweep repeats until their coordinator ends them, and need not tell twice. */
   private readonly told = new Map<string, number>();
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
   private readonly fired: Counter<'kind'>;
   private readonly logger: Logger;
 
@@ -48,30 +47,26 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   onApplicationBootstrap(): void {
-    this.running = true;
-    this.loop = this.run();
+    this.loop.start(() => this.turn());
   }
 
   async onApplicationShutdown(): Promise<void> {
-    this.running = false;
-    this.wake?.();
-    await this.loop;
+    await this.loop.stop();
   }
 
-  private async run(): Promise<void> {
-    while (this.running) {
-      let fired = 0;
-      try {
-        fired = await this.fireDue();
-        if (Date.now() >= this.nextSweepAt) {
-          this.nextSweepAt = Date.now() + SWEEP_INTERVAL_MS;
-          await this.sweepRunTimeouts();
-        }
-      } catch (error) {
-        this.logger.warn({ err: error }, 'firing timers failed; retrying');
+  /** Fires what is due; sleeps only when a turn found less than a full batch. */
+  private async turn(): Promise<number> {
+    let fired = 0;
+    try {
+      fired = await this.fireDue();
+      if (Date.now() >= this.nextSweepAt) {
+        this.nextSweepAt = Date.now() + SWEEP_INTERVAL_MS;
+        await this.sweepRunTimeouts();
       }
-      if (fired < BATCH) await this.sleep(this.config.TIMER_POLL_INTERVAL_MS);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'firing timers failed; retrying');
     }
+    return fired < BATCH ? this.config.TIMER_POLL_INTERVAL_MS : 0;
   }
 
   async fireDue(): Promise<number> {
@@ -141,16 +136,6 @@ export class TimerPoller implements OnApplicationBootstrap, OnApplicationShutdow
       for (const row of due) this.told.set(row.id, now);
       this.fired.inc({ kind: 'run_timeout' }, due.length);
       return due.length;
-    });
-  }
-
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
     });
   }
 }
