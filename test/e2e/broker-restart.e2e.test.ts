@@ -1,10 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
@@ -15,10 +10,9 @@ import { createPool } from '#libs/db';
 import { applyTopics, createKafka, openAdmin } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { eventually, startRoles } from '#test/support/app.js';
-import { freePort, REPO_ROOT } from '#test/support/processes.js';
+import { startPrivateKafka } from '#test/support/private/private-kafka.js';
 import { createWorkflow, runEventAnomalies, startRun } from '#test/support/runs.js';
 
-const run = promisify(execFile);
 const ctx = useTestContext('broker-restart');
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
 
@@ -30,34 +24,11 @@ const fn = (expression: string) => ({ type: 'function', config: { expression } }
  */
 describe('runs across a Kafka broker crash and restart (invariant 3)', () => {
   it('ends every run with its output, its events numbered 1..n', async () => {
-    const home = await mkdtemp(join(tmpdir(), 'orch-broker-'));
-    const version = /<kafka\.version>(.*)<\/kafka\.version>/.exec(
-      await readFile(join(REPO_ROOT, 'infra/kafka/pom.xml'), 'utf8'),
-    )?.[1];
-    assert.ok(version, 'the Kafka version in infra/kafka/pom.xml');
-    // The jars the stack already fetched; kafka.sh fetches them itself if they are not there.
-    await symlink(join(REPO_ROOT, '.local/kafka', `lib-${version}`), join(home, `lib-${version}`)).catch(
-      () => undefined,
-    );
-    const port = await freePort();
-    const env = {
-      ...process.env,
-      KAFKA_HOME_DIR: home,
-      KAFKA_PORT: String(port),
-      KAFKA_CONTROLLER_PORT: String(await freePort()),
-      KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m',
-    };
-    const kafkaSh = (command: string) =>
-      run('bash', [join(REPO_ROOT, 'infra/kafka/kafka.sh'), command], { env, timeout: 180_000 });
-    ctx.defer(async () => {
-      await kafkaSh('stop').catch(() => undefined);
-      await rm(home, { recursive: true, force: true });
-    });
-    await kafkaSh('start');
+    const broker = await startPrivateKafka((cleanup) => ctx.defer(cleanup));
 
     const config: AppConfig = {
       ...ctx.config,
-      KAFKA_BROKERS: [`127.0.0.1:${port}`],
+      KAFKA_BROKERS: [broker.address],
       CONSUMER_SESSION_TIMEOUT_MS: 6_000,
       // Every client logs its lost connections while the broker is down: hundreds of expected lines. TEST_LOG_LEVEL
       // shows them when wanted.
@@ -106,11 +77,10 @@ describe('runs across a Kafka broker crash and restart (invariant 3)', () => {
       (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM runs WHERE finished_at IS NOT NULL')).rows[0]
         ?.n ?? 0;
     await eventually(async () => ((await finished()) >= 100 ? true : undefined), '100 runs ended', 60_000);
-    const pid = Number(await readFile(join(home, 'kafka.pid'), 'utf8'));
-    process.kill(pid, 'SIGKILL');
+    await broker.down();
     await new Promise((resolve) => setTimeout(resolve, 2_000));
     const inFlight = runs.length - (await finished());
-    await kafkaSh('start');
+    await broker.up();
     await new Promise((resolve) => setTimeout(resolve, 3_000));
     stop = true;
     await starting;

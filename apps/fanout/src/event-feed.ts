@@ -141,7 +141,8 @@ export class EventFeed {
       const key = message.key && topic.route(message.key.toString());
       if (!key || !message.value) continue;
       if (this.options.recent.retainMs > 0)
-        this.recent.add(key, { topic: logicalTopic, value: message.value }, Date.now());
+        // A copy: kafkajs' value is a slice of the whole fetched batch, which the byte cap would not see.
+        this.recent.add(key, { topic: logicalTopic, value: Buffer.from(message.value) }, Date.now());
       // The key is the run or workflow id: most messages concern streams open elsewhere, so skip them undecoded.
       if (!this.subscribers.has(key)) continue;
       try {
