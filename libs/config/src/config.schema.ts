@@ -246,8 +246,9 @@ export const configSchema = z.object({
   /** A run input larger than this (as JSON) is refused with 413 (the body limit, HTTP_BODY_LIMIT_BYTES, also applies). */
   RUN_INPUT_MAX_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
   /**
-   * Time limit of one JSONata evaluation (function nodes, edge conditions, prompt placeholders), counted on the thread
-   * that runs it: past it the thread is terminated and the expression fails with ExpressionLimitError.
+   * Time limit of one JSONata evaluation (function nodes, edge conditions, prompt placeholders), in CPU time of the
+   * thread that runs it (wall time off Linux), and ten times it in wall time: past either the thread is terminated and
+   * the expression fails with ExpressionLimitError. CPU time, so that a loaded machine does not fail innocent ones.
    */
   EXPRESSION_TIMEOUT_MS: positiveInt.max(60_000).default(1_000),
   /** Threads evaluating expressions, per process (shared by its coordinator and worker roles). */

@@ -1,9 +1,13 @@
 import { Piscina } from 'piscina';
 import { ExpressionError, ExpressionLimitError } from './expression-errors.js';
 import type { EvaluationOutcome, EvaluationTask } from './expression-thread.js';
+import { newThreadClock, readProgress } from './thread-clock.js';
 
 export interface ExpressionLimits {
-  /** Wall time of one evaluation, counted from when a thread starts it. */
+  /**
+   * CPU time one evaluation may use, counted from when a thread starts it (wall time where the platform does not show a
+   * thread's CPU time). An evaluation is also stopped after WALL_FACTOR times this in wall time, however starved.
+   */
   timeoutMs: number;
   /** jsonata's nesting limit (recursive functions). */
   maxDepth: number;
@@ -21,6 +25,8 @@ export interface ExpressionLimits {
 }
 
 const DEFAULTS = { threads: 2, maxHeapMb: 1_024, maxResultBytes: 16 * 1_048_576 };
+/** A thread that got a tenth of a CPU for this long is stopped even though its expression may be innocent. */
+const WALL_FACTOR = 10;
 
 /**
  * Evaluates user JSONata (edge conditions in the coordinator, `function` nodes and prompt placeholders in the worker)
@@ -37,14 +43,16 @@ const DEFAULTS = { threads: 2, maxHeapMb: 1_024, maxResultBytes: 16 * 1_048_576 
 export class ExpressionEvaluator {
   private readonly pool: Piscina<EvaluationTask, EvaluationOutcome>;
   private readonly limits: EvaluationTask['limits'];
+  private readonly timeoutMs: number;
   private readonly maxHeapMb: number;
   private closed = false;
 
   constructor(limits: ExpressionLimits = { timeoutMs: 1_000, maxDepth: 500 }) {
     const threads = limits.threads ?? DEFAULTS.threads;
     this.maxHeapMb = limits.maxHeapMb ?? DEFAULTS.maxHeapMb;
+    this.timeoutMs = limits.timeoutMs;
     this.limits = {
-      timeoutMs: limits.timeoutMs,
+      wallTimeoutMs: limits.timeoutMs * WALL_FACTOR,
       maxDepth: limits.maxDepth,
       maxResultBytes: limits.maxResultBytes ?? DEFAULTS.maxResultBytes,
     };
@@ -67,15 +75,15 @@ export class ExpressionEvaluator {
 
   async evaluate(expression: string, data: unknown): Promise<unknown> {
     if (this.closed) throw new Error('the expression evaluator is closed');
-    const startedAt = new SharedArrayBuffer(8);
+    const clock = newThreadClock();
     const abort = new AbortController();
-    const watchdog = new Watchdog(new BigInt64Array(startedAt), this.limits.timeoutMs, abort);
+    const watchdog = new Watchdog(clock, this.timeoutMs, abort);
     let outcome: EvaluationOutcome;
     try {
-      outcome = await this.pool.run({ expression, data, limits: this.limits, startedAt }, { signal: abort.signal });
+      outcome = await this.pool.run({ expression, data, limits: this.limits, clock }, { signal: abort.signal });
     } catch (error) {
       if (watchdog.fired) {
-        throw new ExpressionLimitError(expression, `stopped after ${this.limits.timeoutMs} ms (its time limit)`);
+        throw new ExpressionLimitError(expression, `stopped after ${this.timeoutMs} ms of CPU (its time limit)`);
       }
       if ((error as { code?: unknown }).code === 'ERR_WORKER_OUT_OF_MEMORY') {
         throw new ExpressionLimitError(expression, `stopped at its memory limit (${this.maxHeapMb} MB of heap)`);
@@ -101,15 +109,16 @@ export class ExpressionEvaluator {
 }
 
 /**
- * Aborts a task once it has run `timeoutMs` on its thread. The thread records when it started; until it has, the task
- * is only queued (behind busy threads) and the watchdog just looks again later.
+ * Aborts a task once it has used `timeoutMs` of CPU on its thread, or ten times that in wall time. Until the thread has
+ * started the task it is only queued (behind busy threads); once the thread has finished it, the answer is on its way
+ * and only the caller's own event loop is late. Neither counts against the expression.
  */
 class Watchdog {
   fired = false;
   private timer: NodeJS.Timeout;
 
   constructor(
-    private readonly startedAt: BigInt64Array,
+    private readonly clock: SharedArrayBuffer,
     private readonly timeoutMs: number,
     private readonly abort: AbortController,
   ) {
@@ -121,10 +130,16 @@ class Watchdog {
   }
 
   private check(): void {
-    const started = Number(Atomics.load(this.startedAt, 0));
-    const left = started === 0 ? this.timeoutMs : started + this.timeoutMs - Date.now();
+    const progress = readProgress(this.clock);
+    if (progress.state === 'finished') return;
+    let left = this.timeoutMs;
+    if (progress.state === 'running') {
+      const wallLeft = this.timeoutMs * WALL_FACTOR - progress.wallMs;
+      const cpuLeft = this.timeoutMs - (progress.cpuMs ?? progress.wallMs);
+      left = Math.min(wallLeft, cpuLeft);
+    }
     if (left > 0) {
-      this.timer = setTimeout(() => this.check(), left);
+      this.timer = setTimeout(() => this.check(), Math.max(left, 5));
       return;
     }
     this.fired = true;

@@ -2,14 +2,20 @@ import jsonata from 'jsonata';
 import { describeJsonataError } from './expression-errors.js';
 import { guardBuiltins, jsonExceeds } from './guarded-builtins.js';
 import { LinearRegExp } from './linear-regex.js';
+import { markFinished, markStarted } from './thread-clock.js';
 
 /** One evaluation, as the pool hands it to a thread. */
 export interface EvaluationTask {
   readonly expression: string;
   readonly data: unknown;
-  readonly limits: { readonly timeoutMs: number; readonly maxDepth: number; readonly maxResultBytes: number };
-  /** One BigInt64 slot: the thread writes when it started, so time spent queued is not held against the expression. */
-  readonly startedAt: SharedArrayBuffer;
+  readonly limits: {
+    /** Wall time, past which jsonata stops the expression between its steps; the caller's watchdog counts CPU time. */
+    readonly wallTimeoutMs: number;
+    readonly maxDepth: number;
+    readonly maxResultBytes: number;
+  };
+  /** Where the thread says when it started and finished (thread-clock.ts), for the caller's watchdog. */
+  readonly clock: SharedArrayBuffer;
 }
 
 /**
@@ -30,10 +36,20 @@ const compiled = new Map<string, Compiled>();
 /**
  * Runs in a pool thread (piscina calls the default export). Compiled expressions are kept per thread: compiling is far
  * dearer than evaluating, and a workflow's expressions repeat on every run. jsonata's own timeout and stack guard stay
- * on, as they stop a runaway between steps without costing the thread; the pool kills what they cannot stop.
+ * on, as they stop a runaway between steps without costing the thread; the pool kills what they cannot stop. jsonata's
+ * clock is a wall clock, so it gets the watchdog's wall limit: given the CPU limit, it would fail innocent expressions
+ * on a starved machine.
  */
 export default async function evaluateInThread(task: EvaluationTask): Promise<EvaluationOutcome> {
-  Atomics.store(new BigInt64Array(task.startedAt), 0, BigInt(Date.now()));
+  markStarted(task.clock);
+  try {
+    return await evaluate(task);
+  } finally {
+    markFinished(task.clock);
+  }
+}
+
+async function evaluate(task: EvaluationTask): Promise<EvaluationOutcome> {
   const { expression, limits } = task;
   let json: string | undefined;
   try {
@@ -60,7 +76,7 @@ function compile(expression: string, limits: EvaluationTask['limits']): Compiled
   let expr = compiled.get(expression);
   if (!expr) {
     expr = jsonata(expression, {
-      timeout: limits.timeoutMs,
+      timeout: limits.wallTimeoutMs,
       stack: limits.maxDepth,
       RegexEngine: LinearRegExp as unknown as RegExpConstructor,
     });
