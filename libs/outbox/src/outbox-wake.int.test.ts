@@ -7,27 +7,45 @@ import { OutboxWaker, skipOutboxTrigger } from './outbox-wake.js';
 import { insertOutboxRows } from './outbox-writer.js';
 
 const ctx = useTestContext('outbox-wake');
+/** A channel of the test's own, whose notification shows that everything committed before it has arrived. */
+const FENCE_CHANNEL = 'outbox_wake_test_fence';
 
 describe('waking the relays', () => {
   const pool = createPool(ctx.databaseUrl, { name: 'outbox-wake' });
   const listener = new pg.Client({ connectionString: ctx.databaseUrl });
   let notifications = 0;
+  let fences = 0;
   const row = { topic: 't', key: 'k', eventType: 'test', payload: Buffer.from('x') };
-  /** Waits until at least `count` notifications arrived (they come in commit order), or fails after 10 s. */
-  const received = async (count: number) => {
+  /** Waits until `done()` holds, or fails after 10 s saying what was awaited. */
+  const until = async (what: string, done: () => boolean) => {
     const deadline = Date.now() + 10_000;
-    while (notifications < count) {
-      if (Date.now() > deadline) assert.fail(`only ${notifications} of ${count} notifications arrived`);
+    while (!done()) {
+      if (Date.now() > deadline) assert.fail(`${what}: not within 10 s (${notifications} notifications arrived)`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
   };
+  /** Waits until at least `count` notifications arrived (they come in commit order), or fails after 10 s. */
+  const received = (count: number) => until(`${count} notifications`, () => notifications >= count);
   /** A normal insert: its NOTIFY comes after any earlier transaction's, so counting up to it counts those too. */
   const marker = () => inTransaction(pool, (client) => insertOutboxRows(client, [row]));
+  /**
+   * Returns once every notification sent through the pool so far has arrived. With nothing running or queued in the
+   * pool, each NOTIFY sent through it has committed (the waker queues its next one in the same turn of the event loop
+   * as its last one returned, so a poll never sees the pool idle in between). Then one on a channel of the test's own:
+   * the listener gets notifications in commit order, whatever their channel, so once it has that one it has them all.
+   */
+  const allArrived = async () => {
+    await until('the pool idle', () => pool.waitingCount === 0 && pool.idleCount === pool.totalCount);
+    const fence = fences + 1;
+    await pool.query(`SELECT pg_notify('${FENCE_CHANNEL}', '')`);
+    await until('the fence notification', () => fences >= fence);
+  };
 
   before(async () => {
     await listener.connect();
-    listener.on('notification', () => notifications++);
+    listener.on('notification', ({ channel }) => (channel === FENCE_CHANNEL ? fences++ : notifications++));
     await listener.query('LISTEN outbox_new');
+    await listener.query(`LISTEN ${FENCE_CHANNEL}`);
   });
   after(async () => {
     await listener.end();
@@ -48,7 +66,7 @@ describe('waking the relays', () => {
     });
     await marker();
     await received(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await allArrived();
     assert.equal(notifications, 1, 'only the marker notified, not the opted-out transaction before it');
 
     notifications = 0;
@@ -57,7 +75,7 @@ describe('waking the relays', () => {
     await received(1);
     await marker();
     await received(2);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await allArrived();
     assert.ok(notifications <= 3, `100 wake() calls and a marker sent ${notifications} notifications`);
   });
 
