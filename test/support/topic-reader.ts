@@ -15,6 +15,16 @@ export interface TopicReader {
   readonly messages: ReadMessage[];
   /** Resolves once `done(messages)` holds; fails after `timeoutMs` with what was read so far. */
   until(done: (messages: readonly ReadMessage[]) => boolean, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves once every message of `topic` below `ends` (an admin's `fetchTopicOffsets`) has been read: nothing
+   * produced before those offsets were taken is still on its way. For topics without transactions only, whose last
+   * offset holds a message rather than a transaction marker.
+   */
+  readTo(
+    topic: string,
+    ends: readonly { partition: number; low: string; high: string }[],
+    timeoutMs: number,
+  ): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,16 +61,29 @@ export async function readTopics(kafka: Kafka, topics: string[], groupId: string
     await consumer.disconnect();
     throw error;
   }
+  const until = async (done: (messages: readonly ReadMessage[]) => boolean, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!done(messages)) {
+      if (Date.now() > deadline) {
+        throw new Error(`topic reader: condition not met after ${timeoutMs} ms (${messages.length} messages read)`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
   return {
     messages,
-    until: async (done, timeoutMs) => {
-      const deadline = Date.now() + timeoutMs;
-      while (!done(messages)) {
-        if (Date.now() > deadline) {
-          throw new Error(`topic reader: condition not met after ${timeoutMs} ms (${messages.length} messages read)`);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
+    until,
+    readTo: (topic, ends, timeoutMs) => {
+      const lastOffsets = ends
+        .filter((e) => BigInt(e.high) > BigInt(e.low))
+        .map((e) => [e.partition, BigInt(e.high) - 1n] as const);
+      return until(
+        (read) =>
+          lastOffsets.every(([partition, last]) =>
+            read.some((m) => m.topic === topic && m.partition === partition && BigInt(m.offset) >= last),
+          ),
+        timeoutMs,
+      );
     },
     stop: () => consumer.disconnect(),
   };
