@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext as NodeTestContext } from 'node:test';
+import { before, describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { Registry } from 'prom-client';
 import { createPool, inTransaction } from '#libs/db';
 import { createKafka, openAdmin, createTopicsAndWait } from '#libs/kafka';
@@ -15,6 +15,9 @@ describe('the outbox relay', () => {
   const kafka = createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger });
   const pool = createPool(ctx.databaseUrl, { name: 'outbox-relay-test' });
   ctx.defer(() => pool.end());
+  const admin = openAdmin(kafka, 'outbox-relay-test-admin');
+  before(() => admin.connect());
+  ctx.defer(() => admin.disconnect());
   const topic = `${ctx.topicPrefix}outbox.relay`;
   let readers = 0;
 
@@ -46,9 +49,6 @@ describe('the outbox relay', () => {
   };
 
   it('publishes committed rows with their exact bytes and headers, then deletes them', async () => {
-    const admin = openAdmin(kafka, 'outbox-relay-test-admin');
-    await admin.connect();
-    ctx.defer(() => admin.disconnect());
     await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
 
     const registry = new Registry();
@@ -114,11 +114,14 @@ describe('the outbox relay', () => {
     await inTransaction(pool, (client) => insertOutboxRows(client, [event('k-marker', 'committed after them')]));
 
     await read.until((m) => m.some((x) => x.key === 'k-marker'), 15_000);
-    // The marker was committed last; one more poll interval after it, nothing else may have come.
-    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    // The marker was committed last. A second one, committed once the first was read, is published by a later claim;
+    // once the reader has also read the topic up to its end offsets, whatever the relay published before that is in.
+    await inTransaction(pool, (client) => insertOutboxRows(client, [event('k-marker-2', 'committed after it')]));
+    await read.until((m) => m.some((x) => x.key === 'k-marker-2'), 15_000);
+    await read.readTo(topic, await admin.fetchTopicOffsets(topic), 15_000);
     assert.deepEqual(
       read.messages.filter((m) => m.key.startsWith('k-')).map((m) => m.key),
-      ['k-marker'],
+      ['k-marker', 'k-marker-2'],
     );
     assert.equal(await outboxCount(), 0, "the open transaction's row is invisible to everyone else");
     await open.query('ROLLBACK');
@@ -128,20 +131,27 @@ describe('the outbox relay', () => {
   it('wakes on NOTIFY well before its poll interval', async (t: NodeTestContext) => {
     const relay = startRelay({ pollIntervalMs: 30_000 });
     await until('relay owns every lane', () => relay.lanes.size === 64);
-    // Let the start-up claim and a heartbeat pass, so only a notification can explain a quick publish.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The claims owed to the start (a new session, lanes acquired) come right after the lanes are locked: once a row
+    // committed now has been published, by one of them or on its NOTIFY, none is left, so only a notification can
+    // explain a quick publish.
+    await inTransaction(pool, (client) => insertOutboxRows(client, [event('notify-warm-up', 'after the start')]));
+    await until(
+      'warm-up row published (by a claim owed to the start or on its NOTIFY)',
+      async () => (await outboxCount()) === 0 && relay.published === 1,
+    );
     const latencies: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
       await inTransaction(pool, (client) => insertOutboxRows(client, [event(`notify-${i}`, 'wake up')]));
       await until('row published', async () => (await outboxCount()) === 0, 5_000);
       latencies.push(performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, 150));
     }
     const worst = Math.max(...latencies);
     t.diagnostic(`commit-to-deleted latencies: ${latencies.map((ms) => Math.round(ms)).join(', ')} ms`);
     assert.ok(worst < 1_000, `published within ${Math.round(worst)} ms, the poll interval being 30 s`);
-    assert.equal(relay.published, 5);
+    // The relay counts a row after its delete committed, a moment after the test can see it gone.
+    await until('the relay counted them', () => relay.published >= 6, 5_000);
+    assert.equal(relay.published, 6, 'the warm-up row and the five');
     await relay.stop();
   });
 
@@ -192,9 +202,6 @@ describe('the outbox relay', () => {
     await until('a failed publish', async () => ((await metrics.publishFailures.get()).values[0]?.value ?? 0) > 0);
     assert.equal(await outboxCount(), 1, 'the row stays in the outbox while Kafka refuses it');
 
-    const admin = openAdmin(kafka, 'outbox-relay-test-admin-2');
-    await admin.connect();
-    ctx.defer(() => admin.disconnect());
     await createTopicsAndWait(admin, [{ topic: missing, numPartitions: 1 }]);
     await until('outbox empty', async () => (await outboxCount()) === 0, 20_000);
     const read = await reader([missing]);
