@@ -3,6 +3,7 @@ import { before, describe, it } from 'node:test';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import { createKafka, openProducer, type Kafka, type Producer } from '#libs/kafka';
+import { PartitionLost } from '#libs/messaging';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
@@ -98,8 +99,20 @@ describe('a coordinator whose partition was taken over (zombie fencing)', () => 
     const workflowId = await chain();
     await takeOver(1);
     const runId = await runIn(workflowId, 1);
-    // The fenced coordinator cannot commit anything for partition 1: the run stays where the API left it.
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The fenced coordinator cannot commit anything for partition 1: the run stays where the API left it. Its request
+    // is the partition's first input since the take-over, so the coordinator marks the partition lost on its batch.
+    const coordinator = zombie.app.get(CoordinatorService);
+    await eventually(
+      () =>
+        coordinator.partitions.get(1).then(
+          () => undefined,
+          (error: unknown) => {
+            if (error instanceof PartitionLost) return true;
+            throw error;
+          },
+        ),
+      'the old owner to find its producer of partition 1 fenced',
+    );
     const stalled = await pool.query<{ status: string; event_seq: string }>(
       'SELECT status, event_seq FROM runs WHERE id = $1',
       [runId],
