@@ -104,17 +104,23 @@ describe('consumer lag: the exporter, `orchestrator lag` and kafka-consumer-grou
     );
     await stopConsumer();
 
+    const sentAt = Date.now();
     await producer.send({
       topic,
       messages: Array.from({ length: N }, (_, i) => ({ key: `key-${i}`, value: `message ${i}` })),
     });
-    await new Promise((resolve) => setTimeout(resolve, 1100));
 
-    const fromExporter = await exporterLag();
+    // The age of the oldest unconsumed message grows from 0 as they wait: the exporter shows it reach a second, and
+    // never more than the time since they were sent.
+    const fromExporter = await eventually(async () => {
+      const read = await exporterLag();
+      return read.ageSeconds.some((s) => s >= 1) ? read : undefined;
+    }, 'an oldest unconsumed age of 1 s or more');
+    const sinceSentSeconds = (Date.now() - sentAt) / 1000;
     assert.equal(fromExporter.lag, N);
     assert.ok(
-      fromExporter.ageSeconds.some((s) => s >= 1),
-      `oldest unconsumed age: ${fromExporter.ageSeconds.join(',')}`,
+      fromExporter.ageSeconds.every((s) => s <= sinceSentSeconds),
+      `oldest unconsumed age: ${fromExporter.ageSeconds.join(',')}, sent ${sinceSentSeconds} s ago`,
     );
     assert.equal(await cliLag(), N);
     assert.equal(await kafkaToolLag(), N);
