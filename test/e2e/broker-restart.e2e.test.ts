@@ -76,12 +76,41 @@ describe('runs across a Kafka broker crash and restart (invariant 3)', () => {
     const finished = async () =>
       (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM runs WHERE finished_at IS NOT NULL')).rows[0]
         ?.n ?? 0;
+    /** Of the runs started since the `from`th, how many the query counts (it gets their ids as $1). */
+    const countSince = async (from: number, sql: string) =>
+      (await pool.query<{ n: number }>(sql, [runs.slice(from).map((r) => r.id)])).rows[0]?.n ?? 0;
     await eventually(async () => ((await finished()) >= 100 ? true : undefined), '100 runs ended', 60_000);
     await broker.down();
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // Down until /health names Kafka and starts accepted since the crash wait in the outbox.
+    const startedBeforeCrash = runs.length;
+    await eventually(
+      async () => {
+        const health = await api.request<{ checks?: Record<string, { ok: boolean }> }>('GET', '/health');
+        if (health.status !== 503 || health.body.checks?.kafka?.ok !== false) return undefined;
+        const waiting = await countSince(
+          startedBeforeCrash,
+          'SELECT count(*)::int AS n FROM outbox WHERE message_key = ANY($1::text[])',
+        );
+        return waiting > 0 ? true : undefined;
+      },
+      'the broker noticed gone and starts waiting in the outbox',
+      30_000,
+    );
     const inFlight = runs.length - (await finished());
     await broker.up();
-    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    // The load goes on until a run started after the restart has ended: the platform works again end to end.
+    const startedBeforeRestart = runs.length;
+    await eventually(
+      async () => {
+        const ended = await countSince(
+          startedBeforeRestart,
+          'SELECT count(*)::int AS n FROM runs WHERE finished_at IS NOT NULL AND id = ANY($1::uuid[])',
+        );
+        return ended > 0 ? true : undefined;
+      },
+      'a run started after the restart ended',
+      60_000,
+    );
     stop = true;
     await starting;
     assert.ok(inFlight > 0, `runs in flight at the crash: ${inFlight}`);
