@@ -23,13 +23,27 @@ export interface RunningProcess {
   exited(): Promise<number | null>;
 }
 
+/** How long an exited process's output may take to arrive in full. */
+const OUTPUT_DRAIN_MS = 2_000;
+
 /** Starts a command in its own process group, collecting stdout and stderr together. */
 export function startProcess(command: string, args: string[], env: NodeJS.ProcessEnv): RunningProcess {
   const child = spawn(command, args, { cwd: REPO_ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'exit' can come before the last of the output has been read; checks on log lines right after it would flake. So
+  // wait for 'close' (stdio drained) too, but not for ever: a grandchild that outlives the process keeps the pipes open.
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const exit = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      const drained = setTimeout(() => resolve(code), OUTPUT_DRAIN_MS);
+      void closed.then(() => {
+        clearTimeout(drained);
+        resolve(code);
+      });
+    }),
+  );
   return {
     child,
     output: () => output,
