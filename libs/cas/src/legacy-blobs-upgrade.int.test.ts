@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
-import { copyFile, mkdtemp, readFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -59,6 +59,7 @@ const BLOBS = {
   changelogEffects: '[{"type":"clear_all_timers"}]',
   taskInput: '{"input":{},"nodes":{}}',
   taskConfig: '{"expression":"input"}',
+  completedOutput: '{"node":"output of a completion in flight, or of a node in a changelog state"}',
   orphan: '{"referenced":"by nothing"}',
 } as const;
 type BlobName = keyof typeof BLOBS;
@@ -210,6 +211,15 @@ describe('upgrading a live database to per-workspace content storage', () => {
     }
   });
 
+  it("resolves a node output that the workspace's Kafka records reference once the reader adopts it, only there", async () => {
+    const output = { n: { $ref: ref('completedOutput') } };
+    await assert.rejects(store.resolveNodeOutputs(a, output), /not in this workspace/, 'not before');
+    assert.equal(await store.adopt(a, [ref('completedOutput')]), 1);
+    assert.deepEqual(await store.resolveNodeOutputs(a, output), { n: JSON.parse(BLOBS.completedOutput) as unknown });
+    await assert.rejects(store.resolveNodeOutputs(b, output), /not in this workspace/);
+    assert.equal(await store.adopt(a, [ref('completedOutput')]), 0, 'adopted once');
+  });
+
   it('never resolves an old blob through a value shaped like a reference', async () => {
     await assert.rejects(store.resolveNodeOutputs(a, { forged: { $ref: ref('bOnly') } }), /not in this workspace/);
     await assert.rejects(store.resolveNodeOutputs(a, { forged: { $ref: ref('orphan') } }), /not in this workspace/);
@@ -243,5 +253,74 @@ describe('upgrading a live database to per-workspace content storage', () => {
     await collect();
     assert.deepEqual(await legacy(), [], 'old blobs go once the grace period after the upgrade is over');
     assert.ok(await store.get(a, ref('queuedInput')), 'copies stay');
+  });
+});
+
+/** Migration 0010 as it was first released: it dropped the old blobs after copying those node outputs reference. */
+const FIRST_0010 = `-- Content-addressed blobs belong to a workspace: a reference resolves only within the workspace whose run stored it,
+-- so one tenant cannot read another's outputs by naming their digest. The same content stored by two workspaces is two
+-- rows. Blobs written before are kept for every workspace whose runs reference them; the rest were unreachable anyway.
+ALTER TABLE cas_blobs RENAME TO cas_blobs_unscoped;
+
+CREATE TABLE cas_blobs (
+  workspace_id uuid        NOT NULL REFERENCES workspaces (id),
+  sha256       text        NOT NULL CHECK (sha256 ~ '^[0-9a-f]{64}$'),
+  size_bytes   integer     NOT NULL,
+  content_type text        NOT NULL,
+  content      bytea       NOT NULL,
+  created_at   timestamptz NOT NULL DEFAULT now(),
+  last_put_at  timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workspace_id, sha256)
+);
+
+INSERT INTO cas_blobs (workspace_id, sha256, size_bytes, content_type, content, created_at, last_put_at)
+SELECT DISTINCT ON (r.workspace_id, b.sha256) r.workspace_id, b.sha256, b.size_bytes, b.content_type, b.content, b.created_at,
+       b.last_put_at
+  FROM cas_blobs_unscoped b
+  JOIN runs r ON EXISTS (
+    SELECT 1 FROM jsonb_each(r.nodes) n
+     WHERE jsonb_typeof(n.value) = 'object' AND n.value ->> 'outputRef' = 'sha256:' || b.sha256
+  );
+
+DROP TABLE cas_blobs_unscoped;
+CREATE INDEX cas_blobs_last_put ON cas_blobs (last_put_at);
+`;
+
+describe('a database that applied the first text of 0010', () => {
+  const url = withDatabase(ctx.databaseUrl, `${ctx.id}_first`.slice(0, 63));
+
+  it('is accepted, and the migrations after it complete on it', async () => {
+    ctx.defer(() => dropDatabase(url));
+    const corrected = (await readMigrations(MIGRATIONS_DIR)).find((m) => m.version === 10);
+    assert.deepEqual(corrected?.supersedes, [sha(FIRST_0010)], 'the text below is the one 0010 supersedes');
+    const dir = await migrationsUpTo(9);
+    await migrate(url, dir);
+    const pool = createPool(url, { name: 'cas-upgrade-first', max: 2 });
+    ctx.defer(() => pool.end());
+    const ws = (await pool.query<{ id: string }>(`INSERT INTO workspaces (name) VALUES ('a') RETURNING id`)).rows[0]!
+      .id;
+    const wf = (
+      await pool.query<{ id: string }>(`INSERT INTO workflows (workspace_id, name) VALUES ($1, 'w') RETURNING id`, [ws])
+    ).rows[0]!.id;
+    await pool.query(
+      `INSERT INTO cas_blobs (sha256, size_bytes, content_type, content) VALUES ($1, $2, 'application/json', $3)`,
+      [sha(BLOBS.output), Buffer.byteLength(BLOBS.output), Buffer.from(BLOBS.output)],
+    );
+    await pool.query(
+      `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, status, input, nodes)
+       VALUES ($1, $2, $3, 1, 'running', '{}', $4)`,
+      [randomUUID(), ws, wf, JSON.stringify({ big: { status: 'succeeded', attempts: 1, outputRef: ref('output') } })],
+    );
+    await writeFile(join(dir, '0010_cas_blobs_per_workspace.sql'), FIRST_0010);
+    await migrate(url, dir);
+
+    const report = await migrate(url, MIGRATIONS_DIR);
+    assert.ok(report.applied.includes('0011_cas_legacy_references.sql'));
+    assert.ok(!report.applied.includes('0010_cas_blobs_per_workspace.sql'));
+    const store = new ContentStore(pool);
+    assert.equal((await store.get(ws, ref('output')))?.content.toString(), BLOBS.output);
+    const legacy = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM cas_blobs_legacy');
+    assert.equal(legacy.rows[0]?.n, 0, 'nothing is left of the old blobs to adopt');
+    assert.equal(await store.adopt(ws, [ref('output'), ref('orphan')]), 0);
   });
 });
