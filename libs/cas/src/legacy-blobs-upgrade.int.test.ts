@@ -226,7 +226,11 @@ describe('upgrading a live database to per-workspace content storage', () => {
   });
 
   it('keeps every blob still referenced through the blob collector, and old blobs for a grace period', async () => {
+    const unreferenced = await store.put(a, Buffer.from('referenced by nothing'), 'text/plain');
     await pool.query(`UPDATE cas_blobs SET last_put_at = now() - interval '30 days'`);
+    // Every run projected again since the upgrade, so its changelog references are known (migration 0012): what
+    // keeps a blob below is its own reference, not a workspace-wide hold.
+    await pool.query(`UPDATE runs SET content_refs = '{}'`);
     const settings = { intervalMs: 3_600_000, idempotencyKeyTtlMs: 0, casGraceMs: 7 * DAY, finishedRunRetentionMs: 0 };
     const collect = async () => {
       await pool.query(`UPDATE maintenance_jobs SET next_run_at = now()`);
@@ -243,6 +247,7 @@ describe('upgrading a live database to per-workspace content storage', () => {
     ] as const) {
       assert.ok(await store.get(ws, ref(name)), `${name} kept`);
     }
+    assert.equal(await store.get(a, unreferenced), undefined, 'what nothing references is collected');
     const legacy = async () =>
       (await pool.query<{ sha256: string }>('SELECT sha256 FROM cas_blobs_legacy ORDER BY sha256')).rows.map(
         (r) => r.sha256,
