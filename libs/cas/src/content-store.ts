@@ -105,7 +105,11 @@ export class ContentStore {
   async unspill(workspaceId: string, json: string, ref: string | null): Promise<string> {
     if (ref === null) return json;
     let blob = await this.get(workspaceId, ref);
-    if (!blob && (await this.adopt(workspaceId, [ref]))) blob = await this.get(workspaceId, ref);
+    if (!blob) {
+      // Read again whatever the count: a concurrent reader of the same field may have adopted it first.
+      await this.adopt(workspaceId, [ref]);
+      blob = await this.get(workspaceId, ref);
+    }
     if (!blob) throw new Error(`content ${ref} is not in this workspace's storage`);
     return blob.content.toString('utf8');
   }

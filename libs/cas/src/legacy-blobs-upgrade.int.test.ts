@@ -60,6 +60,7 @@ const BLOBS = {
   taskInput: '{"input":{},"nodes":{}}',
   taskConfig: '{"expression":"input"}',
   completedOutput: '{"node":"output of a completion in flight, or of a node in a changelog state"}',
+  sharedTaskInput: '{"input":{"the same":"for every task a transition dispatched"},"nodes":{}}',
   orphan: '{"referenced":"by nothing"}',
 } as const;
 type BlobName = keyof typeof BLOBS;
@@ -209,6 +210,11 @@ describe('upgrading a live database to per-workspace content storage', () => {
       assert.equal(await store.get(b, ref(name)), undefined, `${name} not in b`);
       await assert.rejects(store.resolveNodeOutputs(b, { n: { $ref: ref(name) } }), /not in this workspace/);
     }
+  });
+
+  it('resolves a field that several readers unspill at once (the tasks of one transition share their input)', async () => {
+    const read = await Promise.all(Array.from({ length: 4 }, () => store.unspill(a, '', ref('sharedTaskInput'))));
+    assert.deepEqual(read, Array<string>(4).fill(BLOBS.sharedTaskInput));
   });
 
   it("resolves a node output that the workspace's Kafka records reference once the reader adopts it, only there", async () => {
