@@ -25,7 +25,7 @@ import { boundWrites, type BoundedWrite } from './bounded-writes.js';
 import { restoreChangelog } from './changelog-restore.js';
 import { CoordinatorMetrics } from './coordinator-metrics.js';
 import { DefinitionCache, type BatchDefinitions } from './definition-cache.js';
-import type { OwnedRun, RunWrite } from './owned-run.js';
+import { outputRefsOf, type OwnedRun, type RunWrite } from './owned-run.js';
 import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { sendRequests, transitionMessages, type RunTraceHeaders } from './run-messages.js';
 import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
@@ -93,6 +93,8 @@ export class CoordinatorService implements OnApplicationShutdown {
       transactionalIdPrefix: `${config.KAFKA_TOPIC_PREFIX}coordinator-p`,
       transactionTimeoutMs: 60_000,
       unspill: (workspaceId, json, ref) => this.content.unspill(workspaceId, json, ref),
+      restored: (runs) =>
+        this.adoptOutputs(runs.flatMap((run) => outputRefsOf(run).map((ref) => [run.workspaceId, ref]))),
       restore: (partitions) =>
         restoreChangelog(
           {
@@ -176,6 +178,15 @@ export class CoordinatorService implements OnApplicationShutdown {
       }
     }
     const { runs, definitions } = await this.runsFor(partition, byRun, now);
+    await this.adoptOutputs(
+      [...byRun].flatMap(([runId, inputs]) => {
+        const run = runs.get(runId);
+        if (!run) return [];
+        return inputs.flatMap((input) =>
+          input.kind === 'completed' && input.outputRef !== undefined ? [[run.workspaceId, input.outputRef]] : [],
+        );
+      }),
+    );
     const transitions: RunWrite[] = [];
     const spans = new Map<string, StartedSpan>();
     let writes: readonly BoundedWrite[];
@@ -335,6 +346,9 @@ export class CoordinatorService implements OnApplicationShutdown {
     }
     if (unknown.length) {
       const projected = await unfinishedProjectedRuns(this.pool, unknown);
+      await this.adoptOutputs(
+        [...projected.values()].flatMap((run) => outputRefsOf(run).map((ref) => [run.workspaceId, ref])),
+      );
       for (const [id, run] of projected) found.set(id, run);
       const ignored = unknown.filter((id) => !projected.has(id));
       if (ignored.length) this.logger.debug({ runs: ignored }, 'events for finished or unknown runs ignored');
@@ -343,6 +357,23 @@ export class CoordinatorService implements OnApplicationShutdown {
       [...found.values()].map((r) => ({ workflowId: r.workflowId, version: r.workflowVersion })),
     );
     return { runs: found, definitions };
+  }
+
+  /**
+   * Node outputs reach the coordinator by reference in its runs' own fields: completions, the changelog it restores
+   * from, the projection it takes runs up from. A reference made before blobs belonged to a workspace names a blob
+   * left in cas_blobs_legacy; it is copied into the run's workspace here (ContentStore.adopt), before the run's
+   * conditions or tasks read it, since those see outputs only as reference-shaped values (`{$ref}`), which never
+   * adopt. Costs nothing once no old blobs are left.
+   */
+  private async adoptOutputs(refs: readonly (readonly [workspaceId: string, ref: string])[]): Promise<void> {
+    const byWorkspace = new Map<string, string[]>();
+    for (const [workspaceId, ref] of refs) {
+      const list = byWorkspace.get(workspaceId) ?? [];
+      list.push(ref);
+      byWorkspace.set(workspaceId, list);
+    }
+    await Promise.all([...byWorkspace].map(([workspaceId, list]) => this.content.adopt(workspaceId, list)));
   }
 
   private async transition(

@@ -83,5 +83,9 @@ export async function fromStateRecord(record: RunStateRecord, unspill: UnspillJs
   };
 }
 
+/** The content references a run's state holds: its nodes' stored outputs. */
+export const outputRefsOf = (run: Pick<OwnedRun, 'state'>): string[] =>
+  Object.values(run.state.nodes).flatMap((node) => (node.outputRef === undefined ? [] : [node.outputRef]));
+
 export const recordedEffects = async (record: RunStateRecord, unspill: UnspillJson): Promise<RecordedEffect[]> =>
   JSON.parse(await unspill(record.effectsJson, record.effectsRef)) as RecordedEffect[];

@@ -34,9 +34,10 @@ export interface RunPartitionsOptions {
   readonly restore: (partitions: readonly number[]) => Promise<Map<number, Map<string, RunStateRecord>>>;
   /** How long a transaction may stay open before the broker aborts it. */
   readonly transactionTimeoutMs: number;
-  /** Reads the fields a record carries by reference (content-addressed storage). */
   /** Reads a spilled field back from the run's workspace's content storage. */
   readonly unspill: (workspaceId: string, json: string, ref: string | null) => Promise<string>;
+  /** Called with the unfinished runs restored, before any batch of theirs: their stored outputs must resolve. */
+  readonly restored: (runs: readonly OwnedRun[]) => Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -150,6 +151,7 @@ export class RunPartitions {
           }
           runs += part.runs.size;
         }
+        await this.options.restored(opened.flatMap((p) => [...p.runs.values()]));
         if (generation !== this.generation || this.closed) throw new Error('superseded by a newer assignment');
         this.options.logger.info(
           { partitions, runs, ms: Math.round(performance.now() - started) },

@@ -80,6 +80,13 @@ describe('runs larger than a Kafka message', () => {
     const { rows } = await pool.query<{ workspace_id: string }>('SELECT workspace_id FROM runs WHERE id = $1', [runId]);
     assert.equal(await new ContentStore(pool).loadJson(rows[0]!.workspace_id, bigRef as string), input.blob);
     assert.equal(run.nodes.s3?.output, input.blob.slice(180_000, 240_000));
+    // What the run's latest changelog record carries by reference is recorded, so the blob collector keeps it.
+    const recorded = await pool.query<{ refs: string[] }>('SELECT content_refs AS refs FROM runs WHERE id = $1', [
+      runId,
+    ]);
+    const refs = recorded.rows[0]?.refs ?? [];
+    assert.ok(refs.length >= 2, `input and state by reference: ${JSON.stringify(refs)}`);
+    for (const ref of refs) assert.ok(await new ContentStore(pool).get(rows[0]!.workspace_id, ref), `${ref} resolves`);
 
     const next = await waitForRun(
       api,

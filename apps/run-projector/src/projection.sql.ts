@@ -11,6 +11,8 @@ export interface ProjectedWrite {
   readonly at: number;
   /** Effects in order, each with when its transition happened. */
   readonly effects: readonly (Effect & { readonly at?: number })[];
+  /** What the latest record carries by reference (`sha256:…`): the coordinator restores the run from it. */
+  readonly contentRefs: readonly string[];
 }
 
 /** The projected version of each run (absent: no such run). */
@@ -32,10 +34,11 @@ export async function storeProjection(client: PoolClient, writes: readonly Proje
     `UPDATE runs r
         SET status = u.status, nodes = u.nodes::jsonb, edges = u.edges::jsonb, output = u.output::jsonb,
             error = u.error, event_seq = u.event_seq, version = u.version, updated_at = to_timestamp(u.at / 1000.0),
-            finished_at = CASE WHEN u.terminal THEN to_timestamp(u.at / 1000.0) END
+            finished_at = CASE WHEN u.terminal THEN to_timestamp(u.at / 1000.0) END,
+            content_refs = string_to_array(u.content_refs, ' ')
        FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-                   $9::bool[], $10::float8[])
-            AS u(id, version, status, nodes, edges, output, error, event_seq, terminal, at)
+                   $9::bool[], $10::float8[], $11::text[])
+            AS u(id, version, status, nodes, edges, output, error, event_seq, terminal, at, content_refs)
       WHERE r.id = u.id AND r.version < u.version`,
     [
       writes.map((w) => w.run.id),
@@ -48,6 +51,8 @@ export async function storeProjection(client: PoolClient, writes: readonly Proje
       writes.map((w) => w.state.eventSeq),
       writes.map((w) => isTerminal(w.state.status)),
       writes.map((w) => w.at),
+      // Space-separated: unnest cannot take an array per row.
+      writes.map((w) => w.contentRefs.join(' ')),
     ],
   );
   await insertRunEvents(client, writes);

@@ -91,6 +91,7 @@ export class RunProjectorService {
           version: last.seq,
           at: last.occurredAt,
           effects: fresh.flatMap((r) => (effects.get(r) ?? []).map((e) => ({ ...e, at: r.occurredAt }))),
+          contentRefs: [last.inputRef, last.stateRef, last.effectsRef].filter((ref): ref is string => ref !== null),
         });
       }
       await storeProjection(client, writes);

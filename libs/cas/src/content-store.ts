@@ -6,6 +6,9 @@ export type SpilledJson = { readonly json: string; readonly ref: null } | { read
 
 const REF = /^sha256:([0-9a-f]{64})$/;
 
+/** How long a store that found blobs left in cas_blobs_legacy trusts that answer before it asks again. */
+const LEGACY_RECHECK_MS = 3_600_000;
+
 type Blob = { content: Buffer; contentType: string };
 
 /**
@@ -25,6 +28,8 @@ export class ContentStore {
    */
   private readonly writing = new Map<string, Promise<void>>();
   private readonly reading = new Map<string, Promise<Blob | undefined>>();
+  /** Whether cas_blobs_legacy held rows when last asked, and when that was. */
+  private legacy: { left: boolean; askedAt: number } | undefined;
 
   /**
    * Storing content that is already there refreshes its `last_put_at` (at most hourly, to spare the writes), so the
@@ -92,12 +97,60 @@ export class ContentStore {
     return { json: '', ref: await this.put(workspaceId, Buffer.from(json), 'application/json') };
   }
 
-  /** The JSON text of an event field that `spill` wrote: its inline text, or the stored text its reference names. */
+  /**
+   * The JSON text of an event field that `spill` wrote: its inline text, or the stored text its reference names. The
+   * reference in such a field was written by the system for the event's workspace, never taken from tenant data, so
+   * one stored before blobs belonged to a workspace is adopted (see `adopt`).
+   */
   async unspill(workspaceId: string, json: string, ref: string | null): Promise<string> {
     if (ref === null) return json;
-    const blob = await this.get(workspaceId, ref);
+    let blob = await this.get(workspaceId, ref);
+    if (!blob) {
+      // Read again whatever the count: a concurrent reader of the same field may have adopted it first.
+      await this.adopt(workspaceId, [ref]);
+      blob = await this.get(workspaceId, ref);
+    }
     if (!blob) throw new Error(`content ${ref} is not in this workspace's storage`);
     return blob.content.toString('utf8');
+  }
+
+  /**
+   * Copies blobs stored before blobs belonged to a workspace (cas_blobs_legacy, migrations 0010 and 0011) into the
+   * workspace, for references that the system wrote for that workspace and that live only in Kafka: the run.state
+   * changelog (a run's input, state and effects, its nodes' outputRefs), tasks and completions in flight, dead-letter
+   * topics. The migrations copied what Postgres rows reference; Kafka's references are met here, when a record is
+   * read. Returns how many blobs were copied.
+   *
+   * Only for references from the fields the system writes (a spilled field, a node's `outputRef`), with the
+   * workspace of the record or run that carries them: a value in tenant data shaped like a reference (an inline output
+   * `{"$ref": …}`) never comes here, so no workspace takes another's old blob by naming its digest. Copying, rather
+   * than reading the old global row whenever a workspace misses, keeps every read strictly within its workspace; the
+   * copy counts as a new store (`last_put_at` now), so the collector spares it for its grace period like any blob
+   * just written, and the old rows can go once that grace period after the upgrade is over (libs/retention).
+   */
+  async adopt(workspaceId: string, refs: readonly string[]): Promise<number> {
+    const digests = [...new Set(refs.flatMap((ref) => REF.exec(ref)?.[1] ?? []))];
+    if (!digests.length || !(await this.legacyLeft())) return 0;
+    const { rowCount } = await this.pool.query(
+      `INSERT INTO cas_blobs (workspace_id, sha256, size_bytes, content_type, content, created_at)
+       SELECT $1, sha256, size_bytes, content_type, content, created_at FROM cas_blobs_legacy
+        WHERE sha256 = ANY($2::text[])
+       ON CONFLICT (workspace_id, sha256) DO NOTHING`,
+      [workspaceId, digests],
+    );
+    return rowCount ?? 0;
+  }
+
+  /**
+   * Whether old blobs are left to adopt. Nothing adds to them, so "none" is final; "some" is asked again hourly, so a
+   * long-running process stops asking for each reference once the collector took the last of them.
+   */
+  private async legacyLeft(): Promise<boolean> {
+    const now = Date.now();
+    if (this.legacy && (!this.legacy.left || now - this.legacy.askedAt < LEGACY_RECHECK_MS)) return this.legacy.left;
+    const { rows } = await this.pool.query<{ left: boolean }>('SELECT EXISTS (SELECT 1 FROM cas_blobs_legacy) AS left');
+    this.legacy = { left: rows[0]?.left === true, askedAt: now };
+    return this.legacy.left;
   }
 
   async loadJson(workspaceId: string, ref: string): Promise<unknown> {

@@ -88,6 +88,29 @@ describe('migrations', () => {
     await assert.rejects(migrate(url, dir), /was changed after it was applied/);
   });
 
+  it('accept an applied earlier text that the corrected file names as superseded, and only that one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'migrations-'));
+    const first = 'CREATE TABLE kept (id int); CREATE TABLE lost (id int); DROP TABLE lost;';
+    await writeFile(join(dir, '0001_first.sql'), first);
+    const url = emptyDatabase('superseded');
+    ctx.defer(() => dropDatabase(url));
+    await migrate(url, dir);
+
+    const [applied] = await readMigrations(dir);
+    const corrected = `-- supersedes-checksum: ${applied?.checksum ?? ''}\nCREATE TABLE kept (id int); CREATE TABLE lost (id int);`;
+    await writeFile(join(dir, '0001_first.sql'), corrected);
+    await writeFile(join(dir, '0002_next.sql'), 'CREATE TABLE IF NOT EXISTS lost (id int);');
+    assert.deepEqual((await migrate(url, dir)).applied, ['0002_next.sql']);
+
+    // A database that applied some other text of the file is still refused.
+    const otherDir = await mkdtemp(join(tmpdir(), 'migrations-'));
+    await writeFile(join(otherDir, '0001_first.sql'), `${first}\n-- another text`);
+    const other = emptyDatabase('superseded_other');
+    ctx.defer(() => dropDatabase(other));
+    await migrate(other, otherDir);
+    await assert.rejects(migrate(other, dir), /0001_first\.sql was changed after it was applied/);
+  });
+
   it('apply once when several runners start at the same moment', async () => {
     const url = emptyDatabase('race');
     ctx.defer(() => dropDatabase(url));

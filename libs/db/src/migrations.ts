@@ -9,6 +9,8 @@ export interface Migration {
   readonly name: string;
   readonly sql: string;
   readonly checksum: string;
+  /** Checksums of earlier texts of this file that a database may have applied instead (`-- supersedes-checksum:`). */
+  readonly supersedes: readonly string[];
 }
 
 export class MigrationError extends Error {
@@ -16,6 +18,13 @@ export class MigrationError extends Error {
 }
 
 const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
+/**
+ * A migration whose first text was wrong in a way a later migration cannot repair (it destroyed data) is corrected in
+ * place, and names the checksum of the text it replaces on a line of its own. A database that applied the earlier
+ * text is accepted as it is (the later migrations must then work on either outcome); any other edit still stops the
+ * run.
+ */
+const SUPERSEDES_PATTERN = /^-- supersedes-checksum: ([0-9a-f]{64})$/gm;
 
 /** Reads `NNNN_name.sql` files in order; any other file in the folder is an error, not silently ignored. */
 export async function readMigrations(dir: string): Promise<Migration[]> {
@@ -29,7 +38,8 @@ export async function readMigrations(dir: string): Promise<Migration[]> {
     if (migrations.some((m) => m.version === version)) {
       throw new MigrationError(`${file}: version ${version} is used twice`);
     }
-    migrations.push({ version, name: file, sql, checksum: createHash('sha256').update(sql).digest('hex') });
+    const supersedes = [...sql.matchAll(SUPERSEDES_PATTERN)].map((m) => m[1] as string);
+    migrations.push({ version, name: file, sql, checksum: createHash('sha256').update(sql).digest('hex'), supersedes });
   }
   return migrations;
 }
@@ -77,7 +87,8 @@ export interface MigrationReport {
 /**
  * Applies each pending migration once, each in its own transaction together with its bookkeeping row. An advisory
  * lock serialises concurrent runners (several roles starting at once); an applied file that was edited afterwards
- * stops the run, because the database no longer matches what the file says.
+ * stops the run, because the database no longer matches what the file says, unless the file declares that it
+ * supersedes the text that was applied.
  */
 export async function migrate(databaseUrl: string, dir: string): Promise<MigrationReport> {
   const migrations = await readMigrations(dir);
@@ -103,7 +114,7 @@ export async function migrate(databaseUrl: string, dir: string): Promise<Migrati
     for (const migration of migrations) {
       const checksum = done.get(migration.version);
       if (checksum !== undefined) {
-        if (checksum !== migration.checksum) {
+        if (checksum !== migration.checksum && !migration.supersedes.includes(checksum)) {
           throw new MigrationError(`${migration.name} was changed after it was applied; add a new migration instead`);
         }
         continue;

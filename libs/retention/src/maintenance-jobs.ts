@@ -2,6 +2,7 @@ import type { Pool } from '#libs/db';
 import {
   CLAIM_DUE_JOB,
   DELETE_EXPIRED_IDEMPOTENCY_KEYS,
+  DELETE_EXPIRED_LEGACY_BLOBS,
   DELETE_FINISHED_RUNS,
   DELETE_UNREFERENCED_BLOBS,
   RECORD_JOB_OUTCOME,
@@ -54,6 +55,10 @@ export function retentionJobs(settings: RetentionSettings): MaintenanceJob[] {
     jobs.push({
       name: 'collect-content-blobs',
       deleteBatch: deleteOlderThan(DELETE_UNREFERENCED_BLOBS, settings.casGraceMs),
+    });
+    jobs.push({
+      name: 'collect-legacy-content-blobs',
+      deleteBatch: deleteOlderThan(DELETE_EXPIRED_LEGACY_BLOBS, settings.casGraceMs),
     });
   }
   return jobs;

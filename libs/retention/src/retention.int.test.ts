@@ -121,6 +121,42 @@ describe('retention jobs against Postgres', () => {
     for (const kept of [referenced, young, storedAgain]) assert.ok(await store.get(workspace, kept!), `${kept} kept`);
   });
 
+  it("keeps what a run's latest changelog record references, however long ago it was stored", async () => {
+    const store = new ContentStore(pool);
+    const [input, state, orphan] = await Promise.all(
+      ['record input', 'record state', 'record orphan'].map((what) =>
+        store.put(workspace, Buffer.from(what), 'text/plain'),
+      ),
+    );
+    await pool.query(`UPDATE cas_blobs SET last_put_at = now() - interval '30 days'`);
+    const waiting = await insertRun(null);
+    await pool.query('UPDATE runs SET content_refs = $2 WHERE id = $1', [waiting, [input, state]]);
+    await makeDue();
+    await runDueJobs(pool, retentionJobs(SETTINGS), SETTINGS.intervalMs);
+    assert.ok(await store.get(workspace, input!), 'input kept');
+    assert.ok(await store.get(workspace, state!), 'state kept');
+    assert.equal(await store.get(workspace, orphan!), undefined);
+  });
+
+  it('keeps every blob of a workspace while a run whose references are unknown may still be restored', async () => {
+    const store = new ContentStore(pool);
+    const orphan = await store.put(workspace, Buffer.from('kept while unknown'), 'text/plain');
+    await pool.query(`UPDATE cas_blobs SET last_put_at = now() - interval '30 days'`);
+    // Projected before runs recorded their references (migration 0012).
+    const unknown = await insertRun(null);
+    await pool.query('UPDATE runs SET content_refs = NULL WHERE id = $1', [unknown]);
+    await makeDue();
+    await runDueJobs(pool, retentionJobs(SETTINGS), SETTINGS.intervalMs);
+    assert.ok(await store.get(workspace, orphan), 'kept while the run may be restored');
+
+    await pool.query(`UPDATE runs SET status = 'completed', finished_at = now() - interval '2 days' WHERE id = $1`, [
+      unknown,
+    ]);
+    await makeDue();
+    await runDueJobs(pool, retentionJobs(SETTINGS), SETTINGS.intervalMs);
+    assert.equal(await store.get(workspace, orphan), undefined, 'collected once its record is gone');
+  });
+
   it('runs each due job once across processes, then not again before its interval', async () => {
     await makeDue();
     const other = createPool(ctx.databaseUrl, { name: 'retention-other', max: 4 });
