@@ -36,6 +36,19 @@ export class LinearRegExp {
   }
 }
 
+/**
+ * Why the linear engine refuses `regex` (RE2 syntax: no backreferences or lookarounds, repeat counts up to 1000), or
+ * null if it compiles: what LinearRegExp would throw when the expression runs.
+ */
+export function linearRegexRefusal(regex: RegExp): string | null {
+  try {
+    compile(regex);
+    return null;
+  } catch (error) {
+    return (error instanceof Error ? error.message : String(error)).replace(/^error parsing regexp: /, '');
+  }
+}
+
 function compile(regex: RegExp): RE2JS {
   const key = `${regex.flags}/${regex.source}`;
   let pattern = compiled.get(key);
