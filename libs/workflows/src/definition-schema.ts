@@ -3,7 +3,7 @@ import { HTTP_METHODS, NODE_TYPES, type NodeType } from './workflow-definition.j
 
 /**
  * The JSON Schema of a workflow definition's shape (API.md, "Workflow definition"). It says nothing about meaning:
- * JSONata syntax, URL targets and the graph are checked in code (validate-definition.ts, graph-checks.ts).
+ * JSONata, URL targets and the graph are checked in code (validate-definition.ts, graph-checks.ts).
  */
 
 export const MAX_NODES = 500;

@@ -97,6 +97,21 @@ describe('foldPatches', () => {
     assert.equal(result.definition.edges.length, 2);
   });
 
+  it('rejects a patch whose result has a regex the linear-time engine refuses, naming the expression', () => {
+    const result = foldPatches(base(), [
+      patch(1, { op: 'replace', path: '/nodes/shape/config/expression', value: '$match(input.s, /(a)\\1/)' }),
+      patch(2, { op: 'replace', path: '/nodes/shape/config/expression', value: '$match(input.s, /(a)+/)' }),
+    ]);
+    assert.deepEqual(
+      result.decisions.map((d) => (d.status === 'rejected' ? d.reason : d.status)),
+      [
+        'invalid definition: nodes.shape.config.expression: not supported: the linear-time regex engine refuses ' +
+          '/(a)\\1/ (at position 23): invalid escape sequence: `\\1`; it has no backreferences or lookarounds',
+        'applied',
+      ],
+    );
+  });
+
   it('validates the result with the same options', () => {
     const local = patch(1, { op: 'replace', path: '/nodes/fetch/config/url', value: 'http://127.0.0.1:9000/' });
     assert.equal(foldPatches(base(), [local]).applied, 0);

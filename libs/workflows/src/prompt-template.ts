@@ -1,4 +1,4 @@
-import { jsonataSyntaxError } from './jsonata-syntax.js';
+import { jsonataProblem, newRegexBudget, type RegexBudget } from './jsonata-check.js';
 
 /** A piece of an agent prompt: literal text, or a JSONata expression over `{input, nodes}` between `{{` and `}}`. */
 export type PromptPart = { readonly text: string } | { readonly expression: string };
@@ -30,8 +30,11 @@ export function parsePromptTemplate(template: string): PromptPart[] {
   return parts;
 }
 
-/** What is wrong with a prompt template (unclosed or empty placeholders, JSONata syntax), or null. */
-export function promptTemplateProblem(template: string): string | null {
+/**
+ * What is wrong with a prompt template (unclosed or empty placeholders, JSONata that cannot run), or null. `regexBudget`
+ * is the definition's, when the template is one of its parts.
+ */
+export function promptTemplateProblem(template: string, regexBudget: RegexBudget = newRegexBudget()): string | null {
   let parts: PromptPart[];
   try {
     parts = parsePromptTemplate(template);
@@ -40,8 +43,8 @@ export function promptTemplateProblem(template: string): string | null {
   }
   for (const part of parts) {
     if (!('expression' in part)) continue;
-    const syntax = jsonataSyntaxError(part.expression);
-    if (syntax) return `"{{ ${part.expression} }}" is not valid JSONata: ${syntax}`;
+    const problem = jsonataProblem(part.expression, regexBudget);
+    if (problem) return `"{{ ${part.expression} }}" is ${problem}`;
   }
   return null;
 }

@@ -1,6 +1,6 @@
 import { MAX_EDGES, MAX_NODES, workflowDefinitionSchema } from './definition-schema.js';
 import { graphErrors } from './graph-checks.js';
-import { jsonataSyntaxError } from './jsonata-syntax.js';
+import { jsonataProblem, newRegexBudget, type RegexBudget } from './jsonata-check.js';
 import { promptTemplateProblem } from './prompt-template.js';
 import { compileSchemaCheck, isRecord } from './schema-errors.js';
 import { isForbiddenHost } from './ssrf-guard.js';
@@ -47,8 +47,8 @@ const checkShape = compileSchemaCheck(
 
 /**
  * Checks a workflow definition from outside (API body, patched result) and returns it typed, or every problem found
- * as `<where>: <what>` messages: shape (JSON Schema) first, then JSONata syntax and http_request targets, then the
- * graph. Never throws, whatever `input` is.
+ * as `<where>: <what>` messages: shape (JSON Schema) first, then JSONata (syntax, regexes) and http_request targets,
+ * then the graph. Never throws, whatever `input` is.
  */
 export function validateDefinition(
   input: unknown,
@@ -66,14 +66,17 @@ export function validateDefinition(
   const errors = checkShape(input);
   if (isRecord(input)) {
     const { nodes, edges } = input;
+    const regexBudget = newRegexBudget();
     if (isRecord(nodes)) {
-      for (const [id, node] of Object.entries(nodes)) errors.push(...nodeMeaningErrors(id, node, options));
+      for (const [id, node] of Object.entries(nodes)) {
+        errors.push(...nodeMeaningErrors(id, node, options, regexBudget));
+      }
     }
     if (Array.isArray(edges)) {
       edges.forEach((edge, index) => {
         if (isRecord(edge) && typeof edge.when === 'string' && edge.when !== '') {
-          const syntax = jsonataSyntaxError(edge.when);
-          if (syntax) errors.push(`edges[${index}].when: not valid JSONata: ${syntax}`);
+          const problem = jsonataProblem(edge.when, regexBudget);
+          if (problem) errors.push(`edges[${index}].when: ${problem}`);
         }
       });
     }
@@ -88,16 +91,16 @@ export function validateDefinition(
   return { ok: false, errors };
 }
 
-/** What the schema cannot say about a node's config: JSONata that does not compile, URLs that must not be called. */
-function nodeMeaningErrors(id: string, node: unknown, options: DefinitionOptions): string[] {
+/** What the schema cannot say about a node's config: JSONata that cannot run, URLs that must not be called. */
+function nodeMeaningErrors(id: string, node: unknown, options: DefinitionOptions, regexBudget: RegexBudget): string[] {
   if (!isRecord(node) || !isRecord(node.config) || !NODE_TYPES.includes(node.type as NodeType)) return [];
   const config = node.config;
   const where = `nodes.${id}.config`;
   switch (node.type as NodeType) {
     case 'function': {
       if (typeof config.expression !== 'string' || config.expression === '') return [];
-      const syntax = jsonataSyntaxError(config.expression);
-      return syntax ? [`${where}.expression: not valid JSONata: ${syntax}`] : [];
+      const problem = jsonataProblem(config.expression, regexBudget);
+      return problem ? [`${where}.expression: ${problem}`] : [];
     }
     case 'http_request': {
       if (typeof config.url !== 'string' || config.url === '') return [];
@@ -106,7 +109,7 @@ function nodeMeaningErrors(id: string, node: unknown, options: DefinitionOptions
     }
     case 'agent': {
       if (typeof config.prompt !== 'string' || config.prompt === '') return [];
-      const problem = promptTemplateProblem(config.prompt);
+      const problem = promptTemplateProblem(config.prompt, regexBudget);
       return problem ? [`${where}.prompt: ${problem}`] : [];
     }
     case 'hitl':

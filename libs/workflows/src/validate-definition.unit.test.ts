@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { jsonataSyntaxError } from './jsonata-syntax.js';
+import { jsonataProblem, MAX_REGEX_ATOMS, newRegexBudget } from './jsonata-check.js';
 import { apiExample } from './test-fixtures.js';
 import { validateDefinition } from './validate-definition.js';
 import type { DefinitionOptions } from './workflow-definition.js';
@@ -184,8 +184,8 @@ describe('validateDefinition: shape', () => {
         'agent',
         { model: 'm', prompt: 'Summarise {{ nodes.fetch.( }}' },
         [
-          'nodes.n1.config.prompt: "{{ nodes.fetch.( }}" is not valid JSONata: ' +
-            (jsonataSyntaxError('nodes.fetch.(') ?? ''),
+          'nodes.n1.config.prompt: "{{ nodes.fetch.( }}" is ' +
+            (jsonataProblem('nodes.fetch.(', newRegexBudget()) ?? ''),
         ],
       ],
       [
@@ -234,6 +234,79 @@ describe('validateDefinition: JSONata', () => {
     assert.deepEqual(errorsOf(definition), [
       'edges[1].when: not valid JSONata: Unexpected end of expression (at position 20)',
     ]);
+  });
+});
+
+describe('validateDefinition: regexes the linear-time engine refuses', () => {
+  const refuses = (literal: string, position: number, reason: string) =>
+    `not supported: the linear-time regex engine refuses ${literal} (at position ${position}): ${reason}; ` +
+    'it has no backreferences or lookarounds';
+
+  it('refuses a function expression with a backreference, naming the node and the regex', () => {
+    assert.deepEqual(errorsOf(withConfig('function', { expression: '$match(input.s, /(a)\\1/)' })), [
+      `nodes.n1.config.expression: ${refuses('/(a)\\1/', 23, 'invalid escape sequence: `\\1`')}`,
+    ]);
+  });
+
+  it('refuses an edge condition with a lookahead nested in function calls', () => {
+    const definition = apiExample();
+    definition.edges[1]!.when =
+      '$count($filter(nodes.fetch.body.tags, function($t) { $contains($t, /^x(?=y)/i) })) > 0';
+    assert.deepEqual(errorsOf(definition), [
+      `edges[1].when: ${refuses('/^x(?=y)/i', 77, 'invalid or unsupported Perl syntax: `(?=`')}`,
+    ]);
+  });
+
+  it('refuses an agent prompt placeholder with a lookbehind, quoting the placeholder', () => {
+    assert.deepEqual(
+      errorsOf(withConfig('agent', { model: 'm', prompt: 'Hi {{ $replace(input.name, /(?<!a)b/, "") }}!' })),
+      [
+        'nodes.n1.config.prompt: "{{ $replace(input.name, /(?<!a)b/, "") }}" is ' +
+          refuses('/(?<!a)b/', 30, 'invalid named capture: `(?<!a)b`'),
+      ],
+    );
+  });
+
+  it('names the first refused regex of an expression and counts the others', () => {
+    assert.deepEqual(errorsOf(withConfig('function', { expression: '[$match(a, /(?=b)/), $match(c, /(d)\\1/)]' })), [
+      `nodes.n1.config.expression: ${refuses('/(?=b)/', 18, 'invalid or unsupported Perl syntax: `(?=`')} (and 1 more such regex)`,
+    ]);
+  });
+
+  it('refuses regex literals past the budget of the definition, without compiling them', () => {
+    const definition = withConfig('function', { expression: '$match(input.s, /(?:x{0,1000}){5}y/)' });
+    assert.deepEqual(errorsOf(definition), [
+      `nodes.n1.config.expression: not supported: the definition's regex literals would be larger than ` +
+        `${MAX_REGEX_ATOMS} atoms in all (up to 5026 here; each character is one, a counted repeat such as {100} ` +
+        'makes as many copies)',
+    ]);
+  });
+
+  it('shares the budget among all the expressions of a definition, in the order they are checked', () => {
+    const definition = apiExample();
+    definition.nodes.shape!.config = { expression: '$match(input.s, /\\w{1,1000}\\d{1,1000}\\s{1,1000}/)' };
+    definition.edges[1]!.when = '$contains(nodes.shape.title, /^.{1,1000}.{1,1000}$/)';
+    assert.deepEqual(errorsOf(definition), [
+      `edges[1].when: not supported: the definition's regex literals would be larger than ${MAX_REGEX_ATOMS} atoms ` +
+        'in all (up to 2004 here; each character is one, a counted repeat such as {100} makes as many copies)',
+    ]);
+    definition.edges[1]!.when = '$contains(nodes.shape.title, /^.{1,1000}$/)';
+    assert.equal(validateDefinition(definition).ok, true);
+  });
+
+  it('checks a regex within the budget whatever its repeat counts say', () => {
+    assert.deepEqual(errorsOf(withConfig('function', { expression: '$match(input.s, /\\w{1,2000}/)' })), [
+      'nodes.n1.config.expression: not supported: the linear-time regex engine refuses /\\w{1,2000}/ (at position 28): ' +
+        'invalid repeat count: `{1,2000}`; it has no backreferences or lookarounds',
+    ]);
+  });
+
+  it('accepts regexes the engine compiles, and strings that only look like regexes', () => {
+    const definition = apiExample();
+    definition.nodes.shape!.config = { expression: '$match(input.s, /^(\\w+)@(\\w+)$/i).groups' };
+    definition.edges[1]!.when = '$contains(nodes.shape[0], "(a)\\\\1")';
+    const result = validateDefinition(definition);
+    assert.equal(result.ok, true, result.ok ? '' : result.errors.join('\n'));
   });
 });
 
