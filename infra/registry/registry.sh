@@ -10,6 +10,8 @@
 #   SCHEMA_REGISTRY_DB            Postgres database, created if missing (default schema_registry)
 #   SCHEMA_REGISTRY_STORAGE       postgres | mem  (mem = H2 in memory, ids LOST on restart)
 #   SCHEMA_REGISTRY_XMX           JVM max heap                          (default 384m)
+#   SCHEMA_REGISTRY_JAVA_OPTS     more JVM options, split on spaces (e.g. -XX:TieredStopAtLevel=1
+#                                 starts it faster on a small, busy machine)
 #   SCHEMA_REGISTRY_TIMEOUT       seconds to wait for readiness         (default 90)
 #   SCHEMA_REGISTRY_ACCESS_LOG    true to log every HTTP request        (default false)
 #   SCHEMA_REGISTRY_JAVA          java binary to use (must be >= 21; else auto-detected)
@@ -258,6 +260,10 @@ cmd_start() {
     -XX:+ExitOnOutOfMemoryError
     -Djava.net.preferIPv4Stack=true -Dfile.encoding=UTF-8
   )
+  if [[ -n "${SCHEMA_REGISTRY_JAVA_OPTS:-}" ]]; then
+    # shellcheck disable=SC2206 # split on purpose: several options in one variable
+    jvm+=($SCHEMA_REGISTRY_JAVA_OPTS)
+  fi
 
   [[ -f "$LOG_FILE" ]] && mv -f "$LOG_FILE" "$LOG_FILE.1"
   {

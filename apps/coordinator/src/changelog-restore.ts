@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { EventCodec, RunStateRecord } from '#libs/events';
 import { openAdmin, openConsumer, type Kafka } from '#libs/kafka';
+import { waitOutOutages } from '#libs/messaging';
 
 export interface RestoreOptions {
   readonly kafka: Kafka;
@@ -18,6 +19,10 @@ export interface RestoreOptions {
  * kafkajs cannot assign partitions by hand, so a consumer group of its own (deleted afterwards) reads the topic and
  * pauses the partitions it was not asked for. A partition counts as read once a fetch reached its end offset, control
  * records (the transaction markers, which are never handed over as messages) included.
+ *
+ * A record whose schema the codec has not cached needs the registry. While it is unreachable the restore waits for
+ * it (the consumer heartbeating) rather than failing: failing would only start the restore over once kafkajs gave up
+ * retrying the batch, after a line per try in the log. `timeoutMs` still bounds the whole restore.
  */
 export async function restoreChangelog(
   options: RestoreOptions,
@@ -82,17 +87,32 @@ async function readUntil(
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: false,
-      eachBatch: async ({ batch }) => {
+      eachBatch: async (payload) => {
+        const { batch } = payload;
         const runs = restored.get(batch.partition);
         if (!runs) return;
         for (const message of batch.messages) {
           const key = message.key?.toString();
           if (!key) continue;
-          if (!message.value) {
+          const value = message.value;
+          if (!value) {
             runs.delete(key);
             continue;
           }
-          const record = await options.codec.decodeAs('run.state', message.value);
+          let record: RunStateRecord;
+          try {
+            record = await waitOutOutages(() => options.codec.decodeAs('run.state', value), {
+              logger: options.logger,
+              what: 'changelog restore',
+              fields: { topic, partition: batch.partition, offset: message.offset },
+              keepWaiting: () => payload.isRunning(),
+              beforePause: () => payload.heartbeat(),
+            });
+          } catch (error) {
+            // The restore failed or timed out meanwhile and its consumer is stopping: nobody wants the result.
+            if (!payload.isRunning()) return;
+            throw error;
+          }
           runs.set(key, record);
         }
       },

@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { EventCodec, EventTopic } from '#libs/events';
+import { RegistryUnavailable, type EventCodec, type EventTopic } from '#libs/events';
 import { openAdmin, openConsumer, type Consumer, type EachBatchPayload, type Kafka } from '#libs/kafka';
+import { waitOutOutages } from '#libs/messaging';
 import { RecentMessages } from './recent-messages.js';
 import { runEventFromKafka, runKey } from './run-events.js';
 import type { StreamEvent } from './stream-event.js';
@@ -68,13 +69,20 @@ export class EventFeed {
 
   /**
    * The subject's events with id > `after` that went through this feed in the recent window, in id order, without
-   * duplicates. Decoded only when a stream asks; one that cannot be decoded is left out (history has it).
+   * duplicates. Decoded only when a stream asks; one that cannot be decoded is left out (history has it). While the
+   * registry is unavailable the rest are left out too: each would wait for it in turn, holding the stream's catch-up.
    */
   async recentAfter(key: string, after: number): Promise<StreamEvent[]> {
     this.recent.prune(Date.now());
     const byId = new Map<number, StreamEvent>();
     for (const raw of this.recent.of(key)) {
-      const event = await TOPICS[raw.topic]?.toEvent(this.options.codec, raw.value).catch(() => undefined);
+      let event: StreamEvent | undefined;
+      try {
+        event = await TOPICS[raw.topic]?.toEvent(this.options.codec, raw.value);
+      } catch (error) {
+        if (error instanceof RegistryUnavailable) break;
+        continue;
+      }
       if (event && event.id > after) byId.set(event.id, event);
     }
     return [...byId.values()].sort((a, b) => a.id - b.id);
@@ -133,6 +141,7 @@ export class EventFeed {
 
   private async handleBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
+    const consumer = this.consumer;
     const logicalTopic = this.options.codec.names.logical(batch.topic);
     const topic = logicalTopic && TOPICS[logicalTopic];
     if (!topic) return;
@@ -145,16 +154,26 @@ export class EventFeed {
         this.recent.add(key, { topic: logicalTopic, value: Buffer.from(message.value) }, Date.now());
       // The key is the run or workflow id: most messages concern streams open elsewhere, so skip them undecoded.
       if (!this.subscribers.has(key)) continue;
+      const value = message.value;
+      const fields = { topic: batch.topic, partition: batch.partition, offset: message.offset };
+      let event: StreamEvent;
       try {
-        const event = await topic.toEvent(this.options.codec, message.value);
-        this.subscribers.publish(key, event);
+        // A registry that does not answer says nothing about the message: the feed waits for it, in order, where
+        // skipping would leave the event to the recent window and Postgres, which may not have it (yet).
+        event = await waitOutOutages(() => topic.toEvent(this.options.codec, value), {
+          logger: this.options.logger,
+          what: 'fanout feed decoding',
+          fields,
+          keepWaiting: () => this.consumer === consumer && payload.isRunning() && !payload.isStale(),
+          beforePause: () => payload.heartbeat(),
+        });
       } catch (error) {
+        if (this.consumer !== consumer || !payload.isRunning() || payload.isStale()) return;
         // A bad message costs its subscribers nothing: their streams find the event in Postgres.
-        this.options.logger.warn(
-          { err: error, topic: batch.topic, partition: batch.partition, offset: message.offset },
-          'undecodable event skipped',
-        );
+        this.options.logger.warn({ err: error, ...fields }, 'undecodable event skipped');
+        continue;
       }
+      this.subscribers.publish(key, event);
     }
   }
 }

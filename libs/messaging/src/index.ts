@@ -10,3 +10,4 @@ export { KafkaBatchServer, type KafkaBatchServerOptions } from './kafka-batch-se
 export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned-assigner.js';
 export { BatchCoalescer } from './batch-coalescer.js';
 export { Permits } from './permits.js';
+export { isRetriable, waitOutOutages, type OutageWaitOptions } from './outage-wait.js';

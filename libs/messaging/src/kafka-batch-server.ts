@@ -17,6 +17,7 @@ import {
 import { traceIncoming } from '#libs/tracing';
 import { headersToStrings, PartitionLost, type DecodedMessage, type EventBatch } from './decoded-batch.js';
 import { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
+import { waitOutOutages } from './outage-wait.js';
 
 export interface KafkaBatchServerOptions {
   readonly kafka: Kafka;
@@ -300,23 +301,20 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     payload: EachBatchPayload,
     heartbeat: () => Promise<void>,
   ): Promise<DecodedMessage> {
-    const baseBackoff = this.options.retryBackoffMs ?? 100;
-    for (let failures = 0; ; failures++) {
-      try {
-        return await this.decode(message, logicalTopic);
-      } catch (error) {
-        if (!isTransient(error)) throw error;
-        // Stopping, or the partition moved on: the batch is left uncommitted for whoever reads it next.
-        if (!this.consumer || !payload.isRunning() || payload.isStale()) {
-          throw new PartitionLost(`stopped decoding while the registry was unavailable: ${(error as Error).message}`);
-        }
-        this.options.logger.warn(
-          { err: error, topic: logicalTopic, offset: message.offset, failures: failures + 1 },
-          'decoding failed for a transient reason; retrying',
-        );
-        await heartbeat().catch(() => undefined);
-        await sleep(Math.min(5_000, baseBackoff * 2 ** Math.min(10, failures)));
-      }
+    try {
+      return await waitOutOutages(() => this.decode(message, logicalTopic), {
+        logger: this.options.logger,
+        what: `${this.options.groupId} decoding`,
+        fields: { topic: logicalTopic, partition: payload.batch.partition, offset: message.offset },
+        isOutage: isTransient,
+        keepWaiting: () => this.consumer !== undefined && payload.isRunning() && !payload.isStale(),
+        beforePause: heartbeat,
+        baseBackoffMs: this.options.retryBackoffMs ?? 100,
+      });
+    } catch (error) {
+      if (!isTransient(error)) throw error;
+      // Stopping, or the partition moved on: the batch is left uncommitted for whoever reads it next.
+      throw new PartitionLost(`stopped decoding while the registry was unavailable: ${(error as Error).message}`);
     }
   }
 
