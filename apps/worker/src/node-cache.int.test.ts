@@ -160,6 +160,15 @@ describe('runs through the node result cache', () => {
     ]);
     const byProducer = await api.request<{ hits: CacheHit[] }>('GET', `/v1/cache/hits?fromRunId=${first.id}`);
     assert.equal(byProducer.body.hits.length, 2);
+    // Paged one at a time: every hit once, newest first, then an empty last page.
+    const paged: CacheHit[] = [];
+    for (let next: string | null = `/v1/cache/hits?fromRunId=${first.id}&limit=1`; next && paged.length < 5;) {
+      const page: { hits: CacheHit[]; next: string | null } = (await api.request<typeof page>('GET', next)).body;
+      paged.push(...page.hits);
+      next = page.next;
+    }
+    assert.deepEqual(paged, byProducer.body.hits);
+    assert.ok(Date.parse(paged[0]!.hitAt) >= Date.parse(paged[1]!.hitAt));
     assert.deepEqual((await api.request<{ hits: CacheHit[] }>('GET', '/v1/cache/hits', { key: foreignKey })).body, {
       hits: [],
       next: null,
