@@ -119,7 +119,7 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
         },
       };
     }
-    if (served.sensitive) log.info({ detector: served.sensitive }, 'node result not cached: it holds sensitive data');
+    if (served.sensitive) log.debug({ detector: served.sensitive }, 'node result not cached: it holds sensitive data');
     return { result: served.result, cached: null };
   }
 

@@ -64,9 +64,8 @@ export function inputsRead(task: NodeDispatch, prepared: PreparedTask): unknown 
 export async function executeTask(
   task: NodeDispatch,
   deps: ExecutorDeps,
-  prepared?: PreparedTask,
+  { config, data }: PreparedTask,
 ): Promise<ExecutionResult> {
-  const { config, data } = prepared ?? (await prepareTask(task, deps.content));
   switch (task.nodeType) {
     case 'function': {
       const { expression } = config as NodeConfigs['function'];
