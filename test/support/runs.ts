@@ -7,7 +7,18 @@ export interface RunReply {
   id: string;
   status: string;
   workflowVersion: number;
-  nodes: Record<string, { status: string; attempts: number; output?: unknown; outputRef?: string; error?: string }>;
+  nodes: Record<
+    string,
+    {
+      status: string;
+      attempts: number;
+      output?: unknown;
+      outputRef?: string;
+      error?: string;
+      /** Set when the output came from the node result cache. */
+      cached?: { fromRunId: string; fromNodeId: string; producedAt: string; savedMs: number };
+    }
+  >;
   output?: unknown;
   error?: string;
 }

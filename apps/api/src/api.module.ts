@@ -5,6 +5,7 @@ import { ApiKeysRepository, AuthModule, bootstrapKeyRefusal } from '#libs/auth';
 import { lagExporterProvider } from '#libs/kafka';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
+import { CacheHitsController } from './cache/cache-hits.controller.js';
 import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -33,7 +34,7 @@ class Bootstrap implements OnApplicationBootstrap {
 /** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
   imports: [AuthModule, FanoutProxyModule],
-  controllers: [ApiKeysController, WorkflowsController, RunsController],
+  controllers: [ApiKeysController, WorkflowsController, RunsController, CacheHitsController],
   providers: [
     EagerOutbox,
     WorkflowsRepository,

@@ -167,6 +167,7 @@ describe('hostile input at the API: one bad request fails alone and writes nothi
           workflowId,
           input: i === 20 ? { text: '\u0000' } : { x: i },
           tag: null,
+          permission: 'admin',
           idempotencyKey: undefined,
           requestHash: `run-${i}`,
         }),

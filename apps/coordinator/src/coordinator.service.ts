@@ -337,6 +337,7 @@ export class CoordinatorService implements OnApplicationShutdown {
             ) as unknown,
             ...(start.inputRef === null ? {} : { inputRef: start.inputRef }),
             tag: start.tag,
+            permission: start.permission ?? null,
             requestedAt: start.occurredAt,
             state: { status: 'pending', nodes: {}, edges: {}, eventSeq: 0 },
             version: 0,

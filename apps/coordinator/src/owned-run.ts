@@ -12,6 +12,8 @@ export interface OwnedRun {
   /** Where the input's JSON is stored when it is too large to travel inline, so it is stored once, not per record. */
   readonly inputRef?: string;
   readonly tag: string | null;
+  /** The permission of the API key that started the run (null: not recorded, its nodes bypass the cache). */
+  readonly permission: string | null;
   /** When the API accepted the run. */
   readonly requestedAt: number;
   readonly state: RunState;
@@ -60,6 +62,7 @@ export async function toStateRecord(write: RunWrite, at: number, spill: SpillJso
     stateRef: stateJson.ref,
     effectsJson: effectsJson.json,
     effectsRef: effectsJson.ref,
+    permission: run.permission,
   };
 }
 
@@ -77,6 +80,8 @@ export async function fromStateRecord(record: RunStateRecord, unspill: UnspillJs
     input: JSON.parse(input) as unknown,
     ...(record.inputRef === null ? {} : { inputRef: record.inputRef }),
     tag: record.tag,
+    // Absent from records written before the field existed (decoded with their own schema).
+    permission: record.permission ?? null,
     requestedAt: record.requestedAt,
     state: JSON.parse(state) as RunState,
     version: record.seq,

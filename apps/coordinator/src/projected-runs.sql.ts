@@ -18,13 +18,15 @@ export async function unfinishedProjectedRuns(pool: Pool, ids: readonly string[]
     status: RunStatus;
     input: unknown;
     tag: string | null;
+    permission: string | null;
     nodes: RunState['nodes'];
     edges: RunState['edges'];
     event_seq: string;
     version: number;
     created_ms: string;
   }>(
-    `SELECT id, workspace_id, workflow_id, workflow_version, status, input, tag, nodes, edges, event_seq, version,
+    `SELECT id, workspace_id, workflow_id, workflow_version, status, input, tag, permission, nodes, edges, event_seq,
+            version,
             (extract(epoch FROM created_at) * 1000)::bigint AS created_ms
        FROM runs WHERE id = ANY($1::uuid[]) AND finished_at IS NULL`,
     [ids],
@@ -39,6 +41,7 @@ export async function unfinishedProjectedRuns(pool: Pool, ids: readonly string[]
         workflowVersion: row.workflow_version,
         input: row.input,
         tag: row.tag,
+        permission: row.permission,
         requestedAt: Number(row.created_ms),
         version: row.version,
         state: { status: row.status, nodes: row.nodes, edges: row.edges, eventSeq: Number(row.event_seq) },

@@ -53,6 +53,8 @@ function completedInput(event: NodeCompleted): RunInput {
     ...(event.outputRef === null ? {} : { outputRef: event.outputRef }),
     ...(event.error === null ? {} : { error: event.error }),
     at: event.occurredAt,
+    // Absent (not null) in completions written before the field existed.
+    ...(event.cached ? { cached: { ...event.cached } } : {}),
   };
 }
 

@@ -116,6 +116,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
     error: null,
     nodeType: null,
     startedAt: null,
+    cached: null,
     ...outcome,
   });
 
@@ -227,6 +228,7 @@ describe('run invariants: duplicates, stale completions, poison', () => {
             inputJson: '{"x":4}',
             inputRef: null,
             tag: null,
+            permission: 'admin',
           }),
         },
       ],

@@ -58,6 +58,8 @@ export async function transitionMessages(
             workflowId: run.workflowId,
             fromType: effect.fromType,
             triggeredAt: effect.triggeredAt,
+            permission: run.permission,
+            cache: effect.cache ? { enabled: effect.cache.enabled ?? null, ttlMs: effect.cache.ttlMs ?? null } : null,
           },
           { 'workspace-id': run.workspaceId, ...trace },
         );

@@ -58,6 +58,7 @@ export async function storeProjection(client: PoolClient, writes: readonly Proje
   await insertRunEvents(client, writes);
   await writeTimers(client, writes);
   await writeApprovals(client, writes);
+  await insertCacheHits(client, writes);
 }
 
 async function insertRunEvents(client: PoolClient, writes: readonly ProjectedWrite[]): Promise<void> {
@@ -179,4 +180,32 @@ async function writeApprovals(client: PoolClient, writes: readonly ProjectedWrit
       [expired.map((x) => x.runId), expired.map((x) => x.nodeId), expired.map((x) => x.attempt)],
     );
   }
+}
+
+/** The audit trail of node outputs served from the node result cache (replays insert nothing twice). */
+async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWrite[]): Promise<void> {
+  const hits = writes.flatMap((w) =>
+    w.effects.flatMap((e) => (e.type === 'cache_hit' ? [{ run: w.run, hit: e, at: e.at ?? w.at }] : [])),
+  );
+  if (!hits.length) return;
+  await client.query(
+    `INSERT INTO cache_hits (run_id, node_id, attempt, workspace_id, node_type, from_run_id, from_node_id, produced_at,
+                             saved_ms, hit_at)
+     SELECT r, n, a, w, t, fr, fn, p, s, to_timestamp(h / 1000.0)
+       FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
+                   $8::timestamptz[], $9::bigint[], $10::float8[]) AS c(r, n, a, w, t, fr, fn, p, s, h)
+     ON CONFLICT (run_id, node_id, attempt) DO NOTHING`,
+    [
+      hits.map((h) => h.run.id),
+      hits.map((h) => h.hit.nodeId),
+      hits.map((h) => h.hit.attempt),
+      hits.map((h) => h.run.workspaceId),
+      hits.map((h) => h.hit.nodeType),
+      hits.map((h) => h.hit.fromRunId),
+      hits.map((h) => h.hit.fromNodeId),
+      hits.map((h) => h.hit.producedAt),
+      hits.map((h) => h.hit.savedMs),
+      hits.map((h) => h.at),
+    ],
+  );
 }

@@ -75,6 +75,8 @@ describe('a worker whose completion send fails transiently', () => {
       triggeredAt: null,
       inputRef: null,
       configRef: null,
+      permission: null,
+      cache: null,
     }));
     // The topics are minutes old at most: kafkajs logs the broker's first "does not host this topic-partition" answers.
     const quiet = ctx.logger.child({}, { level: 'fatal' });

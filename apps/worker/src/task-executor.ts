@@ -21,15 +21,51 @@ interface TaskInput {
   nodes: Record<string, unknown>;
 }
 
-/** Runs one node attempt. Failures of the node (a bad expression, an HTTP 500) are results, not exceptions. */
-export async function executeTask(task: NodeDispatch, deps: ExecutorDeps): Promise<ExecutionResult> {
+/** A task's config and input, read back from content-addressed storage when they travelled by reference. */
+export interface PreparedTask {
+  readonly config: Record<string, unknown>;
+  readonly data: TaskInput;
+}
+
+export async function prepareTask(task: NodeDispatch, content: ContentStore): Promise<PreparedTask> {
   // Either may travel by reference when it is large (the coordinator spills it to content-addressed storage).
   const [configJson, inputJson] = await Promise.all([
-    deps.content.unspill(task.workspaceId, task.configJson, task.configRef),
-    deps.content.unspill(task.workspaceId, task.inputJson, task.inputRef),
+    content.unspill(task.workspaceId, task.configJson, task.configRef),
+    content.unspill(task.workspaceId, task.inputJson, task.inputRef),
   ]);
-  const config = JSON.parse(configJson) as Record<string, unknown>;
-  const data = JSON.parse(inputJson) as TaskInput;
+  return {
+    config: JSON.parse(configJson) as Record<string, unknown>,
+    data: JSON.parse(inputJson) as TaskInput,
+  };
+}
+
+/**
+ * What a node's result depends on besides its config: the part of its task input its executor reads, which the node
+ * result cache keys on. function and agent nodes read the run input and the finished nodes' outputs (large outputs as
+ * `{$ref}`, a digest of their content); an http_request node's request is its config alone.
+ */
+export function inputsRead(task: NodeDispatch, prepared: PreparedTask): unknown {
+  switch (task.nodeType) {
+    case 'http_request':
+      return null;
+    case 'function':
+    case 'agent':
+    case 'hitl':
+    case 'delay':
+      return prepared.data;
+    default: {
+      const unknownType: never = task.nodeType;
+      throw new Error(`unknown node type ${String(unknownType)}`);
+    }
+  }
+}
+
+/** Runs one node attempt. Failures of the node (a bad expression, an HTTP 500) are results, not exceptions. */
+export async function executeTask(
+  task: NodeDispatch,
+  deps: ExecutorDeps,
+  { config, data }: PreparedTask,
+): Promise<ExecutionResult> {
   switch (task.nodeType) {
     case 'function': {
       const { expression } = config as NodeConfigs['function'];

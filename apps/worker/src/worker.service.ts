@@ -21,7 +21,8 @@ import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import type { ExecutionResult } from './execution-result.js';
-import { executeTask, type ExecutorDeps } from './task-executor.js';
+import { NodeCacheService } from './node-cache.service.js';
+import { executeTask, inputsRead, prepareTask, type ExecutorDeps } from './task-executor.js';
 import { attemptKey, UnsentCompletions } from './unsent-completions.js';
 import { WorkerMetrics } from './worker-metrics.js';
 
@@ -59,6 +60,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
     @Inject(ExpressionEvaluator) evaluator: ExpressionEvaluator,
+    private readonly cache: NodeCacheService,
   ) {
     this.producer = openProducer(kafka, 'worker', IDEMPOTENT_PRODUCER);
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
@@ -147,7 +149,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       },
       async (started) => {
         const result = await this.run(task);
-        started?.span.setAttribute('node.status', result.status);
+        started?.span.setAttributes({ 'node.status': result.status, 'node.cached': result.cached !== null });
         trace = started && traceHeaders(started.context);
         return result;
       },
@@ -163,7 +165,11 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         Math.max(0, startedAt - task.triggeredAt),
       );
     }
-    const result = storable(await executeTask(task, this.deps));
+    const prepared = await prepareTask(task, this.deps.content);
+    // A result is checked for what Postgres cannot store before the cache may keep it.
+    const { result, cached } = await this.cache.serve(task, prepared.config, inputsRead(task, prepared), async () =>
+      storable(await executeTask(task, this.deps, prepared)),
+    );
     if (!result.ok) {
       // Logged inside the task's span when traced, so the line carries its trace_id.
       this.logger
@@ -189,6 +195,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       error: result.ok ? null : boundedError(result.error),
       nodeType: task.nodeType,
       startedAt,
+      cached,
     };
   }
 

@@ -1,4 +1,10 @@
 import { z } from 'zod';
+import {
+  SENSITIVE_DETECTORS,
+  sensitiveDetectorList,
+  sensitivePatternList,
+  workspaceCachePolicies,
+} from './cache-settings.js';
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -56,8 +62,14 @@ export const configSchema = z.object({
     .string()
     .refine((key) => key === '' || key.length >= 16, 'must be empty (no bootstrap) or at least 16 characters')
     .default(() => LOCAL_BOOTSTRAP_ADMIN_KEY),
-  /** Prepended to every Redis key this deployment writes (rate-limit counters): several deployments may share a Redis. */
-  REDIS_KEY_PREFIX: z.string().default('orchestrator:'),
+  /**
+   * Prepended to every Redis key this deployment writes (rate-limit counters, cached node results): several
+   * deployments may share a Redis.
+   */
+  REDIS_KEY_PREFIX: z
+    .string()
+    .refine((prefix) => !/[{}]/.test(prefix), 'may not hold { or }: the keys after it carry Redis Cluster hash tags')
+    .default('orchestrator:'),
   /**
    * Bearer token a scrape of /metrics must send. Unset: /metrics is open on a loopback HOST and closed (403) on any
    * other address, where series would show tenants' activity to anyone.
@@ -227,6 +239,33 @@ export const configSchema = z.object({
   AGENT_MAX_RESPONSE_BYTES: positiveInt.max(268_435_456).default(4 * 1_048_576),
   HTTP_MAX_RESPONSE_BYTES: positiveInt.max(1_073_741_824).default(10 * 1_048_576),
   HTTP_MAX_REDIRECTS: z.coerce.number().int().min(0).max(20).default(5),
+  /**
+   * The node result cache (Redis): identical node attempts of one workspace and permission share results. false turns
+   * it off everywhere; CACHE_WORKSPACE_POLICIES and a node's own `cache` setting refine it.
+   */
+  CACHE_ENABLED: bool('true'),
+  /** The Redis that holds cached node results; REDIS_URL unless set (a cache of its own: allkeys-lru, no persistence). */
+  CACHE_REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  /** Past this a cache command counts as failed and the node runs uncached: a slow Redis never holds a node up long. */
+  CACHE_REDIS_TIMEOUT_MS: positiveInt.max(10_000).default(250),
+  /**
+   * Concurrent identical misses run once: the first takes a lease in Redis for this long and renews it every third of
+   * it while its node runs; if it dies the lease lapses and the others run themselves.
+   */
+  CACHE_LEASE_MS: positiveInt.min(100).max(600_000).default(10_000),
+  /** How long a task waits for an identical one that holds the lease before it runs itself (0: never waits). */
+  CACHE_WAIT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
+  /** Results larger than this as JSON are not cached. */
+  CACHE_MAX_ENTRY_BYTES: positiveInt.max(64 * 1_048_576).default(1_048_576),
+  /**
+   * Per workspace, a JSON object: `{"<workspace id>": {"enabled": false}, "<id>": {"ttlMs": {"http_request": 600000}}}`
+   * (ttlMs per node type replaces the default; 0 turns that type off for the workspace).
+   */
+  CACHE_WORKSPACE_POLICIES: workspaceCachePolicies.default(new Map()),
+  /** Results in which one of these finds something are never cached (comma-separated; `none` for none). */
+  CACHE_SENSITIVE_DETECTORS: sensitiveDetectorList.default([...SENSITIVE_DETECTORS]),
+  /** More patterns whose match keeps a result out of the cache: a JSON array of RE2 regular expressions. */
+  CACHE_SENSITIVE_PATTERNS: sensitivePatternList.default([]),
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
   OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
   /**

@@ -1,2 +1,3 @@
 export { configSchema, LOCAL_BOOTSTRAP_ADMIN_KEY, type AppConfig } from './config.schema.js';
 export { ConfigError, loadConfig } from './load-config.js';
+export { SENSITIVE_DETECTORS, type SensitiveDetectorName, type WorkspaceCachePolicy } from './cache-settings.js';

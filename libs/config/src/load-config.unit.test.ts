@@ -140,4 +140,66 @@ describe('loadConfig', () => {
     assert.equal(config.AGENT_TIMEOUT_MS, 120_000);
     assert.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), /LLM_BASE_URL/);
   });
+
+  it('turns the node result cache on with every detector, and validates its policies and patterns', () => {
+    const defaults = loadConfig({});
+    assert.equal(defaults.CACHE_ENABLED, true);
+    assert.equal(defaults.CACHE_REDIS_URL, undefined);
+    assert.deepEqual(defaults.CACHE_SENSITIVE_DETECTORS, [
+      'email',
+      'card_number',
+      'jwt',
+      'api_key',
+      'aws_access_key',
+      'private_key',
+      'bearer_token',
+    ]);
+    assert.deepEqual(defaults.CACHE_SENSITIVE_PATTERNS, []);
+    assert.equal(defaults.CACHE_WORKSPACE_POLICIES.size, 0);
+
+    const ws = '0f8fad5b-d9cb-469f-a165-70867728950e';
+    const config = loadConfig({
+      CACHE_ENABLED: 'false',
+      CACHE_WORKSPACE_POLICIES: JSON.stringify({ [ws.toUpperCase()]: { enabled: true, ttlMs: { http_request: 0 } } }),
+      CACHE_SENSITIVE_DETECTORS: 'email, jwt',
+      CACHE_SENSITIVE_PATTERNS: '["ACME-[0-9]{6}"]',
+    });
+    assert.equal(config.CACHE_ENABLED, false);
+    assert.deepEqual(config.CACHE_WORKSPACE_POLICIES.get(ws), { enabled: true, ttlMs: { http_request: 0 } });
+    assert.deepEqual(config.CACHE_SENSITIVE_DETECTORS, ['email', 'jwt']);
+    assert.deepEqual(loadConfig({ CACHE_SENSITIVE_DETECTORS: 'none' }).CACHE_SENSITIVE_DETECTORS, []);
+    assert.deepEqual(config.CACHE_SENSITIVE_PATTERNS, ['ACME-[0-9]{6}']);
+
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+      return [];
+    };
+    assert.deepEqual(problems({ CACHE_WORKSPACE_POLICIES: '{' }).length, 1);
+    assert.deepEqual(
+      problems({
+        CACHE_WORKSPACE_POLICIES: JSON.stringify({
+          'not-a-uuid': {},
+          [ws]: { enabled: 'no', ttlMs: { hitl: 1, agent: -1 }, extra: 1 },
+        }),
+      }),
+      [
+        'CACHE_WORKSPACE_POLICIES: "not-a-uuid" is not a workspace id (a uuid); ' +
+          `${ws}: unknown setting "extra"; ${ws}.enabled: must be true or false; ` +
+          `${ws}.ttlMs: "hitl" is not one of function, http_request, agent; ` +
+          `${ws}.ttlMs.agent: must be an integer from 0 (off) to 2592000000`,
+      ],
+    );
+    assert.deepEqual(problems({ CACHE_SENSITIVE_DETECTORS: 'email,ssn' }), [
+      'CACHE_SENSITIVE_DETECTORS: unknown detector ssn (known: email, card_number, jwt, api_key, aws_access_key, private_key, bearer_token; or none)',
+    ]);
+    assert.match(
+      problems({ CACHE_SENSITIVE_PATTERNS: '["(a)\\\\1"]' }).join(),
+      /CACHE_SENSITIVE_PATTERNS: not valid RE2/,
+    );
+    assert.match(problems({ CACHE_SENSITIVE_PATTERNS: '"x"' }).join(), /must be a JSON array/);
+  });
 });

@@ -131,4 +131,38 @@ describe('events through Kafka and the Schema Registry', () => {
     assert.notEqual(compatible.id, latestBefore);
     assert.equal(await registry.getLatestSchemaId(subject), compatible.id);
   });
+
+  it('reads events written before the node result cache fields, which the registry takes as BACKWARD compatible', async () => {
+    // The schemas as they were before the fields of the node result cache (permission, cache, cached) were added.
+    const added = new Set(['permission', 'cache', 'cached']);
+    const before = schemaFiles.map((file) => {
+      const schema = file.schema as { fields: { name: string }[] };
+      return { ...file, schema: { ...schema, fields: schema.fields.filter((f) => !added.has(f.name)) } };
+    });
+    const names = new TopicNames(`${ctx.topicPrefix}evolve.`);
+    const old = new EventCodec(createSchemaRegistry(ctx.config.SCHEMA_REGISTRY_URL), names, before);
+    await old.registerAll();
+    const requested = await old.encode('run.requested', {
+      ...{ eventId: randomUUID(), seq: 1, occurredAt: Date.now(), workspaceId: 'ws-1' },
+      type: 'run.requested',
+      runId: 'run-1',
+      workflowId: 'wf-1',
+      workflowVersion: 1,
+      inputJson: '{}',
+      tag: null,
+      inputRef: null,
+    } as never);
+
+    const current = new EventCodec(createSchemaRegistry(ctx.config.SCHEMA_REGISTRY_URL), names, schemaFiles);
+    await current.registerAll();
+    const decoded = await current.decodeAs('run.requested', requested);
+    assert.equal(decoded.runId, 'run-1');
+    // Decoded with the schema it was written with: the new field is absent, which readers take as null.
+    assert.equal(decoded.permission ?? null, null);
+    const fresh = await current.decodeAs(
+      'run.requested',
+      await current.encode('run.requested', { ...decoded, permission: 'admin' }),
+    );
+    assert.equal(fresh.permission, 'admin');
+  });
 });

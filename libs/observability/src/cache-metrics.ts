@@ -10,7 +10,7 @@ export class CacheTracker {
   constructor(
     private readonly cache: string,
     private readonly requests: Counter<'cache' | 'result'>,
-    private readonly saved: Counter<'cache'>,
+    private readonly saved: Counter<'cache' | 'node_type'>,
   ) {
     requests.inc({ cache, result: 'hit' }, 0);
     requests.inc({ cache, result: 'miss' }, 0);
@@ -32,10 +32,16 @@ export class CacheTracker {
   }
 }
 
-const perRegistry = new WeakMap<Registry, { requests: Counter<'cache' | 'result'>; saved: Counter<'cache'> }>();
+export interface CacheCounters {
+  readonly requests: Counter<'cache' | 'result'>;
+  /** `node_type` only on the node result cache's series. */
+  readonly saved: Counter<'cache' | 'node_type'>;
+}
 
-/** The tracker of cache `cache` (a fixed name) on this registry; the counters are shared by every cache of the registry. */
-export function cacheTracker(registry: Registry, cache: string): CacheTracker {
+const perRegistry = new WeakMap<Registry, CacheCounters>();
+
+/** The counters every cache of the registry shares (made on first use). */
+export function cacheCounters(registry: Registry): CacheCounters {
   let counters = perRegistry.get(registry);
   if (!counters) {
     counters = {
@@ -47,12 +53,20 @@ export function cacheTracker(registry: Registry, cache: string): CacheTracker {
       }),
       saved: new Counter({
         name: 'cache_time_saved_seconds_total',
-        help: 'Estimated time cache hits saved: each hit counts the average time a miss took to load',
-        labelNames: ['cache'],
+        help:
+          'Time cache hits saved, by cache (and node type for node results): an in-process cache counts the average ' +
+          'time a miss took to load per hit, the node result cache the duration of the attempt that produced the result',
+        labelNames: ['cache', 'node_type'],
         registers: [registry],
       }),
     };
     perRegistry.set(registry, counters);
   }
+  return counters;
+}
+
+/** The tracker of cache `cache` (a fixed name) on this registry; the counters are shared by every cache of the registry. */
+export function cacheTracker(registry: Registry, cache: string): CacheTracker {
+  const counters = cacheCounters(registry);
   return new CacheTracker(cache, counters.requests, counters.saved);
 }

@@ -1,6 +1,6 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
-export { cacheTracker, CacheTracker } from './cache-metrics.js';
+export { cacheCounters, cacheTracker, CacheTracker, type CacheCounters } from './cache-metrics.js';
 export { instrumentHttp } from './http-metrics.js';
 export { registerPoolMetrics, type PoolStats } from './pool-metrics.js';
 export { registerRunAgeMetrics } from './run-age-metrics.js';

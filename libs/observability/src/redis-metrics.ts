@@ -6,26 +6,34 @@ interface SentCommand {
   readonly promise: Promise<unknown>;
 }
 
+const opsCounters = new WeakMap<Registry, Counter<'operation' | 'status'>>();
+
 /**
  * Counts every command the client sends, `redis_ops_total{operation,status}` (operation is the command name, a
- * bounded set; status ok or error), by wrapping `sendCommand`, which every ioredis call goes through.
+ * bounded set; status ok or error), by wrapping `sendCommand`, which every ioredis call goes through. Every client
+ * instrumented on one registry (the platform's, the node result cache's) adds to the same series.
  */
 export function instrumentRedis(client: Redis, registry: Registry): void {
-  const ops = new Counter({
-    name: 'redis_ops_total',
-    help: 'Redis commands sent by this process, by command and outcome',
-    labelNames: ['operation', 'status'],
-    registers: [registry],
-  });
-  // Zeroes for the health ping, so the series exist before the first failure.
-  for (const status of ['ok', 'error']) ops.inc({ operation: 'ping', status }, 0);
+  let ops = opsCounters.get(registry);
+  if (!ops) {
+    ops = new Counter({
+      name: 'redis_ops_total',
+      help: 'Redis commands sent by this process, by command and outcome',
+      labelNames: ['operation', 'status'],
+      registers: [registry],
+    });
+    opsCounters.set(registry, ops);
+    // Zeroes for the health ping, so the series exist before the first failure.
+    for (const status of ['ok', 'error']) ops.inc({ operation: 'ping', status }, 0);
+  }
+  const counter = ops;
   const send = client.sendCommand.bind(client) as (command: SentCommand, ...rest: unknown[]) => unknown;
   (client as unknown as { sendCommand: typeof send }).sendCommand = (command, ...rest) => {
     const result = send(command, ...rest);
     const operation = command.name.toLowerCase();
     command.promise.then(
-      () => ops.inc({ operation, status: 'ok' }),
-      () => ops.inc({ operation, status: 'error' }),
+      () => counter.inc({ operation, status: 'ok' }),
+      () => counter.inc({ operation, status: 'error' }),
     );
     return result;
   };

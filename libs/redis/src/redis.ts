@@ -1,14 +1,22 @@
 import { once } from 'node:events';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { trackResource } from '#libs/resources';
 
-/** An ioredis client that shows up in the open-resources ledger until `quit()`/`disconnect()` has closed it. */
-export function createRedis(url: string, name: string): Redis {
+/**
+ * An ioredis client that shows up in the open-resources ledger until `quit()`/`disconnect()` has closed it. Commands
+ * sent while it is not connected fail at once (no offline queue); `options` may add e.g. a `commandTimeout`.
+ */
+export function createRedis(
+  url: string,
+  name: string,
+  options: Pick<RedisOptions, 'commandTimeout' | 'connectTimeout'> = {},
+): Redis {
   const client = new Redis(url, {
     connectionName: name,
     lazyConnect: true,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: false,
+    ...options,
   });
   const release = trackResource('redis', name);
   client.once('end', release);

@@ -138,7 +138,26 @@ class Step {
     delete node.error;
     if (input.outputRef) node.outputRef = input.outputRef;
     else node.output = input.output ?? null;
-    this.event('node.completed', 'succeeded', input.nodeId, { attempt: input.attempt });
+    if (input.cached) {
+      const { fromRunId, fromNodeId, producedAt, durationMs } = input.cached;
+      node.cached = { fromRunId, fromNodeId, producedAt: new Date(producedAt).toISOString(), savedMs: durationMs };
+      this.event('node.completed', 'succeeded', input.nodeId, {
+        attempt: input.attempt,
+        cached: true,
+        fromRunId,
+        fromNodeId,
+        producedAt: node.cached.producedAt,
+      });
+      this.effects.push({
+        type: 'cache_hit',
+        nodeId: input.nodeId,
+        nodeType: def.type,
+        attempt: input.attempt,
+        ...node.cached,
+      });
+    } else {
+      this.event('node.completed', 'succeeded', input.nodeId, { attempt: input.attempt });
+    }
     await this.advance(def.type, input.at);
   }
 
@@ -312,6 +331,7 @@ class Step {
       fromType,
       triggeredAt,
       seq,
+      ...(def.cache ? { cache: def.cache } : {}),
     });
   }
 

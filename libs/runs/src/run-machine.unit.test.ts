@@ -55,6 +55,38 @@ async function feed(ctx: MachineContext, state: RunState, ...inputs: RunInput[])
 }
 
 describe('run machine', () => {
+  it('records a cached completion on the node, in its event and as a cache_hit effect', async () => {
+    const ctx = context({
+      nodes: { a: { ...fn(), cache: { ttlMs: 5_000 } }, b: fn() },
+      edges: [{ from: 'a', to: 'b' }],
+    });
+    const start = await startRun(initialState(ctx.definition), ctx, 900);
+    const task = start.effects.find((e) => e.type === 'dispatch');
+    assert.ok(task?.type === 'dispatch');
+    assert.deepEqual(task.cache, { ttlMs: 5_000 }, 'the node setting travels with its task');
+    const cached = { fromRunId: 'r0', fromNodeId: 'x', producedAt: Date.UTC(2026, 0, 2), durationMs: 1_234 };
+    const hit = await feed(ctx, start.state, { ...(ok('a', 7) as Extract<RunInput, { kind: 'completed' }>), cached });
+    const from = { fromRunId: 'r0', fromNodeId: 'x', producedAt: '2026-01-02T00:00:00.000Z', savedMs: 1_234 };
+    assert.deepEqual(hit.state.nodes.a, { status: 'succeeded', attempts: 1, output: 7, cached: from });
+    const event = hit.effects.find((e) => e.type === 'event' && e.kind === 'node.completed');
+    assert.deepEqual(event?.type === 'event' && event.detail, {
+      attempt: 1,
+      cached: true,
+      fromRunId: 'r0',
+      fromNodeId: 'x',
+      producedAt: '2026-01-02T00:00:00.000Z',
+    });
+    assert.deepEqual(
+      hit.effects.filter((e) => e.type === 'cache_hit'),
+      [{ type: 'cache_hit', nodeId: 'a', nodeType: 'function', attempt: 1, ...from }],
+    );
+    const plain = await feed(ctx, hit.state, ok('b', 8));
+    assert.equal(plain.state.nodes.b?.cached, undefined);
+    assert.equal(plain.effects.filter((e) => e.type === 'cache_hit').length, 0);
+    const second = plain.effects.find((e) => e.type === 'event' && e.kind === 'node.completed');
+    assert.deepEqual(second?.type === 'event' && second.detail, { attempt: 1 });
+  });
+
   it('runs a chain node by node and completes with the sink output', async () => {
     const ctx = context({
       nodes: { a: fn(), b: fn(), c: fn() },

@@ -1,4 +1,4 @@
-import type { NodeType } from '#libs/workflows';
+import type { NodeCacheOptions, NodeType } from '#libs/workflows';
 
 /** API.md run statuses; the last four are terminal. */
 export const RUN_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
@@ -22,6 +22,17 @@ export interface NodeState {
   outputRef?: string;
   error?: string;
   retryAt?: number;
+  /** Set when the output was served from the node result cache: whose attempt produced it, when, and what it saved. */
+  cached?: CachedFrom;
+}
+
+export interface CachedFrom {
+  fromRunId: string;
+  fromNodeId: string;
+  /** ISO 8601 */
+  producedAt: string;
+  /** How long the producing attempt took. */
+  savedMs: number;
 }
 
 /** A run as its coordinator sees it: what `runs` stores, minus identity. */
@@ -52,6 +63,8 @@ export type RunInput =
       error?: string;
       /** When the worker finished: the next hop's latency is measured from here. */
       at: number;
+      /** The output came from the node result cache, produced by this run's node at that time (epoch ms). */
+      cached?: { fromRunId: string; fromNodeId: string; producedAt: number; durationMs: number };
     }
   | { kind: 'timer'; timer: TimerKind; nodeId?: string; attempt?: number }
   | { kind: 'cancel'; reason?: string }
@@ -71,6 +84,8 @@ export type Effect =
       fromType: string;
       triggeredAt: number;
       seq: number;
+      /** The node definition's `cache` setting, for the worker. */
+      cache?: NodeCacheOptions;
     }
   | { type: 'event'; seq: number; kind: string; status: string; nodeId?: string; detail?: Record<string, unknown> }
   | { type: 'set_timer'; key: string; kind: TimerKind; fireAt: number; nodeId?: string; attempt?: number }
@@ -78,4 +93,6 @@ export type Effect =
   | { type: 'clear_all_timers' }
   | { type: 'open_approval'; nodeId: string; attempt: number; prompt: string }
   /** Without a node: every open approval of the run (it ended). */
-  | { type: 'expire_approvals'; nodeId?: string; attempt?: number };
+  | { type: 'expire_approvals'; nodeId?: string; attempt?: number }
+  /** A node attempt's output came from the node result cache: the audit trail of the run's workspace. */
+  | ({ type: 'cache_hit'; nodeId: string; nodeType: NodeType; attempt: number } & CachedFrom);

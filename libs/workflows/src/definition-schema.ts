@@ -54,6 +54,15 @@ export const nodeConfigSchemas: Record<NodeType, SchemaObject> = {
   delay: closedObject({ ms: int(0, 2_592_000_000) }, ['ms']),
 };
 
+/** The longest a node's result may stay in the node result cache (30 days). */
+export const MAX_CACHE_TTL_MS = 2_592_000_000;
+
+/** Node types whose results the node result cache may keep: a human decision or a timer is never replayed from it. */
+export const CACHEABLE_NODE_TYPES = ['function', 'http_request', 'agent'] as const satisfies readonly NodeType[];
+export type CacheableNodeType = (typeof CACHEABLE_NODE_TYPES)[number];
+export const isCacheableNodeType = (type: string): type is CacheableNodeType =>
+  (CACHEABLE_NODE_TYPES as readonly string[]).includes(type);
+
 const nodeSchema = (type: NodeType): SchemaObject =>
   closedObject(
     {
@@ -61,6 +70,9 @@ const nodeSchema = (type: NodeType): SchemaObject =>
       config: nodeConfigSchemas[type],
       timeoutMs: int(1, 86_400_000),
       retry: closedObject({ maxAttempts: int(1, 20), backoffMs: int(0, 3_600_000) }, ['maxAttempts', 'backoffMs']),
+      ...(isCacheableNodeType(type)
+        ? { cache: closedObject({ enabled: { type: 'boolean' }, ttlMs: int(1, MAX_CACHE_TTL_MS) }, []) }
+        : {}),
     },
     ['type', 'config'],
   );

@@ -1,4 +1,13 @@
-export { MAX_EDGES, MAX_NODES, nodeConfigSchemas, workflowDefinitionSchema } from './definition-schema.js';
+export {
+  CACHEABLE_NODE_TYPES,
+  isCacheableNodeType,
+  MAX_CACHE_TTL_MS,
+  MAX_EDGES,
+  MAX_NODES,
+  nodeConfigSchemas,
+  workflowDefinitionSchema,
+  type CacheableNodeType,
+} from './definition-schema.js';
 export { foldPatches, type FoldResult, type PatchDecision, type PendingPatch } from './fold-patches.js';
 export { MAX_PATCH_OPS, PATCH_OPS, patchOpsSchema, validatePatchOps, type PatchOperation } from './patch-ops.js';
 export { isForbiddenHost } from './ssrf-guard.js';
@@ -11,6 +20,7 @@ export {
   type DefinitionOptions,
   type EdgeDefinition,
   type HttpMethod,
+  type NodeCacheOptions,
   type NodeConfigs,
   type NodeDefinition,
   type NodeType,

@@ -1,4 +1,4 @@
-import { MAX_EDGES, MAX_NODES, workflowDefinitionSchema } from './definition-schema.js';
+import { isCacheableNodeType, MAX_EDGES, MAX_NODES, workflowDefinitionSchema } from './definition-schema.js';
 import { graphErrors } from './graph-checks.js';
 import { jsonataProblem, newRegexBudget, type RegexBudget } from './jsonata-check.js';
 import { promptTemplateProblem } from './prompt-template.js';
@@ -40,6 +40,13 @@ const checkShape = compileSchemaCheck(
       case '#/properties/edges/maxItems maxItems':
         return `${where}: must have at most ${MAX_EDGES} edges`;
       default:
+        // A `cache` setting on a node type that is never cached says more than "unknown property".
+        if (error.keyword === 'additionalProperties' && params.additionalProperty === 'cache' && isRecord(error.data)) {
+          const type = error.data.type as NodeType;
+          if (NODE_TYPES.includes(type) && !isCacheableNodeType(type)) {
+            return `${where}.cache: ${type} nodes are never cached`;
+          }
+        }
         return undefined;
     }
   },

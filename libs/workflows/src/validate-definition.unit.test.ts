@@ -43,6 +43,7 @@ describe('validateDefinition: shape', () => {
           },
           timeoutMs: 86_400_000,
           retry: { maxAttempts: 20, backoffMs: 0 },
+          cache: { enabled: true, ttlMs: 60_000 },
         },
         a: {
           type: 'agent',
@@ -127,6 +128,29 @@ describe('validateDefinition: shape', () => {
     ]);
     assert.deepEqual(errorsOf(withNode('n1', { ...delay, retry: { maxAttempts: 2 } })), [
       'nodes.n1.retry: "backoffMs" is required',
+    ]);
+  });
+
+  it('takes a cache setting on function, http_request and agent nodes, and refuses one on hitl and delay', () => {
+    const fn = { type: 'function', config: { expression: 'input' } };
+    for (const cache of [{}, { enabled: false }, { enabled: true, ttlMs: 1 }, { ttlMs: 2_592_000_000 }]) {
+      const result = validateDefinition(withNode('n1', { ...fn, cache }));
+      assert.equal(result.ok, true, `${JSON.stringify(cache)}: ${result.ok ? '' : result.errors.join('\n')}`);
+    }
+    assert.deepEqual(errorsOf(withNode('n1', { ...fn, cache: { enabled: 'yes', ttlMs: 0, size: 1 } })), [
+      'nodes.n1.cache: unknown property "size" (allowed: enabled, ttlMs)',
+      'nodes.n1.cache.enabled: must be a boolean',
+      'nodes.n1.cache.ttlMs: must be at least 1',
+    ]);
+    assert.deepEqual(errorsOf(withNode('n1', { ...fn, cache: { ttlMs: 2_592_000_001 } })), [
+      'nodes.n1.cache.ttlMs: must be at most 2592000000',
+    ]);
+    assert.deepEqual(errorsOf(withNode('n1', { ...fn, cache: true })), ['nodes.n1.cache: must be an object']);
+    assert.deepEqual(errorsOf(withNode('n1', { type: 'hitl', config: { prompt: 'ok?' }, cache: {} })), [
+      'nodes.n1.cache: hitl nodes are never cached',
+    ]);
+    assert.deepEqual(errorsOf(withNode('n1', { type: 'delay', config: { ms: 1 }, cache: { enabled: false } })), [
+      'nodes.n1.cache: delay nodes are never cached',
     ]);
   });
 

@@ -24,6 +24,17 @@ export interface NodeDefinition {
   config: Record<string, unknown>;
   timeoutMs?: number;
   retry?: { maxAttempts: number; backoffMs: number };
+  /** The node result cache for this node (function, http_request and agent nodes only); absent: the defaults. */
+  cache?: NodeCacheOptions;
+}
+
+/**
+ * `enabled: false` keeps the node's results out of the cache; `enabled: true` caches them where the default is off
+ * (http_request with POST, PUT, PATCH or DELETE). `ttlMs` replaces the node type's (and the workspace's) lifetime.
+ */
+export interface NodeCacheOptions {
+  enabled?: boolean;
+  ttlMs?: number;
 }
 
 export interface EdgeDefinition {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { ContentStore } from '#libs/cas';
+import type { Permission } from '#libs/auth';
 import type { GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
@@ -13,6 +14,8 @@ export interface StartRunRequest {
   readonly workflowId: string;
   readonly input: unknown;
   readonly tag: string | null;
+  /** The permission of the key that started the run: its nodes' results are cached and served per permission. */
+  readonly permission: Permission;
   readonly idempotencyKey: string | undefined;
   readonly requestHash: string;
   /** W3C trace context of the POST (traceparent/tracestate), carried by the run.requested event's headers. */
@@ -81,8 +84,8 @@ export async function writeRunStarts(
   if (!starts.length) return outcomes as GroupOutcome<RunAccepted>[];
 
   await client.query(
-    `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::jsonb[], $6::text[])`,
+    `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag, permission)
+     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::jsonb[], $6::text[], $7::text[])`,
     [
       starts.map((s) => s.accepted.runId),
       starts.map((s) => s.request.workspaceId),
@@ -90,6 +93,7 @@ export async function writeRunStarts(
       starts.map((s) => s.accepted.workflowVersion),
       starts.map((s) => JSON.stringify(s.request.input)),
       starts.map((s) => s.request.tag),
+      starts.map((s) => s.request.permission),
     ],
   );
   const content = new ContentStore(client);
@@ -111,6 +115,7 @@ export async function writeRunStarts(
             inputJson: input.json,
             inputRef: input.ref,
             tag: request.tag,
+            permission: request.permission,
           },
           request.traceHeaders,
         );

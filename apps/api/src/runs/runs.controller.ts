@@ -45,6 +45,7 @@ export class RunsController {
       workflowId,
       input,
       tag: tag ?? null,
+      permission: request.principal.permission,
       idempotencyKey: key,
       requestHash: hashBody({ input, tag }),
     });

@@ -117,6 +117,7 @@ export class RunsRepository {
           error: decision.approved ? null : `rejected${decision.comment ? `: ${decision.comment}` : ''}`,
           nodeType: 'hitl',
           startedAt: null,
+          cached: null,
         }),
       ]);
     });

@@ -4,6 +4,18 @@
 export const NodeOutcomeValues = ["succeeded", "failed", "timed_out"] as const;
 export type NodeOutcome = (typeof NodeOutcomeValues)[number];
 
+/** Where a result served from the node result cache came from. */
+export interface CachedResult {
+  /** The run whose attempt produced the result. */
+  readonly fromRunId: string;
+  /** Its node. */
+  readonly fromNodeId: string;
+  /** When that attempt finished. */
+  readonly producedAt: number;
+  /** How long that attempt took: the time this hit saved. */
+  readonly durationMs: number;
+}
+
 /** A worker finished a node attempt, successfully or not; key = run id. */
 export interface NodeCompleted {
   /** Unique per event; consumers dedupe on it. */
@@ -28,10 +40,20 @@ export interface NodeCompleted {
   readonly nodeType: null | string;
   /** When the worker started the attempt. */
   readonly startedAt: null | number;
+  /** Set when the output came from the node result cache instead of an execution. */
+  readonly cached: null | CachedResult;
 }
 
 export const NodeTypeValues = ["function", "http_request", "agent", "hitl", "delay"] as const;
 export type NodeType = (typeof NodeTypeValues)[number];
+
+/** The node's own `cache` setting from the definition. */
+export interface NodeCacheSetting {
+  /** false: never cached; true: cached even where the default is off (POST, PUT, PATCH, DELETE requests). */
+  readonly enabled: null | boolean;
+  /** How long the node's result stays cached, instead of its type's default. */
+  readonly ttlMs: null | number;
+}
 
 /** A node attempt is ready for a worker of its type; key = run id. */
 export interface NodeDispatch {
@@ -60,6 +82,10 @@ export interface NodeDispatch {
   readonly inputRef: null | string;
   /** As inputRef, for configJson. */
   readonly configRef: null | string;
+  /** The permission (read, write or admin) the run was started with: part of the node result cache key, so a result is never served to a run of another permission. Null: the task bypasses the cache. */
+  readonly permission: null | string;
+  /** The node definition's `cache` setting; null when it has none. */
+  readonly cache: null | NodeCacheSetting;
 }
 
 /** A patch was accepted (202) for a workflow; key = workflow id. */
@@ -140,6 +166,8 @@ export interface RunRequested {
   readonly tag: null | string;
   /** Set when the input is too large to travel inline (EVENT_INLINE_MAX_BYTES): its JSON is in content-addressed storage under this sha256 reference and inputJson is empty. */
   readonly inputRef: null | string;
+  /** The permission (read, write or admin) of the API key that started the run; node results are cached and served per permission. Null for runs started before it was recorded: their nodes bypass the cache. */
+  readonly permission: null | string;
 }
 
 /** The coordinator's changelog: a run's whole state after one transition, with what that transition did (its run events, timer and approval changes) for the run projector; key = run id, compacted, tombstoned a while after the run ended. */
@@ -170,6 +198,8 @@ export interface RunStateRecord {
   readonly stateRef: null | string;
   /** As inputRef, for effectsJson. */
   readonly effectsRef: null | string;
+  /** The permission (read, write or admin) of the API key that started the run; node results are cached and served per permission. Null for runs started before it was recorded: their nodes bypass the cache. */
+  readonly permission: null | string;
 }
 
 export interface RejectedPatch {

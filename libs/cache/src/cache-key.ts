@@ -1,0 +1,58 @@
+import { createHash } from 'node:crypto';
+import canonicalize from 'canonicalize';
+
+/** What identifies a node result: identical parts (as JSON values, whatever their key order) give the same key. */
+export interface NodeCacheKeyParts {
+  readonly workspaceId: string;
+  /** The permission the run was started with: results are kept and served per permission. */
+  readonly permission: string;
+  readonly nodeType: string;
+  /** The node's config, as the definition holds it. */
+  readonly config: unknown;
+  /** What the node's executor reads besides its config (its resolved inputs). */
+  readonly inputs: unknown;
+}
+
+/** The Redis keys of one node result: the entry, and the single-flight lease of those computing it. */
+export interface NodeCacheKey {
+  /** sha256 hex of the parts. */
+  readonly digest: string;
+  readonly entry: string;
+  readonly lease: string;
+}
+
+/** Bumped when what goes into the key or the entry changes, so old entries are never read as new ones. */
+const KEY_VERSION = 1;
+
+/**
+ * sha256 of a JSON value's canonical form (RFC 8785, JSON Canonicalization Scheme: keys sorted by UTF-16 code units,
+ * numbers and strings in one spelling), so `{"a":1,"b":2}` and `{"b":2,"a":1}` hash alike. `undefined` counts as null.
+ */
+export function canonicalDigest(value: unknown): string {
+  return createHash('sha256')
+    .update(canonicalize(value) ?? 'null')
+    .digest('hex');
+}
+
+/**
+ * The key of a node result. The config and the inputs enter by their canonical digests; workspace, permission and node
+ * type in clear, so two workspaces or permissions never share a key. Every key of a workspace carries the hash tag
+ * `{ws:<id>}`: on Redis Cluster an entry and its lease are in one slot (one script may touch both), and a workspace's
+ * entries can be found together.
+ */
+export function nodeCacheKey(prefix: string, parts: NodeCacheKeyParts): NodeCacheKey {
+  const digest = createHash('sha256')
+    .update(
+      canonicalize({
+        v: KEY_VERSION,
+        workspaceId: parts.workspaceId,
+        permission: parts.permission,
+        nodeType: parts.nodeType,
+        config: canonicalDigest(parts.config),
+        inputs: canonicalDigest(parts.inputs),
+      }) as string,
+    )
+    .digest('hex');
+  const slot = `${prefix}cache:{ws:${parts.workspaceId}}`;
+  return { digest, entry: `${slot}:node:${digest}`, lease: `${slot}:lease:${digest}` };
+}

@@ -1,0 +1,130 @@
+import { RE2JS } from 're2js';
+import { z } from 'zod';
+// The module itself, not the library's index: it declares without compiling anything, which config must stay.
+import {
+  CACHEABLE_NODE_TYPES,
+  MAX_CACHE_TTL_MS,
+  type CacheableNodeType,
+} from '../../workflows/src/definition-schema.js';
+
+/**
+ * The node result cache's settings that are more than a number: the per-workspace policies and the detectors of
+ * sensitive results. Each is validated here, at start-up, with a message that says where in the value it is wrong.
+ */
+
+/** The built-in detectors of results that must never be cached (libs/cache implements each). */
+export const SENSITIVE_DETECTORS = [
+  'email',
+  'card_number',
+  'jwt',
+  'api_key',
+  'aws_access_key',
+  'private_key',
+  'bearer_token',
+] as const;
+export type SensitiveDetectorName = (typeof SENSITIVE_DETECTORS)[number];
+
+/** One workspace's cache policy: `enabled: false` turns the cache off for it; `ttlMs` replaces the type defaults. */
+export interface WorkspaceCachePolicy {
+  readonly enabled?: boolean;
+  /** Per node type; 0 turns caching off for that type in the workspace. */
+  readonly ttlMs?: Readonly<Partial<Record<CacheableNodeType, number>>>;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The parsed value, or undefined (with the issue added) when the text is not JSON. */
+function parseJson(text: string, ctx: z.RefinementCtx): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: `must be JSON: ${(error as Error).message}` });
+    return undefined;
+  }
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** `{"<workspace id>": {"enabled": false}, "<other id>": {"ttlMs": {"http_request": 600000}}}` */
+export const workspaceCachePolicies = z.string().transform((text, ctx) => {
+  const parsed = parseJson(text, ctx);
+  if (!parsed) return z.NEVER;
+  const { value } = parsed;
+  if (!isRecord(value)) {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of workspace id → {enabled?, ttlMs?}' });
+    return z.NEVER;
+  }
+  const problems: string[] = [];
+  const policies = new Map<string, WorkspaceCachePolicy>();
+  for (const [workspaceId, policy] of Object.entries(value)) {
+    if (!UUID.test(workspaceId)) problems.push(`${JSON.stringify(workspaceId)} is not a workspace id (a uuid)`);
+    if (!isRecord(policy)) {
+      problems.push(`${workspaceId}: must be an object {enabled?, ttlMs?}`);
+      continue;
+    }
+    for (const key of Object.keys(policy)) {
+      if (key !== 'enabled' && key !== 'ttlMs') problems.push(`${workspaceId}: unknown setting ${JSON.stringify(key)}`);
+    }
+    if (policy.enabled !== undefined && typeof policy.enabled !== 'boolean') {
+      problems.push(`${workspaceId}.enabled: must be true or false`);
+    }
+    if (policy.ttlMs !== undefined && !isRecord(policy.ttlMs)) problems.push(`${workspaceId}.ttlMs: must be an object`);
+    for (const [type, ttl] of Object.entries(isRecord(policy.ttlMs) ? policy.ttlMs : {})) {
+      if (!(CACHEABLE_NODE_TYPES as readonly string[]).includes(type)) {
+        problems.push(`${workspaceId}.ttlMs: ${JSON.stringify(type)} is not one of ${CACHEABLE_NODE_TYPES.join(', ')}`);
+      } else if (!Number.isInteger(ttl) || (ttl as number) < 0 || (ttl as number) > MAX_CACHE_TTL_MS) {
+        problems.push(`${workspaceId}.ttlMs.${type}: must be an integer from 0 (off) to ${MAX_CACHE_TTL_MS}`);
+      }
+    }
+    policies.set(workspaceId.toLowerCase(), policy);
+  }
+  if (problems.length) {
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return z.NEVER;
+  }
+  return policies;
+});
+
+/** Comma-separated names of built-in detectors, or `none`. */
+export const sensitiveDetectorList = z.string().transform((text, ctx) => {
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
+  if (names.length === 1 && names[0] === 'none') return [] as SensitiveDetectorName[];
+  const unknown = names.filter((name) => !(SENSITIVE_DETECTORS as readonly string[]).includes(name));
+  if (unknown.length) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `unknown detector ${unknown.join(', ')} (known: ${SENSITIVE_DETECTORS.join(', ')}; or none)`,
+    });
+    return z.NEVER;
+  }
+  return [...new Set(names)] as SensitiveDetectorName[];
+});
+
+/** A JSON array of regular expressions (RE2 syntax: linear time, no backreferences or lookaround). */
+export const sensitivePatternList = z.string().transform((text, ctx) => {
+  const parsed = parseJson(text, ctx);
+  if (!parsed) return z.NEVER;
+  const { value } = parsed;
+  if (!Array.isArray(value) || !value.every((p) => typeof p === 'string' && p !== '')) {
+    ctx.addIssue({ code: 'custom', message: 'must be a JSON array of non-empty regular expression strings' });
+    return z.NEVER;
+  }
+  const patterns = value as string[];
+  const problems: string[] = [];
+  for (const pattern of patterns) {
+    try {
+      RE2JS.compile(pattern);
+    } catch (error) {
+      problems.push(`${JSON.stringify(pattern)}: ${(error as Error).message}`);
+    }
+  }
+  if (problems.length) {
+    ctx.addIssue({ code: 'custom', message: `not valid RE2 patterns: ${problems.join('; ')}` });
+    return z.NEVER;
+  }
+  return patterns;
+});
