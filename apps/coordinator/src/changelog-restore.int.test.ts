@@ -43,6 +43,7 @@ const record = (runId: string, seq: number): RunStateRecord => ({
   tag: null,
   inputJson: '{}',
   inputRef: null,
+  permission: null,
   requestedAt: Date.now(),
   stateJson: JSON.stringify({ seq }),
   stateRef: null,
