@@ -90,22 +90,20 @@ export class NodeResultCache {
   }
 
   async through(request: CacheRequest, execute: () => Promise<NodeResult>): Promise<Served> {
-    const { key } = request;
-    let found: string | null;
-    try {
-      found = await this.store.get(key);
-    } catch {
-      return this.executeUncached(execute, 'error');
-    }
-    const entry = parseEntry(found);
-    if (entry) return { outcome: 'hit', entry };
     const token = randomUUID();
-    let holder: boolean;
+    let found: { entry: string } | { leased: boolean };
     try {
-      holder = await this.store.takeLease(key, token, this.options.leaseMs);
+      found = await this.store.lookup(request.key, token, this.options.leaseMs);
     } catch {
       return this.executeUncached(execute, 'error');
     }
+    if ('entry' in found) {
+      const entry = parseEntry(found.entry);
+      if (entry) return { outcome: 'hit', entry };
+      // An entry this version cannot read: run, and write over it.
+      return this.executeAndStore(request, '', execute);
+    }
+    const holder = found.leased;
     if (holder) return this.executeAsHolder(request, token, execute);
     const waited = await this.waitForHolder(request, token);
     if (waited.kind === 'entry') return { outcome: 'hit', entry: waited.entry, waited: 'joined' };

@@ -12,10 +12,20 @@ type Script = (...args: (string | number)[]) => Promise<unknown>;
  * client's commandTimeout) are the caller's to treat as "no cache".
  */
 export class RedisCacheStore {
+  private readonly lookupScript: Script;
   private readonly renewScript: Script;
   private readonly finishScript: Script;
 
   constructor(private readonly redis: Redis) {
+    redis.defineCommand('nodeCacheLookup', {
+      numberOfKeys: 2,
+      // A miss takes the lease in the same round trip (most lookups of a fresh input are misses): the entry, or
+      // {false, 1} when the lease is now the caller's, or {false, 0} when another task holds it.
+      lua: `local entry = redis.call('GET', KEYS[1])
+            if entry then return {entry, 0} end
+            if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {false, 1} end
+            return {false, 0}`,
+    });
     redis.defineCommand('nodeCacheRenewLease', {
       numberOfKeys: 1,
       // Only its holder extends a lease (a lapsed one may belong to another task by now).
@@ -33,14 +43,16 @@ export class RedisCacheStore {
             end
             return 1`,
     });
-    const scripts = redis as unknown as Record<'nodeCacheRenewLease' | 'nodeCacheFinish', Script>;
+    const scripts = redis as unknown as Record<'nodeCacheLookup' | 'nodeCacheRenewLease' | 'nodeCacheFinish', Script>;
+    this.lookupScript = scripts.nodeCacheLookup.bind(redis);
     this.renewScript = scripts.nodeCacheRenewLease.bind(redis);
     this.finishScript = scripts.nodeCacheFinish.bind(redis);
   }
 
-  /** The entry's text, if there is one. */
-  get(key: NodeCacheKey): Promise<string | null> {
-    return this.redis.get(key.entry);
+  /** The entry's text, if there is one; else whether the lease (for `ms`) is now `token`'s. One round trip. */
+  async lookup(key: NodeCacheKey, token: string, ms: number): Promise<{ entry: string } | { leased: boolean }> {
+    const [entry, leased] = (await this.lookupScript(key.entry, key.lease, token, ms)) as [string | null, number];
+    return typeof entry === 'string' ? { entry } : { leased: leased === 1 };
   }
 
   /** The entry's text and the lease's holder token (or SETTLED), in one round trip. */
