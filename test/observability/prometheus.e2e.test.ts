@@ -263,6 +263,7 @@ describe('Prometheus (Debian package) against every role', () => {
   it('every alert rule expression parses, and Prometheus evaluates every rule without error', async () => {
     const queries = await ruleQueries();
     assert.deepEqual(queries.map((q) => q.where.split(': ')[1]).sort(), [
+      'CacheHitRateCollapsing',
       'ConsumerLagGrowing',
       'HighLatency',
       'OutboxBacklogOld',

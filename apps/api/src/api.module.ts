@@ -6,6 +6,8 @@ import { lagExporterProvider } from '#libs/kafka';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
 import { CacheHitsController } from './cache/cache-hits.controller.js';
+import { CacheRedis } from './cache/cache-redis.js';
+import { CacheStatsController } from './cache/cache-stats.controller.js';
 import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { RunsController } from './runs/runs.controller.js';
@@ -34,12 +36,13 @@ class Bootstrap implements OnApplicationBootstrap {
 /** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
   imports: [AuthModule, FanoutProxyModule],
-  controllers: [ApiKeysController, WorkflowsController, RunsController, CacheHitsController],
+  controllers: [ApiKeysController, WorkflowsController, RunsController, CacheHitsController, CacheStatsController],
   providers: [
     EagerOutbox,
     WorkflowsRepository,
     PatchWriter,
     RunsRepository,
+    CacheRedis,
     Bootstrap,
     lagExporterProvider({ config: CONFIG, kafka: KAFKA, registry: METRICS_REGISTRY }),
   ],

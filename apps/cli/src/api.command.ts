@@ -6,7 +6,7 @@ import { CliError, EXIT, json, out, progress } from './cli-support.js';
 const TERMINAL = ['completed', 'failed', 'cancelled', 'timed_out'];
 
 /** The options every API command takes; read from the command's own options. */
-function withApiOptions(command: Command): Command {
+export function withApiOptions(command: Command): Command {
   return command
     .addOption(
       new Option('--api-url <url>', 'the orchestrator API')
@@ -16,7 +16,7 @@ function withApiOptions(command: Command): Command {
     .addOption(new Option('--api-key <key>', 'API key (Bearer)').env('ORCHESTRATOR_API_KEY'));
 }
 
-const api = (options: { apiUrl: string; apiKey?: string }): ApiOptions => ({
+export const api = (options: { apiUrl: string; apiKey?: string }): ApiOptions => ({
   apiUrl: options.apiUrl,
   ...(options.apiKey ? { apiKey: options.apiKey } : {}),
 });

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '#libs/config';
 import { registerApiCommands } from './api.command.js';
+import { registerCache } from './cache.command.js';
 import { CliError, EXIT } from './cli-support.js';
 import { registerDlq } from './dlq.command.js';
 import { registerHost } from './host.command.js';
@@ -13,7 +14,7 @@ import { registerTopics } from './topics.command.js';
 /** `orchestrator`: the operators' command line. Exit codes: 0 ok, 1 failed, 2 usage, 3 not found, 4 unauthorized. */
 const program = new Command('orchestrator')
   .description(
-    'Operate the orchestrator: Kafka topics, tails, consumer lag, dead letters, the outbox, workflows and runs.\n' +
+    'Operate the orchestrator: Kafka topics, tails, consumer lag, dead letters, the outbox, workflows, runs and the cache.\n' +
       'Kafka, registry and database come from KAFKA_BROKERS, SCHEMA_REGISTRY_URL, DATABASE_URL, KAFKA_TOPIC_PREFIX.\n' +
       'Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 not found, 4 unauthorized.',
   )
@@ -25,6 +26,7 @@ registerLag(program);
 registerDlq(program);
 registerOutbox(program);
 registerApiCommands(program);
+registerCache(program);
 registerHost(program);
 
 /** Every subcommand reports usage errors through the same path, so they all exit with 2. */

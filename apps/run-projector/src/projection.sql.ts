@@ -190,10 +190,11 @@ async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWri
   if (!hits.length) return;
   await client.query(
     `INSERT INTO cache_hits (run_id, node_id, attempt, workspace_id, node_type, from_run_id, from_node_id, produced_at,
-                             saved_ms, hit_at)
-     SELECT r, n, a, w, t, fr, fn, p, s, to_timestamp(h / 1000.0)
+                             saved_ms, hit_at, model, prompt_tokens, completion_tokens)
+     SELECT r, n, a, w, t, fr, fn, p, s, to_timestamp(h / 1000.0), m, pt, ct
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
-                   $8::timestamptz[], $9::bigint[], $10::float8[]) AS c(r, n, a, w, t, fr, fn, p, s, h)
+                   $8::timestamptz[], $9::bigint[], $10::float8[], $11::text[], $12::bigint[], $13::bigint[])
+            AS c(r, n, a, w, t, fr, fn, p, s, h, m, pt, ct)
      ON CONFLICT (run_id, node_id, attempt) DO NOTHING`,
     [
       hits.map((h) => h.run.id),
@@ -206,6 +207,9 @@ async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWri
       hits.map((h) => h.hit.producedAt),
       hits.map((h) => h.hit.savedMs),
       hits.map((h) => h.at),
+      hits.map((h) => h.hit.tokens?.model ?? null),
+      hits.map((h) => h.hit.tokens?.promptTokens ?? null),
+      hits.map((h) => h.hit.tokens?.completionTokens ?? null),
     ],
   );
 }

@@ -19,6 +19,9 @@ export interface NodeCacheKey {
   readonly digest: string;
   readonly entry: string;
   readonly lease: string;
+  /** The workspace's part of every key: `<prefix>cache:{ws:<id>}` (its Redis Cluster hash tag). */
+  readonly slot: string;
+  readonly nodeType: string;
 }
 
 /** Bumped when what goes into the key or the entry changes, so old entries are never read as new ones. */
@@ -38,7 +41,8 @@ export function canonicalDigest(value: unknown): string {
  * The key of a node result. The config and the inputs enter by their canonical digests; workspace, permission and node
  * type in clear, so two workspaces or permissions never share a key. Every key of a workspace carries the hash tag
  * `{ws:<id>}`: on Redis Cluster an entry and its lease are in one slot (one script may touch both), and a workspace's
- * entries can be found together.
+ * entries can be found together. The entry key names the node type in clear (`…:node:<type>:<digest>`), so one type's
+ * entries of a workspace can be found by pattern (purged) without reading them.
  */
 export function nodeCacheKey(prefix: string, parts: NodeCacheKeyParts): NodeCacheKey {
   const digest = createHash('sha256')
@@ -53,6 +57,30 @@ export function nodeCacheKey(prefix: string, parts: NodeCacheKeyParts): NodeCach
       }) as string,
     )
     .digest('hex');
-  const slot = `${prefix}cache:{ws:${parts.workspaceId}}`;
-  return { digest, entry: `${slot}:node:${digest}`, lease: `${slot}:lease:${digest}` };
+  const slot = workspaceSlot(prefix, parts.workspaceId);
+  return {
+    digest,
+    entry: `${slot}:node:${parts.nodeType}:${digest}`,
+    lease: `${slot}:lease:${digest}`,
+    slot,
+    nodeType: parts.nodeType,
+  };
+}
+
+/** The prefix of every cache key of a workspace, hash tag included. */
+export function workspaceSlot(prefix: string, workspaceId: string): string {
+  return `${prefix}cache:{ws:${workspaceId}}`;
+}
+
+/**
+ * The key of a workspace's lookup counters for the hour that `at` (epoch ms) falls in: a hash of node type → lookups.
+ * Counted by the lookup itself (same hash tag, same script), read by the cache's stats.
+ */
+export function lookupCounterKey(slot: string, at: number): string {
+  return `${slot}:lookups:${hourBucket(at)}`;
+}
+
+/** `2026-12-02T01` (UTC): the hour that `at` (epoch ms) falls in. */
+export function hourBucket(at: number): string {
+  return new Date(at).toISOString().slice(0, 13);
 }

@@ -48,7 +48,7 @@ describe('node cache keys', () => {
   it('keep a workspace’s entry and lease under one Redis Cluster hash tag, behind the deployment prefix', () => {
     const key = nodeCacheKey('orchestrator:', parts);
     assert.match(key.digest, /^[0-9a-f]{64}$/);
-    assert.equal(key.entry, `orchestrator:cache:{ws:${WS}}:node:${key.digest}`);
+    assert.equal(key.entry, `orchestrator:cache:{ws:${WS}}:node:${parts.nodeType}:${key.digest}`);
     assert.equal(key.lease, `orchestrator:cache:{ws:${WS}}:lease:${key.digest}`);
     // The same digest and workspace under another prefix are another deployment's keys.
     assert.notEqual(nodeCacheKey('other:', parts).entry, key.entry);

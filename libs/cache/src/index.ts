@@ -1,4 +1,13 @@
-export { canonicalDigest, nodeCacheKey, type NodeCacheKey, type NodeCacheKeyParts } from './cache-key.js';
+export {
+  canonicalDigest,
+  hourBucket,
+  lookupCounterKey,
+  nodeCacheKey,
+  workspaceSlot,
+  type NodeCacheKey,
+  type NodeCacheKeyParts,
+} from './cache-key.js';
+export { countLookups, entryPattern, escapeGlob, purgeEntries } from './cache-maintenance.js';
 export {
   cacheDecision,
   DEFAULT_TTL_MS,
@@ -19,5 +28,5 @@ export {
   type WaitOutcome,
   type WriteOutcome,
 } from './node-result-cache.js';
-export { RedisCacheStore, SETTLED } from './redis-cache-store.js';
+export { LOOKUP_COUNTER_TTL_MS, RedisCacheStore, SETTLED } from './redis-cache-store.js';
 export { containsCardNumber, luhnValid, sensitiveDataCheck, type SensitiveDataCheck } from './sensitive-data.js';

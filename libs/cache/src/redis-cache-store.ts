@@ -1,5 +1,8 @@
 import type { Redis } from 'ioredis';
-import type { NodeCacheKey } from './cache-key.js';
+import { lookupCounterKey, type NodeCacheKey } from './cache-key.js';
+
+/** How long a workspace's hourly lookup counters are kept: the longest window the cache's stats look back over. */
+export const LOOKUP_COUNTER_TTL_MS = 31 * 24 * 3_600_000;
 
 /** What a lease holds once its holder finished without a result to share (a failure, a result not to be cached). */
 export const SETTLED = 'settled';
@@ -18,10 +21,12 @@ export class RedisCacheStore {
 
   constructor(private readonly redis: Redis) {
     redis.defineCommand('nodeCacheLookup', {
-      numberOfKeys: 2,
+      numberOfKeys: 3,
       // A miss takes the lease in the same round trip (most lookups of a fresh input are misses): the entry, or
-      // {false, 1} when the lease is now the caller's, or {false, 0} when another task holds it.
-      lua: `local entry = redis.call('GET', KEYS[1])
+      // {false, 1} when the lease is now the caller's, or {false, 0} when another task holds it. Every lookup counts
+      // itself in the workspace's counter of the hour (per node type), in the same round trip.
+      lua: `if redis.call('HINCRBY', KEYS[3], ARGV[3], 1) == 1 then redis.call('PEXPIRE', KEYS[3], ARGV[4]) end
+            local entry = redis.call('GET', KEYS[1])
             if entry then return {entry, 0} end
             if redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2], 'NX') then return {false, 1} end
             return {false, 0}`,
@@ -49,9 +54,26 @@ export class RedisCacheStore {
     this.finishScript = scripts.nodeCacheFinish.bind(redis);
   }
 
-  /** The entry's text, if there is one; else whether the lease (for `ms`) is now `token`'s. One round trip. */
-  async lookup(key: NodeCacheKey, token: string, ms: number): Promise<{ entry: string } | { leased: boolean }> {
-    const [entry, leased] = (await this.lookupScript(key.entry, key.lease, token, ms)) as [string | null, number];
+  /**
+   * The entry's text, if there is one; else whether the lease (for `ms`) is now `token`'s. Counts the lookup for the
+   * hour of `at` (epoch ms). One round trip.
+   */
+  async lookup(
+    key: NodeCacheKey,
+    token: string,
+    ms: number,
+    at: number = Date.now(),
+  ): Promise<{ entry: string } | { leased: boolean }> {
+    const counter = lookupCounterKey(key.slot, at);
+    const [entry, leased] = (await this.lookupScript(
+      key.entry,
+      key.lease,
+      counter,
+      token,
+      ms,
+      key.nodeType,
+      LOOKUP_COUNTER_TTL_MS,
+    )) as [string | null, number];
     return typeof entry === 'string' ? { entry } : { leased: leased === 1 };
   }
 

@@ -128,3 +128,51 @@ export const sensitivePatternList = z.string().transform((text, ctx) => {
   }
   return patterns;
 });
+
+/** What a model's tokens cost, per million: what a cached agent result saved is priced with it. */
+export interface TokenPrice {
+  readonly promptPerMillion: number;
+  readonly completionPerMillion: number;
+}
+
+/** `{"<model>": {"promptPerMillion": 0.15, "completionPerMillion": 0.6}}`, in one currency of the operator's choice. */
+export const tokenPrices = z.string().transform((text, ctx) => {
+  const parsed = parseJson(text, ctx);
+  if (!parsed) return z.NEVER;
+  const { value } = parsed;
+  if (!isRecord(value)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a JSON object of model → {promptPerMillion, completionPerMillion}',
+    });
+    return z.NEVER;
+  }
+  const problems: string[] = [];
+  const prices = new Map<string, TokenPrice>();
+  for (const [model, price] of Object.entries(value)) {
+    if (!isRecord(price)) {
+      problems.push(`${JSON.stringify(model)}: must be an object {promptPerMillion, completionPerMillion}`);
+      continue;
+    }
+    for (const key of Object.keys(price)) {
+      if (key !== 'promptPerMillion' && key !== 'completionPerMillion') {
+        problems.push(`${JSON.stringify(model)}: unknown setting ${JSON.stringify(key)}`);
+      }
+    }
+    const { promptPerMillion, completionPerMillion } = price;
+    for (const [name, amount] of [
+      ['promptPerMillion', promptPerMillion],
+      ['completionPerMillion', completionPerMillion],
+    ] as const) {
+      if (typeof amount !== 'number' || !Number.isFinite(amount) || amount < 0) {
+        problems.push(`${JSON.stringify(model)}.${name}: must be a number ≥ 0`);
+      }
+    }
+    prices.set(model, { promptPerMillion, completionPerMillion } as TokenPrice);
+  }
+  if (problems.length) {
+    ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+    return z.NEVER;
+  }
+  return prices;
+});

@@ -3,6 +3,7 @@ import {
   SENSITIVE_DETECTORS,
   sensitiveDetectorList,
   sensitivePatternList,
+  tokenPrices,
   workspaceCachePolicies,
 } from './cache-settings.js';
 
@@ -266,6 +267,11 @@ export const configSchema = z.object({
   CACHE_SENSITIVE_DETECTORS: sensitiveDetectorList.default([...SENSITIVE_DETECTORS]),
   /** More patterns whose match keeps a result out of the cache: a JSON array of RE2 regular expressions. */
   CACHE_SENSITIVE_PATTERNS: sensitivePatternList.default([]),
+  /**
+   * Token prices per model, per million tokens, for the cache's estimated cost saved (GET /v1/cache/stats):
+   * `{"gpt-4o-mini": {"promptPerMillion": 0.15, "completionPerMillion": 0.6}}`. Hits of unpriced models save nothing.
+   */
+  CACHE_TOKEN_PRICES: tokenPrices.default(new Map()),
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
   OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
   /**

@@ -141,6 +141,30 @@ describe('loadConfig', () => {
     assert.throws(() => loadConfig({ LLM_BASE_URL: 'ftp://x' }), /LLM_BASE_URL/);
   });
 
+  it("reads token prices per model for the cache's cost saved, naming every bad price", () => {
+    assert.equal(loadConfig({}).CACHE_TOKEN_PRICES.size, 0);
+    const prices = loadConfig({
+      CACHE_TOKEN_PRICES: '{"gpt-4o-mini": {"promptPerMillion": 0.15, "completionPerMillion": 0.6}}',
+    }).CACHE_TOKEN_PRICES;
+    assert.deepEqual(prices.get('gpt-4o-mini'), { promptPerMillion: 0.15, completionPerMillion: 0.6 });
+    const problems = (text: string) => {
+      try {
+        loadConfig({ CACHE_TOKEN_PRICES: text });
+      } catch (error) {
+        return (error as ConfigError).problems.map((p) => `${p.variable}: ${p.message}`);
+      }
+      return [];
+    };
+    assert.equal(problems('[').length, 1);
+    assert.deepEqual(problems('[]'), [
+      'CACHE_TOKEN_PRICES: must be a JSON object of model → {promptPerMillion, completionPerMillion}',
+    ]);
+    assert.deepEqual(problems('{"a": {"promptPerMillion": -1, "completionPerMillion": "2", "per": 1}, "b": 3}'), [
+      'CACHE_TOKEN_PRICES: "a": unknown setting "per"; "a".promptPerMillion: must be a number ≥ 0; ' +
+        '"a".completionPerMillion: must be a number ≥ 0; "b": must be an object {promptPerMillion, completionPerMillion}',
+    ]);
+  });
+
   it('turns the node result cache on with every detector, and validates its policies and patterns', () => {
     const defaults = loadConfig({});
     assert.equal(defaults.CACHE_ENABLED, true);

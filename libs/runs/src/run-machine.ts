@@ -3,6 +3,7 @@ import type { NodeDefinition, WorkflowDefinition } from '#libs/workflows';
 import { retryDelayMs } from './retry-backoff.js';
 import {
   isTerminal,
+  tokensSpent,
   type Effect,
   type NodeState,
   type RunInput,
@@ -141,6 +142,9 @@ class Step {
     if (input.cached) {
       const { fromRunId, fromNodeId, producedAt, durationMs } = input.cached;
       node.cached = { fromRunId, fromNodeId, producedAt: new Date(producedAt).toISOString(), savedMs: durationMs };
+      // The output is the producing attempt's: the tokens it records are the ones this hit did not spend. (An output
+      // stored by reference is not read here; its hit saves time but no counted tokens.)
+      const tokens = def.type === 'agent' && !input.outputRef ? tokensSpent(input.output) : undefined;
       this.event('node.completed', 'succeeded', input.nodeId, {
         attempt: input.attempt,
         cached: true,
@@ -154,6 +158,7 @@ class Step {
         nodeType: def.type,
         attempt: input.attempt,
         ...node.cached,
+        ...(tokens ? { tokens } : {}),
       });
     } else {
       this.event('node.completed', 'succeeded', input.nodeId, { attempt: input.attempt });

@@ -87,6 +87,35 @@ describe('run machine', () => {
     assert.deepEqual(second?.type === 'event' && second.detail, { attempt: 1 });
   });
 
+  it('names the tokens a cached agent answer did not spend in its cache_hit effect', async () => {
+    const agent = { type: 'agent' as const, config: { model: 'm', prompt: 'hi' } };
+    const ctx = context({ nodes: { a: agent, b: fn() }, edges: [{ from: 'a', to: 'b' }] });
+    const start = await startRun(initialState(ctx.definition), ctx, 900);
+    const cached = { fromRunId: 'r0', fromNodeId: 'x', producedAt: Date.UTC(2026, 0, 2), durationMs: 500 };
+    const answer = {
+      text: 'yo',
+      model: 'm-2024',
+      finishReason: 'stop',
+      usage: { promptTokens: 12, completionTokens: 30 },
+    };
+    const completed = (output: unknown) => ({
+      ...(ok('a', output) as Extract<RunInput, { kind: 'completed' }>),
+      cached,
+    });
+    const hit = await feed(ctx, start.state, completed(answer));
+    const effect = hit.effects.find((e) => e.type === 'cache_hit');
+    assert.deepEqual(effect?.type === 'cache_hit' && effect.tokens, {
+      model: 'm-2024',
+      promptTokens: 12,
+      completionTokens: 30,
+    });
+    // An answer without usage (the model API sent none) saved time, but no counted tokens.
+    const bare = await feed(ctx, start.state, completed({ ...answer, usage: null }));
+    const none = bare.effects.find((e) => e.type === 'cache_hit');
+    assert.ok(none?.type === 'cache_hit');
+    assert.equal('tokens' in none, false);
+  });
+
   it('runs a chain node by node and completes with the sink output', async () => {
     const ctx = context({
       nodes: { a: fn(), b: fn(), c: fn() },

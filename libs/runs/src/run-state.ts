@@ -26,6 +26,25 @@ export interface NodeState {
   cached?: CachedFrom;
 }
 
+/** An agent answer's token usage, as its output records it (`{model, usage: {promptTokens, completionTokens}}`). */
+export interface TokensSpent {
+  model: string;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+const isCount = (value: unknown): value is number => Number.isInteger(value) && (value as number) >= 0;
+
+/** The token usage an agent's output records, or undefined when it records none (or it is not an agent's). */
+export function tokensSpent(output: unknown): TokensSpent | undefined {
+  if (typeof output !== 'object' || output === null) return undefined;
+  const { model, usage } = output as { model?: unknown; usage?: unknown };
+  if (typeof model !== 'string' || typeof usage !== 'object' || usage === null) return undefined;
+  const { promptTokens, completionTokens } = usage as { promptTokens?: unknown; completionTokens?: unknown };
+  if (!isCount(promptTokens) || !isCount(completionTokens)) return undefined;
+  return { model, promptTokens, completionTokens };
+}
+
 export interface CachedFrom {
   fromRunId: string;
   fromNodeId: string;
@@ -95,4 +114,11 @@ export type Effect =
   /** Without a node: every open approval of the run (it ended). */
   | { type: 'expire_approvals'; nodeId?: string; attempt?: number }
   /** A node attempt's output came from the node result cache: the audit trail of the run's workspace. */
-  | ({ type: 'cache_hit'; nodeId: string; nodeType: NodeType; attempt: number } & CachedFrom);
+  | ({
+      type: 'cache_hit';
+      nodeId: string;
+      nodeType: NodeType;
+      attempt: number;
+      /** The model tokens the producing attempt spent (an agent's output records them): what the hit saved. */
+      tokens?: TokensSpent;
+    } & CachedFrom);
