@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { before, describe, it } from 'node:test';
 import type { Registry } from 'prom-client';
 import { apiRole } from '#apps/api/src/api.role.js';
+import type { CacheHitView as CacheHit } from '#apps/api/src/cache/cache-hits.sql.js';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
@@ -20,17 +21,6 @@ import { workerRole } from './worker.role.js';
 
 const ctx = useTestContext('node_result_cache_runs');
 
-interface CacheHit {
-  runId: string;
-  nodeId: string;
-  attempt: number;
-  nodeType: string;
-  fromRunId: string;
-  fromNodeId: string;
-  producedAt: string;
-  hitAt: string;
-  savedMs: number;
-}
 const cachedOf = (run: RunReply, nodeId: string) => run.nodes[nodeId]?.cached;
 
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
