@@ -105,10 +105,14 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
       execute,
     );
     this.metrics.served(task.nodeType, served);
-    const log = this.logger.child({ runId: task.runId, nodeId: task.nodeId });
+    // Fields rather than a child logger: a child per task costs its serialised bindings even when debug is off.
+    const where = { runId: task.runId, nodeId: task.nodeId };
     if (served.outcome === 'hit') {
       const { entry } = served;
-      log.debug({ fromRunId: entry.runId, fromNodeId: entry.nodeId, waited: served.waited }, 'node result from cache');
+      this.logger.debug(
+        { ...where, fromRunId: entry.runId, fromNodeId: entry.nodeId, waited: served.waited },
+        'node result from cache',
+      );
       return {
         result: { ok: true, output: entry.output },
         cached: {
@@ -119,7 +123,9 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
         },
       };
     }
-    if (served.sensitive) log.debug({ detector: served.sensitive }, 'node result not cached: it holds sensitive data');
+    if (served.sensitive) {
+      this.logger.debug({ ...where, detector: served.sensitive }, 'node result not cached: it holds sensitive data');
+    }
     return { result: served.result, cached: null };
   }
 
