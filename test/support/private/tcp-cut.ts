@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import { createServer, connect, type Socket } from 'node:net';
-import { freePort } from '../processes.js';
+import { readFileSync } from 'node:fs';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 
 export interface TcpCut {
   readonly port: number;
@@ -16,7 +16,6 @@ export interface TcpCut {
  * that stopped (connections reset, then refused) without stopping the service itself.
  */
 export async function startTcpCut(upstreamPort: number): Promise<TcpCut> {
-  const port = await freePort();
   const open = new Set<Socket>();
   const server = createServer((client) => {
     const upstream = connect(upstreamPort, '127.0.0.1');
@@ -29,6 +28,7 @@ export async function startTcpCut(upstreamPort: number): Promise<TcpCut> {
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
+  const port = await listenOutsideEphemeralRange(server);
   const listen = async () => {
     server.listen(port, '127.0.0.1');
     await once(server, 'listening');
@@ -40,6 +40,33 @@ export async function startTcpCut(upstreamPort: number): Promise<TcpCut> {
     for (const socket of open) socket.resetAndDestroy();
     await closed;
   };
-  await listen();
   return { port, cut, mend: listen, close: cut };
+}
+
+/**
+ * While cut, the relay's port is free. A port from the kernel's ephemeral range could then be handed to any socket of
+ * a test running alongside (a server listening on port 0 answered a health check in a cut registry's place, once), so
+ * the relay takes a port below that range, which only an explicit bind can get.
+ */
+async function listenOutsideEphemeralRange(server: Server): Promise<number> {
+  const lowest = ephemeralRangeStart();
+  for (let tries = 0; ; tries++) {
+    const port = 10_000 + Math.floor(Math.random() * (lowest - 10_000));
+    server.listen(port, '127.0.0.1');
+    const [error] = (await Promise.race([
+      once(server, 'listening').then(() => [undefined]),
+      once(server, 'error'),
+    ])) as [Error | undefined];
+    if (!error) return port;
+    if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE' || tries > 50) throw error;
+  }
+}
+
+function ephemeralRangeStart(): number {
+  try {
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return start > 11_000 ? start : 32_768;
+  } catch {
+    return 32_768;
+  }
 }
