@@ -209,3 +209,51 @@ export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: numbe
     cpuProfileDir: s.BENCH_CPU_PROF_DIR,
   };
 }
+
+export const CACHE_SCENARIOS = ['agent', 'http', 'lookup'] as const;
+export type CacheScenario = (typeof CACHE_SCENARIOS)[number];
+
+/** The knobs of `npm run bench:caches`. */
+const cacheSettingsSchema = z.object({
+  BENCH_RUNS: count(3),
+  /** agent: similar prompts to a slow model; http: one slow GET; lookup: the cache's own latency, in this process. */
+  BENCH_ONLY: z
+    .string()
+    .default(CACHE_SCENARIOS.join(','))
+    .transform((value) => value.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.enum(CACHE_SCENARIOS)).min(1)),
+  BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
+  /** Users of one workspace running the node one after another (the document's scenario: 10). */
+  BENCH_CACHE_USERS: count(10),
+  /** How long the stand-in model takes to answer, and the local HTTP server to respond. */
+  BENCH_LLM_LATENCY_MS: count(500),
+  BENCH_HTTP_LATENCY_MS: count(100),
+  /** Lookups timed per kind in the lookup scenario (after as many unmeasured ones). */
+  BENCH_LOOKUPS: count(2_000),
+  BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
+});
+
+export interface CacheBenchSettings {
+  readonly runs: number;
+  readonly scenarios: ReadonlySet<CacheScenario>;
+  readonly partitions: number;
+  readonly users: number;
+  readonly llmLatencyMs: number;
+  readonly httpLatencyMs: number;
+  readonly lookups: number;
+  readonly serviceLogLevel: string;
+}
+
+export function readCacheSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): CacheBenchSettings {
+  const s = parseEnv(cacheSettingsSchema, env);
+  return {
+    runs: s.BENCH_RUNS,
+    scenarios: new Set(s.BENCH_ONLY),
+    partitions: s.BENCH_PARTITIONS ?? defaultPartitions,
+    users: s.BENCH_CACHE_USERS,
+    llmLatencyMs: s.BENCH_LLM_LATENCY_MS,
+    httpLatencyMs: s.BENCH_HTTP_LATENCY_MS,
+    lookups: s.BENCH_LOOKUPS,
+    serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
+  };
+}

@@ -5,7 +5,8 @@ import type { ChatCompletionRequest } from './chat-completions.js';
 /**
  * A stand-in for an LLM provider in tests: a real HTTP server speaking the OpenAI Chat Completions protocol
  * (POST /v1/chat/completions, bearer auth, `{"error": {...}}` answers), whose model answers `echo: <last user message>`.
- * Model `hang` never answers; `failNext` makes the next calls fail with a status (429 to test rate limits).
+ * Model `hang` never answers; `failNext` makes the next calls fail with a status (429 to test rate limits); `delayMs`
+ * makes every answer that slow, as a real model is (benchmarks).
  */
 export interface ChatCompletionsStandIn {
   /** `http://127.0.0.1:<port>/v1`, what LLM_BASE_URL is set to */
@@ -19,7 +20,10 @@ export interface ChatCompletionsStandIn {
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
 
-export async function startChatCompletionsStandIn(apiKey: string): Promise<ChatCompletionsStandIn> {
+export async function startChatCompletionsStandIn(
+  apiKey: string,
+  options: { readonly delayMs?: number } = {},
+): Promise<ChatCompletionsStandIn> {
   const completions: ChatCompletionRequest[] = [];
   let failures: { count: number; status: number } = { count: 0, status: 0 };
   const error = (response: ServerResponse, status: number, message: string, type: string) =>
@@ -64,23 +68,27 @@ export async function startChatCompletionsStandIn(apiKey: string): Promise<ChatC
       finish = 'length';
     }
     const promptTokens = body.messages.reduce((sum, m) => sum + words(m.content), 0);
-    reply(
-      response,
-      200,
-      'application/json',
-      JSON.stringify({
-        id: `chatcmpl-${completions.length}`,
-        object: 'chat.completion',
-        created: Math.floor(Date.now() / 1000),
-        model: `${body.model}-2026-01-01`,
-        choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
-        usage: {
-          prompt_tokens: promptTokens,
-          completion_tokens: words(text),
-          total_tokens: promptTokens + words(text),
-        },
-      }),
-    );
+    const answer = () =>
+      reply(
+        response,
+        200,
+        'application/json',
+        JSON.stringify({
+          id: `chatcmpl-${completions.length}`,
+          object: 'chat.completion',
+          created: Math.floor(Date.now() / 1000),
+          model: `${body.model}-2026-01-01`,
+          choices: [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish }],
+          usage: {
+            prompt_tokens: promptTokens,
+            completion_tokens: words(text),
+            total_tokens: promptTokens + words(text),
+          },
+        }),
+      );
+    // A real model takes its time: `delayMs` makes every answer (not the refusals) that slow.
+    if (options.delayMs) setTimeout(answer, options.delayMs);
+    else answer();
   });
   return {
     baseUrl: `${server.origin}/v1`,

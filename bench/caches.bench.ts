@@ -1,0 +1,150 @@
+import type { AppConfig } from '#libs/config';
+import { measureExactLookups, type ExactLookupRun } from './scenarios/cache-lookups.js';
+import { measureCacheRuns, type CacheMode, type CacheRunsRun, type CacheWorkload } from './scenarios/cache-runs.js';
+import { idleBusy } from './support/cpu.js';
+import { figuresJson, round, table, type Figure } from './support/report.js';
+import { runBenchmark } from './support/resources.js';
+import { readCacheSettings, type CacheBenchSettings } from './support/settings.js';
+import { prepareBenchmark } from './support/stack-check.js';
+import { summarize } from './support/stats.js';
+
+/**
+ * `npm run bench:caches`: what the caches save a team, beside the same workload without them (the baseline, measured in
+ * the same invocation): users of one workspace running an agent node with similar questions against a slow model, and
+ * an http_request node against a slow server, one after another; then the exact cache's own lookup latency. Medians of
+ * BENCH_RUNS runs. Needs the local stack up (`npm run stack:up`).
+ */
+
+const write = (text: string) => process.stdout.write(`${text}\n`);
+
+const MODES: Record<CacheWorkload, readonly CacheMode[]> = { agent: ['off', 'exact'], http: ['off', 'exact'] };
+
+interface Measured {
+  runs: CacheRunsRun[];
+  lookups: ExactLookupRun[];
+}
+
+async function measure(base: AppConfig, settings: CacheBenchSettings): Promise<Measured> {
+  const measured: Measured = { runs: [], lookups: [] };
+  for (const workload of ['agent', 'http'] as const) {
+    if (!settings.scenarios.has(workload)) continue;
+    // Modes interleaved run by run, so drift on the machine spreads over all of them alike.
+    for (let run = 1; run <= settings.runs; run++) {
+      for (const mode of MODES[workload])
+        measured.runs.push(await measureCacheRuns(base, settings, workload, mode, run));
+    }
+  }
+  if (settings.scenarios.has('lookup')) {
+    for (let run = 1; run <= settings.runs; run++)
+      measured.lookups.push(await measureExactLookups(base, settings.lookups));
+  }
+  return measured;
+}
+
+function figures(measured: Measured): Figure[] {
+  const list: Figure[] = [];
+  const add = (key: string, label: string, unit: string, values: number[], decimals = 0) => {
+    if (values.length) list.push({ key, label, unit, summary: summarize(values), decimals });
+  };
+  for (const workload of ['agent', 'http'] as const) {
+    for (const mode of MODES[workload]) {
+      const runs = measured.runs.filter((r) => r.workload === workload && r.mode === mode);
+      if (!runs.length) continue;
+      const users = runs[0]?.perUserMs.length ?? 0;
+      const name = `${workload}, cache ${mode}`;
+      add(
+        `${workload}.${mode}.totalMs`,
+        `${name}: ${users} users one after another, total`,
+        'ms',
+        runs.map((r) => r.totalMs),
+      );
+      add(
+        `${workload}.${mode}.upstreamCalls`,
+        `${name}: upstream calls`,
+        'calls',
+        runs.map((r) => r.upstreamCalls),
+      );
+      if (workload === 'agent') {
+        add(
+          `${workload}.${mode}.tokens`,
+          `${name}: tokens billed`,
+          'tokens',
+          runs.map((r) => r.tokensBilled),
+        );
+      }
+      add(
+        `${workload}.${mode}.nodeMeanMs`,
+        `${name}: time in the node, mean`,
+        'ms',
+        runs.map((r) => r.nodeMeanMs),
+        1,
+      );
+      add(
+        `${workload}.${mode}.cpuService`,
+        `${name}: service CPU per run`,
+        'ms',
+        runs.map((r) => r.cpuMsPerRun.service),
+        1,
+      );
+    }
+  }
+  const lookups = measured.lookups;
+  for (const kind of ['hit', 'miss', 'bare'] as const) {
+    const label = {
+      hit: 'exact lookup, hit',
+      miss: 'exact lookup, miss + lease + store',
+      bare: 'no cache (node only)',
+    }[kind];
+    add(
+      `lookup.${kind}.p50`,
+      `${label}: p50`,
+      'ms',
+      lookups.map((l) => l[kind].p50Ms),
+      3,
+    );
+    add(
+      `lookup.${kind}.p99`,
+      `${label}: p99`,
+      'ms',
+      lookups.map((l) => l[kind].p99Ms),
+      3,
+    );
+  }
+  return list;
+}
+
+async function main(): Promise<void> {
+  const prepared = await prepareBenchmark(readCacheSettings);
+  if (!prepared) return;
+  const { base, settings, facts } = prepared;
+  const busy = await idleBusy(1_000);
+  write(`bench:caches — ${new Date().toISOString()}`);
+  write(
+    `Postgres ${facts.postgresVersion}; ${settings.users} users; model ${settings.llmLatencyMs} ms; ` +
+      `HTTP server ${settings.httpLatencyMs} ms; ${settings.runs} runs per figure; ` +
+      `cores busy before the start: ${busy.toFixed(2)}`,
+  );
+  write('');
+  const started = performance.now();
+  const measured = await measure(base, settings);
+  const list = figures(measured);
+  write(table(list));
+  const failed = measured.runs.filter((r) => r.notCompleted > 0);
+  if (failed.length)
+    write(`\n${failed.length} measurement(s) had runs that did not complete: their figures are suspect`);
+  const seconds = (performance.now() - started) / 1000;
+  write(`took ${seconds.toFixed(0)} s`);
+  write(
+    JSON.stringify({
+      benchmark: 'caches',
+      at: new Date().toISOString(),
+      settings: { ...settings, scenarios: [...settings.scenarios] },
+      results: figuresJson(list),
+      runs: measured.runs,
+      lookups: measured.lookups,
+      seconds: round(seconds),
+    }),
+  );
+}
+
+await runBenchmark(main);
