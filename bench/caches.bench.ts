@@ -79,13 +79,15 @@ function figures(measured: Measured): Figure[] {
         runs.map((r) => r.nodeMeanMs),
         1,
       );
-      add(
-        `${workload}.${mode}.cpuService`,
-        `${name}: service CPU per run`,
-        'ms',
-        runs.map((r) => r.cpuMsPerRun.service),
-        1,
-      );
+      for (const part of ['service', 'postgres'] as const) {
+        add(
+          `${workload}.${mode}.cpu.${part}`,
+          `${name}: ${part} CPU per run, less idle`,
+          'ms',
+          runs.map((r) => r.cpuMsPerRun[part]),
+          1,
+        );
+      }
     }
   }
   const lookups = measured.lookups;
