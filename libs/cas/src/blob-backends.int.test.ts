@@ -11,7 +11,7 @@ import { sha256Hex } from './blob-encoding.js';
 import { BlobIntegrityError } from './blob-integrity-error.js';
 import { ContentStore } from './content-store.js';
 import { CHUNK_BYTES, postgresBlobBackend } from './postgres-blob-backend.js';
-import { PART_BYTES, type S3BlobBackend } from './s3-blob-backend.js';
+import { PART_BYTES } from './s3-blob-backend.js';
 
 const ctx = useTestContext('cas_backends');
 const DAY = 86_400_000;

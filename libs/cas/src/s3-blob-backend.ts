@@ -124,8 +124,9 @@ export class S3BlobBackend implements BlobBackend {
     });
   }
 
-  async close(): Promise<void> {
+  close(): Promise<void> {
     this.client.destroy();
     this.release();
+    return Promise.resolve();
   }
 }
