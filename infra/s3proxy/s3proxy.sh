@@ -8,6 +8,7 @@
 #   S3PROXY_PORT          HTTP port on 127.0.0.1                          (default 8090)
 #   S3PROXY_IDENTITY      access key id clients sign with                 (default local-identity)
 #   S3PROXY_CREDENTIAL    secret access key                               (default local-credential)
+#   S3PROXY_BUCKETS       buckets to have at start, space-separated        (default orchestrator-cas)
 #   S3PROXY_STATE_DIR     pid file, log, properties and the object data   (default <repo>/.local/s3proxy)
 #   S3PROXY_JAVA          java binary (>= 11; else JAVA_HOME, PATH, /usr/lib/jvm)
 #   S3PROXY_TIMEOUT       seconds to wait for it to answer                (default 60)
@@ -93,6 +94,9 @@ cmd_start() {
   local java
   java="$(find_java)" || die "Java >= 11 is required; set S3PROXY_JAVA"
   mkdir -p "$DATA"
+  # The filesystem backend keeps a bucket as a directory: creating it here lets CAS_S3_BUCKET be used at once.
+  local bucket
+  for bucket in ${S3PROXY_BUCKETS:-orchestrator-cas}; do mkdir -p "$DATA/$bucket"; done
   [[ -f "$STATE/.gitignore" ]] || echo '*' >"$STATE/.gitignore"
   # Signed requests (v2 or v4) with a fixed local key pair: clients exercise the same signing as against real S3.
   cat >"$STATE/s3proxy.properties" <<EOF
