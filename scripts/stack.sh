@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
-# Registry (the project's own, from Maven Central).
-#   up [--record FILE]    start what is not running; with --record, append what this call started to FILE
-#   down [--only FILE]    stop Kafka and the registry; with --only, stop just what FILE lists
-#   status                show each part
+# Registry (the project's own, from Maven Central), and S3Proxy when the S3 content store backend is selected.
+#   up [--record FILE] [--s3proxy]   start what is not running; with --record, append what this call started to FILE;
+#                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote)
+#   s3proxy [--record FILE]          start only S3Proxy (the tests' S3 server when the rest runs elsewhere)
+#   down [--only FILE]               stop Kafka, the registry and S3Proxy; with --only, stop just what FILE lists
+#   status                           show each part
 set -euo pipefail
 SCRIPT_NAME=stack
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,13 +51,32 @@ start_registry() {
   record registry
 }
 
+start_s3proxy() {
+  is_local "${CAS_S3_ENDPOINT:-}" || return 0
+  "$ROOT/infra/s3proxy/s3proxy.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/s3proxy/s3proxy.sh" start
+  record s3proxy
+}
+
 RECORD=""
+WITH_S3PROXY=""
+[ "${CAS_BACKEND:-}" = "s3" ] && WITH_S3PROXY=1
+parse_up_flags() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --record) RECORD="$2"; shift 2 ;;
+      --s3proxy) WITH_S3PROXY=1; shift ;;
+      *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+  done
+}
 record() { [ -n "$RECORD" ] && echo "$1" >>"$RECORD"; return 0; }
 
 stop_one() {
   case "$1" in
     kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
+    s3proxy) "$ROOT/infra/s3proxy/s3proxy.sh" stop ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop || true ;;
   esac
@@ -63,12 +84,19 @@ stop_one() {
 
 case "${1:-}" in
   up)
-    [ "${2:-}" = "--record" ] && RECORD="$3"
+    shift
+    parse_up_flags "$@"
     # Postgres first: the registry keeps its schemas there.
     start_postgres
     start_redis
     start_kafka
     start_registry
+    if [ -n "$WITH_S3PROXY" ]; then start_s3proxy; fi
+    ;;
+  s3proxy)
+    shift
+    parse_up_flags "$@"
+    start_s3proxy
     ;;
   down)
     if [ "${2:-}" = "--only" ]; then
@@ -77,6 +105,7 @@ case "${1:-}" in
       tac "$3" | while read -r part; do stop_one "$part"; done
       rm -f "$3"
     else
+      stop_one s3proxy
       stop_one registry
       stop_one kafka
     fi
@@ -87,7 +116,9 @@ case "${1:-}" in
     port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
     "$ROOT/infra/kafka/kafka.sh" status || rc=3
     "$ROOT/infra/registry/registry.sh" status || rc=3
+    # Optional: reported, never a failure of the stack.
+    "$ROOT/infra/s3proxy/s3proxy.sh" status || true
     exit $rc
     ;;
-  *) echo "usage: $0 up [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--record FILE] [--s3proxy] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
 esac

@@ -22,7 +22,12 @@ trap '"$ROOT/scripts/stack.sh" down --only "$STARTED"' EXIT
 
 mode="$(run_node dist/test/harness/stack-mode.cli.js)"
 say "test stack: $mode"
-[ "$mode" = "local" ] && "$ROOT/scripts/stack.sh" up --record "$STARTED"
+# The S3 backend's tests always run: against CAS_S3_ENDPOINT when the environment names one, else a local S3Proxy.
+if [ "$mode" = "local" ]; then
+  "$ROOT/scripts/stack.sh" up --record "$STARTED" --s3proxy
+else
+  "$ROOT/scripts/stack.sh" s3proxy --record "$STARTED"
+fi
 
 # One process per file (Node's default isolation); two at a time fits two cores with the brokers beside them.
 tiers=("dist/**/*.unit.test.js" "dist/**/*.int.test.js" "dist/**/*.e2e.test.js")

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
+import { s3Unreachable, TEST_S3 } from './test-bucket.js';
 import {
   addressesFromEnv,
   addressesToEnv,
@@ -69,17 +70,19 @@ export async function globalSetup(): Promise<void> {
     base = containers.addresses;
   }
   const addresses = { ...base, ...addressesFromEnv(process.env) };
-  const problems = await reachable(addresses);
+  const problems = [...(await reachable(addresses)), ...(await s3Unreachable())];
   if (problems.length) {
     throw new Error(
       `The test stack (${mode}) is not reachable:\n  ${problems.join('\n  ')}\n` +
-        'Start it with `npm run stack:up`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL and SCHEMA_REGISTRY_URL at one.',
+        'Start it with `npm run stack:up -- --s3proxy`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL, SCHEMA_REGISTRY_URL ' +
+        'and CAS_S3_ENDPOINT at one.',
     );
   }
   const template = await templateDatabase();
   await buildTemplate(addresses.databaseUrl, template);
   // Test files run in child processes, which inherit this environment.
   Object.assign(process.env, addressesToEnv(addresses), {
+    CAS_S3_ENDPOINT: TEST_S3.endpoint,
     TEST_STACK_MODE: mode,
     TEST_DATABASE_TEMPLATE: template,
     TEST_DATABASE_SERVER: splitDatabaseUrl(addresses.databaseUrl).maintenanceUrl,

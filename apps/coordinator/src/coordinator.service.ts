@@ -2,14 +2,14 @@ import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { context, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ContentStore } from '#libs/cas';
+import { ContentStore, type BlobBackend } from '#libs/cas';
 import { ExpressionEvaluator } from '#libs/expressions';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CompressionTypes, type Kafka, type Transaction } from '#libs/kafka';
 import { PartitionLost, type DeadLetter, type DecodedMessage } from '#libs/messaging';
-import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { BLOB_BACKEND, CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import {
   applyInput,
   initialState,
@@ -71,6 +71,7 @@ export class CoordinatorService implements OnApplicationShutdown {
   constructor(
     @Inject(KAFKA) kafka: Kafka,
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(BLOB_BACKEND) blobs: BlobBackend,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -80,7 +81,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     this.groupId = `${config.KAFKA_TOPIC_PREFIX}coordinator`;
     this.transactions = new Permits(config.COORDINATOR_MAX_TRANSACTIONS);
     this.definitions = new DefinitionCache(pool, config.COORDINATOR_DEFINITION_CACHE_MAX_BYTES);
-    this.content = new ContentStore(pool);
+    this.content = new ContentStore(pool, blobs);
     this.metrics = new CoordinatorMetrics(
       registry,
       () => this.partitions.runCount,

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
-import { CONFIG, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import type { BlobBackend } from '#libs/cas';
+import { BLOB_BACKEND, CONFIG, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { retentionJobs, runDueJobs, type MaintenanceJob } from '#libs/retention';
 import { PollLoop } from './poll-loop.js';
 
@@ -24,6 +25,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(BLOB_BACKEND) blobs: BlobBackend,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -32,6 +34,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       idempotencyKeyTtlMs: config.IDEMPOTENCY_KEY_TTL_MS,
       casGraceMs: config.CAS_GC_GRACE_MS,
       finishedRunRetentionMs: config.RUN_RETENTION_MS,
+      blobs,
     });
     this.deleted = new Counter({
       name: 'retention_deleted_total',

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { Gauge, Histogram, type Registry } from 'prom-client';
-import { ContentStore } from '#libs/cas';
+import { ContentStore, type BlobBackend } from '#libs/cas';
 import { inTransaction, type Pool } from '#libs/db';
 import type { RunStateRecord } from '#libs/events';
 import { BatchCoalescer, type EventBatch } from '#libs/messaging';
-import { LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { BLOB_BACKEND, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import type { Effect, RunState } from '#libs/runs';
 import { projectedVersions, storeProjection, type ProjectedWrite } from './projection.sql.js';
 
@@ -25,6 +25,7 @@ export class RunProjectorService {
 
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
+    @Inject(BLOB_BACKEND) blobs: BlobBackend,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
   ) {
@@ -40,7 +41,7 @@ export class RunProjectorService {
       registers: [registry],
     });
     this.logger = logger.child({ component: 'run-projector' });
-    this.content = new ContentStore(pool);
+    this.content = new ContentStore(pool, blobs);
   }
 
   handle(batch: EventBatch<'run.state'>): Promise<void> {

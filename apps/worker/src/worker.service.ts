@@ -3,7 +3,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Agent } from 'undici';
-import { ContentStore } from '#libs/cas';
+import { ContentStore, type BlobBackend } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import {
@@ -16,7 +16,7 @@ import {
 } from '#libs/events';
 import { chunkByBytes, IDEMPOTENT_PRODUCER, messageBytes, openProducer, type Producer } from '#libs/kafka';
 import type { DeadLetter, EventBatch } from '#libs/messaging';
-import { CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
+import { BLOB_BACKEND, CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
@@ -55,6 +55,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @Inject(KAFKA) kafka: Kafka,
     @Inject(PG_POOL) pool: Pool,
+    @Inject(BLOB_BACKEND) blobs: BlobBackend,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
@@ -66,7 +67,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
     this.deps = {
       evaluator,
-      content: new ContentStore(pool),
+      content: new ContentStore(pool, blobs),
       http: {
         allowedHosts: config.SSRF_ALLOWED_HOSTS,
         defaultTimeoutMs: config.HTTP_NODE_TIMEOUT_MS,

@@ -1,5 +1,8 @@
-import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
+import type { BlobBackend, BlobRow, Queryable } from './blob-backend.js';
+import { decodeBlob, encodeBlob, sha256Hex, type Compression } from './blob-encoding.js';
+import { BlobIntegrityError } from './blob-integrity-error.js';
+import { ADOPT_LEGACY_BLOBS, LEGACY_BLOBS_LEFT, READ_BLOB } from './blobs.sql.js';
+import { postgresBlobBackend } from './postgres-blob-backend.js';
 
 /** JSON text as an event field carries it: inline, or (when too large) empty with a reference to its stored bytes. */
 export type SpilledJson = { readonly json: string; readonly ref: null } | { readonly json: ''; readonly ref: string };
@@ -11,16 +14,35 @@ const LEGACY_RECHECK_MS = 3_600_000;
 
 type Blob = { content: Buffer; contentType: string };
 
+type StoredRow = {
+  content_type: string;
+  size_bytes: number;
+  backend: BlobBackend['kind'];
+  compression: Compression;
+  content: Buffer | null;
+  chunk: Buffer | null;
+};
+
 /**
- * Content-addressed storage in Postgres (`cas_blobs`): a blob's key is its sha256, so storing the same output twice
- * stores it once, and a reference can be checked against what it names. Events carry `sha256:<hex>` references
- * instead of large payloads (DESIGN §1), which keeps Kafka messages small. Blobs belong to a workspace: a reference
- * resolves only among the blobs stored for the workspace asking, so naming another tenant's digest (in an output shaped
- * like a reference, say) finds nothing.
+ * Content-addressed storage: a blob's key is its sha256, so storing the same output twice stores it once, and what is
+ * read is checked against the digest it is named by (a mismatch is a BlobIntegrityError, never content). Events carry
+ * `sha256:<hex>` references instead of large payloads (DESIGN §1), which keeps Kafka messages small. Blobs belong to a
+ * workspace: a reference resolves only among the blobs stored for the workspace asking, so naming another tenant's
+ * digest (in an output shaped like a reference, say) finds nothing.
+ *
+ * Metadata is a cas_blobs row in Postgres; the bytes, compressed when that pays, are where `backend` keeps them
+ * (Postgres by default, or S3). A blob is read from the backend its row names, so rows stored in Postgres stay
+ * readable after CAS_BACKEND moves to s3.
  */
 export class ContentStore {
-  /** A pool, or a client inside a transaction so that a blob commits with the row that references it. */
-  constructor(private readonly pool: Pick<Pool, 'query'>) {}
+  /**
+   * `db`: a pool, or a client inside a transaction so that a blob's row commits with the row that references it.
+   * `backend`: where new blobs' bytes go.
+   */
+  constructor(
+    private readonly pool: Queryable,
+    private readonly backend: BlobBackend = postgresBlobBackend,
+  ) {}
 
   /**
    * Blobs being written or read right now, by workspace and digest: concurrent puts or gets of the same content (the
@@ -37,18 +59,12 @@ export class ContentStore {
    * made to. The grace period is therefore at least two hours (libs/config).
    */
   async put(workspaceId: string, content: Buffer, contentType: string): Promise<string> {
-    const digest = createHash('sha256').update(content).digest('hex');
+    const digest = sha256Hex(content);
     const key = `${workspaceId}/${digest}`;
     let write = this.writing.get(key);
     if (!write) {
-      write = this.pool
-        .query(
-          `INSERT INTO cas_blobs (workspace_id, sha256, size_bytes, content_type, content) VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (workspace_id, sha256) DO UPDATE SET last_put_at = now()
-            WHERE cas_blobs.last_put_at < now() - interval '1 hour'`,
-          [workspaceId, digest, content.length, contentType, content],
-        )
-        .then(() => undefined)
+      write = encodeBlob(workspaceId, digest, content, contentType)
+        .then((blob) => this.backend.put(this.pool, blob))
         .finally(() => this.writing.delete(key));
       this.writing.set(key, write);
     }
@@ -62,19 +78,37 @@ export class ContentStore {
     const key = `${workspaceId}/${digest}`;
     let read = this.reading.get(key);
     if (!read) {
-      read = this.pool
-        .query<{ content: Buffer; content_type: string }>(
-          'SELECT content, content_type FROM cas_blobs WHERE workspace_id = $1 AND sha256 = $2',
-          [workspaceId, digest],
-        )
-        .then(({ rows }) => {
-          const row = rows[0];
-          return row && { content: row.content, contentType: row.content_type };
-        })
-        .finally(() => this.reading.delete(key));
+      read = this.read(workspaceId, digest).finally(() => this.reading.delete(key));
       this.reading.set(key, read);
     }
     return read;
+  }
+
+  private async read(workspaceId: string, sha256: string): Promise<Blob | undefined> {
+    const { rows } = await this.pool.query<StoredRow>(READ_BLOB, [workspaceId, sha256]);
+    const first = rows[0];
+    if (!first) return undefined;
+    const row: BlobRow = {
+      workspaceId,
+      sha256,
+      contentType: first.content_type,
+      sizeBytes: first.size_bytes,
+      backend: first.backend,
+      compression: first.compression,
+      content: first.content,
+      chunks: rows.flatMap((r) => r.chunk ?? []),
+    };
+    const stored = await this.backendOf(row).read(row);
+    if (!stored) throw new BlobIntegrityError(workspaceId, sha256, 'bytes missing');
+    return { content: await decodeBlob(row, row.compression, row.sizeBytes, stored), contentType: row.contentType };
+  }
+
+  private backendOf(row: BlobRow): BlobBackend {
+    if (row.backend === this.backend.kind) return this.backend;
+    if (row.backend === 'postgres') return postgresBlobBackend;
+    throw new Error(
+      `content sha256:${row.sha256} is stored in ${row.backend}, and this store has no ${row.backend} backend`,
+    );
   }
 
   /** A JSON value inline when its text is at most `inlineMaxBytes`, else stored and referenced. */
@@ -126,18 +160,13 @@ export class ContentStore {
    * `{"$ref": …}`) never comes here, so no workspace takes another's old blob by naming its digest. Copying, rather
    * than reading the old global row whenever a workspace misses, keeps every read strictly within its workspace; the
    * copy counts as a new store (`last_put_at` now), so the collector spares it for its grace period like any blob
-   * just written, and the old rows can go once that grace period after the upgrade is over (libs/retention).
+   * just written, and the old rows can go once that grace period after the upgrade is over (libs/retention). Copies
+   * stay as the old rows were, uncompressed and inline in Postgres, whatever the backend of new blobs.
    */
   async adopt(workspaceId: string, refs: readonly string[]): Promise<number> {
     const digests = [...new Set(refs.flatMap((ref) => REF.exec(ref)?.[1] ?? []))];
     if (!digests.length || !(await this.legacyLeft())) return 0;
-    const { rowCount } = await this.pool.query(
-      `INSERT INTO cas_blobs (workspace_id, sha256, size_bytes, content_type, content, created_at)
-       SELECT $1, sha256, size_bytes, content_type, content, created_at FROM cas_blobs_legacy
-        WHERE sha256 = ANY($2::text[])
-       ON CONFLICT (workspace_id, sha256) DO NOTHING`,
-      [workspaceId, digests],
-    );
+    const { rowCount } = await this.pool.query(ADOPT_LEGACY_BLOBS, [workspaceId, digests]);
     return rowCount ?? 0;
   }
 
@@ -148,7 +177,7 @@ export class ContentStore {
   private async legacyLeft(): Promise<boolean> {
     const now = Date.now();
     if (this.legacy && (!this.legacy.left || now - this.legacy.askedAt < LEGACY_RECHECK_MS)) return this.legacy.left;
-    const { rows } = await this.pool.query<{ left: boolean }>('SELECT EXISTS (SELECT 1 FROM cas_blobs_legacy) AS left');
+    const { rows } = await this.pool.query<{ left: boolean }>(LEGACY_BLOBS_LEFT);
     this.legacy = { left: rows[0]?.left === true, askedAt: now };
     return this.legacy.left;
   }

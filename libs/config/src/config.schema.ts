@@ -196,6 +196,33 @@ export const configSchema = z.object({
     .refine((v) => v === 0 || v >= 7_200_000, 'must be 0 (off) or at least 7200000 (2 h)')
     .default(604_800_000),
   /**
+   * Where content blobs' bytes go: postgres (beside their metadata, compressed, large ones in 1 MiB chunks) or s3 (any
+   * S3-compatible store, the CAS_S3_* settings). Metadata stays in Postgres either way, and blobs already stored in
+   * Postgres stay readable after a move to s3.
+   */
+  CAS_BACKEND: z.enum(['postgres', 's3']).default('postgres'),
+  /** An S3-compatible endpoint (MinIO, Ceph, R2, S3Proxy…); unset: AWS S3 itself, for CAS_S3_REGION. */
+  CAS_S3_ENDPOINT: url(['http:', 'https:']).optional(),
+  /** The bucket, created beforehand; required with CAS_BACKEND=s3. */
+  CAS_S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3-63 lowercase letters, digits, . and -)')
+    .optional(),
+  CAS_S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Both or neither; neither: the AWS SDK's default credential chain (environment, profile, instance or task role). */
+  CAS_S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  CAS_S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  /** Path-style URLs (endpoint/bucket/key), which most S3-compatible servers need; AWS S3 prefers virtual hosts. */
+  CAS_S3_FORCE_PATH_STYLE: bool('false'),
+  /** Object keys are `<prefix>/<workspace id>/<sha256>`; lets several deployments share a bucket. */
+  CAS_S3_PREFIX: z
+    .string()
+    .regex(
+      /^([a-zA-Z0-9!_.*'()-]+(\/[a-zA-Z0-9!_.*'()-]+)*)?$/,
+      'must be path segments of safe characters, no leading or trailing /',
+    )
+    .default('cas'),
+  /**
    * Finished runs (with their events, timers and approvals) are deleted this long after they finished; 0 (the
    * default) keeps them. At least a day, far beyond any late duplicate of a run's request.
    */
@@ -371,6 +398,16 @@ export const appConfigSchema = configSchema.superRefine((config, ctx) => {
         message: `must be at most half of KAFKA_MESSAGE_MAX_BYTES (${config.KAFKA_MESSAGE_MAX_BYTES}), so that what stays inline fits in a message`,
       });
     }
+  }
+  if (config.CAS_BACKEND === 's3' && config.CAS_S3_BUCKET === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['CAS_S3_BUCKET'], message: 'is required when CAS_BACKEND is s3' });
+  }
+  if ((config.CAS_S3_ACCESS_KEY_ID === undefined) !== (config.CAS_S3_SECRET_ACCESS_KEY === undefined)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [config.CAS_S3_ACCESS_KEY_ID === undefined ? 'CAS_S3_ACCESS_KEY_ID' : 'CAS_S3_SECRET_ACCESS_KEY'],
+      message: 'must be set together with its pair (or neither, for the default credential chain)',
+    });
   }
   if (config.HTTP_H2C && config.HTTP_KEEP_ALIVE_TIMEOUT_MS === 0) {
     ctx.addIssue({

@@ -11,6 +11,7 @@ import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
+import { blobBackendFromConfig, type BlobBackend } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames } from '#libs/events';
@@ -31,6 +32,7 @@ import { MetricsController } from './metrics.controller.js';
 import { ProblemFilter } from './problem.filter.js';
 import { clusterMetricsSource, httpProcessIndex } from './http-process-worker.js';
 import {
+  BLOB_BACKEND,
   CONFIG,
   EVENT_CODEC,
   KAFKA,
@@ -48,10 +50,12 @@ class ConnectionsCloser implements OnApplicationShutdown {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(KAFKA_ADMIN) private readonly admin: Admin,
+    @Inject(BLOB_BACKEND) private readonly blobs: BlobBackend,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([
+      this.blobs.close(),
       this.pool.end(),
       this.admin.disconnect(),
       this.redis.quit().catch(() => this.redis.disconnect()),
@@ -128,6 +132,11 @@ export class PlatformModule {
           },
         },
         {
+          provide: BLOB_BACKEND,
+          inject: [PG_POOL],
+          useFactory: (pool: Pool): BlobBackend => blobBackendFromConfig(config, pool),
+        },
+        {
           provide: REDIS,
           inject: [METRICS_REGISTRY],
           useFactory: (registry: Registry) => {
@@ -178,7 +187,7 @@ export class PlatformModule {
         ConnectionsCloser,
         HttpMetricsHook,
       ],
-      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, REDIS, KAFKA, EVENT_CODEC],
+      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, BLOB_BACKEND, REDIS, KAFKA, EVENT_CODEC],
     };
   }
 }

@@ -10,3 +10,5 @@ export const ROLES = Symbol('Roles');
 export const EVENT_CODEC = Symbol('EventCodec');
 /** The text /metrics answers: this process's registry, or every process's when several share the port. */
 export const METRICS_SOURCE = Symbol('MetricsSource');
+/** Where content blobs' bytes go (CAS_BACKEND), shared by every role's ContentStore. */
+export const BLOB_BACKEND = Symbol('BlobBackend');

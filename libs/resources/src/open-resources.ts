@@ -4,7 +4,7 @@
  * shows up by name instead of as a process that never exits.
  */
 export interface OpenResource {
-  readonly kind: 'kafka-producer' | 'kafka-consumer' | 'kafka-admin' | 'pg-pool' | 'pg-client' | 'redis';
+  readonly kind: 'kafka-producer' | 'kafka-consumer' | 'kafka-admin' | 'pg-pool' | 'pg-client' | 'redis' | 's3-client';
   readonly name: string;
   readonly openedAt: Date;
   readonly stack: string | undefined;

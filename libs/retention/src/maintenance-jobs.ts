@@ -1,3 +1,4 @@
+import type { BlobBackend } from '#libs/cas';
 import type { Pool } from '#libs/db';
 import {
   CLAIM_DUE_JOB,
@@ -21,6 +22,8 @@ export interface RetentionSettings {
   readonly casGraceMs: number;
   /** 0 keeps finished runs forever. */
   readonly finishedRunRetentionMs: number;
+  /** Where blobs' bytes are: their orphans (bytes of collected or never committed rows) are deleted after the rows. */
+  readonly blobs?: Pick<BlobBackend, 'collectOrphans'>;
 }
 
 export interface MaintenanceJob {
@@ -56,6 +59,14 @@ export function retentionJobs(settings: RetentionSettings): MaintenanceJob[] {
       name: 'collect-content-blobs',
       deleteBatch: deleteOlderThan(DELETE_UNREFERENCED_BLOBS, settings.casGraceMs),
     });
+    const { blobs } = settings;
+    if (blobs) {
+      // After the rows: the bytes of the blobs just collected go in the same pass.
+      jobs.push({
+        name: 'collect-content-objects',
+        deleteBatch: (pool, limit) => blobs.collectOrphans(pool, settings.casGraceMs, limit),
+      });
+    }
     jobs.push({
       name: 'collect-legacy-content-blobs',
       deleteBatch: deleteOlderThan(DELETE_EXPIRED_LEGACY_BLOBS, settings.casGraceMs),

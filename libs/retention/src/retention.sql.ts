@@ -15,7 +15,9 @@ DELETE FROM idempotency_keys
       FOR UPDATE SKIP LOCKED)`;
 
 /**
- * Content blobs nothing in Postgres refers to, last stored before the grace period. Runs name blobs in their node state
+ * Content blobs nothing in Postgres refers to, last stored before the grace period. Their Postgres chunks go with them
+ * (ON DELETE CASCADE); S3 objects are deleted after the rows, by the collect-content-objects job (BlobBackend
+ * .collectOrphans), so that no row is ever left without its bytes. Runs name blobs in their node state
  * (`nodes.<id>.outputRef`) and in `content_refs`, what their latest run.state record carries by reference (input,
  * state, effects), which the coordinator restores the run from however long it waits; outbox rows and dead letters
  * name the run inputs their run.requested events carry by reference, however long they wait to be published or

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { ContentStore } from '#libs/cas';
+import { ContentStore, type BlobBackend } from '#libs/cas';
 import type { Permission } from '#libs/auth';
 import type { GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
@@ -32,6 +32,8 @@ export interface RunStartOptions {
   readonly eager?: EagerRows | undefined;
   /** An input larger than this (as JSON) goes to content-addressed storage, in this transaction; the event refers to it. */
   readonly inlineMaxBytes: number;
+  /** Where a spilled input's bytes go; its row is written in this transaction whatever the backend. */
+  readonly blobs: BlobBackend;
 }
 
 /**
@@ -96,7 +98,7 @@ export async function writeRunStarts(
       starts.map((s) => s.request.permission),
     ],
   );
-  const content = new ContentStore(client);
+  const content = new ContentStore(client, options.blobs);
   const inserted = await insertOutboxRows(
     client,
     await Promise.all(

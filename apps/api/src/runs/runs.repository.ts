@@ -3,7 +3,8 @@ import type { AppConfig } from '#libs/config';
 import { GroupCommit, inTransaction, type Pool } from '#libs/db';
 import { envelope, runControlEvent, type EventCodec } from '#libs/events';
 import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
-import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
+import type { BlobBackend } from '#libs/cas';
+import { BLOB_BACKEND, CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { withRequestTrace } from '#libs/tracing';
 import { isTerminal } from '#libs/runs';
 import { EagerOutbox } from '../eager-outbox.js';
@@ -26,6 +27,7 @@ export class RunsRepository {
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(EVENT_CODEC) private readonly codec: EventCodec,
     @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(BLOB_BACKEND) blobs: BlobBackend,
     eager: EagerOutbox,
   ) {
     const waker = new OutboxWaker(pool);
@@ -41,6 +43,7 @@ export class RunsRepository {
         writeRunStarts(client, codec, requests, {
           eager: eager.rows(afterCommit),
           inlineMaxBytes: config.EVENT_INLINE_MAX_BYTES,
+          blobs,
         }),
     });
   }
