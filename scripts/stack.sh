@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
-# Registry (the project's own, from Maven Central).
+# Registry (the project's own, from Maven Central), and pgvector for the semantic cache (PGlite, from npm).
 #   up [--record FILE]    start what is not running; with --record, append what this call started to FILE
 #   down [--only FILE]    stop Kafka and the registry; with --only, stop just what FILE lists
 #   status                show each part
@@ -49,6 +49,13 @@ start_registry() {
   record registry
 }
 
+start_pglite() {
+  is_local "${VECTOR_DATABASE_URL:-}" || return 0
+  "$ROOT/infra/pglite/pglite.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/pglite/pglite.sh" start
+  record pglite
+}
+
 RECORD=""
 record() { [ -n "$RECORD" ] && echo "$1" >>"$RECORD"; return 0; }
 
@@ -56,6 +63,7 @@ stop_one() {
   case "$1" in
     kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
+    pglite) "$ROOT/infra/pglite/pglite.sh" stop ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop || true ;;
   esac
@@ -69,6 +77,7 @@ case "${1:-}" in
     start_redis
     start_kafka
     start_registry
+    start_pglite
     ;;
   down)
     if [ "${2:-}" = "--only" ]; then
@@ -77,6 +86,7 @@ case "${1:-}" in
       tac "$3" | while read -r part; do stop_one "$part"; done
       rm -f "$3"
     else
+      stop_one pglite
       stop_one registry
       stop_one kafka
     fi
@@ -87,6 +97,7 @@ case "${1:-}" in
     port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
     "$ROOT/infra/kafka/kafka.sh" status || rc=3
     "$ROOT/infra/registry/registry.sh" status || rc=3
+    "$ROOT/infra/pglite/pglite.sh" status || rc=3
     exit $rc
     ;;
   *) echo "usage: $0 up [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
