@@ -3,16 +3,17 @@ import type { Logger } from 'pino';
 import { Agent } from 'undici';
 import {
   NodeCacheMetrics,
-  SEMANTIC_SESSION_SETTINGS,
+  openSemanticCacheStore,
   SemanticCache,
-  SemanticCacheStore,
+  semanticCacheOn,
   semanticDecision,
+  type SemanticCacheStore,
   semanticScope,
   sensitiveDataCheck,
   type SemanticPolicySettings,
 } from '#libs/cache';
 import type { AppConfig } from '#libs/config';
-import { createPool, type Pool } from '#libs/db';
+import type { Pool } from '#libs/db';
 import type { CachedResult, NodeDispatch } from '#libs/events';
 import { CONFIG, LOGGER } from '#libs/platform';
 import type { NodeConfigs } from '#libs/workflows';
@@ -39,7 +40,7 @@ export class SemanticCacheService implements OnModuleInit, OnApplicationShutdown
     @Inject(NodeCacheMetrics) private readonly metrics: NodeCacheMetrics,
   ) {
     this.logger = logger.child({ component: 'semantic-cache' });
-    const on = config.CACHE_ENABLED && config.SEMANTIC_CACHE_ENABLED && config.EMBEDDINGS_BASE_URL !== undefined;
+    const on = semanticCacheOn(config);
     this.policy = {
       enabled: config.CACHE_ENABLED,
       workspaces: config.CACHE_WORKSPACE_POLICIES,
@@ -48,18 +49,8 @@ export class SemanticCacheService implements OnModuleInit, OnApplicationShutdown
       ttlMs: config.SEMANTIC_CACHE_TTL_MS,
     };
     if (!on || !config.EMBEDDINGS_BASE_URL) return;
-    const timeoutMs = config.VECTOR_DATABASE_TIMEOUT_MS;
-    this.pool = createPool(config.VECTOR_DATABASE_URL, {
-      name: 'semantic-cache',
-      max: config.VECTOR_DATABASE_POOL_MAX,
-      queryTimeoutMs: timeoutMs,
-      connectionTimeoutMs: Math.max(1_000, timeoutMs),
-    });
-    this.pool.on('connect', (client) => {
-      client.query(SEMANTIC_SESSION_SETTINGS).catch(() => undefined);
-    });
+    ({ store: this.store, pool: this.pool } = openSemanticCacheStore(config, 'semantic-cache'));
     this.embeddingsAgent = new Agent({ keepAliveTimeout: 30_000 });
-    this.store = new SemanticCacheStore(this.pool, config.EMBEDDINGS_DIMENSIONS);
     this.cache = new SemanticCache(
       this.store,
       embeddingsClient({
@@ -130,7 +121,14 @@ export class SemanticCacheService implements OnModuleInit, OnApplicationShutdown
     };
     return async (prompt, ask) => {
       const served = await cache.through(
-        { scope, prompt, similarity: decision.similarity, ttlMs: decision.ttlMs, runId: task.runId, nodeId: task.nodeId },
+        {
+          scope,
+          prompt,
+          similarity: decision.similarity,
+          ttlMs: decision.ttlMs,
+          runId: task.runId,
+          nodeId: task.nodeId,
+        },
         ask,
       );
       this.metrics.semanticServed(served);

@@ -45,9 +45,10 @@ export {
   type SemanticServed,
 } from './semantic-cache.js';
 export {
-  SEMANTIC_SESSION_SETTINGS,
+  SEMANTIC_SESSION_OPTIONS,
   SemanticCacheStore,
   type SemanticNeighbour,
   type SemanticScope,
   type SemanticWrite,
 } from './semantic-cache-store.js';
+export { openSemanticCacheStore, semanticCacheOn } from './semantic-cache-pool.js';

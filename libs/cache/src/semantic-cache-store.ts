@@ -35,11 +35,11 @@ export interface SemanticWrite {
 }
 
 /**
- * Run on every new connection of the semantic cache's pool. pgvector 0.8 and later: an HNSW scan filtered by scope
+ * The start-up options of the semantic cache's connections. pgvector 0.8 and later: an HNSW scan filtered by scope
  * goes on past its first candidates (`hnsw.ef_search`, 40) until it finds one of the scope, nearest first; without it a
- * scope with few entries among many others' would find none. Older pgvector refuses it, and scans as before.
+ * scope with few entries among many others' would find none. Older pgvector warns and scans as before.
  */
-export const SEMANTIC_SESSION_SETTINGS = 'SET hnsw.iterative_scan = strict_order';
+export const SEMANTIC_SESSION_OPTIONS = '-c hnsw.iterative_scan=strict_order';
 
 /**
  * The semantic cache's SQL (migrations/vector). Every statement is one autocommit statement, scoped to one workspace
@@ -128,10 +128,7 @@ export class SemanticCacheStore {
 
   /** Counts a hit on the entry. */
   async recordHit(id: string): Promise<void> {
-    await this.pool.query(
-      'UPDATE semantic_cache_entries SET hits = hits + 1, last_hit_at = now() WHERE id = $1',
-      [id],
-    );
+    await this.pool.query('UPDATE semantic_cache_entries SET hits = hits + 1, last_hit_at = now() WHERE id = $1', [id]);
   }
 
   /** Deletes at most `limit` expired entries; returns how many. */

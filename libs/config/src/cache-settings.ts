@@ -58,7 +58,10 @@ export const workspaceCachePolicies = z.string().transform((text, ctx) => {
   if (!parsed) return z.NEVER;
   const { value } = parsed;
   if (!isRecord(value)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of workspace id → {enabled?, ttlMs?, semanticTtlMs?}' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a JSON object of workspace id → {enabled?, ttlMs?, semanticTtlMs?}',
+    });
     return z.NEVER;
   }
   const problems: string[] = [];
@@ -75,7 +78,9 @@ export const workspaceCachePolicies = z.string().transform((text, ctx) => {
     const { semanticTtlMs } = policy;
     if (
       semanticTtlMs !== undefined &&
-      (!Number.isInteger(semanticTtlMs) || (semanticTtlMs as number) < 0 || (semanticTtlMs as number) > MAX_CACHE_TTL_MS)
+      (!Number.isInteger(semanticTtlMs) ||
+        (semanticTtlMs as number) < 0 ||
+        (semanticTtlMs as number) > MAX_CACHE_TTL_MS)
     ) {
       problems.push(`${workspaceId}.semanticTtlMs: must be an integer from 0 (off) to ${MAX_CACHE_TTL_MS}`);
     }

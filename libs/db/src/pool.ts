@@ -18,6 +18,8 @@ export interface PoolOptions {
   readonly queryTimeoutMs?: number;
   /** How long to wait for a connection (5 s when absent). */
   readonly connectionTimeoutMs?: number;
+  /** Session settings sent at start-up (`-c name=value …`), so they cost no round trip and no extra query. */
+  readonly startupOptions?: string;
 }
 
 /** A pg pool that shows up in the open-resources ledger until `end()` resolves. */
@@ -29,6 +31,7 @@ export function createPool(connectionString: string, options: PoolOptions): pg.P
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
     ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    ...(options.startupOptions ? { options: options.startupOptions } : {}),
     // Sent as a start-up parameter, so it holds for every statement of every connection without a round trip.
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });
