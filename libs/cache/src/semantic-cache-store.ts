@@ -140,12 +140,4 @@ export class SemanticCacheStore {
     );
     return rowCount ?? 0;
   }
-
-  /** Deletes every entry of a workspace; returns how many. */
-  async deleteWorkspace(workspaceId: string): Promise<number> {
-    const { rowCount } = await this.pool.query('DELETE FROM semantic_cache_entries WHERE workspace_id = $1', [
-      workspaceId,
-    ]);
-    return rowCount ?? 0;
-  }
 }
