@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
-# Registry (the project's own, from Maven Central), and S3Proxy when the S3 content store backend is selected.
+# Registry (the project's own, from Maven Central), pgvector for the semantic cache (PGlite, from npm), and S3Proxy
+# when the S3 content store backend is selected.
 #   up [--record FILE] [--s3proxy]   start what is not running; with --record, append what this call started to FILE;
 #                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote)
 #   s3proxy [--record FILE]          start only S3Proxy (the tests' S3 server when the rest runs elsewhere)
-#   down [--only FILE]               stop Kafka, the registry and S3Proxy; with --only, stop just what FILE lists
+#   down [--only FILE]               stop Kafka, the registry, PGlite and S3Proxy; with --only, stop just what FILE lists
 #   status                           show each part
 set -euo pipefail
 SCRIPT_NAME=stack
@@ -58,6 +59,13 @@ start_s3proxy() {
   record s3proxy
 }
 
+start_pglite() {
+  is_local "${VECTOR_DATABASE_URL:-}" || return 0
+  "$ROOT/infra/pglite/pglite.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/pglite/pglite.sh" start
+  record pglite
+}
+
 RECORD=""
 WITH_S3PROXY=""
 [ "${CAS_BACKEND:-}" = "s3" ] && WITH_S3PROXY=1
@@ -77,6 +85,7 @@ stop_one() {
     kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
     s3proxy) "$ROOT/infra/s3proxy/s3proxy.sh" stop ;;
+    pglite) "$ROOT/infra/pglite/pglite.sh" stop ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop || true ;;
   esac
@@ -91,6 +100,7 @@ case "${1:-}" in
     start_redis
     start_kafka
     start_registry
+    start_pglite
     if [ -n "$WITH_S3PROXY" ]; then start_s3proxy; fi
     ;;
   s3proxy)
@@ -106,6 +116,7 @@ case "${1:-}" in
       rm -f "$3"
     else
       stop_one s3proxy
+      stop_one pglite
       stop_one registry
       stop_one kafka
     fi
@@ -116,6 +127,7 @@ case "${1:-}" in
     port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
     "$ROOT/infra/kafka/kafka.sh" status || rc=3
     "$ROOT/infra/registry/registry.sh" status || rc=3
+    "$ROOT/infra/pglite/pglite.sh" status || rc=3
     # Optional: reported, never a failure of the stack.
     "$ROOT/infra/s3proxy/s3proxy.sh" status || true
     exit $rc

@@ -3,7 +3,8 @@ import type { StackAddresses } from './stack-addresses.js';
 
 /**
  * The same services as the local stack, in containers, for machines with a container runtime. Versions match the
- * local ones: Postgres 15, Redis 7, Kafka 3.9 (KRaft), Apicurio Registry 3.3.
+ * local ones: Postgres 15 (with pgvector, whose second database holds the semantic cache), Redis 7, Kafka 3.9 (KRaft),
+ * Apicurio Registry 3.3.
  */
 export async function startContainers(): Promise<{
   addresses: Omit<StackAddresses, 'mode'>;
@@ -12,7 +13,7 @@ export async function startContainers(): Promise<{
   const { GenericContainer, Wait } = await import('testcontainers');
   const started: StartedTestContainer[] = [];
   try {
-    const postgres = await new GenericContainer('postgres:15')
+    const postgres = await new GenericContainer('pgvector/pgvector:0.8.1-pg15')
       .withEnvironment({ POSTGRES_HOST_AUTH_METHOD: 'trust' })
       .withExposedPorts(5432)
       .withWaitStrategy(Wait.forLogMessage(/database system is ready to accept connections/, 2))
@@ -54,6 +55,7 @@ export async function startContainers(): Promise<{
     return {
       addresses: {
         databaseUrl: `postgres://postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/orchestrator`,
+        vectorDatabaseUrl: `postgres://postgres@${postgres.getHost()}:${postgres.getMappedPort(5432)}/semantic_cache`,
         redisUrl: `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`,
         kafkaBrokers: `127.0.0.1:${kafkaPort}`,
         schemaRegistryUrl: `http://${registry.getHost()}:${registry.getMappedPort(8080)}/apis/ccompat/v7`,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, withDatabase } from '#libs/db';
+import { dropDatabase, migrate, MIGRATIONS_DIR, splitDatabaseUrl, VECTOR_MIGRATIONS_DIR, withDatabase } from '#libs/db';
 import { startContainers } from './containers.js';
 import { s3Unreachable, TEST_S3 } from './test-bucket.js';
 import {
@@ -35,6 +35,11 @@ async function reachable(addresses: Omit<StackAddresses, 'mode'>): Promise<strin
     .connect()
     .then(() => client.end())
     .catch((e: Error) => problems.push(`Postgres at ${addresses.databaseUrl}: ${e.message}`));
+  const vector = new pg.Client({ connectionString: withDatabase(addresses.vectorDatabaseUrl, 'postgres') });
+  await vector
+    .connect()
+    .then(() => vector.end())
+    .catch((e: Error) => problems.push(`pgvector at ${addresses.vectorDatabaseUrl}: ${e.message}`));
   await fetch(`${addresses.schemaRegistryUrl}/subjects`)
     .then((r) => {
       if (!r.ok) problems.push(`Schema Registry at ${addresses.schemaRegistryUrl}: HTTP ${r.status}`);
@@ -74,12 +79,15 @@ export async function globalSetup(): Promise<void> {
   if (problems.length) {
     throw new Error(
       `The test stack (${mode}) is not reachable:\n  ${problems.join('\n  ')}\n` +
-        'Start it with `npm run stack:up -- --s3proxy`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL, SCHEMA_REGISTRY_URL ' +
-        'and CAS_S3_ENDPOINT at one.',
+        'Start it with `npm run stack:up -- --s3proxy`, or point KAFKA_BROKERS, DATABASE_URL, REDIS_URL, SCHEMA_REGISTRY_URL, ' +
+        'VECTOR_DATABASE_URL and CAS_S3_ENDPOINT at one.',
     );
   }
   const template = await templateDatabase();
   await buildTemplate(addresses.databaseUrl, template);
+  // One semantic cache for every file (PGlite is one database): files keep apart by workspace ids, which are new per
+  // file (each file's database makes its own workspaces), and every statement of the cache is scoped to one.
+  await migrate(addresses.vectorDatabaseUrl, VECTOR_MIGRATIONS_DIR);
   // Test files run in child processes, which inherit this environment.
   Object.assign(process.env, addressesToEnv(addresses), {
     CAS_S3_ENDPOINT: TEST_S3.endpoint,

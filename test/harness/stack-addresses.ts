@@ -8,6 +8,8 @@ export interface StackAddresses {
   readonly databaseUrl: string;
   readonly redisUrl: string;
   readonly schemaRegistryUrl: string;
+  /** Postgres with pgvector, for the semantic cache. */
+  readonly vectorDatabaseUrl: string;
 }
 
 export const LOCAL_STACK: Omit<StackAddresses, 'mode'> = {
@@ -15,6 +17,7 @@ export const LOCAL_STACK: Omit<StackAddresses, 'mode'> = {
   databaseUrl: 'postgres://postgres@127.0.0.1:5432/orchestrator',
   redisUrl: 'redis://127.0.0.1:6379',
   schemaRegistryUrl: 'http://127.0.0.1:8081/apis/ccompat/v7',
+  vectorDatabaseUrl: 'postgres://postgres@127.0.0.1:5433/postgres',
 };
 
 const ENV_NAMES = {
@@ -22,6 +25,7 @@ const ENV_NAMES = {
   databaseUrl: 'DATABASE_URL',
   redisUrl: 'REDIS_URL',
   schemaRegistryUrl: 'SCHEMA_REGISTRY_URL',
+  vectorDatabaseUrl: 'VECTOR_DATABASE_URL',
 } as const;
 
 export function addressesFromEnv(env: NodeJS.ProcessEnv): Partial<Omit<StackAddresses, 'mode'>> {

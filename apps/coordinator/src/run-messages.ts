@@ -1,5 +1,13 @@
-import { dispatchTopic, envelope, type EncodedMessage, type EventCodec, type EventTopic } from '#libs/events';
+import {
+  dispatchTopic,
+  envelope,
+  type EncodedMessage,
+  type EventCodec,
+  type EventTopic,
+  type NodeCacheSetting,
+} from '#libs/events';
 import { chunkByBytes, messageBytes, type Message, type TopicMessages } from '#libs/kafka';
+import type { NodeCacheOptions } from '#libs/workflows';
 import { toStateRecord, type RunWrite, type SpillJson } from './owned-run.js';
 
 /** The trace headers (traceparent/tracestate) for a run's messages: the context of the events that caused them. */
@@ -59,7 +67,7 @@ export async function transitionMessages(
             fromType: effect.fromType,
             triggeredAt: effect.triggeredAt,
             permission: run.permission,
-            cache: effect.cache ? { enabled: effect.cache.enabled ?? null, ttlMs: effect.cache.ttlMs ?? null } : null,
+            cache: effect.cache ? nodeCacheSetting(effect.cache) : null,
           },
           { 'workspace-id': run.workspaceId, ...trace },
         );
@@ -111,4 +119,15 @@ export function sendRequests(
     }
     return [...byTopic.values()];
   });
+}
+
+/** A definition's `cache` block as a task carries it: every setting, null where the definition has none. */
+function nodeCacheSetting(cache: NodeCacheOptions): NodeCacheSetting {
+  return {
+    enabled: cache.enabled ?? null,
+    ttlMs: cache.ttlMs ?? null,
+    semantic: cache.semantic ?? null,
+    similarity: cache.similarity ?? null,
+    semanticTtlMs: cache.semanticTtlMs ?? null,
+  };
 }

@@ -182,7 +182,7 @@ async function writeApprovals(client: PoolClient, writes: readonly ProjectedWrit
   }
 }
 
-/** The audit trail of node outputs served from the node result cache (replays insert nothing twice). */
+/** The audit trail of node outputs served from the caches, and how they matched (replays insert nothing twice). */
 async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWrite[]): Promise<void> {
   const hits = writes.flatMap((w) =>
     w.effects.flatMap((e) => (e.type === 'cache_hit' ? [{ run: w.run, hit: e, at: e.at ?? w.at }] : [])),
@@ -190,11 +190,12 @@ async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWri
   if (!hits.length) return;
   await client.query(
     `INSERT INTO cache_hits (run_id, node_id, attempt, workspace_id, node_type, from_run_id, from_node_id, produced_at,
-                             saved_ms, hit_at, model, prompt_tokens, completion_tokens)
-     SELECT r, n, a, w, t, fr, fn, p, s, to_timestamp(h / 1000.0), m, pt, ct
+                             saved_ms, hit_at, model, prompt_tokens, completion_tokens, match, similarity)
+     SELECT r, n, a, w, t, fr, fn, p, s, to_timestamp(h / 1000.0), m, pt, ct, mt, sim
        FROM unnest($1::uuid[], $2::text[], $3::int[], $4::uuid[], $5::text[], $6::uuid[], $7::text[],
-                   $8::timestamptz[], $9::bigint[], $10::float8[], $11::text[], $12::bigint[], $13::bigint[])
-            AS c(r, n, a, w, t, fr, fn, p, s, h, m, pt, ct)
+                   $8::timestamptz[], $9::bigint[], $10::float8[], $11::text[], $12::bigint[], $13::bigint[],
+                   $14::text[], $15::float8[])
+            AS c(r, n, a, w, t, fr, fn, p, s, h, m, pt, ct, mt, sim)
      ON CONFLICT (run_id, node_id, attempt) DO NOTHING`,
     [
       hits.map((h) => h.run.id),
@@ -210,6 +211,8 @@ async function insertCacheHits(client: PoolClient, writes: readonly ProjectedWri
       hits.map((h) => h.hit.tokens?.model ?? null),
       hits.map((h) => h.hit.tokens?.promptTokens ?? null),
       hits.map((h) => h.hit.tokens?.completionTokens ?? null),
+      hits.map((h) => h.hit.match ?? 'exact'),
+      hits.map((h) => h.hit.similarity ?? null),
     ],
   );
 }

@@ -4,8 +4,9 @@ import { Counter, type Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import type { BlobBackend } from '#libs/cas';
+import { openSemanticCacheStore, semanticCacheOn } from '#libs/cache';
 import { BLOB_BACKEND, CONFIG, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
-import { retentionJobs, runDueJobs, type MaintenanceJob } from '#libs/retention';
+import { retentionJobs, runDueJobs, semanticCacheRetentionJob, type MaintenanceJob } from '#libs/retention';
 import { PollLoop } from './poll-loop.js';
 
 /** How often a process asks whether a job is due; the job's own interval is kept in Postgres, across processes. */
@@ -18,6 +19,7 @@ const CHECK_EVERY_MS = 60_000;
 @Injectable()
 export class RetentionService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly jobs: MaintenanceJob[];
+  private readonly vectorPool: Pool | undefined;
   private readonly deleted: Counter<'job'>;
   private readonly logger: Logger;
   private readonly loop = new PollLoop();
@@ -36,6 +38,12 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
       finishedRunRetentionMs: config.RUN_RETENTION_MS,
       blobs,
     });
+    if (config.RETENTION_INTERVAL_MS > 0 && semanticCacheOn(config)) {
+      // Claimed in this database like the others; its rows are in the vector database.
+      const { store, pool: vectorPool } = openSemanticCacheStore(config, 'semantic-cache-retention');
+      this.vectorPool = vectorPool;
+      this.jobs.push(semanticCacheRetentionJob(store));
+    }
     this.deleted = new Counter({
       name: 'retention_deleted_total',
       help: 'Rows deleted by retention jobs, by job',
@@ -52,6 +60,7 @@ export class RetentionService implements OnApplicationBootstrap, OnApplicationSh
 
   async onApplicationShutdown(): Promise<void> {
     await this.loop.stop();
+    await this.vectorPool?.end();
   }
 
   private async turn(): Promise<number> {

@@ -34,7 +34,6 @@ export interface ServedResult {
 export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
   private readonly redis: Redis | undefined;
   private readonly cache: NodeResultCache | undefined;
-  private readonly metrics: NodeCacheMetrics;
   private readonly policy: CachePolicySettings;
   private readonly logger: Logger;
 
@@ -42,9 +41,9 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
+    @Inject(NodeCacheMetrics) private readonly metrics: NodeCacheMetrics,
   ) {
     this.logger = logger.child({ component: 'node-cache' });
-    this.metrics = new NodeCacheMetrics(registry);
     this.policy = { enabled: config.CACHE_ENABLED, workspaces: config.CACHE_WORKSPACE_POLICIES };
     if (!config.CACHE_ENABLED) return;
     this.redis = createRedis(config.CACHE_REDIS_URL ?? config.REDIS_URL, 'node-cache', {
@@ -120,6 +119,8 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
           fromNodeId: entry.nodeId,
           producedAt: entry.producedAt,
           durationMs: entry.durationMs,
+          match: 'exact',
+          similarity: null,
         },
       };
     }

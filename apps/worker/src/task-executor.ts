@@ -2,7 +2,7 @@ import type { ContentStore } from '#libs/cas';
 import type { NodeDispatch } from '#libs/events';
 import { ExpressionError, type ExpressionEvaluator } from '#libs/expressions';
 import type { NodeConfigs } from '#libs/workflows';
-import { executeAgent, type AgentExecutorOptions } from './agent/agent.executor.js';
+import { executeAgent, type AgentExecutorOptions, type AroundModel } from './agent/agent.executor.js';
 import type { ExecutionResult } from './execution-result.js';
 import { executeHttpRequest, type HttpExecutorOptions } from './http/http-request.executor.js';
 
@@ -65,6 +65,7 @@ export async function executeTask(
   task: NodeDispatch,
   deps: ExecutorDeps,
   { config, data }: PreparedTask,
+  aroundModel?: AroundModel,
 ): Promise<ExecutionResult> {
   switch (task.nodeType) {
     case 'function': {
@@ -100,6 +101,7 @@ export async function executeTask(
           }),
         },
         { ...deps.agent, evaluator: deps.evaluator },
+        aroundModel,
       );
     }
     case 'hitl':

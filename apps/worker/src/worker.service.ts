@@ -9,6 +9,7 @@ import type { Pool } from '#libs/db';
 import {
   envelope,
   runControlEvent,
+  type CachedResult,
   type DispatchTopic,
   type EventCodec,
   type NodeCompleted,
@@ -22,6 +23,7 @@ import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
 import { createGuardedAgent, resolveWithDns } from './http/guarded-agent.js';
 import type { ExecutionResult } from './execution-result.js';
 import { NodeCacheService } from './node-cache.service.js';
+import { SemanticCacheService } from './semantic-cache.service.js';
 import { executeTask, inputsRead, prepareTask, type ExecutorDeps } from './task-executor.js';
 import { attemptKey, UnsentCompletions } from './unsent-completions.js';
 import { WorkerMetrics } from './worker-metrics.js';
@@ -62,6 +64,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(LOGGER) logger: Logger,
     @Inject(ExpressionEvaluator) evaluator: ExpressionEvaluator,
     private readonly cache: NodeCacheService,
+    private readonly semantic: SemanticCacheService,
   ) {
     this.producer = openProducer(kafka, 'worker', IDEMPOTENT_PRODUCER);
     this.httpAgent = createGuardedAgent(config.SSRF_ALLOWED_HOSTS, resolveWithDns);
@@ -167,10 +170,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       );
     }
     const prepared = await prepareTask(task, this.deps.content);
+    // Exact cache first; on its miss an agent node's semantic lookup, then the model.
+    let semanticHit: CachedResult | null = null;
+    const aroundModel = this.semantic.around(task, prepared.config, (hit) => {
+      semanticHit = hit;
+    });
     // A result is checked for what Postgres cannot store before the cache may keep it.
-    const { result, cached } = await this.cache.serve(task, prepared.config, inputsRead(task, prepared), async () =>
-      storable(await executeTask(task, this.deps, prepared)),
+    const served = await this.cache.serve(task, prepared.config, inputsRead(task, prepared), async () =>
+      storable(await executeTask(task, this.deps, prepared, aroundModel)),
     );
+    const { result } = served;
+    const cached = served.cached ?? semanticHit;
     if (!result.ok) {
       // Logged inside the task's span when traced, so the line carries its trace_id.
       this.logger

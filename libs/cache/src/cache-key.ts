@@ -84,3 +84,28 @@ export function lookupCounterKey(slot: string, at: number): string {
 export function hourBucket(at: number): string {
   return new Date(at).toISOString().slice(0, 13);
 }
+
+/** What besides the prompt decides an agent's answer: answers are shared only between equal ones. */
+export interface SemanticScopeParts {
+  readonly model: string;
+  readonly system?: string | undefined;
+  /** Another temperature is another distribution of answers; another maxTokens may cut the answer elsewhere. */
+  readonly temperature?: number | undefined;
+  readonly maxTokens?: number | undefined;
+  /** Vectors of another embedding model (or length) are not comparable. */
+  readonly embeddingModel: string;
+  readonly dimensions: number;
+}
+
+/** sha256 of the scope parts (canonical JSON; an absent system prompt, temperature or maxTokens counts as null). */
+export function semanticScope(parts: SemanticScopeParts): string {
+  return canonicalDigest({
+    v: KEY_VERSION,
+    model: parts.model,
+    system: parts.system ?? null,
+    temperature: parts.temperature ?? null,
+    maxTokens: parts.maxTokens ?? null,
+    embeddingModel: parts.embeddingModel,
+    dimensions: parts.dimensions,
+  });
+}

@@ -37,7 +37,13 @@ export interface CacheCandidate {
   readonly nodeType: string;
   readonly config: Readonly<Record<string, unknown>>;
   /** The node definition's own `cache` setting. */
-  readonly node: { readonly enabled?: boolean | null; readonly ttlMs?: number | null } | null;
+  readonly node: {
+    readonly enabled?: boolean | null;
+    readonly ttlMs?: number | null;
+    readonly semantic?: boolean | null;
+    readonly similarity?: number | null;
+    readonly semanticTtlMs?: number | null;
+  } | null;
 }
 
 export type BypassReason = 'off' | 'node_type' | 'node_off' | 'workspace_off' | 'http_method' | 'unknown_permission';
@@ -76,4 +82,40 @@ export function cacheDecision(candidate: CacheCandidate, settings: CachePolicySe
     }
   }
   return { cache: true, nodeType, permission, ttlMs: node?.ttlMs ?? workspaceTtl ?? DEFAULT_TTL_MS[nodeType] };
+}
+
+export interface SemanticPolicySettings extends CachePolicySettings {
+  /** SEMANTIC_CACHE_ENABLED, and an embeddings API configured */
+  readonly semantic: boolean;
+  /** SEMANTIC_CACHE_SIMILARITY */
+  readonly similarity: number;
+  /** SEMANTIC_CACHE_TTL_MS */
+  readonly ttlMs: number;
+}
+
+export type SemanticDecision =
+  | { readonly semantic: true; readonly similarity: number; readonly ttlMs: number; readonly permission: Permission }
+  | { readonly semantic: false; readonly reason: BypassReason };
+
+/**
+ * Whether an agent attempt goes through the semantic cache, from what threshold and for how long. Whatever keeps it
+ * out of the exact cache keeps it out of this one too (the cache off, the node's `enabled: false`, the workspace's
+ * policy, an unknown permission); besides, SEMANTIC_CACHE_ENABLED=false, the node's `semantic: false` and the
+ * workspace's `semanticTtlMs: 0`. The threshold is the node's `similarity`, else SEMANTIC_CACHE_SIMILARITY; the
+ * lifetime the node's `semanticTtlMs`, else the workspace's, else SEMANTIC_CACHE_TTL_MS.
+ */
+export function semanticDecision(candidate: CacheCandidate, settings: SemanticPolicySettings): SemanticDecision {
+  if (candidate.nodeType !== 'agent') return { semantic: false, reason: 'node_type' };
+  const exact = cacheDecision(candidate, settings);
+  if (!exact.cache) return { semantic: false, reason: exact.reason };
+  const { node } = candidate;
+  if (!settings.semantic || node?.semantic === false) return { semantic: false, reason: 'off' };
+  const workspaceTtl = settings.workspaces.get(candidate.workspaceId.toLowerCase())?.semanticTtlMs;
+  if (workspaceTtl === 0) return { semantic: false, reason: 'workspace_off' };
+  return {
+    semantic: true,
+    permission: exact.permission,
+    similarity: node?.similarity ?? settings.similarity,
+    ttlMs: node?.semanticTtlMs ?? workspaceTtl ?? settings.ttlMs,
+  };
 }

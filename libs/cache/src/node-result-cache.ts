@@ -4,8 +4,11 @@ import type { NodeCacheKey } from './cache-key.js';
 import { SETTLED, type RedisCacheStore } from './redis-cache-store.js';
 import type { SensitiveDataCheck } from './sensitive-data.js';
 
-/** One node attempt's result: a failure is a value, never cached. */
-export type NodeResult = { ok: true; output: unknown } | { ok: false; error: string };
+/**
+ * One node attempt's result: a failure is a value, never cached. `fromCache: true` marks a result another cache served
+ * (the semantic cache): it names another run as its producer, so it is not stored again under this attempt.
+ */
+export type NodeResult = { ok: true; output: unknown; fromCache?: true } | { ok: false; error: string };
 
 /** A cached result and where it came from. */
 export interface CacheEntry {
@@ -195,6 +198,7 @@ export class NodeResultCache {
     durationMs: number,
   ): { text?: string; write: WriteOutcome; sensitive?: string } {
     if (!result.ok) return { write: 'failed' };
+    if (result.fromCache) return { write: 'skipped' };
     const output = JSON.stringify(result.output ?? null);
     if (Buffer.byteLength(output) > this.options.maxEntryBytes) return { write: 'too_large' };
     const sensitive = this.options.sensitive(result.output);

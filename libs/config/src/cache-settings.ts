@@ -24,12 +24,18 @@ export const SENSITIVE_DETECTORS = [
 ] as const;
 export type SensitiveDetectorName = (typeof SENSITIVE_DETECTORS)[number];
 
-/** One workspace's cache policy: `enabled: false` turns the cache off for it; `ttlMs` replaces the type defaults. */
+/**
+ * One workspace's cache policy: `enabled: false` turns the cache off for it; `ttlMs` replaces the type defaults;
+ * `semanticTtlMs` the semantic cache's (0 turns the semantic cache off for the workspace).
+ */
 export interface WorkspaceCachePolicy {
   readonly enabled?: boolean;
   /** Per node type; 0 turns caching off for that type in the workspace. */
   readonly ttlMs?: Readonly<Partial<Record<CacheableNodeType, number>>>;
+  readonly semanticTtlMs?: number;
 }
+
+const POLICY_SETTINGS = ['enabled', 'ttlMs', 'semanticTtlMs'];
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -52,7 +58,10 @@ export const workspaceCachePolicies = z.string().transform((text, ctx) => {
   if (!parsed) return z.NEVER;
   const { value } = parsed;
   if (!isRecord(value)) {
-    ctx.addIssue({ code: 'custom', message: 'must be a JSON object of workspace id → {enabled?, ttlMs?}' });
+    ctx.addIssue({
+      code: 'custom',
+      message: 'must be a JSON object of workspace id → {enabled?, ttlMs?, semanticTtlMs?}',
+    });
     return z.NEVER;
   }
   const problems: string[] = [];
@@ -60,11 +69,20 @@ export const workspaceCachePolicies = z.string().transform((text, ctx) => {
   for (const [workspaceId, policy] of Object.entries(value)) {
     if (!UUID.test(workspaceId)) problems.push(`${JSON.stringify(workspaceId)} is not a workspace id (a uuid)`);
     if (!isRecord(policy)) {
-      problems.push(`${workspaceId}: must be an object {enabled?, ttlMs?}`);
+      problems.push(`${workspaceId}: must be an object {enabled?, ttlMs?, semanticTtlMs?}`);
       continue;
     }
     for (const key of Object.keys(policy)) {
-      if (key !== 'enabled' && key !== 'ttlMs') problems.push(`${workspaceId}: unknown setting ${JSON.stringify(key)}`);
+      if (!POLICY_SETTINGS.includes(key)) problems.push(`${workspaceId}: unknown setting ${JSON.stringify(key)}`);
+    }
+    const { semanticTtlMs } = policy;
+    if (
+      semanticTtlMs !== undefined &&
+      (!Number.isInteger(semanticTtlMs) ||
+        (semanticTtlMs as number) < 0 ||
+        (semanticTtlMs as number) > MAX_CACHE_TTL_MS)
+    ) {
+      problems.push(`${workspaceId}.semanticTtlMs: must be an integer from 0 (off) to ${MAX_CACHE_TTL_MS}`);
     }
     if (policy.enabled !== undefined && typeof policy.enabled !== 'boolean') {
       problems.push(`${workspaceId}.enabled: must be true or false`);

@@ -6,6 +6,8 @@ import {
   tokenPrices,
   workspaceCachePolicies,
 } from './cache-settings.js';
+// The module itself, not the library's index (see cache-settings.ts).
+import { MAX_CACHE_TTL_MS, MIN_SEMANTIC_SIMILARITY } from '../../workflows/src/definition-schema.js';
 
 const url = (protocols: string[]) =>
   z.string().refine(
@@ -299,6 +301,29 @@ export const configSchema = z.object({
    * `{"gpt-4o-mini": {"promptPerMillion": 0.15, "completionPerMillion": 0.6}}`. Hits of unpriced models save nothing.
    */
   CACHE_TOKEN_PRICES: tokenPrices.default(new Map()),
+  /**
+   * The semantic cache of agent nodes: an answer is served to a prompt whose embedding is at least
+   * SEMANTIC_CACHE_SIMILARITY (cosine) like a cached one's, of the same workspace, permission, model and system prompt.
+   * On where EMBEDDINGS_BASE_URL is set (and CACHE_ENABLED); false turns it off alone.
+   */
+  SEMANTIC_CACHE_ENABLED: bool('true'),
+  /** Postgres with pgvector that holds the semantic cache (migrations/vector; the local stack serves PGlite here). */
+  VECTOR_DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5433/postgres'),
+  VECTOR_DATABASE_POOL_MAX: positiveInt.max(100).default(4),
+  /** Past this a semantic cache query counts as failed (a miss): a slow vector database never holds a node up long. */
+  VECTOR_DATABASE_TIMEOUT_MS: positiveInt.max(10_000).default(500),
+  /** An OpenAI-compatible embeddings API (its base, e.g. https://api.openai.com/v1); unset: no semantic cache. */
+  EMBEDDINGS_BASE_URL: url(['http:', 'https:']).optional(),
+  EMBEDDINGS_API_KEY: z.string().min(1).optional(),
+  EMBEDDINGS_MODEL: z.string().min(1).default('text-embedding-3-small'),
+  /** The vectors' length, asked of the API (`dimensions`) and checked on every answer. */
+  EMBEDDINGS_DIMENSIONS: positiveInt.max(16_000).default(1536),
+  /** Past this an embedding counts as failed (a miss) and the model is asked. */
+  EMBEDDINGS_TIMEOUT_MS: positiveInt.max(60_000).default(2_000),
+  /** The default threshold; a node's `cache.similarity` replaces it. */
+  SEMANTIC_CACHE_SIMILARITY: z.coerce.number().min(MIN_SEMANTIC_SIMILARITY).max(1).default(0.92),
+  /** How long an answer stays in the semantic cache by default (24 h); per workspace and per node as for the exact cache. */
+  SEMANTIC_CACHE_TTL_MS: positiveInt.max(MAX_CACHE_TTL_MS).default(86_400_000),
   /** Node outputs larger than this (as JSON) go to content-addressed storage; events carry the reference. */
   OUTPUT_INLINE_MAX_BYTES: positiveInt.max(900_000).default(65_536),
   /**

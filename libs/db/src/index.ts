@@ -8,6 +8,6 @@ export {
   type MigrationReport,
 } from './migrations.js';
 export { createPool, inTransaction, type Pool, type PoolOptions } from './pool.js';
-export { MIGRATIONS_DIR } from './migrations-dir.js';
+export { MIGRATIONS_DIR, VECTOR_MIGRATIONS_DIR } from './migrations-dir.js';
 export { GroupCommit, type GroupCommitOptions, type GroupOutcome } from './group-commit.js';
 export { isDataException, isDatabaseOutage } from './db-errors.js';

@@ -26,9 +26,15 @@ const FILE_PATTERN = /^(\d{4})_([a-z0-9_]+)\.sql$/;
  */
 const SUPERSEDES_PATTERN = /^-- supersedes-checksum: ([0-9a-f]{64})$/gm;
 
-/** Reads `NNNN_name.sql` files in order; any other file in the folder is an error, not silently ignored. */
+/**
+ * Reads `NNNN_name.sql` files in order; any other file in the folder is an error, not silently ignored. Folders are
+ * other databases' migrations (`vector/`).
+ */
 export async function readMigrations(dir: string): Promise<Migration[]> {
-  const files = (await readdir(dir)).filter((f) => !f.startsWith('.') && f !== 'README.md').sort();
+  const files = (await readdir(dir, { withFileTypes: true }))
+    .filter((f) => !f.isDirectory() && !f.name.startsWith('.') && f.name !== 'README.md')
+    .map((f) => f.name)
+    .sort();
   const migrations: Migration[] = [];
   for (const file of files) {
     const match = FILE_PATTERN.exec(file);

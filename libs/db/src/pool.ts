@@ -11,6 +11,15 @@ export interface PoolOptions {
    * is never released ties up one connection for at most this long. 0 or absent: no limit.
    */
   readonly statementTimeoutMs?: number;
+  /**
+   * The client gives up on a query after this long, whatever the server does (a server that stopped answering, or
+   * one that ignores statement_timeout). The connection is then unusable and dropped; absent: no limit.
+   */
+  readonly queryTimeoutMs?: number;
+  /** How long to wait for a connection (5 s when absent). */
+  readonly connectionTimeoutMs?: number;
+  /** Session settings sent at start-up (`-c name=value …`), so they cost no round trip and no extra query. */
+  readonly startupOptions?: string;
 }
 
 /** A pg pool that shows up in the open-resources ledger until `end()` resolves. */
@@ -20,7 +29,9 @@ export function createPool(connectionString: string, options: PoolOptions): pg.P
     max: options.max ?? 10,
     application_name: options.name,
     idleTimeoutMillis: 30_000,
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectionTimeoutMs ?? 5_000,
+    ...(options.queryTimeoutMs ? { query_timeout: options.queryTimeoutMs } : {}),
+    ...(options.startupOptions ? { options: options.startupOptions } : {}),
     // Sent as a start-up parameter, so it holds for every statement of every connection without a round trip.
     ...(options.statementTimeoutMs ? { statement_timeout: options.statementTimeoutMs } : {}),
   });

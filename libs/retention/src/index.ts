@@ -2,6 +2,7 @@ export {
   RETENTION_BATCH,
   retentionJobs,
   runDueJobs,
+  semanticCacheRetentionJob,
   type JobOutcome,
   type MaintenanceJob,
   type RetentionSettings,

@@ -75,6 +75,11 @@ export function retentionJobs(settings: RetentionSettings): MaintenanceJob[] {
   return jobs;
 }
 
+/** Deletes expired entries of the semantic cache, in the vector database (not the pool the job is claimed in). */
+export function semanticCacheRetentionJob(store: { deleteExpired(limit: number): Promise<number> }): MaintenanceJob {
+  return { name: 'expire-semantic-cache', deleteBatch: (_pool, limit) => store.deleteExpired(limit) };
+}
+
 export interface JobOutcome {
   readonly name: string;
   readonly deleted: number;

@@ -140,8 +140,15 @@ class Step {
     if (input.outputRef) node.outputRef = input.outputRef;
     else node.output = input.output ?? null;
     if (input.cached) {
-      const { fromRunId, fromNodeId, producedAt, durationMs } = input.cached;
-      node.cached = { fromRunId, fromNodeId, producedAt: new Date(producedAt).toISOString(), savedMs: durationMs };
+      const { fromRunId, fromNodeId, producedAt, durationMs, match, similarity } = input.cached;
+      node.cached = {
+        fromRunId,
+        fromNodeId,
+        producedAt: new Date(producedAt).toISOString(),
+        savedMs: durationMs,
+        match: match === 'semantic' ? 'semantic' : 'exact',
+        ...(match === 'semantic' && typeof similarity === 'number' ? { similarity } : {}),
+      };
       // The output is the producing attempt's: the tokens it records are the ones this hit did not spend. (An output
       // stored by reference is not read here; its hit saves time but no counted tokens.)
       const tokens = def.type === 'agent' && !input.outputRef ? tokensSpent(input.output) : undefined;
@@ -151,6 +158,8 @@ class Step {
         fromRunId,
         fromNodeId,
         producedAt: node.cached.producedAt,
+        match: node.cached.match,
+        ...(node.cached.similarity === undefined ? {} : { similarity: node.cached.similarity }),
       });
       this.effects.push({
         type: 'cache_hit',

@@ -66,7 +66,14 @@ describe('run machine', () => {
     assert.deepEqual(task.cache, { ttlMs: 5_000 }, 'the node setting travels with its task');
     const cached = { fromRunId: 'r0', fromNodeId: 'x', producedAt: Date.UTC(2026, 0, 2), durationMs: 1_234 };
     const hit = await feed(ctx, start.state, { ...(ok('a', 7) as Extract<RunInput, { kind: 'completed' }>), cached });
-    const from = { fromRunId: 'r0', fromNodeId: 'x', producedAt: '2026-01-02T00:00:00.000Z', savedMs: 1_234 };
+    // A completion without `match` (from a worker before it existed) was an exact hit.
+    const from = {
+      fromRunId: 'r0',
+      fromNodeId: 'x',
+      producedAt: '2026-01-02T00:00:00.000Z',
+      savedMs: 1_234,
+      match: 'exact',
+    };
     assert.deepEqual(hit.state.nodes.a, { status: 'succeeded', attempts: 1, output: 7, cached: from });
     const event = hit.effects.find((e) => e.type === 'event' && e.kind === 'node.completed');
     assert.deepEqual(event?.type === 'event' && event.detail, {
@@ -75,10 +82,21 @@ describe('run machine', () => {
       fromRunId: 'r0',
       fromNodeId: 'x',
       producedAt: '2026-01-02T00:00:00.000Z',
+      match: 'exact',
     });
     assert.deepEqual(
       hit.effects.filter((e) => e.type === 'cache_hit'),
       [{ type: 'cache_hit', nodeId: 'a', nodeType: 'function', attempt: 1, ...from }],
+    );
+    const semantic = await feed(ctx, start.state, {
+      ...(ok('a', 7) as Extract<RunInput, { kind: 'completed' }>),
+      cached: { ...cached, match: 'semantic', similarity: 0.95 },
+    });
+    assert.deepEqual(semantic.state.nodes.a?.cached, { ...from, match: 'semantic', similarity: 0.95 });
+    const semanticEvent = semantic.effects.find((e) => e.type === 'event' && e.kind === 'node.completed');
+    assert.deepEqual(
+      semanticEvent?.type === 'event' && [semanticEvent.detail?.match, semanticEvent.detail?.similarity],
+      ['semantic', 0.95],
     );
     const plain = await feed(ctx, hit.state, ok('b', 8));
     assert.equal(plain.state.nodes.b?.cached, undefined);

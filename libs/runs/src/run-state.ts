@@ -52,6 +52,10 @@ export interface CachedFrom {
   producedAt: string;
   /** How long the producing attempt took. */
   savedMs: number;
+  /** exact: same config and inputs; semantic: an agent's prompt similar to the producing one (absent: exact). */
+  match?: 'exact' | 'semantic';
+  /** A semantic match's cosine similarity. */
+  similarity?: number;
 }
 
 /** A run as its coordinator sees it: what `runs` stores, minus identity. */
@@ -83,7 +87,14 @@ export type RunInput =
       /** When the worker finished: the next hop's latency is measured from here. */
       at: number;
       /** The output came from the node result cache, produced by this run's node at that time (epoch ms). */
-      cached?: { fromRunId: string; fromNodeId: string; producedAt: number; durationMs: number };
+      cached?: {
+        fromRunId: string;
+        fromNodeId: string;
+        producedAt: number;
+        durationMs: number;
+        match?: string | null;
+        similarity?: number | null;
+      };
     }
   | { kind: 'timer'; timer: TimerKind; nodeId?: string; attempt?: number }
   | { kind: 'cancel'; reason?: string }

@@ -63,6 +63,29 @@ export type CacheableNodeType = (typeof CACHEABLE_NODE_TYPES)[number];
 export const isCacheableNodeType = (type: string): type is CacheableNodeType =>
   (CACHEABLE_NODE_TYPES as readonly string[]).includes(type);
 
+/**
+ * The lowest similarity a node may ask for: below it "similar" prompts are different questions, and a shared answer
+ * would be wrong more often than right.
+ */
+export const MIN_SEMANTIC_SIMILARITY = 0.5;
+
+/** A node's `cache` block; agent nodes also set the semantic cache (answers to similar prompts). */
+const cacheSchema = (type: CacheableNodeType): SchemaObject =>
+  closedObject(
+    {
+      enabled: { type: 'boolean' },
+      ttlMs: int(1, MAX_CACHE_TTL_MS),
+      ...(type === 'agent'
+        ? {
+            semantic: { type: 'boolean' },
+            similarity: { type: 'number', minimum: MIN_SEMANTIC_SIMILARITY, maximum: 1 },
+            semanticTtlMs: int(1, MAX_CACHE_TTL_MS),
+          }
+        : {}),
+    },
+    [],
+  );
+
 const nodeSchema = (type: NodeType): SchemaObject =>
   closedObject(
     {
@@ -70,9 +93,7 @@ const nodeSchema = (type: NodeType): SchemaObject =>
       config: nodeConfigSchemas[type],
       timeoutMs: int(1, 86_400_000),
       retry: closedObject({ maxAttempts: int(1, 20), backoffMs: int(0, 3_600_000) }, ['maxAttempts', 'backoffMs']),
-      ...(isCacheableNodeType(type)
-        ? { cache: closedObject({ enabled: { type: 'boolean' }, ttlMs: int(1, MAX_CACHE_TTL_MS) }, []) }
-        : {}),
+      ...(isCacheableNodeType(type) ? { cache: cacheSchema(type) } : {}),
     },
     ['type', 'config'],
   );

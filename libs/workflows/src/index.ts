@@ -2,6 +2,7 @@ export {
   CACHEABLE_NODE_TYPES,
   isCacheableNodeType,
   MAX_CACHE_TTL_MS,
+  MIN_SEMANTIC_SIMILARITY,
   MAX_EDGES,
   MAX_NODES,
   nodeConfigSchemas,

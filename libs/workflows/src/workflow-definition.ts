@@ -31,10 +31,15 @@ export interface NodeDefinition {
 /**
  * `enabled: false` keeps the node's results out of the cache; `enabled: true` caches them where the default is off
  * (http_request with POST, PUT, PATCH or DELETE). `ttlMs` replaces the node type's (and the workspace's) lifetime.
+ * Agent nodes only: `semantic: false` keeps the node out of the semantic cache, `similarity` replaces its threshold and
+ * `semanticTtlMs` its lifetime.
  */
 export interface NodeCacheOptions {
   enabled?: boolean;
   ttlMs?: number;
+  semantic?: boolean;
+  similarity?: number;
+  semanticTtlMs?: number;
 }
 
 export interface EdgeDefinition {

@@ -14,6 +14,10 @@ export interface CacheHitView {
   hitAt: string;
   /** How long the producing attempt took: the time the hit saved. */
   savedMs: number;
+  /** exact: same config and inputs; semantic: an agent prompt similar to the producing one. */
+  match: 'exact' | 'semantic';
+  /** A semantic match's cosine similarity; null for exact ones. */
+  similarity: number | null;
 }
 
 export interface CacheHitFilter {
@@ -45,9 +49,11 @@ export async function listCacheHits(
     hit_at: Date;
     hit_at_text: string;
     saved_ms: string;
+    match: 'exact' | 'semantic';
+    similarity: number | null;
   }>(
     `SELECT run_id, node_id, attempt, node_type, from_run_id, from_node_id, produced_at, hit_at,
-            hit_at::text AS hit_at_text, saved_ms
+            hit_at::text AS hit_at_text, saved_ms, match, similarity
        FROM cache_hits
       WHERE workspace_id = $1
         AND ($2::uuid IS NULL OR run_id = $2)
@@ -80,6 +86,8 @@ export async function listCacheHits(
       producedAt: row.produced_at.toISOString(),
       hitAt: row.hit_at.toISOString(),
       savedMs: Number(row.saved_ms),
+      match: row.match,
+      similarity: row.similarity,
     })),
     last: lastRow && [lastRow.hit_at_text, lastRow.run_id, lastRow.node_id, lastRow.attempt],
   };

@@ -4,6 +4,8 @@ import type { TokenPrice } from '#libs/config';
 export interface HitGroup {
   readonly nodeType: string;
   readonly model: string | null;
+  /** exact or semantic */
+  readonly match: string;
   readonly hits: number;
   readonly savedMs: number;
   readonly promptTokens: number;
@@ -32,6 +34,8 @@ export interface CacheStatsView extends HitRateView {
   unpricedModels: string[];
   byNodeType: (HitRateView & { nodeType: string })[];
   byModel: { model: string; hits: number; promptTokens: number; completionTokens: number; costSaved: number | null }[];
+  /** Hits and time saved by how they matched: exact (the node result cache) or semantic (similar agent prompts). */
+  byMatch: { match: string; hits: number; savedMs: number }[];
 }
 
 /**
@@ -90,6 +94,10 @@ export function cacheStats(
     unpricedModels: byModel.filter((m) => m.costSaved === null).map((m) => m.model),
     byNodeType,
     byModel,
+    byMatch: [...new Set(groups.map((g) => g.match))].sort().map((match) => {
+      const of = groups.filter((g) => g.match === match);
+      return { match, hits: sum(of, (g) => g.hits), savedMs: sum(of, (g) => g.savedMs) };
+    }),
   };
 }
 

@@ -6,6 +6,7 @@ const window = { workspaceId: 'w', since: new Date('2026-12-01T00:00:00Z'), unti
 const group = (g: Partial<HitGroup>): HitGroup => ({
   nodeType: 'function',
   model: null,
+  match: 'exact',
   hits: 0,
   savedMs: 0,
   promptTokens: 0,
@@ -57,5 +58,23 @@ describe('cache stats', () => {
     assert.deepEqual([evicted.lookups, evicted.misses, evicted.hitRate], [2, 0, 1]);
     const idle = cacheStats(window, [], new Map(), prices);
     assert.deepEqual([idle.lookups, idle.hitRate, idle.estimatedCostSaved], [0, null, 0]);
+  });
+
+  it('counts the hits and time saved of each kind of match apart, and both in the totals', () => {
+    const stats = cacheStats(
+      window,
+      [
+        group({ nodeType: 'agent', model: 'm', hits: 2, savedMs: 1_000 }),
+        group({ nodeType: 'agent', model: 'm', match: 'semantic', hits: 3, savedMs: 2_500 }),
+        group({ nodeType: 'function', hits: 1, savedMs: 10 }),
+      ],
+      new Map([['agent', 5]]),
+      prices,
+    );
+    assert.deepEqual(stats.byMatch, [
+      { match: 'exact', hits: 3, savedMs: 1_010 },
+      { match: 'semantic', hits: 3, savedMs: 2_500 },
+    ]);
+    assert.deepEqual([stats.hits, stats.savedMs, stats.byNodeType[0]?.hitRate], [6, 3_510, 1]);
   });
 });

@@ -36,6 +36,12 @@ export interface AgentExecutorOptions {
   onUsage?: (model: string, usage: NonNullable<AgentOutput['usage']>) => void;
 }
 
+/**
+ * Wraps the model call once the prompt is rendered: the semantic cache answers a prompt like one it has seen instead
+ * of asking the model.
+ */
+export type AroundModel = (prompt: string, ask: () => Promise<ExecutionResult>) => Promise<ExecutionResult>;
+
 const ERROR_EXCERPT_CHARS = 300;
 
 /**
@@ -47,10 +53,11 @@ export async function executeAgent(
   config: NodeConfigs['agent'],
   ctx: AgentTaskContext,
   options: AgentExecutorOptions,
+  aroundModel?: AroundModel,
 ): Promise<ExecutionResult> {
-  const timeoutMs = Math.min(options.defaultTimeoutMs, (ctx.deadlineAt ?? Infinity) - Date.now());
-  if (timeoutMs <= 0) return failure('deadline passed before the model was asked');
-
+  if (Math.min(options.defaultTimeoutMs, (ctx.deadlineAt ?? Infinity) - Date.now()) <= 0) {
+    return failure('deadline passed before the model was asked');
+  }
   let prompt: string;
   try {
     const data = await ctx.data();
@@ -59,6 +66,20 @@ export async function executeAgent(
     const named = error instanceof ExpressionError ? `${error.name}: ${error.message}` : (error as Error).message;
     return failure(`prompt: ${named}`);
   }
+  const ask = () => askModel(config, prompt, ctx, options);
+  return aroundModel ? aroundModel(prompt, ask) : ask();
+}
+
+/** Asks the model once with the rendered prompt. */
+async function askModel(
+  config: NodeConfigs['agent'],
+  prompt: string,
+  ctx: AgentTaskContext,
+  options: AgentExecutorOptions,
+): Promise<ExecutionResult> {
+  // The deadline again: a semantic lookup may have taken some of the time.
+  const timeoutMs = Math.min(options.defaultTimeoutMs, (ctx.deadlineAt ?? Infinity) - Date.now());
+  if (timeoutMs <= 0) return failure('deadline passed before the model was asked');
   const body: ChatCompletionRequest = {
     model: config.model,
     messages: [

@@ -1,12 +1,19 @@
+import { createHash } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { reply, startTestHttpServer, type SeenRequest } from '../http/test-http-server.js';
 import type { ChatCompletionRequest } from './chat-completions.js';
+import type { EmbeddingsRequest } from './embeddings.js';
 
 /**
  * A stand-in for an LLM provider in tests: a real HTTP server speaking the OpenAI Chat Completions protocol
  * (POST /v1/chat/completions, bearer auth, `{"error": {...}}` answers), whose model answers `echo: <last user message>`.
  * Model `hang` never answers; `failNext` makes the next calls fail with a status (429 to test rate limits); `delayMs`
  * makes every answer that slow, as a real model is (benchmarks).
+ *
+ * It speaks the embeddings protocol too (POST /v1/embeddings): the vector of a text is its bag of words hashed into
+ * the dimensions asked for and normalised (`bagOfWords`), so prompts sharing most words are near each other and others
+ * are not; which prompt is near which is then decided by the vector search. `embeddingsDown` makes it answer 503,
+ * `embeddingsHang` not at all.
  */
 export interface ChatCompletionsStandIn {
   /** `http://127.0.0.1:<port>/v1`, what LLM_BASE_URL is set to */
@@ -14,22 +21,70 @@ export interface ChatCompletionsStandIn {
   requests: SeenRequest[];
   /** the parsed bodies of the well-formed requests, in order */
   completions: ChatCompletionRequest[];
+  /** the parsed bodies of the embeddings requests, in order */
+  embeddings: EmbeddingsRequest[];
   failNext(count: number, status: number): void;
+  embeddingsDown: boolean;
+  embeddingsHang: boolean;
   close(): Promise<void>;
 }
 
 const words = (text: string) => text.split(/\s+/).filter(Boolean).length;
+
+/**
+ * A deterministic embedding: each lower-case word adds ±1 at a dimension chosen by its sha256, and the sum is
+ * normalised. The cosine similarity of two texts is then about the share of words they have in common.
+ */
+export function bagOfWords(text: string, dimensions: number): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const word of text
+    .toLowerCase()
+    .split(/[^\p{L}\p{N}]+/u)
+    .filter(Boolean)) {
+    const digest = createHash('sha256').update(word).digest();
+    vector[digest.readUInt32BE(0) % dimensions]! += digest[4]! & 1 ? 1 : -1;
+  }
+  const norm = Math.hypot(...vector);
+  return norm === 0 ? vector : vector.map((x) => x / norm);
+}
 
 export async function startChatCompletionsStandIn(
   apiKey: string,
   options: { readonly delayMs?: number } = {},
 ): Promise<ChatCompletionsStandIn> {
   const completions: ChatCompletionRequest[] = [];
+  const embeddings: EmbeddingsRequest[] = [];
   let failures: { count: number; status: number } = { count: 0, status: 0 };
   const error = (response: ServerResponse, status: number, message: string, type: string) =>
     reply(response, status, 'application/json', JSON.stringify({ error: { message, type, code: null } }));
 
   const server = await startTestHttpServer((request, response) => {
+    if (request.method === 'POST' && request.path === '/v1/embeddings') {
+      if (request.headers.authorization !== `Bearer ${apiKey}`) {
+        error(response, 401, 'Incorrect API key provided.', 'invalid_request_error');
+        return;
+      }
+      const body = JSON.parse(request.body) as EmbeddingsRequest;
+      embeddings.push(body);
+      if (standIn.embeddingsHang) return;
+      if (standIn.embeddingsDown) {
+        error(response, 503, 'The server is overloaded.', 'server_error');
+        return;
+      }
+      const embedding = bagOfWords(body.input, body.dimensions);
+      reply(
+        response,
+        200,
+        'application/json',
+        JSON.stringify({
+          object: 'list',
+          data: [{ object: 'embedding', index: 0, embedding }],
+          model: body.model,
+          usage: { prompt_tokens: words(body.input), total_tokens: words(body.input) },
+        }),
+      );
+      return;
+    }
     if (request.method !== 'POST' || request.path !== '/v1/chat/completions') {
       error(response, 404, `Unknown request URL: ${request.method} ${request.path}`, 'invalid_request_error');
       return;
@@ -90,13 +145,17 @@ export async function startChatCompletionsStandIn(
     if (options.delayMs) setTimeout(answer, options.delayMs);
     else answer();
   });
-  return {
+  const standIn: ChatCompletionsStandIn = {
     baseUrl: `${server.origin}/v1`,
     requests: server.requests,
     completions,
+    embeddings,
     failNext: (count, status) => {
       failures = { count, status };
     },
+    embeddingsDown: false,
+    embeddingsHang: false,
     close: () => server.close(),
   };
+  return standIn;
 }

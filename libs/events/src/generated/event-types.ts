@@ -14,6 +14,10 @@ export interface CachedResult {
   readonly producedAt: number;
   /** How long that attempt took: the time this hit saved. */
   readonly durationMs: number;
+  /** How the cache matched: exact (same config and inputs) or semantic (a similar prompt of an agent node). Null from workers before it was recorded: exact. */
+  readonly match: null | string;
+  /** A semantic match's cosine similarity between this prompt and the producing one. */
+  readonly similarity: null | number;
 }
 
 /** A worker finished a node attempt, successfully or not; key = run id. */
@@ -53,6 +57,12 @@ export interface NodeCacheSetting {
   readonly enabled: null | boolean;
   /** How long the node's result stays cached, instead of its type's default. */
   readonly ttlMs: null | number;
+  /** Agent nodes: false keeps the node out of the semantic cache (similar prompts), leaving the exact one. */
+  readonly semantic: null | boolean;
+  /** Agent nodes: the cosine similarity from which a cached answer to a similar prompt is served, instead of the default. */
+  readonly similarity: null | number;
+  /** Agent nodes: how long an answer stays in the semantic cache, instead of the default. */
+  readonly semanticTtlMs: null | number;
 }
 
 /** A node attempt is ready for a worker of its type; key = run id. */
