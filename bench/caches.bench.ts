@@ -1,5 +1,11 @@
 import type { AppConfig } from '#libs/config';
-import { measureExactLookups, type ExactLookupRun } from './scenarios/cache-lookups.js';
+import { migrate, VECTOR_MIGRATIONS_DIR } from '#libs/db';
+import {
+  measureExactLookups,
+  measureSemanticLookups,
+  type ExactLookupRun,
+  type SemanticLookupRun,
+} from './scenarios/cache-lookups.js';
 import { measureCacheRuns, type CacheMode, type CacheRunsRun, type CacheWorkload } from './scenarios/cache-runs.js';
 import { idleBusy } from './support/cpu.js';
 import { figuresJson, round, table, type Figure } from './support/report.js';
@@ -17,26 +23,37 @@ import { summarize } from './support/stats.js';
 
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
-const MODES: Record<CacheWorkload, readonly CacheMode[]> = { agent: ['off', 'exact'], http: ['off', 'exact'] };
+const MODES: Record<CacheWorkload, readonly CacheMode[]> = {
+  agent: ['off', 'exact', 'semantic'],
+  http: ['off', 'exact'],
+};
 
 interface Measured {
   runs: CacheRunsRun[];
   lookups: ExactLookupRun[];
+  semantic: SemanticLookupRun[];
 }
 
 async function measure(base: AppConfig, settings: CacheBenchSettings): Promise<Measured> {
-  const measured: Measured = { runs: [], lookups: [] };
+  const measured: Measured = { runs: [], lookups: [], semantic: [] };
+  // Every sandbox shares the vector database (workspaces keep them apart): migrated once, as the tests do.
+  if (settings.scenarios.has('agent') || settings.scenarios.has('lookup')) {
+    await migrate(base.VECTOR_DATABASE_URL, VECTOR_MIGRATIONS_DIR);
+  }
   for (const workload of ['agent', 'http'] as const) {
     if (!settings.scenarios.has(workload)) continue;
     // Modes interleaved run by run, so drift on the machine spreads over all of them alike.
     for (let run = 1; run <= settings.runs; run++) {
-      for (const mode of MODES[workload])
+      for (const mode of MODES[workload]) {
         measured.runs.push(await measureCacheRuns(base, settings, workload, mode, run));
+      }
     }
   }
   if (settings.scenarios.has('lookup')) {
-    for (let run = 1; run <= settings.runs; run++)
+    for (let run = 1; run <= settings.runs; run++) {
       measured.lookups.push(await measureExactLookups(base, settings.lookups));
+      measured.semantic.push(await measureSemanticLookups(base, settings.semanticLookups));
+    }
   }
   return measured;
 }
@@ -112,6 +129,28 @@ function figures(measured: Measured): Figure[] {
       3,
     );
   }
+  const semantic = measured.semantic;
+  for (const kind of ['embed', 'hit', 'miss'] as const) {
+    const label = {
+      embed: 'semantic: embedding only (stand-in API)',
+      hit: 'semantic lookup, hit',
+      miss: 'semantic lookup, miss + store',
+    }[kind];
+    add(
+      `semantic.${kind}.p50`,
+      `${label}: p50`,
+      'ms',
+      semantic.map((l) => l[kind].p50Ms),
+      3,
+    );
+    add(
+      `semantic.${kind}.p99`,
+      `${label}: p99`,
+      'ms',
+      semantic.map((l) => l[kind].p99Ms),
+      3,
+    );
+  }
   return list;
 }
 
@@ -144,6 +183,7 @@ async function main(): Promise<void> {
       results: figuresJson(list),
       runs: measured.runs,
       lookups: measured.lookups,
+      semantic: measured.semantic,
       seconds: round(seconds),
     }),
   );

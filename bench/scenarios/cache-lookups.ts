@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '#libs/config';
-import { nodeCacheKey, NodeResultCache, RedisCacheStore, sensitiveDataCheck, type NodeResult } from '#libs/cache';
+import { embeddingsClient } from '#apps/worker/src/agent/embeddings.js';
+import { startChatCompletionsStandIn } from '#apps/worker/src/agent/chat-completions-stand-in.js';
+import {
+  nodeCacheKey,
+  NodeResultCache,
+  openSemanticCacheStore,
+  RedisCacheStore,
+  SemanticCache,
+  semanticScope,
+  sensitiveDataCheck,
+  type NodeResult,
+} from '#libs/cache';
 import { createRedis } from '#libs/redis';
 import { percentile, sortedCopy } from '../support/stats.js';
 
@@ -104,3 +115,89 @@ async function purge(redis: ReturnType<typeof createRedis>, pattern: string): Pr
     cursor = next;
   } while (cursor !== '0');
 }
+
+export interface SemanticLookupRun {
+  /** The prompt's embedding from the stand-in embeddings API over local HTTP: part of every lookup. */
+  readonly embed: LookupLatency;
+  /** Embedding, nearest-neighbour search (HNSW) and hit count, for a prompt whose answer is stored. */
+  readonly hit: LookupLatency;
+  /** Embedding, search finding nothing close enough, a node that returns at once, and the answer's insert. */
+  readonly miss: LookupLatency;
+  /** Entries of the workspace searched at the end (the misses stored them). */
+  readonly entries: number;
+}
+
+/**
+ * The semantic cache's own cost, one lookup at a time, through libs/cache against the stack's vector database
+ * (VECTOR_DATABASE_URL: PGlite locally) and the chat-completions stand-in's embeddings API, both as the worker uses
+ * them. `count` misses fill a fresh workspace, then `count` hits ask for those prompts again.
+ */
+export async function measureSemanticLookups(base: AppConfig, count: number): Promise<SemanticLookupRun> {
+  const standIn = await startChatCompletionsStandIn(EMBEDDINGS_KEY);
+  const { store, pool } = openSemanticCacheStore(base, 'bench-semantic-cache');
+  const workspaceId = randomUUID();
+  const embed = embeddingsClient({
+    baseUrl: standIn.baseUrl,
+    apiKey: EMBEDDINGS_KEY,
+    model: base.EMBEDDINGS_MODEL,
+    dimensions: base.EMBEDDINGS_DIMENSIONS,
+    timeoutMs: base.EMBEDDINGS_TIMEOUT_MS,
+  });
+  const cache = new SemanticCache(store, embed, {
+    dimensions: base.EMBEDDINGS_DIMENSIONS,
+    maxEntryBytes: base.CACHE_MAX_ENTRY_BYTES,
+    sensitive: sensitiveDataCheck(base.CACHE_SENSITIVE_DETECTORS, base.CACHE_SENSITIVE_PATTERNS),
+  });
+  const scope = {
+    workspaceId,
+    permission: 'write',
+    scope: semanticScope({
+      model: 'bench-model',
+      system: 'You are a concise analyst.',
+      embeddingModel: base.EMBEDDINGS_MODEL,
+      dimensions: base.EMBEDDINGS_DIMENSIONS,
+    }),
+  };
+  // Prompts far apart from each other (a word each of their own), so each miss stores a new entry and each hit finds
+  // its own prompt's.
+  const prompt = (i: number) => `Summarise ticket ${i} for customer account c${i * 7919} about invoice i${i * 104729}`;
+  const request = (i: number) => ({
+    scope,
+    prompt: prompt(i),
+    similarity: base.SEMANTIC_CACHE_SIMILARITY,
+    ttlMs: 600_000,
+    runId: randomUUID(),
+    nodeId: 'answer',
+  });
+  const execute = (): Promise<NodeResult> =>
+    Promise.resolve({ ok: true, output: { text: 'The ticket is about a late invoice.' } });
+  const embedMs: number[] = [];
+  const hitMs: number[] = [];
+  const missMs: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      let started = performance.now();
+      await embed(prompt(i));
+      embedMs.push(performance.now() - started);
+      started = performance.now();
+      const served = await cache.through(request(i), execute);
+      missMs.push(performance.now() - started);
+      if (served.outcome !== 'miss' || served.write !== 'stored') {
+        throw new Error(`expected a stored miss, got ${served.outcome}`);
+      }
+    }
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const served = await cache.through(request(i), execute);
+      hitMs.push(performance.now() - started);
+      if (served.outcome !== 'hit') throw new Error(`expected a hit for prompt ${i}, got ${served.outcome}`);
+    }
+    return { embed: latency(embedMs), hit: latency(hitMs), miss: latency(missMs), entries: count };
+  } finally {
+    await pool.query('DELETE FROM semantic_cache_entries WHERE workspace_id = $1', [workspaceId]);
+    await pool.end();
+    await standIn.close();
+  }
+}
+
+const EMBEDDINGS_KEY = 'bench-embeddings-key';

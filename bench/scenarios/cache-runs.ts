@@ -26,6 +26,8 @@ export interface CacheRunsRun {
   readonly perUserMs: readonly number[];
   /** Calls the slow upstream (model or HTTP server) received from the users' runs. */
   readonly upstreamCalls: number;
+  /** Calls to the embeddings API (semantic mode: one per lookup). */
+  readonly embeddingCalls: number;
   /** Tokens the stand-in model billed for those calls (agent). */
   readonly tokensBilled: number;
   /** The worker's node_task_duration_seconds over the users' runs: the time spent in the node, cache included. */
@@ -83,14 +85,22 @@ function definition(workload: CacheWorkload, upstream: string): unknown {
   };
 }
 
-/** What the service needs for the mode (semantic settings are added where the semantic cache is configured). */
-export function modeEnv(mode: CacheMode): Record<string, string> {
-  return { CACHE_ENABLED: mode === 'off' ? 'false' : 'true' };
+/** The service's settings for the mode; the stand-in model serves the embeddings API too. */
+export function modeEnv(mode: CacheMode, upstream: string): Record<string, string> {
+  if (mode === 'off') return { CACHE_ENABLED: 'false' };
+  if (mode === 'exact') return { CACHE_ENABLED: 'true', SEMANTIC_CACHE_ENABLED: 'false' };
+  return {
+    CACHE_ENABLED: 'true',
+    SEMANTIC_CACHE_ENABLED: 'true',
+    EMBEDDINGS_BASE_URL: upstream,
+    EMBEDDINGS_API_KEY: LLM_KEY,
+  };
 }
 
 interface Upstream {
   readonly origin: string;
   calls(): number;
+  embeddings(): number;
   tokens(): number;
   close(): Promise<void>;
 }
@@ -101,6 +111,7 @@ async function startUpstream(workload: CacheWorkload, settings: CacheBenchSettin
     return {
       origin: llm.baseUrl,
       calls: () => llm.completions.length,
+      embeddings: () => llm.embeddings.length,
       // The stand-in bills a token per word, as its answers' usage says.
       tokens: () =>
         llm.completions.reduce(
@@ -116,7 +127,13 @@ async function startUpstream(workload: CacheWorkload, settings: CacheBenchSettin
       settings.httpLatencyMs,
     );
   });
-  return { origin: server.origin, calls: () => server.requests.length, tokens: () => 0, close: () => server.close() };
+  return {
+    origin: server.origin,
+    calls: () => server.requests.length,
+    embeddings: () => 0,
+    tokens: () => 0,
+    close: () => server.close(),
+  };
 }
 
 /** How long the service's idle CPU is measured before the users start. */
@@ -159,7 +176,6 @@ export async function measureCacheRuns(
   workload: CacheWorkload,
   mode: CacheMode,
   run: number,
-  extraEnv: Record<string, string> = {},
 ): Promise<CacheRunsRun> {
   const resources = new Resources();
   try {
@@ -177,8 +193,7 @@ export async function measureCacheRuns(
         LLM_BASE_URL: workload === 'agent' ? upstream.origin : 'http://127.0.0.1:9/v1',
         LLM_API_KEY: LLM_KEY,
         SSRF_ALLOWED_HOSTS: '127.0.0.1',
-        ...modeEnv(mode),
-        ...extraEnv,
+        ...modeEnv(mode, upstream.origin),
       },
     );
     const client = new ApiClient(service.origin, 4, LOCAL_BOOTSTRAP_ADMIN_KEY);
@@ -196,6 +211,7 @@ export async function measureCacheRuns(
       definition: definition(workload, upstream.origin),
     });
     const callsBefore = upstream.calls();
+    const embeddingsBefore = upstream.embeddings();
     const tokensBefore = upstream.tokens();
     const idle = measureCpu(service.pid, sandbox.id);
     await sleep(IDLE_WINDOW_MS);
@@ -227,6 +243,7 @@ export async function measureCacheRuns(
       totalMs,
       perUserMs,
       upstreamCalls: upstream.calls() - callsBefore,
+      embeddingCalls: upstream.embeddings() - embeddingsBefore,
       tokensBilled: upstream.tokens() - tokensBefore,
       nodeMeanMs: tasks ? (delta('node_task_duration_seconds_sum', { type: nodeType }) / tasks) * 1000 : NaN,
       hits: delta('cache_lookups_total', { node_type: nodeType, outcome: 'hit' }),

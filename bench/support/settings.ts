@@ -230,6 +230,8 @@ const cacheSettingsSchema = z.object({
   BENCH_HTTP_LATENCY_MS: count(100),
   /** Lookups timed per kind in the lookup scenario (after as many unmeasured ones). */
   BENCH_LOOKUPS: count(2_000),
+  /** Semantic lookups timed per kind (each miss stores an entry the hits then find). */
+  BENCH_SEMANTIC_LOOKUPS: count(300),
   BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
 });
 
@@ -241,6 +243,7 @@ export interface CacheBenchSettings {
   readonly llmLatencyMs: number;
   readonly httpLatencyMs: number;
   readonly lookups: number;
+  readonly semanticLookups: number;
   readonly serviceLogLevel: string;
 }
 
@@ -254,6 +257,7 @@ export function readCacheSettings(env: NodeJS.ProcessEnv, defaultPartitions: num
     llmLatencyMs: s.BENCH_LLM_LATENCY_MS,
     httpLatencyMs: s.BENCH_HTTP_LATENCY_MS,
     lookups: s.BENCH_LOOKUPS,
+    semanticLookups: s.BENCH_SEMANTIC_LOOKUPS,
     serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
   };
 }
