@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import type { AppConfig } from '#libs/config';
 import { migrate, VECTOR_MIGRATIONS_DIR } from '#libs/db';
 import {
@@ -8,6 +9,7 @@ import {
 } from './scenarios/cache-lookups.js';
 import { measureCacheRuns, type CacheMode, type CacheRunsRun, type CacheWorkload } from './scenarios/cache-runs.js';
 import { idleBusy } from './support/cpu.js';
+import { profileLines, summarizeProfiles } from './support/cpu-profile.js';
 import { figuresJson, round, table, type Figure } from './support/report.js';
 import { runBenchmark } from './support/resources.js';
 import { readCacheSettings, type CacheBenchSettings } from './support/settings.js';
@@ -158,6 +160,7 @@ async function main(): Promise<void> {
   const prepared = await prepareBenchmark(readCacheSettings);
   if (!prepared) return;
   const { base, settings, facts } = prepared;
+  if (settings.cpuProfileDir) mkdirSync(settings.cpuProfileDir, { recursive: true });
   const busy = await idleBusy(1_000);
   write(`bench:caches — ${new Date().toISOString()}`);
   write(
@@ -170,6 +173,18 @@ async function main(): Promise<void> {
   const measured = await measure(base, settings);
   const list = figures(measured);
   write(table(list));
+  if (settings.cpuProfileDir) {
+    for (const workload of ['agent', 'http'] as const) {
+      for (const mode of MODES[workload]) {
+        const windows = measured.runs
+          .filter((r) => r.workload === workload && r.mode === mode)
+          .map((r) => r.profileWindow);
+        if (!windows.length) continue;
+        const summary = summarizeProfiles(settings.cpuProfileDir, windows);
+        ['', ...profileLines(`CPU profile, ${workload}, cache ${mode}`, summary)].forEach(write);
+      }
+    }
+  }
   const failed = measured.runs.filter((r) => r.notCompleted > 0);
   if (failed.length)
     write(`\n${failed.length} measurement(s) had runs that did not complete: their figures are suspect`);
@@ -181,7 +196,7 @@ async function main(): Promise<void> {
       at: new Date().toISOString(),
       settings: { ...settings, scenarios: [...settings.scenarios] },
       results: figuresJson(list),
-      runs: measured.runs,
+      runs: measured.runs.map(({ profileWindow: _window, ...rest }) => rest),
       lookups: measured.lookups,
       semantic: measured.semantic,
       seconds: round(seconds),

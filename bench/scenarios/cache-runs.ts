@@ -4,6 +4,7 @@ import { LOCAL_BOOTSTRAP_ADMIN_KEY, type AppConfig } from '#libs/config';
 import { createPool } from '#libs/db';
 import { ApiClient } from '../support/api-client.js';
 import { measureCpu } from '../support/cpu.js';
+import type { ProfileWindow } from '../support/cpu-profile.js';
 import { progress } from '../support/progress.js';
 import { Resources } from '../support/resources.js';
 import { createSandbox } from '../support/sandbox.js';
@@ -36,14 +37,18 @@ export interface CacheRunsRun {
   readonly hits: number;
   /**
    * CPU milliseconds per run: the service process, Postgres, Kafka and the registry (java), less what each used while
-   * idle for as long (measured just before the users): an idle service still polls (relay, timers, consumers' fetches),
+   * idle for as long (measured just after the users): an idle service still polls (relay, timers, consumers' fetches),
    * which over seconds of waiting on a slow upstream would otherwise swamp the work.
    */
   readonly cpuMsPerRun: { readonly service: number; readonly postgres: number; readonly java: number };
   /** Cores the service used while idle. */
   readonly idleServiceCores: number;
   readonly notCompleted: number;
+  /** For CPU profiles (BENCH_CPU_PROF_DIR): the service pid and the users' window on the monotonic clock (µs). */
+  readonly profileWindow: ProfileWindow;
 }
+
+const monotonicUs = () => Number(process.hrtime.bigint() / 1000n);
 
 const LLM_KEY = 'bench-llm-key';
 const SYSTEM = 'You are a concise financial analyst. Answer in two sentences.';
@@ -136,8 +141,8 @@ async function startUpstream(workload: CacheWorkload, settings: CacheBenchSettin
   };
 }
 
-/** How long the service's idle CPU is measured before the users start. */
-const IDLE_WINDOW_MS = 2_000;
+/** How long the service's idle CPU is measured, after the users. */
+const IDLE_WINDOW_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -186,7 +191,7 @@ export async function measureCacheRuns(
     const service = await startService(
       sandbox,
       ['api', 'outbox-relay', 'coordinator', 'run-projector', 'worker'],
-      { serviceLogLevel: settings.serviceLogLevel, cpuProfileDir: undefined },
+      { serviceLogLevel: settings.serviceLogLevel, cpuProfileDir: settings.cpuProfileDir },
       resources,
       {
         WORKER_TYPES: workload === 'agent' ? 'function,agent' : 'function,http_request',
@@ -213,12 +218,10 @@ export async function measureCacheRuns(
     const callsBefore = upstream.calls();
     const embeddingsBefore = upstream.embeddings();
     const tokensBefore = upstream.tokens();
-    const idle = measureCpu(service.pid, sandbox.id);
-    await sleep(IDLE_WINDOW_MS);
-    const idleShare = idle();
     const before = await scrapeSnapshot(client);
     const cpu = measureCpu(service.pid, sandbox.id);
     const started = performance.now();
+    const fromUs = monotonicUs();
     const perUserMs: number[] = [];
     let notCompleted = 0;
     for (let user = 0; user < settings.users; user++) {
@@ -228,8 +231,14 @@ export async function measureCacheRuns(
       if (status !== 'completed') notCompleted++;
     }
     const totalMs = performance.now() - started;
+    const toUs = monotonicUs();
     const share = cpu();
     const after = await scrapeSnapshot(client);
+    // Measured after the users rather than before: right after the warm-up the projector and the consumer groups may
+    // still be settling, which would count as idle and hide work.
+    const idle = measureCpu(service.pid, sandbox.id);
+    await sleep(IDLE_WINDOW_MS);
+    const idleShare = idle();
     const delta = (name: string, labels?: Record<string, string>) =>
       metric(after, name, labels) - metric(before, name, labels);
     const nodeType = workload === 'agent' ? 'agent' : 'http_request';
@@ -254,6 +263,7 @@ export async function measureCacheRuns(
       },
       idleServiceCores: idleShare.service,
       notCompleted,
+      profileWindow: { pids: [service.pid], fromUs, toUs },
     };
   } finally {
     await resources.release();

@@ -233,6 +233,7 @@ const cacheSettingsSchema = z.object({
   /** Semantic lookups timed per kind (each miss stores an entry the hits then find). */
   BENCH_SEMANTIC_LOOKUPS: count(300),
   BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
+  BENCH_CPU_PROF_DIR: z.string().min(1).optional(),
 });
 
 export interface CacheBenchSettings {
@@ -245,6 +246,7 @@ export interface CacheBenchSettings {
   readonly lookups: number;
   readonly semanticLookups: number;
   readonly serviceLogLevel: string;
+  readonly cpuProfileDir: string | undefined;
 }
 
 export function readCacheSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): CacheBenchSettings {
@@ -259,5 +261,6 @@ export function readCacheSettings(env: NodeJS.ProcessEnv, defaultPartitions: num
     lookups: s.BENCH_LOOKUPS,
     semanticLookups: s.BENCH_SEMANTIC_LOOKUPS,
     serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
+    cpuProfileDir: s.BENCH_CPU_PROF_DIR,
   };
 }

@@ -7,6 +7,7 @@ import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
 import { CacheHitsController } from './cache/cache-hits.controller.js';
 import { CacheRedis } from './cache/cache-redis.js';
+import { SemanticCacheAdmin } from './cache/semantic-cache-admin.js';
 import { CacheStatsController } from './cache/cache-stats.controller.js';
 import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
@@ -43,6 +44,7 @@ class Bootstrap implements OnApplicationBootstrap {
     PatchWriter,
     RunsRepository,
     CacheRedis,
+    SemanticCacheAdmin,
     Bootstrap,
     lagExporterProvider({ config: CONFIG, kafka: KAFKA, registry: METRICS_REGISTRY }),
   ],

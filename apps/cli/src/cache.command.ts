@@ -94,13 +94,17 @@ export function registerCache(program: Command): void {
         workspaceId: options.workspace,
         ...(options.nodeType ? { nodeType: options.nodeType } : {}),
       });
-      const result = await apiJson<{ deleted: number }>(
+      const result = await apiJson<{ deleted: number; semantic?: number | null }>(
         api(options),
         'DELETE',
         `/v1/cache/entries?${query.toString()}`,
       );
       if (options.json) return out(json(result));
-      out(`deleted ${result.deleted} cached ${options.nodeType ?? 'node'} results of workspace ${options.workspace}`);
+      // The semantic cache's share, where the API purged it too (it is on there).
+      const semantic = typeof result.semantic === 'number' ? ` (${result.semantic} from the semantic cache)` : '';
+      out(
+        `deleted ${result.deleted} cached ${options.nodeType ?? 'node'} results of workspace ${options.workspace}${semantic}`,
+      );
     },
   );
 }

@@ -140,4 +140,12 @@ export class SemanticCacheStore {
     );
     return rowCount ?? 0;
   }
+
+  /** Deletes every entry of the workspace (an operator's purge); returns how many. */
+  async purgeWorkspace(workspaceId: string): Promise<number> {
+    const { rowCount } = await this.pool.query('DELETE FROM semantic_cache_entries WHERE workspace_id = $1', [
+      workspaceId,
+    ]);
+    return rowCount ?? 0;
+  }
 }

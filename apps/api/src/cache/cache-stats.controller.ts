@@ -7,6 +7,7 @@ import type { Pool } from '#libs/db';
 import { CONFIG, LOGGER, PG_POOL, ProblemError } from '#libs/platform';
 import { CACHEABLE_NODE_TYPES } from '#libs/workflows';
 import { CacheRedis } from './cache-redis.js';
+import { SemanticCacheAdmin } from './semantic-cache-admin.js';
 import { cacheStats, type CacheStatsView } from './cache-stats.js';
 import { hitGroups } from './cache-stats.sql.js';
 
@@ -26,6 +27,7 @@ export class CacheStatsController {
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) logger: Logger,
     private readonly cache: CacheRedis,
+    private readonly semantic: SemanticCacheAdmin,
   ) {
     this.logger = logger.child({ component: 'cache-stats' });
   }
@@ -54,24 +56,37 @@ export class CacheStatsController {
     return cacheStats({ workspaceId: workspace, since: from, until }, groups, lookups, this.config.CACHE_TOKEN_PRICES);
   }
 
-  /** Deletes the workspace's cached node results (of one node type with `nodeType`). Admin keys only. */
+  /**
+   * Deletes the workspace's cached node results (of one node type with `nodeType`), and its agent answers in the
+   * semantic cache where it is on (unless another node type is named). Admin keys only. `deleted` counts both.
+   */
   @Delete('entries')
   @Requires('admin')
   async purge(
     @Req() request: AuthenticatedRequest,
     @Query('workspaceId') workspaceId: string | undefined,
     @Query('nodeType') nodeType: string | undefined,
-  ): Promise<{ workspaceId: string; nodeType: string | null; deleted: number }> {
+  ): Promise<PurgeView> {
     const workspace = ownWorkspace(request, workspaceId);
     if (nodeType !== undefined && !(CACHEABLE_NODE_TYPES as readonly string[]).includes(nodeType)) {
       throw new ProblemError('malformed_request', `nodeType must be one of ${CACHEABLE_NODE_TYPES.join(', ')}`);
     }
-    const deleted = await this.cache.use((redis) =>
+    const exact = await this.cache.use((redis) =>
       purgeEntries(redis, this.config.REDIS_KEY_PREFIX, workspace, nodeType),
     );
-    this.logger.info({ workspaceId: workspace, nodeType, deleted }, 'node result cache purged');
-    return { workspaceId: workspace, nodeType: nodeType ?? null, deleted };
+    const semantic = nodeType === undefined || nodeType === 'agent' ? await this.semantic.purge(workspace) : null;
+    this.logger.info({ workspaceId: workspace, nodeType, exact, semantic }, 'node result cache purged');
+    return { workspaceId: workspace, nodeType: nodeType ?? null, deleted: exact + (semantic ?? 0), exact, semantic };
   }
+}
+
+/** What a purge deleted: `exact` entries in Redis, `semantic` ones in the vector database (null: not purged there). */
+export interface PurgeView {
+  workspaceId: string;
+  nodeType: string | null;
+  deleted: number;
+  exact: number;
+  semantic: number | null;
 }
 
 /** A key reads and changes its own workspace only: naming another is refused, not answered with empty numbers. */

@@ -88,5 +88,21 @@ describe('runs with agent nodes through the semantic cache (every role; an LLM a
       '/v1/cache/stats',
     );
     assert.deepEqual(stats.body.byMatch, [{ match: 'semantic', hits: 1, savedMs: stats.body.byMatch[0]?.savedMs }]);
+
+    // A purge of the workspace's agent results empties the semantic cache too: the next similar prompt asks the model.
+    const purged = await api.request<{ deleted: number; exact: number; semantic: number | null }>(
+      'DELETE',
+      '/v1/cache/entries?nodeType=agent',
+    );
+    assert.equal(purged.status, 200, JSON.stringify(purged.body));
+    assert.equal(purged.body.semantic, 1, JSON.stringify(purged.body));
+    assert.equal(purged.body.deleted, purged.body.exact + 1);
+    const third = await waitForRun(
+      api,
+      await startRun(api, workflowId, { ask: 'Summarise the quarterly sales report for the northern region team!' }),
+    );
+    assert.equal(third.status, 'completed', JSON.stringify(third));
+    assert.equal(llm.completions.length, asked + 1, 'the model was asked once the cache was purged');
+    assert.equal(third.nodes.write?.cached, undefined);
   });
 });
