@@ -55,6 +55,7 @@ start_registry() {
 start_s3proxy() {
   is_local "${CAS_S3_ENDPOINT:-}" || return 0
   "$ROOT/infra/s3proxy/s3proxy.sh" status >/dev/null 2>&1 && return 0
+  if port_open 127.0.0.1 "${S3PROXY_PORT:-8090}"; then say "using the S3 server already listening on 127.0.0.1:${S3PROXY_PORT:-8090}"; return 0; fi
   "$ROOT/infra/s3proxy/s3proxy.sh" start
   record s3proxy
 }
@@ -62,6 +63,9 @@ start_s3proxy() {
 start_pglite() {
   is_local "${VECTOR_DATABASE_URL:-}" || return 0
   "$ROOT/infra/pglite/pglite.sh" status >/dev/null 2>&1 && return 0
+  # Another checkout's PGlite (or a Postgres with pgvector started by hand) already serves the port: use it.
+  local port; port="$(sed -E 's#^[a-z]+://([^@/]*@)?[^:/]+:([0-9]+).*#\2#;t;s#.*#5433#' <<<"${VECTOR_DATABASE_URL:-postgres://postgres@127.0.0.1:5433/postgres}")"
+  if port_open 127.0.0.1 "$port"; then say "using the vector database already listening on 127.0.0.1:$port"; return 0; fi
   "$ROOT/infra/pglite/pglite.sh" start
   record pglite
 }
