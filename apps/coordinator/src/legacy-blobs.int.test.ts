@@ -5,6 +5,7 @@ import { apiRole } from '#apps/api/src/api.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
 import { workerRole } from '#apps/worker/src/worker.role.js';
+import { ContentStore } from '#libs/cas';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
@@ -101,11 +102,19 @@ describe('a run under way across the upgrade to per-workspace content storage', 
 
     // The upgrade: what the changelog references (input, state, effects, the output) is left only in the old layout.
     await first.app.close();
-    await pool.query(
-      `INSERT INTO cas_blobs_legacy (sha256, size_bytes, content_type, content, created_at, last_put_at)
-       SELECT sha256, size_bytes, content_type, content, created_at, last_put_at FROM cas_blobs
-       ON CONFLICT (sha256) DO NOTHING`,
+    // The old layout held each blob's content itself, uncompressed and inline (before migration 0015).
+    const store = new ContentStore(pool);
+    const current = await pool.query<{ w: string; sha256: string; type: string; created: Date; put: Date }>(
+      'SELECT workspace_id AS w, sha256, content_type AS type, created_at AS created, last_put_at AS put FROM cas_blobs',
     );
+    for (const row of current.rows) {
+      const blob = await store.get(row.w, `sha256:${row.sha256}`);
+      await pool.query(
+        `INSERT INTO cas_blobs_legacy (sha256, size_bytes, content_type, content, created_at, last_put_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (sha256) DO NOTHING`,
+        [row.sha256, blob!.content.length, row.type, blob!.content, row.created, row.put],
+      );
+    }
     await pool.query('DELETE FROM cas_blobs');
 
     await startRoles(ctx, [coordinatorRole, workerRole], config);
