@@ -20,7 +20,9 @@ describe('readConsumerLag', () => {
     await admin.connect();
     ctx.defer(() => admin.disconnect());
     await createTopicsAndWait(admin, [{ topic, numPartitions: 3 }]);
-    const producer = openProducer(kafka, 'consumer-lag-test');
+    // Idempotent: a send retried after a slow answer (a busy broker) must not write the messages twice, or the
+    // offsets below would be off.
+    const producer = openProducer(kafka, 'consumer-lag-test', { idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
       // 5 messages on partition 0, 2 on partition 1, none on partition 2.
