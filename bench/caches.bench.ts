@@ -5,6 +5,7 @@ import {
   measureExactLookups,
   measureSemanticLookups,
   type ExactLookupRun,
+  type LookupLatency,
   type SemanticLookupRun,
 } from './scenarios/cache-lookups.js';
 import { measureCacheRuns, type CacheMode, type CacheRunsRun, type CacheWorkload } from './scenarios/cache-runs.js';
@@ -109,50 +110,34 @@ function figures(measured: Measured): Figure[] {
       }
     }
   }
-  const lookups = measured.lookups;
-  for (const kind of ['hit', 'miss', 'bare'] as const) {
-    const label = {
-      hit: 'exact lookup, hit',
-      miss: 'exact lookup, miss + lease + store',
-      bare: 'no cache (node only)',
-    }[kind];
-    add(
-      `lookup.${kind}.p50`,
-      `${label}: p50`,
-      'ms',
-      lookups.map((l) => l[kind].p50Ms),
-      3,
-    );
-    add(
-      `lookup.${kind}.p99`,
-      `${label}: p99`,
-      'ms',
-      lookups.map((l) => l[kind].p99Ms),
-      3,
-    );
-  }
-  const semantic = measured.semantic;
-  for (const kind of ['embed', 'hit', 'miss'] as const) {
-    const label = {
-      embed: 'semantic: embedding only (stand-in API)',
-      hit: 'semantic lookup, hit',
-      miss: 'semantic lookup, miss + store',
-    }[kind];
-    add(
-      `semantic.${kind}.p50`,
-      `${label}: p50`,
-      'ms',
-      semantic.map((l) => l[kind].p50Ms),
-      3,
-    );
-    add(
-      `semantic.${kind}.p99`,
-      `${label}: p99`,
-      'ms',
-      semantic.map((l) => l[kind].p99Ms),
-      3,
-    );
-  }
+  // p50 and p99 of each kind of lookup, over the runs.
+  const latencies = <K extends string>(
+    key: string,
+    runs: readonly NoInfer<Record<K, LookupLatency>>[],
+    labels: Record<K, string>,
+  ) => {
+    for (const kind of Object.keys(labels) as K[]) {
+      for (const q of ['p50', 'p99'] as const) {
+        add(
+          `${key}.${kind}.${q}`,
+          `${labels[kind]}: ${q}`,
+          'ms',
+          runs.map((l) => l[kind][`${q}Ms`]),
+          3,
+        );
+      }
+    }
+  };
+  latencies('lookup', measured.lookups, {
+    hit: 'exact lookup, hit',
+    miss: 'exact lookup, miss + lease + store',
+    bare: 'no cache (node only)',
+  });
+  latencies('semantic', measured.semantic, {
+    embed: 'semantic: embedding only (stand-in API)',
+    hit: 'semantic lookup, hit',
+    miss: 'semantic lookup, miss + store',
+  });
   return list;
 }
 

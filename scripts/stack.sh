@@ -35,39 +35,26 @@ start_redis() {
   say "Redis did not come up on 127.0.0.1:6379"; exit 1
 }
 
-start_kafka() {
-  is_local "${KAFKA_BROKERS:-}" || return 0
-  "$ROOT/infra/kafka/kafka.sh" status >/dev/null 2>&1 && return 0
-  # Another checkout's broker (or one started by hand) already serves the port: use it rather than fail.
-  if port_open 127.0.0.1 "${KAFKA_PORT:-9092}"; then say "using the Kafka already listening on 127.0.0.1:${KAFKA_PORT:-9092}"; return 0; fi
-  "$ROOT/infra/kafka/kafka.sh" start
-  record kafka
+# Starts one of the project's own services (infra/<name>/<name>.sh) unless the environment points at another
+# address, it runs already, or something else (another checkout's, one started by hand) serves its port: that one is
+# used rather than failing.
+start_own() {
+  local name="$1" address="$2" port="$3" what="$4"
+  local script="$ROOT/infra/$name/$name.sh"
+  is_local "$address" || return 0
+  "$script" status >/dev/null 2>&1 && return 0
+  if port_open 127.0.0.1 "$port"; then say "using the $what already listening on 127.0.0.1:$port"; return 0; fi
+  "$script" start
+  record "$name"
 }
 
-start_registry() {
-  is_local "${SCHEMA_REGISTRY_URL:-}" || return 0
-  "$ROOT/infra/registry/registry.sh" status >/dev/null 2>&1 && return 0
-  if port_open 127.0.0.1 "${SCHEMA_REGISTRY_PORT:-8081}"; then say "using the registry already listening on 127.0.0.1:${SCHEMA_REGISTRY_PORT:-8081}"; return 0; fi
-  "$ROOT/infra/registry/registry.sh" start
-  record registry
-}
-
-start_s3proxy() {
-  is_local "${CAS_S3_ENDPOINT:-}" || return 0
-  "$ROOT/infra/s3proxy/s3proxy.sh" status >/dev/null 2>&1 && return 0
-  if port_open 127.0.0.1 "${S3PROXY_PORT:-8090}"; then say "using the S3 server already listening on 127.0.0.1:${S3PROXY_PORT:-8090}"; return 0; fi
-  "$ROOT/infra/s3proxy/s3proxy.sh" start
-  record s3proxy
-}
-
+start_kafka() { start_own kafka "${KAFKA_BROKERS:-}" "${KAFKA_PORT:-9092}" Kafka; }
+start_registry() { start_own registry "${SCHEMA_REGISTRY_URL:-}" "${SCHEMA_REGISTRY_PORT:-8081}" registry; }
+start_s3proxy() { start_own s3proxy "${CAS_S3_ENDPOINT:-}" "${S3PROXY_PORT:-8090}" "S3 server"; }
 start_pglite() {
-  is_local "${VECTOR_DATABASE_URL:-}" || return 0
-  "$ROOT/infra/pglite/pglite.sh" status >/dev/null 2>&1 && return 0
-  # Another checkout's PGlite (or a Postgres with pgvector started by hand) already serves the port: use it.
-  local port; port="$(sed -E 's#^[a-z]+://([^@/]*@)?[^:/]+:([0-9]+).*#\2#;t;s#.*#5433#' <<<"${VECTOR_DATABASE_URL:-postgres://postgres@127.0.0.1:5433/postgres}")"
-  if port_open 127.0.0.1 "$port"; then say "using the vector database already listening on 127.0.0.1:$port"; return 0; fi
-  "$ROOT/infra/pglite/pglite.sh" start
-  record pglite
+  local url="${VECTOR_DATABASE_URL:-postgres://postgres@127.0.0.1:5433/postgres}"
+  start_own pglite "${VECTOR_DATABASE_URL:-}" "$(sed -E 's#^[a-z]+://([^@/]*@)?[^:/]+:([0-9]+).*#\2#;t;s#.*#5432#' <<<"$url")" \
+    "vector database"
 }
 
 RECORD=""

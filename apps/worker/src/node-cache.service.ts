@@ -9,6 +9,7 @@ import {
   NodeResultCache,
   RedisCacheStore,
   sensitiveDataCheck,
+  type CacheCandidate,
   type CachePolicySettings,
   type NodeCacheKey,
   type NodeResult,
@@ -18,6 +19,16 @@ import type { CachedResult, NodeDispatch } from '#libs/events';
 import { instrumentRedis } from '#libs/observability';
 import { CONFIG, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { createRedis } from '#libs/redis';
+
+/** What the caches' policies decide a task by. */
+export const cacheCandidate = (task: NodeDispatch, config: Readonly<Record<string, unknown>>): CacheCandidate => ({
+  workspaceId: task.workspaceId,
+  // Both absent (not null) in tasks written before they existed.
+  permission: task.permission ?? null,
+  nodeType: task.nodeType,
+  config,
+  node: task.cache ?? null,
+});
 
 /** A node attempt's result, and where it came from when the cache served it. */
 export interface ServedResult {
@@ -83,17 +94,7 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
     inputs: unknown,
     execute: () => Promise<NodeResult>,
   ): Promise<ServedResult> {
-    const decision = cacheDecision(
-      {
-        workspaceId: task.workspaceId,
-        // Both absent (not null) in tasks written before they existed.
-        permission: task.permission ?? null,
-        nodeType: task.nodeType,
-        config,
-        node: task.cache ?? null,
-      },
-      this.policy,
-    );
+    const decision = cacheDecision(cacheCandidate(task, config), this.policy);
     const key = decision.cache && this.cache ? this.keyOf(task, decision.permission, config, inputs) : undefined;
     if (!decision.cache || !this.cache || !key) {
       this.metrics.bypassed(task.nodeType);

@@ -19,6 +19,7 @@ import { CONFIG, LOGGER } from '#libs/platform';
 import type { NodeConfigs } from '#libs/workflows';
 import type { AroundModel } from './agent/agent.executor.js';
 import { embeddingsClient } from './agent/embeddings.js';
+import { cacheCandidate } from './node-cache.service.js';
 
 /**
  * The worker's semantic cache for agent nodes: decides per task whether it goes through it (policy), and wraps the
@@ -91,16 +92,7 @@ export class SemanticCacheService implements OnModuleInit, OnApplicationShutdown
     onHit: (cached: CachedResult) => void,
   ): AroundModel | undefined {
     if (task.nodeType !== 'agent' || !this.cache) return undefined;
-    const decision = semanticDecision(
-      {
-        workspaceId: task.workspaceId,
-        permission: task.permission ?? null,
-        nodeType: task.nodeType,
-        config,
-        node: task.cache ?? null,
-      },
-      this.policy,
-    );
+    const decision = semanticDecision(cacheCandidate(task, config), this.policy);
     if (!decision.semantic) {
       this.metrics.bypassed('agent', 'semantic');
       return undefined;

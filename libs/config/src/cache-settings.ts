@@ -52,18 +52,19 @@ function parseJson(text: string, ctx: z.RefinementCtx): { value: unknown } | und
 const isRecord = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The JSON object the text holds, or undefined (with the issue added) when it is not JSON or not an object. */
+function parseJsonObject(text: string, ctx: z.RefinementCtx, shape: string): Record<string, unknown> | undefined {
+  const parsed = parseJson(text, ctx);
+  if (!parsed) return undefined;
+  if (isRecord(parsed.value)) return parsed.value;
+  ctx.addIssue({ code: 'custom', message: `must be a JSON object of ${shape}` });
+  return undefined;
+}
+
 /** `{"<workspace id>": {"enabled": false}, "<other id>": {"ttlMs": {"http_request": 600000}}}` */
 export const workspaceCachePolicies = z.string().transform((text, ctx) => {
-  const parsed = parseJson(text, ctx);
-  if (!parsed) return z.NEVER;
-  const { value } = parsed;
-  if (!isRecord(value)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be a JSON object of workspace id → {enabled?, ttlMs?, semanticTtlMs?}',
-    });
-    return z.NEVER;
-  }
+  const value = parseJsonObject(text, ctx, 'workspace id → {enabled?, ttlMs?, semanticTtlMs?}');
+  if (!value) return z.NEVER;
   const problems: string[] = [];
   const policies = new Map<string, WorkspaceCachePolicy>();
   for (const [workspaceId, policy] of Object.entries(value)) {
@@ -155,16 +156,8 @@ export interface TokenPrice {
 
 /** `{"<model>": {"promptPerMillion": 0.15, "completionPerMillion": 0.6}}`, in one currency of the operator's choice. */
 export const tokenPrices = z.string().transform((text, ctx) => {
-  const parsed = parseJson(text, ctx);
-  if (!parsed) return z.NEVER;
-  const { value } = parsed;
-  if (!isRecord(value)) {
-    ctx.addIssue({
-      code: 'custom',
-      message: 'must be a JSON object of model → {promptPerMillion, completionPerMillion}',
-    });
-    return z.NEVER;
-  }
+  const value = parseJsonObject(text, ctx, 'model → {promptPerMillion, completionPerMillion}');
+  if (!value) return z.NEVER;
   const problems: string[] = [];
   const prices = new Map<string, TokenPrice>();
   for (const [model, price] of Object.entries(value)) {
