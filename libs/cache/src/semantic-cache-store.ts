@@ -71,8 +71,11 @@ export class SemanticCacheStore {
     );
   }
 
-  /** The unexpired entry of the scope nearest to the embedding, or null when the scope has none. */
-  async nearest(scope: SemanticScope, embedding: number[]): Promise<SemanticNeighbour | null> {
+  /**
+   * The unexpired entry of the scope nearest to the embedding, or null when the scope has none. An entry at least
+   * `hitAt` similar is served, so its hit is counted by the same statement: no round trip of its own on the hit path.
+   */
+  async nearest(scope: SemanticScope, embedding: number[], hitAt: number): Promise<SemanticNeighbour | null> {
     const { rows } = await this.pool.query<{
       id: string;
       output: unknown;
@@ -82,13 +85,20 @@ export class SemanticCacheStore {
       duration_ms: string;
       distance: number;
     }>(
-      `SELECT id, output, run_id, node_id, produced_at, duration_ms, embedding::${this.vector} <=> $4 AS distance
-         FROM semantic_cache_entries
-        WHERE workspace_id = $1 AND permission = $2 AND scope = $3 AND dimensions = ${this.dimensions}
-          AND expires_at > now()
-        ORDER BY embedding::${this.vector} <=> $4
-        LIMIT 1`,
-      [scope.workspaceId, scope.permission, scope.scope, pgvector.toSql(embedding)],
+      `WITH nearest AS (
+         SELECT id, output, run_id, node_id, produced_at, duration_ms, embedding::${this.vector} <=> $4 AS distance
+           FROM semantic_cache_entries
+          WHERE workspace_id = $1 AND permission = $2 AND scope = $3 AND dimensions = ${this.dimensions}
+            AND expires_at > now()
+          ORDER BY embedding::${this.vector} <=> $4
+          LIMIT 1
+       ), counted AS (
+         UPDATE semantic_cache_entries e SET hits = e.hits + 1, last_hit_at = now()
+           FROM nearest n
+          WHERE e.id = n.id AND 1 - n.distance >= $5
+       )
+       SELECT * FROM nearest`,
+      [scope.workspaceId, scope.permission, scope.scope, pgvector.toSql(embedding), hitAt],
     );
     const row = rows[0];
     if (!row) return null;
@@ -124,11 +134,6 @@ export class SemanticCacheStore {
         entry.ttlMs,
       ],
     );
-  }
-
-  /** Counts a hit on the entry. */
-  async recordHit(id: string): Promise<void> {
-    await this.pool.query('UPDATE semantic_cache_entries SET hits = hits + 1, last_hit_at = now() WHERE id = $1', [id]);
   }
 
   /** Deletes at most `limit` expired entries; returns how many. */

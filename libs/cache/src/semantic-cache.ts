@@ -77,13 +77,11 @@ export class SemanticCache {
       return this.uncached(execute, 'error', { failure: `embeddings: ${(error as Error).message}` });
     }
     try {
-      nearest = await this.store.nearest(request.scope, embedding);
+      nearest = await this.store.nearest(request.scope, embedding, request.similarity);
     } catch (error) {
       return this.uncached(execute, 'error', { failure: `vector database: ${(error as Error).message}` });
     }
     if (nearest && nearest.similarity >= request.similarity) {
-      // The hit count is bookkeeping: the answer is served whether or not it is counted.
-      await this.store.recordHit(nearest.id).catch(() => undefined);
       const { output, runId, nodeId, producedAt, durationMs, similarity } = nearest;
       return { outcome: 'hit', entry: { output, runId, nodeId, producedAt, durationMs, similarity } };
     }
