@@ -8,7 +8,9 @@ say() { printf '\033[1m[%s]\033[0m %s\n' "${SCRIPT_NAME:-orchestrator}" "$*" >&2
 
 # Installs dependencies when node_modules is missing or older than the lockfile; the pinned Node 24 comes with them.
 ensure_deps() {
-  if [ ! -x "$ROOT/node_modules/.bin/node" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  # patches/ holds fixes to dependencies (patch-package, run by npm's postinstall): a newer patch means a new install.
+  if [ ! -x "$ROOT/node_modules/.bin/node" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ] ||
+    [ -n "$(find "$ROOT/patches" -newer "$ROOT/node_modules/.package-lock.json" 2>/dev/null)" ]; then
     say "installing dependencies (npm ci)"
     (cd "$ROOT" && npm ci --no-audit --no-fund)
   fi
