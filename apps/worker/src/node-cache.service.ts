@@ -34,6 +34,8 @@ export const cacheCandidate = (task: NodeDispatch, config: Readonly<Record<strin
 export interface ServedResult {
   readonly result: NodeResult;
   readonly cached: CachedResult | null;
+  /** The result's write to the cache, still under way: await it after sending the completion on. Never rejects. */
+  readonly written?: Promise<unknown>;
 }
 
 /**
@@ -101,7 +103,15 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
       return { result: await execute(), cached: null };
     }
     const served = await this.cache.through(
-      { key, ttlMs: decision.ttlMs, runId: task.runId, nodeId: task.nodeId, deadlineAt: task.deadlineAt },
+      {
+        key,
+        ttlMs: decision.ttlMs,
+        runId: task.runId,
+        nodeId: task.nodeId,
+        deadlineAt: task.deadlineAt,
+        // The completion goes out first: the write is off the run's path (a Redis round trip per node at idle).
+        writeBehind: true,
+      },
       execute,
     );
     this.metrics.served(task.nodeType, served);
@@ -128,7 +138,7 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
     if (served.sensitive) {
       this.logger.debug({ ...where, detector: served.sensitive }, 'node result not cached: it holds sensitive data');
     }
-    return { result: served.result, cached: null };
+    return { result: served.result, cached: null, ...(served.written ? { written: served.written } : {}) };
   }
 
   /** The task's cache key, or none when its config or inputs have no canonical form (a lone surrogate, say). */

@@ -35,6 +35,8 @@ interface ExecutedTask {
   readonly completion: NodeCompleted;
   /** The trace context of the task's span (none when the task had none or tracing is off). */
   readonly trace: Record<string, string> | undefined;
+  /** The result's write to the node result cache, awaited once the completion is sent. */
+  readonly written?: Promise<unknown>;
 }
 
 /**
@@ -133,12 +135,15 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages: chunk });
     }
     for (const task of tasks) this.unsent.delete(attemptKey(task));
+    // Before the offsets are committed: a task retried after a crash should find what this one stored.
+    await Promise.all(executed.flatMap((done) => (done.written ? [done.written] : [])));
   }
 
   private async executeTraced(task: NodeDispatch, message: object): Promise<ExecutedTask> {
     const cause = messageContext(message);
-    if (!cause) return { completion: await this.run(task), trace: undefined };
+    if (!cause) return { ...(await this.run(task)), trace: undefined };
     let trace: Record<string, string> | undefined;
+    let written: Promise<unknown> | undefined;
     const completion = await inSpan(
       `node.execute ${task.nodeType}`,
       {
@@ -152,16 +157,18 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         },
       },
       async (started) => {
-        const result = await this.run(task);
+        const ran = await this.run(task);
+        const result = ran.completion;
+        written = ran.written;
         started?.span.setAttributes({ 'node.status': result.status, 'node.cached': result.cached !== null });
         trace = started && traceHeaders(started.context);
         return result;
       },
     );
-    return { completion, trace };
+    return { completion, trace, written };
   }
 
-  private async run(task: NodeDispatch): Promise<NodeCompleted> {
+  private async run(task: NodeDispatch): Promise<{ completion: NodeCompleted; written?: Promise<unknown> }> {
     const startedAt = Date.now();
     if (task.triggeredAt !== null) {
       this.metrics.hopLatency.observe(
@@ -194,7 +201,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       { type: task.nodeType, status: result.ok ? 'succeeded' : 'failed' },
       (Date.now() - startedAt) / 1000,
     );
-    return {
+    const completion: NodeCompleted = {
       ...envelope(task.seq, task.workspaceId),
       type: 'node.completed',
       runId: task.runId,
@@ -208,6 +215,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       startedAt,
       cached,
     };
+    return { completion, written: served.written };
   }
 
   /** A task that cannot be decoded or executed went to dead letters: its run is told, so it fails instead of hanging. */

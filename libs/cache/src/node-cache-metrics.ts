@@ -68,7 +68,13 @@ export class NodeCacheMetrics {
     this.lookups.inc({ node_type: nodeType, outcome: 'bypass', match });
   }
 
+  /** Counted once the write is done when it happens behind (`written`). */
   served(nodeType: string, served: Served): void {
+    if (served.outcome !== 'hit' && served.written) {
+      const { written, ...rest } = served;
+      void written.then((write) => this.served(nodeType, { ...rest, write }));
+      return;
+    }
     const node_type = nodeType;
     this.lookups.inc({ node_type, outcome: served.outcome, match: 'exact' });
     if (served.waited) this.waits.inc({ node_type, outcome: served.waited });

@@ -92,6 +92,29 @@ describe('the node result cache on the real Redis', () => {
     assert.ok(Math.abs(hit.entry.producedAt - Date.now()) < 5_000);
   });
 
+  it('with writeBehind, returns the result before storing it, and those waiting get it once it is stored', async () => {
+    const key = freshKey();
+    const first = counted({ ok: true, output: { answer: 7 } });
+    const miss = await cache.through({ ...request(key, 'run-a'), writeBehind: true }, first.run);
+    assert.ok(miss.outcome === 'miss' && miss.written, 'a write still under way');
+    assert.equal(miss.write, 'stored', 'the write it tries');
+    // The lease is held until the write is done: a task arriving now waits for the entry rather than running.
+    const waiter = counted({ ok: true, output: 'never' });
+    const joined = cache.through(request(key, 'run-b'), waiter.run);
+    assert.equal(await miss.written, 'stored');
+    const served = await joined;
+    assert.equal(waiter.calls, 0);
+    assert.ok(served.outcome === 'hit');
+    assert.deepEqual(served.entry.output, { answer: 7 });
+    assert.equal(await redis.exists(key.lease), 0, 'the lease was released');
+    const failed = await cache.through(
+      { ...request(freshKey()), writeBehind: true },
+      counted({ ok: false, error: 'x' }).run,
+    );
+    assert.ok(failed.outcome === 'miss');
+    assert.equal(await failed.written, 'failed');
+  });
+
   it('never keeps a failure, a sensitive result or one too large, and says why', async () => {
     const cases: [NodeResult, string][] = [
       [{ ok: false, error: 'boom' }, 'failed'],

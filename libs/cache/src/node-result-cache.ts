@@ -38,7 +38,10 @@ export type Served =
       readonly outcome: 'miss' | 'error';
       readonly result: NodeResult;
       readonly durationMs: number;
+      /** With `writeBehind`, the write that is under way (`written` settles with what became of it). */
       readonly write: WriteOutcome;
+      /** With `writeBehind`: the write to Redis and the lease's release; never rejects. */
+      readonly written?: Promise<WriteOutcome>;
       /** Which detector kept the result out of the cache. */
       readonly sensitive?: string;
       readonly waited?: WaitOutcome;
@@ -53,6 +56,11 @@ export interface CacheRequest {
   readonly nodeId: string;
   /** epoch ms; a task waits for another's result at most half of the time left to it */
   readonly deadlineAt: number | null;
+  /**
+   * Return the executed result before it is stored: the caller (a worker) can send it on at once, and awaits
+   * `written` afterwards. Waiters for the lease get the entry a round trip later; nobody gets a different result.
+   */
+  readonly writeBehind?: boolean;
 }
 
 export interface NodeResultCacheOptions {
@@ -169,25 +177,25 @@ export class NodeResultCache {
     const finishedAt = Date.now();
     const durationMs = finishedAt - started;
     const kept = this.entryText(request, result, finishedAt, durationMs);
-    let write: WriteOutcome = kept.write;
-    try {
-      await this.store.finish(
+    const written = this.store
+      .finish(
         request.key,
         token,
         kept.text === undefined ? null : { text: kept.text, ttlMs: request.ttlMs },
         this.settledMs(),
+      )
+      .then(
+        (): WriteOutcome => kept.write,
+        (): WriteOutcome => (kept.write === 'stored' ? 'error' : kept.write),
       );
-    } catch {
-      if (write === 'stored') write = 'error';
-    }
-    return {
+    const served = {
       outcome: 'miss',
       result,
       durationMs,
-      write,
       ...(kept.sensitive ? { sensitive: kept.sensitive } : {}),
       ...(waited ? { waited } : {}),
-    };
+    } as const;
+    return request.writeBehind ? { ...served, write: kept.write, written } : { ...served, write: await written };
   }
 
   /** The entry to store for a result, or why none is. */
