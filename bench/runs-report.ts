@@ -17,6 +17,8 @@ export interface RunMeasured {
 
 /** Kafka hops on a 3-node chain's critical path: run.requested, then per node a dispatch and a completion. */
 export const CHAIN_KAFKA_HOPS = 7;
+/** Of which written in a coordinator's transaction: the three dispatches and the run's last events. */
+export const CHAIN_TRANSACTIONS = 4;
 
 const HOP_LABELS: Record<string, string> = { start: 'start→function', function: 'function→function' };
 
@@ -128,6 +130,39 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
       decimals: 1,
     },
     b((r) => r.roundTripP50Ms * CHAIN_KAFKA_HOPS),
+  );
+  add(
+    {
+      key: 'kafkaTransactionP50Ms',
+      label: 'kafkajs transaction of one message, one at a time: p50',
+      unit: 'ms',
+      decimals: 2,
+    },
+    b((r) => r.transactionP50Ms),
+  );
+  add(
+    { key: 'kafkaTransactionRoundTripP50Ms', label: '  until consumed (read committed) p50', unit: 'ms', decimals: 2 },
+    b((r) => r.transactionRoundTripP50Ms),
+  );
+  add(
+    { key: 'kafkaTransactionRoundTripP99Ms', label: '  until consumed p99', unit: 'ms', decimals: 2 },
+    b((r) => r.transactionRoundTripP99Ms),
+  );
+  add(
+    { key: 'kafkaRequestsPerTransaction', label: '  requests per transaction', unit: '', decimals: 1 },
+    b((r) => r.requestsPerTransaction),
+  );
+  add(
+    {
+      key: 'kafkaChainTransactionalFloorMs',
+      label: `  ${CHAIN_TRANSACTIONS} of them + ${CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS} plain hops (the floor with transactions)`,
+      unit: 'ms',
+      decimals: 1,
+    },
+    b(
+      (r) =>
+        r.transactionRoundTripP50Ms * CHAIN_TRANSACTIONS + r.roundTripP50Ms * (CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS),
+    ),
   );
   add(
     {

@@ -7,6 +7,7 @@ import {
   topicConfigEntries,
   type TopicSpec,
 } from '#libs/kafka';
+import { TRANSACTION_RETRY } from '#apps/coordinator/src/run-partitions.js';
 import type { MessageSet } from '../support/messages.js';
 import { progress } from '../support/progress.js';
 import { throwIfInterrupted, type Resources } from '../support/resources.js';
@@ -111,6 +112,15 @@ export interface RoundTripRun {
   readonly roundTripP99Ms: number;
   /** Of which the produce acknowledgement. */
   readonly produceP50Ms: number;
+  /**
+   * A coordinator step's Kafka part, one at a time: a transaction (the coordinator's producer settings) of one message,
+   * from its beginning to the commit acknowledged, and to the read-committed consumer having the message.
+   */
+  readonly transactionP50Ms: number;
+  readonly transactionRoundTripP50Ms: number;
+  readonly transactionRoundTripP99Ms: number;
+  /** Requests the transactional producer sent per transaction (FindCoordinator, AddPartitionsToTxn, Produce, EndTxn). */
+  readonly requestsPerTransaction: number;
   /** `window` messages in flight, each sent alone and awaited until consumed: messages per second. */
   readonly pipelinedPerSecond: number;
   readonly pipelinedP50Ms: number;
@@ -202,6 +212,12 @@ export async function measureRoundTrip(
     produce.push(acked);
   }
 
+  const transactions = await measureTransactions(sandbox, topic, messages, Math.min(options.sequential, 300), {
+    next: () => nextId++,
+    arrival: (id) => new Promise<void>((resolve) => waiting.set(id, resolve)),
+    resources,
+  });
+
   const pipelined: number[] = [];
   let sent = 0;
   const lane = async () => {
@@ -220,15 +236,74 @@ export async function measureRoundTrip(
     roundTripP50Ms: percentile(sequentialSorted, 0.5),
     roundTripP99Ms: percentile(sequentialSorted, 0.99),
     produceP50Ms: percentile(sortedCopy(produce), 0.5),
+    ...transactions,
     pipelinedPerSecond: pipelined.length / (elapsedMs / 1000),
     pipelinedP50Ms: percentile(pipelinedSorted, 0.5),
     pipelinedP99Ms: percentile(pipelinedSorted, 0.99),
   };
   progress(
     `kafka round trip: one at a time p50 ${result.roundTripP50Ms.toFixed(2)} ms p99 ${result.roundTripP99Ms.toFixed(2)} ms ` +
-      `(produce p50 ${result.produceP50Ms.toFixed(2)} ms); ${options.window} in flight ` +
+      `(produce p50 ${result.produceP50Ms.toFixed(2)} ms); a transaction p50 ${result.transactionP50Ms.toFixed(2)} ms, ` +
+      `consumed p50 ${result.transactionRoundTripP50Ms.toFixed(2)} ms, ` +
+      `${result.requestsPerTransaction.toFixed(1)} requests each; ${options.window} in flight ` +
       `${result.pipelinedPerSecond.toFixed(0)} msgs/s, p50 ${result.pipelinedP50Ms.toFixed(2)} ms p99 ` +
       `${result.pipelinedP99Ms.toFixed(2)} ms`,
   );
   return result;
+}
+
+type TransactionFigures = Pick<
+  RoundTripRun,
+  'transactionP50Ms' | 'transactionRoundTripP50Ms' | 'transactionRoundTripP99Ms' | 'requestsPerTransaction'
+>;
+
+/** `count` one-message transactions one at a time, as a coordinator step at idle, each awaited until consumed. */
+async function measureTransactions(
+  sandbox: Sandbox,
+  topic: string,
+  messages: MessageSet,
+  count: number,
+  ids: { next: () => number; arrival: (id: number) => Promise<void>; resources: Resources },
+): Promise<TransactionFigures> {
+  const producer = openProducer(sandbox.kafka, 'bench-roundtrip-transactional', {
+    transactionalId: `${sandbox.topicPrefix}bench-roundtrip`,
+    idempotent: true,
+    maxInFlightRequests: 1,
+    retry: TRANSACTION_RETRY,
+  });
+  ids.resources.defer('round-trip transactional producer', () => producer.disconnect());
+  let requests = 0;
+  producer.on(producer.events.REQUEST, () => requests++);
+  await producer.connect();
+  const once = async () => {
+    const id = ids.next();
+    const arrived = ids.arrival(id);
+    const started = performance.now();
+    const transaction = await producer.transaction();
+    await transaction.send({
+      topic,
+      acks: -1,
+      messages: [{ key: messages.key(id), value: messages.payload(id), headers: { 'bench-id': String(id) } }],
+    });
+    await transaction.commit();
+    const committed = performance.now();
+    await arrived;
+    return { commit: committed - started, total: performance.now() - started };
+  };
+  for (let i = 0; i < 20; i++) await once();
+  requests = 0;
+  const commits: number[] = [];
+  const totals: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const { commit, total } = await once();
+    commits.push(commit);
+    totals.push(total);
+  }
+  const sortedTotals = sortedCopy(totals);
+  return {
+    transactionP50Ms: percentile(sortedCopy(commits), 0.5),
+    transactionRoundTripP50Ms: percentile(sortedTotals, 0.5),
+    transactionRoundTripP99Ms: percentile(sortedTotals, 0.99),
+    requestsPerTransaction: requests / count,
+  };
 }

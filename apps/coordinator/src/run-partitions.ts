@@ -48,7 +48,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * transaction, was most of a hop. Java's producer retries this case after 20 ms (KAFKA-5477); ours start at 2 ms and
  * stay short. Idempotent producers keep retrying without a count (kafkajs' default for them).
  */
-const TRANSACTION_RETRY = {
+export const TRANSACTION_RETRY = {
   initialRetryTime: 2,
   maxRetryTime: 250,
   multiplier: 1.5,
