@@ -112,7 +112,10 @@ export class EventStreams implements OnApplicationBootstrap, BeforeApplicationSh
     reply.hijack();
     const sse = new SseResponse(reply.raw);
     sse.open(CLIENT_RETRY_MS);
-    const history = knownFinish(withRecentEvents(subject.history, subject.key, this.feed), finishedThrough);
+    const history = knownFinish(
+      withRecentEvents(subject.history, subject.key, this.feed, subject.projectedThrough),
+      finishedThrough,
+    );
     const session = new StreamSession(sse, history, {
       after,
       heartbeatMs: this.config.FANOUT_HEARTBEAT_MS,

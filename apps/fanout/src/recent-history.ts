@@ -10,8 +10,19 @@ export interface RecentEventSource {
  * case, a client watching a run it just started: no Postgres read at all), else Postgres continued by them. Postgres
  * is a projection that trails Kafka; without the feed a stream opened just after a run started would have to skip
  * the run's first events (or wait for the projector) to go on with the live ones.
+ *
+ * `projectedThrough` is the last event id Postgres held when the subject was looked up. When it is not past the
+ * stream's position, the first read skips Postgres: a client watching the run it just started opens its stream before
+ * the projector has written anything, and the read would find nothing. What the projector writes in between reaches
+ * the stream from the feed, recent or live, as every event does; a gap still reads Postgres, as does every later read.
  */
-export function withRecentEvents(history: StreamHistory, key: string, recent: RecentEventSource): StreamHistory {
+export function withRecentEvents(
+  history: StreamHistory,
+  key: string,
+  recent: RecentEventSource,
+  projectedThrough?: number,
+): StreamHistory {
+  let first = true;
   const continuing = (page: StreamEvent[], events: readonly StreamEvent[], after: number, limit: number) => {
     let last = page.at(-1)?.id ?? after;
     for (const event of events) {
@@ -26,7 +37,10 @@ export function withRecentEvents(history: StreamHistory, key: string, recent: Re
     finishedThrough: () => history.finishedThrough(),
     after: async (after, limit) => {
       const kept = await recent.recentAfter(key, after);
+      const firstRead = first;
+      first = false;
       if (kept[0]?.id === after + 1) return continuing([], kept, after, limit);
+      if (firstRead && projectedThrough !== undefined && after >= projectedThrough) return [];
       const page = await history.after(after, limit);
       return page.length >= limit ? page : continuing(page, kept, after, limit);
     },

@@ -120,3 +120,46 @@ describe('knownFinish', () => {
     assert.equal(asked, 1);
   });
 });
+
+describe('withRecentEvents with what the lookup saw projected', () => {
+  const counted = (ids: number[]) => {
+    const source = postgres(ids);
+    const reads: number[] = [];
+    const history: StreamHistory = {
+      ...source,
+      after: (after, limit) => {
+        reads.push(after);
+        return source.after(after, limit);
+      },
+    };
+    return { history, reads };
+  };
+
+  it('skips Postgres on the first read when the lookup saw nothing past the position, and reads from then on', async () => {
+    const { history, reads } = counted([1, 2]); // written by the projector after the lookup saw none
+    const composed = withRecentEvents(history, 'run:x', feed([]), 0);
+    assert.deepEqual(idsOf(await composed.after(0, 100)), []);
+    assert.deepEqual(reads, []);
+    assert.deepEqual(
+      idsOf(await composed.after(0, 100)),
+      [1, 2],
+      'a later read (a gap, the idle re-read) asks Postgres',
+    );
+    assert.deepEqual(reads, [0]);
+  });
+
+  it('reads Postgres when the lookup saw events past the position, or knew nothing', async () => {
+    const behind = counted([1, 2, 3]);
+    assert.deepEqual(idsOf(await withRecentEvents(behind.history, 'run:x', feed([]), 3).after(1, 100)), [2, 3]);
+    const unknown = counted([1]);
+    assert.deepEqual(idsOf(await withRecentEvents(unknown.history, 'run:x', feed([])).after(0, 100)), [1]);
+  });
+
+  it('skips only the first read of the stream: a gap after a catch-up from the feed reads Postgres', async () => {
+    const { history, reads } = counted([1, 2, 3, 4, 5, 6]);
+    const composed = withRecentEvents(history, 'run:x', feed([3, 4, 5, 7]), 4);
+    assert.deepEqual(idsOf(await composed.after(2, 100)), [3, 4, 5], 'the first read, from the feed');
+    assert.deepEqual(idsOf(await composed.after(5, 100)), [6, 7], 'event 6 never came through Kafka: Postgres has it');
+    assert.deepEqual(reads, [5]);
+  });
+});

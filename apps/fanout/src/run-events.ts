@@ -79,7 +79,13 @@ export class RunEventsRepository {
     );
     const row = rows[0];
     if (row?.workspace_id !== workspaceId) return undefined;
-    return { kind: 'run', key: runKey(runId), history: this.history(runId), finishedThrough: finishedThrough(row) };
+    return {
+      kind: 'run',
+      key: runKey(runId),
+      history: this.history(runId),
+      finishedThrough: finishedThrough(row),
+      projectedThrough: Number(row.last_seq),
+    };
   }
 
   private history(runId: string): StreamHistory {

@@ -31,4 +31,6 @@ export interface StreamSubject {
    * of its own; later checks (the idle re-read) ask again.
    */
   readonly finishedThrough: number | undefined;
+  /** The last event id Postgres held at the lookup, where the subject knows it (runs). */
+  readonly projectedThrough?: number;
 }
