@@ -9,7 +9,7 @@ import { trackResource } from '#libs/resources';
 export function createRedis(
   url: string,
   name: string,
-  options: Pick<RedisOptions, 'commandTimeout' | 'connectTimeout'> = {},
+  options: Pick<RedisOptions, 'commandTimeout' | 'connectTimeout' | 'enableAutoPipelining'> = {},
 ): Redis {
   const client = new Redis(url, {
     connectionName: name,
