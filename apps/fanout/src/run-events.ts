@@ -1,5 +1,7 @@
+import type DataLoader from 'dataloader';
 import type { Pool } from '#libs/db';
 import type { RunEvent } from '#libs/events';
+import { coalescingLoader } from './coalescing-loader.js';
 import type { StreamEvent, StreamHistory, StreamSubject } from './stream-event.js';
 
 /** The kinds after which a run has nothing more to say: its stream closes once one is sent. */
@@ -65,19 +67,28 @@ export function runEventFromKafka(event: RunEvent): StreamEvent {
 // together with the run's last events, so once it is visible every event up to that seq is readable too.
 const FINISH_COLUMNS = 'r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq';
 type FinishRow = { status: string; last_seq: string };
+type SubjectRow = { id: string; workspace_id: string } & FinishRow;
 const finishedThrough = (row: FinishRow) => (TERMINAL_STATUSES.includes(row.status) ? Number(row.last_seq) : undefined);
 
 /** Reads runs and their `run_events` (the run projector writes them from the coordinator's changelog, after Kafka has them). */
 export class RunEventsRepository {
-  constructor(private readonly pool: Pool) {}
+  /** Streams opened together (clients watching the runs they just started) share one lookup query. */
+  private readonly subjects: DataLoader<string, SubjectRow | undefined>;
 
-  /** The run as a stream subject, or undefined if it does not exist in this workspace. One query: a stream per run. */
+  constructor(private readonly pool: Pool) {
+    this.subjects = coalescingLoader(async (runIds) => {
+      const { rows } = await this.pool.query<SubjectRow>(
+        `SELECT r.id, r.workspace_id, ${FINISH_COLUMNS} FROM runs r WHERE r.id = ANY($1::uuid[])`,
+        [runIds],
+      );
+      const byId = new Map(rows.map((row) => [row.id, row]));
+      return runIds.map((id) => byId.get(id.toLowerCase()));
+    });
+  }
+
+  /** The run as a stream subject, or undefined if it does not exist in this workspace. */
   async subject(workspaceId: string, runId: string): Promise<StreamSubject | undefined> {
-    const { rows } = await this.pool.query<{ workspace_id: string } & FinishRow>(
-      `SELECT r.workspace_id, ${FINISH_COLUMNS} FROM runs r WHERE r.id = $1`,
-      [runId],
-    );
-    const row = rows[0];
+    const row = await this.subjects.load(runId);
     if (row?.workspace_id !== workspaceId) return undefined;
     return {
       kind: 'run',
