@@ -157,6 +157,12 @@ export const configSchema = z.object({
   OUTBOX_RELAY_STOP_TIMEOUT_MS: positiveInt.default(5_000),
   /** How long the group waits for a silent member before giving its partitions away (a crashed one's, say). */
   CONSUMER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).max(300_000).default(15_000),
+  /**
+   * How long a handled batch's offsets may wait to be committed with the next ones (0: after every batch). A crash or a
+   * rebalance redelivers at most that much, to handlers that are idempotent; one commit per window instead of one per
+   * batch is most of a quiet consumer's requests.
+   */
+  CONSUMER_COMMIT_INTERVAL_MS: z.coerce.number().int().min(0).max(5_000).default(100),
   SHUTDOWN_TIMEOUT_MS: positiveInt.default(10000),
   /** A run not finished after this long is timed out (a definition's own limit is not in the format yet). */
   RUN_DEFAULT_TIMEOUT_MS: positiveInt.max(30 * 86_400_000).default(3_600_000),

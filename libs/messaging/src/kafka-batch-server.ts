@@ -37,6 +37,11 @@ export interface KafkaBatchServerOptions {
   readonly maxAttempts: number;
   readonly retryBackoffMs?: number;
   readonly sessionTimeoutMs?: number;
+  /**
+   * How long a handled batch's offsets may wait to be committed together with later ones (0 or unset: at once, after
+   * each batch). Redelivered after a crash or a rebalance: at most that window's batches.
+   */
+  readonly commitIntervalMs?: number;
   /** Partition batches handled at once (kafkajs `partitionsConsumedConcurrently`); order holds within a partition. */
   readonly partitionsConsumedConcurrently?: number;
   /** Replaces kafkajs' round-robin assignor, e.g. with the co-partitioned one for a group reading several topics. */
@@ -81,6 +86,10 @@ function isTransient(error: unknown): boolean {
 export class KafkaBatchServer extends Server implements CustomTransportStrategy {
   private consumer: Consumer | undefined;
   private producer: Producer | undefined;
+  /** Handled batches' next offsets by `topic:partition`, not committed yet (commitIntervalMs). */
+  private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer: NodeJS.Timeout | undefined;
+  private committing: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: KafkaBatchServerOptions) {
     super();
@@ -165,6 +174,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   }
 
   async close(): Promise<void> {
+    await this.commitNow();
     const consumer = this.consumer;
     this.consumer = undefined;
     await consumer?.disconnect();
@@ -205,18 +215,59 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       clearInterval(beating);
     }
     const next = String(BigInt(batch.lastOffset()) + 1n);
-    try {
-      await this.consumer?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next }]);
-    } catch (error) {
-      const type = (error as { type?: unknown }).type;
-      if (typeof type !== 'string' || !LOST_GENERATION.has(type)) throw error;
-      this.options.logger.warn(
-        { group: this.options.groupId, topic: batch.topic, partition: batch.partition, type },
-        'offsets not committed: the group rebalanced during the batch, which will be redelivered',
-      );
-      return;
-    }
+    this.uncommitted.set(`${batch.topic}:${batch.partition}`, {
+      topic: batch.topic,
+      partition: batch.partition,
+      offset: next,
+    });
+    if (this.options.commitIntervalMs) this.commitLater();
+    else await this.commitNow(true);
     await heartbeat();
+  }
+
+  private commitLater(): void {
+    this.commitTimer ??= setTimeout(() => void this.commitNow(), this.options.commitIntervalMs);
+  }
+
+  /**
+   * Commits the handled batches' offsets (one request for all partitions). A commit refused because the group
+   * rebalanced is not an error of the batches: the new owner redelivers them. Other failures are thrown to the batch
+   * that commits at once (`rethrow`), else logged: the next commit carries the same offsets or later ones.
+   */
+  private commitNow(rethrow = false): Promise<void> {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
+    const offsets = [...this.uncommitted.values()];
+    this.uncommitted.clear();
+    const consumer = this.consumer;
+    if (!offsets.length || !consumer) return this.committing;
+    // One commit at a time, in order: a later commit never lands before an earlier one of the same partition.
+    const commit = this.committing.then(async () => {
+      try {
+        await consumer.commitOffsets(offsets);
+      } catch (error) {
+        const type = (error as { type?: unknown }).type;
+        if (typeof type === 'string' && LOST_GENERATION.has(type)) {
+          this.options.logger.warn(
+            { group: this.options.groupId, partitions: offsets.map((o) => `${o.topic}:${o.partition}`), type },
+            'offsets not committed: the group rebalanced meanwhile; those batches will be redelivered',
+          );
+          return;
+        }
+        if (rethrow) throw error;
+        this.options.logger.warn(
+          { err: error, group: this.options.groupId },
+          'offset commit failed; the next one retries',
+        );
+        for (const o of offsets) {
+          const key = `${o.topic}:${o.partition}`;
+          if (!this.uncommitted.has(key)) this.uncommitted.set(key, o);
+        }
+        this.commitLater();
+      }
+    });
+    this.committing = commit.catch(() => undefined);
+    return commit;
   }
 
   private async processBatch(payload: EachBatchPayload, heartbeat: () => Promise<void>): Promise<void> {

@@ -8,13 +8,16 @@ import { CONFIG, EVENT_CODEC, KAFKA, LOGGER } from './tokens.js';
 
 /**
  * A role's batch consumer on the app's Kafka connection and codec, with the settings every consumer group shares
- * (CONSUMER_MAX_ATTEMPTS, CONSUMER_SESSION_TIMEOUT_MS). `group` names the consumer group (behind the deployment's
+ * (CONSUMER_MAX_ATTEMPTS, CONSUMER_SESSION_TIMEOUT_MS, CONSUMER_COMMIT_INTERVAL_MS). `group` names the consumer group (behind the deployment's
  * prefix) and its log component.
  */
 export function roleConsumer(
   app: INestApplication,
   group: string,
-  options: Omit<KafkaBatchServerOptions, 'kafka' | 'codec' | 'logger' | 'groupId' | 'maxAttempts' | 'sessionTimeoutMs'>,
+  options: Omit<
+    KafkaBatchServerOptions,
+    'kafka' | 'codec' | 'logger' | 'groupId' | 'maxAttempts' | 'sessionTimeoutMs' | 'commitIntervalMs'
+  >,
 ): KafkaBatchServer {
   const config = app.get<AppConfig>(CONFIG);
   return new KafkaBatchServer({
@@ -24,6 +27,7 @@ export function roleConsumer(
     groupId: `${config.KAFKA_TOPIC_PREFIX}${group}`,
     maxAttempts: config.CONSUMER_MAX_ATTEMPTS,
     sessionTimeoutMs: config.CONSUMER_SESSION_TIMEOUT_MS,
+    commitIntervalMs: config.CONSUMER_COMMIT_INTERVAL_MS,
     ...options,
   });
 }
