@@ -109,78 +109,53 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
     completed: atLeast(1000, '/s'),
   });
   loadFigures(m.rate, 'rate', 'fixed rate', { hopP50: below(5, 'ms'), hopP99: below(20, 'ms') });
-  const b = (f: (r: RoundTripRun) => number) => m.baseline.map(f);
-  add(
-    { key: 'kafkaRoundTripP50Ms', label: 'kafkajs produce→consume, one at a time: p50', unit: 'ms', decimals: 2 },
-    b((r) => r.roundTripP50Ms),
-  );
-  add(
-    { key: 'kafkaRoundTripP99Ms', label: '  p99', unit: 'ms', decimals: 2 },
-    b((r) => r.roundTripP99Ms),
-  );
-  add(
-    { key: 'kafkaProduceP50Ms', label: '  of which produce (acks=-1) p50', unit: 'ms', decimals: 2 },
-    b((r) => r.produceP50Ms),
-  );
-  add(
-    {
-      key: 'kafkaChainFloorMs',
-      label: `  × ${CHAIN_KAFKA_HOPS} hops of a 3-node run (Kafka-only floor)`,
-      unit: 'ms',
-      decimals: 1,
-    },
-    b((r) => r.roundTripP50Ms * CHAIN_KAFKA_HOPS),
-  );
-  add(
-    {
-      key: 'kafkaTransactionP50Ms',
-      label: 'kafkajs transaction of one message, one at a time: p50',
-      unit: 'ms',
-      decimals: 2,
-    },
-    b((r) => r.transactionP50Ms),
-  );
-  add(
-    { key: 'kafkaTransactionRoundTripP50Ms', label: '  until consumed (read committed) p50', unit: 'ms', decimals: 2 },
-    b((r) => r.transactionRoundTripP50Ms),
-  );
-  add(
-    { key: 'kafkaTransactionRoundTripP99Ms', label: '  until consumed p99', unit: 'ms', decimals: 2 },
-    b((r) => r.transactionRoundTripP99Ms),
-  );
-  add(
-    { key: 'kafkaRequestsPerTransaction', label: '  requests per transaction', unit: '', decimals: 1 },
-    b((r) => r.requestsPerTransaction),
-  );
-  add(
-    {
-      key: 'kafkaChainTransactionalFloorMs',
-      label: `  ${CHAIN_TRANSACTIONS} of them + ${CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS} plain hops (the floor with transactions)`,
-      unit: 'ms',
-      decimals: 1,
-    },
-    b(
-      (r) =>
-        r.transactionRoundTripP50Ms * CHAIN_TRANSACTIONS + r.roundTripP50Ms * (CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS),
-    ),
-  );
-  add(
-    {
-      key: 'kafkaPipelinedPerSecond',
-      label: `kafkajs produce→consume, ${settings.rttWindow} in flight`,
-      unit: 'msgs/s',
-      decimals: 0,
-    },
-    b((r) => r.pipelinedPerSecond),
-  );
-  add(
-    { key: 'kafkaPipelinedP50Ms', label: '  round trip p50', unit: 'ms', decimals: 2 },
-    b((r) => r.pipelinedP50Ms),
-  );
-  add(
-    { key: 'kafkaPipelinedP99Ms', label: '  round trip p99', unit: 'ms', decimals: 2 },
-    b((r) => r.pipelinedP99Ms),
-  );
+  const floorWithTransactions = (r: RoundTripRun) =>
+    r.transactionRoundTripP50Ms * CHAIN_TRANSACTIONS + r.roundTripP50Ms * (CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS);
+  const baseline: [key: string, label: string, unit: string, decimals: number, of: (r: RoundTripRun) => number][] = [
+    ['kafkaRoundTripP50Ms', 'kafkajs produce→consume, one at a time: p50', 'ms', 2, (r) => r.roundTripP50Ms],
+    ['kafkaRoundTripP99Ms', '  p99', 'ms', 2, (r) => r.roundTripP99Ms],
+    ['kafkaProduceP50Ms', '  of which produce (acks=-1) p50', 'ms', 2, (r) => r.produceP50Ms],
+    [
+      'kafkaChainFloorMs',
+      `  × ${CHAIN_KAFKA_HOPS} hops of a 3-node run (Kafka-only floor)`,
+      'ms',
+      1,
+      (r) => r.roundTripP50Ms * CHAIN_KAFKA_HOPS,
+    ],
+    [
+      'kafkaTransactionP50Ms',
+      'kafkajs transaction of one message, one at a time: p50',
+      'ms',
+      2,
+      (r) => r.transactionP50Ms,
+    ],
+    [
+      'kafkaTransactionRoundTripP50Ms',
+      '  until consumed (read committed) p50',
+      'ms',
+      2,
+      (r) => r.transactionRoundTripP50Ms,
+    ],
+    ['kafkaTransactionRoundTripP99Ms', '  until consumed p99', 'ms', 2, (r) => r.transactionRoundTripP99Ms],
+    ['kafkaRequestsPerTransaction', '  requests per transaction', '', 1, (r) => r.requestsPerTransaction],
+    [
+      'kafkaChainTransactionalFloorMs',
+      `  ${CHAIN_TRANSACTIONS} of them + ${CHAIN_KAFKA_HOPS - CHAIN_TRANSACTIONS} plain hops (the floor with transactions)`,
+      'ms',
+      1,
+      floorWithTransactions,
+    ],
+    [
+      'kafkaPipelinedPerSecond',
+      `kafkajs produce→consume, ${settings.rttWindow} in flight`,
+      'msgs/s',
+      0,
+      (r) => r.pipelinedPerSecond,
+    ],
+    ['kafkaPipelinedP50Ms', '  round trip p50', 'ms', 2, (r) => r.pipelinedP50Ms],
+    ['kafkaPipelinedP99Ms', '  round trip p99', 'ms', 2, (r) => r.pipelinedP99Ms],
+  ];
+  for (const [key, label, unit, decimals, of] of baseline) add({ key, label, unit, decimals }, m.baseline.map(of));
   return list;
 }
 
