@@ -274,6 +274,6 @@ export function runHeaderLines(ctx: ReturnType<typeof runContext>, settings: Run
       `fixed rate: ${settings.rate ? `${settings.rate} runs/s` : 'half the closed loop median'}; a run's end is ` +
       (settings.watch === 'sse' ? 'its terminal event on its SSE stream' : 'its finished_at in Postgres (polled)'),
     `baseline  ${settings.rttMessages} messages one at a time, ${settings.rttPipelinedMessages} with ` +
-      `${settings.rttWindow} in flight (hop quantiles are interpolated within hop_latency_ms buckets 1,5,10,50,100,500,1000)`,
+      `${settings.rttWindow} in flight (hop quantiles are interpolated within hop_latency_ms buckets 1,2,3,5,7.5,10,15,20,30,50,100,250,500,1000,2500,5000)`,
   ];
 }

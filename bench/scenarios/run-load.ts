@@ -21,7 +21,7 @@ export type RunLoadMode = { kind: 'max'; concurrency: number } | { kind: 'rate';
 /** Quantiles of one hop kind from the workers' hop_latency_ms histogram over the window. */
 export interface HopFigures {
   readonly count: number;
-  /** Bucket-interpolated (buckets 1, 5, 10, 50, 100, 500, 1000 ms); Infinity above the last bucket. */
+  /** Bucket-interpolated (the buckets of hop_latency_ms, up to 5000 ms); Infinity above the last bucket. */
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Exact, from the histogram's sum and count. */
