@@ -225,8 +225,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     await heartbeat();
   }
 
-  private commitLater(): void {
-    this.commitTimer ??= setTimeout(() => void this.commitNow(), this.options.commitIntervalMs);
+  private commitLater(delayMs = this.options.commitIntervalMs): void {
+    this.commitTimer ??= setTimeout(() => void this.commitNow(), delayMs);
   }
 
   /**
@@ -263,7 +263,8 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
           const key = `${o.topic}:${o.partition}`;
           if (!this.uncommitted.has(key)) this.uncommitted.set(key, o);
         }
-        this.commitLater();
+        // No faster than once a second while the broker is away: each failure logs a line.
+        this.commitLater(Math.max(1_000, this.options.commitIntervalMs ?? 0));
       }
     });
     this.committing = commit.catch(() => undefined);
