@@ -1,4 +1,4 @@
-import type { Message } from 'kafkajs';
+import type { Message, ProducerRecord } from 'kafkajs';
 import {
   createTopicsAndWait,
   openAdmin,
@@ -13,6 +13,9 @@ import { progress } from '../support/progress.js';
 import { throwIfInterrupted, type Resources } from '../support/resources.js';
 import { waitUntilWritable, type Sandbox } from '../support/sandbox.js';
 import { percentile, sortedCopy } from '../support/stats.js';
+
+/** How a round trip's message is sent: a plain send, or a whole transaction. */
+type Sender = (record: ProducerRecord) => Promise<unknown>;
 
 export interface BaselineRun {
   /** From the first send to the last message consumed. */
@@ -188,11 +191,12 @@ export async function measureRoundTrip(
   await Promise.all([sequentialProducer.connect(), pipelinedProducer.connect()]);
 
   let nextId = 0;
-  const roundTrip = async (producer: typeof sequentialProducer) => {
+  /** Sends one message with `send` (a plain send, or a transaction) and waits until the consumer has it. */
+  const roundTrip = async (send: Sender) => {
     const id = nextId++;
     const arrived = new Promise<void>((resolve) => waiting.set(id, resolve));
     const started = performance.now();
-    await producer.send({
+    await send({
       topic,
       acks: -1,
       messages: [{ key: messages.key(id), value: messages.payload(id), headers: { 'bench-id': String(id) } }],
@@ -203,27 +207,24 @@ export async function measureRoundTrip(
   };
 
   // A few unmeasured messages first: connections to the partition leaders, metadata, the first fetches.
-  for (let i = 0; i < 20; i++) await roundTrip(sequentialProducer);
+  const sendSequential: Sender = (record) => sequentialProducer.send(record);
+  for (let i = 0; i < 20; i++) await roundTrip(sendSequential);
   const sequential: number[] = [];
   const produce: number[] = [];
   for (let i = 0; i < options.sequential; i++) {
-    const { total, produce: acked } = await roundTrip(sequentialProducer);
+    const { total, produce: acked } = await roundTrip(sendSequential);
     sequential.push(total);
     produce.push(acked);
   }
 
-  const transactions = await measureTransactions(sandbox, topic, messages, Math.min(options.sequential, 300), {
-    next: () => nextId++,
-    arrival: (id) => new Promise<void>((resolve) => waiting.set(id, resolve)),
-    resources,
-  });
+  const transactions = await measureTransactions(sandbox, roundTrip, Math.min(options.sequential, 300), resources);
 
   const pipelined: number[] = [];
   let sent = 0;
   const lane = async () => {
     while (sent < options.pipelined) {
       sent++;
-      pipelined.push((await roundTrip(pipelinedProducer)).total);
+      pipelined.push((await roundTrip((record) => pipelinedProducer.send(record))).total);
     }
   };
   const started = performance.now();
@@ -257,13 +258,12 @@ type TransactionFigures = Pick<
   'transactionP50Ms' | 'transactionRoundTripP50Ms' | 'transactionRoundTripP99Ms' | 'requestsPerTransaction'
 >;
 
-/** `count` one-message transactions one at a time, as a coordinator step at idle, each awaited until consumed. */
+/** `count` one-message transactions one at a time through `roundTrip`, as a coordinator step at idle. */
 async function measureTransactions(
   sandbox: Sandbox,
-  topic: string,
-  messages: MessageSet,
+  roundTrip: (send: Sender) => Promise<{ total: number; produce: number }>,
   count: number,
-  ids: { next: () => number; arrival: (id: number) => Promise<void>; resources: Resources },
+  resources: Resources,
 ): Promise<TransactionFigures> {
   const producer = openProducer(sandbox.kafka, 'bench-roundtrip-transactional', {
     transactionalId: `${sandbox.topicPrefix}bench-roundtrip`,
@@ -271,32 +271,22 @@ async function measureTransactions(
     maxInFlightRequests: 1,
     retry: TRANSACTION_RETRY,
   });
-  ids.resources.defer('round-trip transactional producer', () => producer.disconnect());
+  resources.defer('round-trip transactional producer', () => producer.disconnect());
   let requests = 0;
   producer.on(producer.events.REQUEST, () => requests++);
   await producer.connect();
-  const once = async () => {
-    const id = ids.next();
-    const arrived = ids.arrival(id);
-    const started = performance.now();
+  const inTransaction: Sender = async (record) => {
     const transaction = await producer.transaction();
-    await transaction.send({
-      topic,
-      acks: -1,
-      messages: [{ key: messages.key(id), value: messages.payload(id), headers: { 'bench-id': String(id) } }],
-    });
+    await transaction.send(record);
     await transaction.commit();
-    const committed = performance.now();
-    await arrived;
-    return { commit: committed - started, total: performance.now() - started };
   };
-  for (let i = 0; i < 20; i++) await once();
+  for (let i = 0; i < 20; i++) await roundTrip(inTransaction);
   requests = 0;
   const commits: number[] = [];
   const totals: number[] = [];
   for (let i = 0; i < count; i++) {
-    const { commit, total } = await once();
-    commits.push(commit);
+    const { produce, total } = await roundTrip(inTransaction);
+    commits.push(produce);
     totals.push(total);
   }
   const sortedTotals = sortedCopy(totals);

@@ -142,9 +142,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private async executeTraced(task: NodeDispatch, message: object): Promise<ExecutedTask> {
     const cause = messageContext(message);
     if (!cause) return { ...(await this.run(task)), trace: undefined };
-    let trace: Record<string, string> | undefined;
-    let written: Promise<unknown> | undefined;
-    const completion = await inSpan(
+    return inSpan(
       `node.execute ${task.nodeType}`,
       {
         parent: cause,
@@ -158,17 +156,14 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
       },
       async (started) => {
         const ran = await this.run(task);
-        const result = ran.completion;
-        written = ran.written;
-        started?.span.setAttributes({ 'node.status': result.status, 'node.cached': result.cached !== null });
-        trace = started && traceHeaders(started.context);
-        return result;
+        const { status, cached } = ran.completion;
+        started?.span.setAttributes({ 'node.status': status, 'node.cached': cached !== null });
+        return { ...ran, trace: started && traceHeaders(started.context) };
       },
     );
-    return { completion, trace, written };
   }
 
-  private async run(task: NodeDispatch): Promise<{ completion: NodeCompleted; written?: Promise<unknown> }> {
+  private async run(task: NodeDispatch): Promise<Omit<ExecutedTask, 'trace'>> {
     const startedAt = Date.now();
     if (task.triggeredAt !== null) {
       this.metrics.hopLatency.observe(
