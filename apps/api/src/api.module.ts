@@ -11,6 +11,7 @@ import { SemanticCacheAdmin } from './cache/semantic-cache-admin.js';
 import { CacheStatsController } from './cache/cache-stats.controller.js';
 import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
+import { OpenApiController } from './openapi/openapi.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
@@ -37,7 +38,14 @@ class Bootstrap implements OnApplicationBootstrap {
 /** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
   imports: [AuthModule, FanoutProxyModule],
-  controllers: [ApiKeysController, WorkflowsController, RunsController, CacheHitsController, CacheStatsController],
+  controllers: [
+    ApiKeysController,
+    WorkflowsController,
+    RunsController,
+    CacheHitsController,
+    CacheStatsController,
+    OpenApiController,
+  ],
   providers: [
     EagerOutbox,
     WorkflowsRepository,

@@ -1,9 +1,9 @@
-import { Controller, Get, Headers, Param, Query, Req, Res } from '@nestjs/common';
+import { Controller, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Requires, type AuthenticatedRequest } from '#libs/auth';
+import { runEvents, workflowEvents, type RouteInput } from '#libs/api-contract';
+import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import { EventStreams } from './event-streams.service.js';
-import { lastEventId, requireUuid } from './request-params.js';
-import { RUN_EVENTS_ROUTE, WORKFLOW_EVENTS_ROUTE } from './stream-routes.js';
+import { lastEventId } from './request-params.js';
 
 /**
  * GET /v1/runs/{id}/events and GET /v1/workflows/{id}/events as Server-Sent Events. Errors before the stream starts
@@ -14,31 +14,25 @@ import { RUN_EVENTS_ROUTE, WORKFLOW_EVENTS_ROUTE } from './stream-routes.js';
 export class EventStreamsController {
   constructor(private readonly streams: EventStreams) {}
 
-  @Get(RUN_EVENTS_ROUTE)
-  @Requires('read')
+  @ServesRoute(runEvents)
   async runEvents(
     @Req() request: AuthenticatedRequest,
     @Res() reply: FastifyReply,
-    @Param('id') id: string,
-    @Headers('last-event-id') header: string | undefined,
-    @Query('lastEventId') query: string | undefined,
+    @Input(runEvents) { params, headers, query }: RouteInput<typeof runEvents>,
   ): Promise<void> {
-    const after = lastEventId(header, query);
-    const subject = await this.streams.runSubject(request.principal.workspaceId, requireUuid(id, 'run'));
+    const after = lastEventId(headers['last-event-id'], query.lastEventId);
+    const subject = await this.streams.runSubject(request.principal.workspaceId, params.id);
     this.streams.serve(reply, subject, after, request.principal.workspaceId);
   }
 
-  @Get(WORKFLOW_EVENTS_ROUTE)
-  @Requires('read')
+  @ServesRoute(workflowEvents)
   async workflowEvents(
     @Req() request: AuthenticatedRequest,
     @Res() reply: FastifyReply,
-    @Param('id') id: string,
-    @Headers('last-event-id') header: string | undefined,
-    @Query('lastEventId') query: string | undefined,
+    @Input(workflowEvents) { params, headers, query }: RouteInput<typeof workflowEvents>,
   ): Promise<void> {
-    const after = lastEventId(header, query);
-    const subject = await this.streams.workflowSubject(request.principal.workspaceId, requireUuid(id, 'workflow'));
+    const after = lastEventId(headers['last-event-id'], query.lastEventId);
+    const subject = await this.streams.workflowSubject(request.principal.workspaceId, params.id);
     this.streams.serve(reply, subject, after, request.principal.workspaceId);
   }
 }

@@ -5,3 +5,4 @@ export { bootstrapKeyRefusal } from './bootstrap-key.js';
 export { PrincipalCache } from './principal-cache.js';
 export { PERMISSIONS, allows, type Permission, type Principal } from './principal.js';
 export { hashApiKey } from './api-key-secret.js';
+export { Input, ServesRoute } from './contract-route.js';

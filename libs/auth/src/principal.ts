@@ -1,4 +1,6 @@
-export const PERMISSIONS = ['read', 'write', 'admin'] as const;
+import { PERMISSIONS } from '#libs/api-contract';
+
+export { PERMISSIONS };
 export type Permission = (typeof PERMISSIONS)[number];
 
 /** Who is calling: the workspace and permission of the API key that signed the request. */

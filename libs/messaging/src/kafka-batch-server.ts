@@ -85,6 +85,7 @@ function isTransient(error: unknown): boolean {
  */
 export class KafkaBatchServer extends Server implements CustomTransportStrategy {
   private consumer: Consumer | undefined;
+  private groupJoined = false;
   private producer: Producer | undefined;
   /** Handled batches' next offsets by `topic:partition`, not committed yet (commitIntervalMs). */
   private readonly uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
@@ -121,6 +122,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       ...(this.options.partitionAssigners ? { partitionAssigners: this.options.partitionAssigners } : {}),
     });
     this.consumer = consumer;
+    this.groupJoined = false;
+    consumer.on(consumer.events.GROUP_JOIN, () => consumer === this.consumer && (this.groupJoined = true));
+    for (const left of [consumer.events.REBALANCING, consumer.events.CRASH, consumer.events.STOP]) {
+      consumer.on(left, () => consumer === this.consumer && (this.groupJoined = false));
+    }
     const onRebalance = this.options.onRebalance;
     if (onRebalance) {
       consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -173,7 +179,17 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     return Math.min(3_000, Math.floor(this.sessionTimeoutMs / 3));
   }
 
+  /** Whether the consumer is a member of its group with an assignment (not joining, rebalancing or stopped). */
+  get joined(): boolean {
+    return this.groupJoined;
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
   async close(): Promise<void> {
+    this.groupJoined = false;
     await this.commitNow();
     const consumer = this.consumer;
     this.consumer = undefined;

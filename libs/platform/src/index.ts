@@ -10,3 +10,4 @@ export { ExpressionsModule } from './expressions.module.js';
 export { Public, PUBLIC_ROUTE } from './public-route.js';
 export { isLoopbackHost } from './loopback-host.js';
 export { metricsRefusal } from './metrics-access.js';
+export { Readiness, type ConsumerMembership } from './readiness.js';

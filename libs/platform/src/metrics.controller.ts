@@ -1,4 +1,5 @@
 import { Controller, Get, Header, Headers, Inject } from '@nestjs/common';
+import { metrics, routerPath } from '#libs/api-contract';
 import type { AppConfig } from '#libs/config';
 import { metricsRefusal } from './metrics-access.js';
 import { Public } from './public-route.js';
@@ -12,7 +13,7 @@ export class MetricsController {
   ) {}
 
   /** No API key (Prometheus has none), but METRICS_TOKEN off loopback: see metricsRefusal. */
-  @Get('metrics')
+  @Get(routerPath(metrics))
   @Public()
   @Header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
   metrics(@Headers('authorization') authorization: string | undefined): Promise<string> {

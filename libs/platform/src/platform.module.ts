@@ -27,6 +27,7 @@ import {
 } from '#libs/observability';
 import { createRedis } from '#libs/redis';
 import { DependencyChecks } from './dependency-checks.js';
+import { Readiness } from './readiness.js';
 import { HealthController } from './health.controller.js';
 import { MetricsController } from './metrics.controller.js';
 import { ProblemFilter } from './problem.filter.js';
@@ -92,6 +93,7 @@ export class PlatformModule {
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: CONFIG, useValue: config },
+        Readiness,
         { provide: ROLES, useValue: roles },
         { provide: LOGGER, useValue: logger },
         {
@@ -187,7 +189,7 @@ export class PlatformModule {
         ConnectionsCloser,
         HttpMetricsHook,
       ],
-      exports: [CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, BLOB_BACKEND, REDIS, KAFKA, EVENT_CODEC],
+      exports: [Readiness, CONFIG, ROLES, LOGGER, METRICS_REGISTRY, PG_POOL, BLOB_BACKEND, REDIS, KAFKA, EVENT_CODEC],
     };
   }
 }

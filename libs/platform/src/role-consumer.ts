@@ -4,6 +4,7 @@ import type { AppConfig } from '#libs/config';
 import type { EventCodec } from '#libs/events';
 import type { Kafka } from '#libs/kafka';
 import { KafkaBatchServer, type KafkaBatchServerOptions } from '#libs/messaging';
+import { Readiness } from './readiness.js';
 import { CONFIG, EVENT_CODEC, KAFKA, LOGGER } from './tokens.js';
 
 /**
@@ -20,7 +21,7 @@ export function roleConsumer(
   >,
 ): KafkaBatchServer {
   const config = app.get<AppConfig>(CONFIG);
-  return new KafkaBatchServer({
+  const server = new KafkaBatchServer({
     kafka: app.get<Kafka>(KAFKA),
     codec: app.get<EventCodec>(EVENT_CODEC),
     logger: app.get<Logger>(LOGGER).child({ component: `${group}-consumer` }),
@@ -30,4 +31,6 @@ export function roleConsumer(
     commitIntervalMs: config.CONSUMER_COMMIT_INTERVAL_MS,
     ...options,
   });
+  app.get(Readiness).track(server);
+  return server;
 }

@@ -11,8 +11,17 @@ export const isTerminal = (status: RunStatus): status is TerminalRunStatus =>
  * `pending`: not started, or waiting out a retry backoff (then `attempts` > 0 and `retryAt` is set).
  * `waiting`: a hitl node waiting for a decision or a delay node waiting for its timer.
  */
-export type NodeStatus =
-  'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'skipped' | 'cancelled' | 'timed_out';
+export const NODE_STATUSES = [
+  'pending',
+  'running',
+  'waiting',
+  'succeeded',
+  'failed',
+  'skipped',
+  'cancelled',
+  'timed_out',
+] as const;
+export type NodeStatus = (typeof NODE_STATUSES)[number];
 
 export interface NodeState {
   status: NodeStatus;

@@ -1,24 +1,23 @@
-import { Controller, Delete, Get, Inject, Query, Req } from '@nestjs/common';
+import { Controller, Inject, Req } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { Requires, type AuthenticatedRequest } from '#libs/auth';
+import { getCacheStats, purgeCache, type RouteInput, type RouteOutput } from '#libs/api-contract';
+import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import { countLookups, LOOKUP_COUNTER_TTL_MS, purgeEntries } from '#libs/cache';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import { CONFIG, LOGGER, PG_POOL, ProblemError } from '#libs/platform';
-import { CACHEABLE_NODE_TYPES } from '#libs/workflows';
 import { CacheRedis } from './cache-redis.js';
 import { SemanticCacheAdmin } from './semantic-cache-admin.js';
-import { cacheStats, type CacheStatsView } from './cache-stats.js';
+import { cacheStats } from './cache-stats.js';
 import { hitGroups } from './cache-stats.sql.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const HOUR_MS = 3_600_000;
 const DEFAULT_WINDOW_MS = 24 * HOUR_MS;
 /** The lookup counters live this long; a window reaching further back would count hits without their lookups. */
 const MAX_WINDOW_MS = LOOKUP_COUNTER_TTL_MS - HOUR_MS;
 
 /** What the node result cache earns a workspace, and an admin's way to empty it. Own workspace only. */
-@Controller('v1/cache')
+@Controller()
 export class CacheStatsController {
   private readonly logger: Logger;
 
@@ -33,13 +32,11 @@ export class CacheStatsController {
   }
 
   /** Hits, lookups, hit rate, time and estimated cost saved since `since` (ISO 8601, default 24 h ago). */
-  @Get('stats')
-  @Requires('read')
+  @ServesRoute(getCacheStats)
   async stats(
     @Req() request: AuthenticatedRequest,
-    @Query('workspaceId') workspaceId: string | undefined,
-    @Query('since') since: string | undefined,
-  ): Promise<CacheStatsView> {
+    @Input(getCacheStats) { query: { workspaceId, since } }: RouteInput<typeof getCacheStats>,
+  ): Promise<RouteOutput<typeof getCacheStats>> {
     const workspace = ownWorkspace(request, workspaceId);
     const until = new Date();
     const from = windowStart(since, until.getTime());
@@ -60,17 +57,12 @@ export class CacheStatsController {
    * Deletes the workspace's cached node results (of one node type with `nodeType`), and its agent answers in the
    * semantic cache where it is on (unless another node type is named). Admin keys only. `deleted` counts both.
    */
-  @Delete('entries')
-  @Requires('admin')
+  @ServesRoute(purgeCache)
   async purge(
     @Req() request: AuthenticatedRequest,
-    @Query('workspaceId') workspaceId: string | undefined,
-    @Query('nodeType') nodeType: string | undefined,
-  ): Promise<PurgeView> {
+    @Input(purgeCache) { query: { workspaceId, nodeType } }: RouteInput<typeof purgeCache>,
+  ): Promise<RouteOutput<typeof purgeCache>> {
     const workspace = ownWorkspace(request, workspaceId);
-    if (nodeType !== undefined && !(CACHEABLE_NODE_TYPES as readonly string[]).includes(nodeType)) {
-      throw new ProblemError('malformed_request', `nodeType must be one of ${CACHEABLE_NODE_TYPES.join(', ')}`);
-    }
     const exact = await this.cache.use((redis) =>
       purgeEntries(redis, this.config.REDIS_KEY_PREFIX, workspace, nodeType),
     );
@@ -80,21 +72,11 @@ export class CacheStatsController {
   }
 }
 
-/** What a purge deleted: `exact` entries in Redis, `semantic` ones in the vector database (null: not purged there). */
-export interface PurgeView {
-  workspaceId: string;
-  nodeType: string | null;
-  deleted: number;
-  exact: number;
-  semantic: number | null;
-}
-
 /** A key reads and changes its own workspace only: naming another is refused, not answered with empty numbers. */
 function ownWorkspace(request: AuthenticatedRequest, workspaceId: string | undefined): string {
   const own = request.principal.workspaceId;
   if (workspaceId === undefined) return own;
-  if (!UUID.test(workspaceId)) throw new ProblemError('malformed_request', 'workspaceId must be a uuid');
-  if (workspaceId.toLowerCase() !== own.toLowerCase()) {
+  if (workspaceId !== own.toLowerCase()) {
     throw new ProblemError('forbidden', "an API key reads and changes only its own workspace's cache");
   }
   return own;

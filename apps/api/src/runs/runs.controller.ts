@@ -1,15 +1,26 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
-import { Requires, type AuthenticatedRequest } from '#libs/auth';
+import {
+  cancelRun,
+  decideApproval,
+  getRun,
+  listRuns,
+  listWorkflowRuns,
+  startRun,
+  type RouteInput,
+  type RouteOutput,
+} from '#libs/api-contract';
+import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import type { AppConfig } from '#libs/config';
 import { CONFIG, ProblemError } from '#libs/platform';
-import { hashBody, idempotencyKey, requireObject, requireUuid } from '../request-checks.js';
-import { RunsRepository, type RunAccepted } from './runs.repository.js';
-import type { RunView } from './runs.sql.js';
+import { decodeCursor, nextPage } from '../page-cursor.js';
+import { hashBody } from '../request-checks.js';
+import { RunsRepository } from './runs.repository.js';
+import type { RunFilter } from './runs.sql.js';
 
-const TAG = /^[A-Za-z0-9_.-]{1,64}$/;
+type RunListQuery = RouteInput<typeof listWorkflowRuns>['query'];
 
-@Controller('v1')
+@Controller()
 export class RunsController {
   constructor(
     private readonly runs: RunsRepository,
@@ -17,22 +28,13 @@ export class RunsController {
   ) {}
 
   /** 202 once the run and its run.requested event are committed; GET the Location to follow it. */
-  @Post('workflows/:id/runs')
-  @Requires('write')
+  @ServesRoute(startRun)
   async start(
     @Req() request: AuthenticatedRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
-    @Param('id') id: string,
-    @Body() body: unknown,
-    @Headers('idempotency-key') keyHeader: string | undefined,
-  ): Promise<RunAccepted> {
-    const workflowId = requireUuid(id, 'workflow');
-    const key = idempotencyKey(keyHeader);
-    const { input = {}, tag } = body === undefined || body === null ? {} : requireObject(body);
-    if (tag !== undefined && (typeof tag !== 'string' || !TAG.test(tag))) {
-      // Tags label metrics (workflows_started_total{tag}), so they must stay short and few.
-      throw new ProblemError('validation_failed', 'tag must be 1 to 64 characters of A-Z, a-z, 0-9, _, ., -');
-    }
+    @Input(startRun) { params, headers, body }: RouteInput<typeof startRun>,
+  ): Promise<RouteOutput<typeof startRun>> {
+    const { input, tag } = body;
     const inputBytes = Buffer.byteLength(JSON.stringify(input));
     if (inputBytes > this.config.RUN_INPUT_MAX_BYTES) {
       throw new ProblemError(
@@ -42,62 +44,87 @@ export class RunsController {
     }
     const accepted = await this.runs.start({
       workspaceId: request.principal.workspaceId,
-      workflowId,
+      workflowId: params.id,
       input,
       tag: tag ?? null,
       permission: request.principal.permission,
-      idempotencyKey: key,
+      idempotencyKey: headers['idempotency-key'],
       requestHash: hashBody({ input, tag }),
     });
-    void reply.status(202).header('location', `/v1/runs/${accepted.runId}`);
+    void reply.header('location', `/v1/runs/${accepted.runId}`);
     return accepted;
   }
 
-  @Get('runs/:id')
-  @Requires('read')
-  async read(@Req() request: AuthenticatedRequest, @Param('id') id: string): Promise<RunView> {
-    const run = await this.runs.read(request.principal.workspaceId, requireUuid(id, 'run'));
-    if (!run) throw new ProblemError('not_found', `no run ${id}`);
+  @ServesRoute(listRuns)
+  async list(
+    @Req() request: AuthenticatedRequest,
+    @Input(listRuns) { query }: RouteInput<typeof listRuns>,
+  ): Promise<RouteOutput<typeof listRuns>> {
+    return this.page(request, listRuns.path, query, query.workflowId);
+  }
+
+  @ServesRoute(listWorkflowRuns)
+  async listOfWorkflow(
+    @Req() request: AuthenticatedRequest,
+    @Input(listWorkflowRuns) { params, query }: RouteInput<typeof listWorkflowRuns>,
+  ): Promise<RouteOutput<typeof listWorkflowRuns>> {
+    if (!(await this.runs.workflowExists(request.principal.workspaceId, params.id))) {
+      throw new ProblemError('not_found', `no workflow ${params.id}`);
+    }
+    return this.page(request, `/v1/workflows/${params.id}/runs`, query, params.id);
+  }
+
+  @ServesRoute(getRun)
+  async read(
+    @Req() request: AuthenticatedRequest,
+    @Input(getRun) { params }: RouteInput<typeof getRun>,
+  ): Promise<RouteOutput<typeof getRun>> {
+    const run = await this.runs.read(request.principal.workspaceId, params.id);
+    if (!run) throw new ProblemError('not_found', `no run ${params.id}`);
     return run;
   }
 
-  @Post('runs/:id/cancel')
-  @HttpCode(202)
-  @Requires('write')
+  @ServesRoute(cancelRun)
   async cancel(
     @Req() request: AuthenticatedRequest,
-    @Param('id') id: string,
-    @Body() body: unknown,
-  ): Promise<{ runId: string; status: 'cancelling' }> {
-    const runId = requireUuid(id, 'run');
-    const { reason } = body === undefined || body === null ? {} : requireObject(body);
-    if (reason !== undefined && (typeof reason !== 'string' || reason.length > 1000)) {
-      throw new ProblemError('validation_failed', 'reason must be a string of at most 1000 characters');
-    }
-    await this.runs.cancel(request.principal.workspaceId, runId, reason ?? null);
-    return { runId, status: 'cancelling' };
+    @Input(cancelRun) { params, body }: RouteInput<typeof cancelRun>,
+  ): Promise<RouteOutput<typeof cancelRun>> {
+    await this.runs.cancel(request.principal.workspaceId, params.id, body.reason ?? null);
+    return { runId: params.id, status: 'cancelling' };
   }
 
-  @Post('runs/:id/nodes/:nodeId/approval')
-  @HttpCode(202)
-  @Requires('write')
+  @ServesRoute(decideApproval)
   async approve(
     @Req() request: AuthenticatedRequest,
-    @Param('id') id: string,
-    @Param('nodeId') nodeId: string,
-    @Body() body: unknown,
-  ): Promise<{ runId: string; nodeId: string; approved: boolean }> {
-    const runId = requireUuid(id, 'run');
-    const { approved, comment } = requireObject(body);
-    if (typeof approved !== 'boolean') throw new ProblemError('validation_failed', 'approved must be true or false');
-    if (comment !== undefined && (typeof comment !== 'string' || comment.length > 2000)) {
-      throw new ProblemError('validation_failed', 'comment must be a string of at most 2000 characters');
-    }
-    await this.runs.decide(request.principal.workspaceId, runId, nodeId, {
-      approved,
-      comment: comment ?? null,
+    @Input(decideApproval) { params, body }: RouteInput<typeof decideApproval>,
+  ): Promise<RouteOutput<typeof decideApproval>> {
+    await this.runs.decide(request.principal.workspaceId, params.id, params.nodeId, {
+      approved: body.approved,
+      comment: body.comment ?? null,
       decider: request.principal,
     });
-    return { runId, nodeId, approved };
+    return { runId: params.id, nodeId: params.nodeId, approved: body.approved };
+  }
+
+  private async page(
+    request: AuthenticatedRequest,
+    path: string,
+    query: RunListQuery,
+    workflowId: string | undefined,
+  ): Promise<RouteOutput<typeof listRuns>> {
+    const filter: RunFilter = {
+      workflowId,
+      status: query.status,
+      tag: query.tag,
+      since: query.since,
+      after: decodeCursor(query.after),
+      limit: query.limit,
+    };
+    const rows = await this.runs.list(request.principal.workspaceId, filter);
+    const filters = { status: query.status, tag: query.tag, since: query.since };
+    return {
+      runs: rows.map(({ cursor: _, ...run }) => run),
+      next: nextPage(path, path === listRuns.path ? { ...filters, workflowId } : filters, rows, query.limit),
+    };
   }
 }

@@ -9,7 +9,7 @@ import { withRequestTrace } from '#libs/tracing';
 import { isTerminal } from '#libs/runs';
 import { EagerOutbox } from '../eager-outbox.js';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
-import { readRun, type RunView } from './runs.sql.js';
+import { listRuns, readRun, workflowExists, type RunFilter, type RunView } from './runs.sql.js';
 import { storeFailure, tooManyWaiting } from '../store-failure.js';
 import { mayDecide, type Decider } from './approvers.js';
 
@@ -50,6 +50,14 @@ export class RunsRepository {
 
   read(workspaceId: string, runId: string): Promise<RunView | undefined> {
     return readRun(this.pool, workspaceId, runId);
+  }
+
+  list(workspaceId: string, filter: RunFilter): ReturnType<typeof listRuns> {
+    return listRuns(this.pool, workspaceId, filter);
+  }
+
+  workflowExists(workspaceId: string, workflowId: string): Promise<boolean> {
+    return workflowExists(this.pool, workspaceId, workflowId);
   }
 
   /**

@@ -1,3 +1,5 @@
+import type { listRuns as listRunsRoute, RouteOutput } from '#libs/api-contract';
+import type { PageCursor } from '../page-cursor.js';
 import type { Pool } from '#libs/db';
 import type { NodeState, RunStatus } from '#libs/runs';
 
@@ -45,4 +47,73 @@ export async function readRun(pool: Pool, workspaceId: string, runId: string): P
     createdAt: row.created_at.toISOString(),
     finishedAt: row.finished_at?.toISOString() ?? null,
   };
+}
+
+export type RunSummaryView = RouteOutput<typeof listRunsRoute>['runs'][number];
+
+export interface RunFilter {
+  readonly workflowId?: string | undefined;
+  readonly status?: RunStatus | undefined;
+  readonly tag?: string | undefined;
+  /** ISO 8601: runs created at or after it. */
+  readonly since?: string | undefined;
+  readonly after?: PageCursor | undefined;
+  readonly limit: number;
+}
+
+/** One page of a workspace's runs, newest first (keyset on the runs_workspace_recent index). */
+export async function listRuns(
+  pool: Pool,
+  workspaceId: string,
+  filter: RunFilter,
+): Promise<(RunSummaryView & { cursor: PageCursor })[]> {
+  const { rows } = await pool.query<{
+    id: string;
+    workflow_id: string;
+    workflow_version: number;
+    status: RunStatus;
+    tag: string | null;
+    created_at: Date;
+    created_at_text: string;
+    finished_at: Date | null;
+  }>(
+    `SELECT id, workflow_id, workflow_version, status, tag, created_at, created_at::text AS created_at_text, finished_at
+       FROM runs
+      WHERE workspace_id = $1
+        AND ($2::uuid IS NULL OR workflow_id = $2)
+        AND ($3::text IS NULL OR status = $3)
+        AND ($4::text IS NULL OR tag = $4)
+        AND ($5::timestamptz IS NULL OR created_at >= $5)
+        AND ($6::timestamptz IS NULL OR (created_at, id) < ($6::timestamptz, $7::uuid))
+      ORDER BY created_at DESC, id DESC
+      LIMIT $8`,
+    [
+      workspaceId,
+      filter.workflowId ?? null,
+      filter.status ?? null,
+      filter.tag ?? null,
+      filter.since ?? null,
+      filter.after?.at ?? null,
+      filter.after?.id ?? null,
+      filter.limit,
+    ],
+  );
+  return rows.map((row) => ({
+    id: row.id,
+    workflowId: row.workflow_id,
+    workflowVersion: row.workflow_version,
+    status: row.status,
+    tag: row.tag,
+    createdAt: row.created_at.toISOString(),
+    finishedAt: row.finished_at?.toISOString() ?? null,
+    cursor: { at: row.created_at_text, id: row.id },
+  }));
+}
+
+export async function workflowExists(pool: Pool, workspaceId: string, workflowId: string): Promise<boolean> {
+  const { rowCount } = await pool.query('SELECT 1 FROM workflows WHERE id = $1 AND workspace_id = $2', [
+    workflowId,
+    workspaceId,
+  ]);
+  return Boolean(rowCount);
 }

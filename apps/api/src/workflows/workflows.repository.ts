@@ -6,6 +6,8 @@ import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import { CONFIG, EVENT_CODEC, PG_POOL } from '#libs/platform';
 import type { WorkflowDefinition } from '#libs/workflows';
+import type { listWorkflows, RouteOutput } from '#libs/api-contract';
+import { likePattern, type PageCursor } from '../page-cursor.js';
 
 export interface WorkflowVersionView {
   id: string;
@@ -15,6 +17,8 @@ export interface WorkflowVersionView {
   appliedThroughSeq: number;
   createdAt: string;
 }
+
+export type WorkflowSummaryView = RouteOutput<typeof listWorkflows>['workflows'][number];
 
 export type PatchView =
   | { patchId: string; seq: number; status: 'pending'; createdAt: string }
@@ -133,5 +137,44 @@ export class WorkflowsRepository {
       [workflowId, afterSeq, limit],
     );
     return rows.map(toPatchView);
+  }
+
+  /** One page of the workspace's workflows, newest first, optionally those whose name contains `q`. */
+  async listWorkflows(
+    workspaceId: string,
+    filter: { q?: string | undefined; after?: PageCursor | undefined; limit: number },
+  ): Promise<(WorkflowSummaryView & { cursor: PageCursor })[]> {
+    const { rows } = await this.pool.query<{
+      id: string;
+      name: string;
+      latest_version: number;
+      created_at: Date;
+      created_at_text: string;
+      updated_at: Date;
+    }>(
+      `SELECT w.id, w.name, w.latest_version, w.created_at, w.created_at::text AS created_at_text,
+              v.created_at AS updated_at
+         FROM workflows w JOIN workflow_versions v ON v.workflow_id = w.id AND v.version = w.latest_version
+        WHERE w.workspace_id = $1
+          AND ($2::text IS NULL OR w.name ILIKE $2)
+          AND ($3::timestamptz IS NULL OR (w.created_at, w.id) < ($3::timestamptz, $4::uuid))
+        ORDER BY w.created_at DESC, w.id DESC
+        LIMIT $5`,
+      [
+        workspaceId,
+        filter.q === undefined ? null : likePattern(filter.q),
+        filter.after?.at ?? null,
+        filter.after?.id ?? null,
+        filter.limit,
+      ],
+    );
+    return rows.map((row) => ({
+      id: row.id,
+      name: row.name,
+      version: row.latest_version,
+      createdAt: row.created_at.toISOString(),
+      updatedAt: row.updated_at.toISOString(),
+      cursor: { at: row.created_at_text, id: row.id },
+    }));
   }
 }

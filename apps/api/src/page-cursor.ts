@@ -1,0 +1,53 @@
+import { ProblemError } from '#libs/platform';
+
+/**
+ * Where a newest-first page ends: the last row's creation time as Postgres wrote it (text keeps the microseconds a JS
+ * Date would drop, so no row is skipped or repeated) and its id, to break ties.
+ */
+export interface PageCursor {
+  readonly at: string;
+  readonly id: string;
+}
+
+export const encodeCursor = (cursor: PageCursor): string =>
+  Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
+
+export function decodeCursor(text: string | undefined): PageCursor | undefined {
+  if (text === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (
+    !Array.isArray(value) ||
+    value.length !== 2 ||
+    typeof value[0] !== 'string' ||
+    Number.isNaN(Date.parse(value[0])) ||
+    typeof value[1] !== 'string' ||
+    !/^[0-9a-f-]{36}$/.test(value[1])
+  ) {
+    throw new ProblemError('malformed_request', 'after must be the cursor of a previous page (its next link)');
+  }
+  return { at: value[0], id: value[1] };
+}
+
+/** The next page's link: the same path and filters, after the last row of a full page; null after a short one. */
+export function nextPage(
+  path: string,
+  filters: Record<string, string | number | undefined>,
+  rows: readonly { cursor: PageCursor }[],
+  limit: number,
+): string | null {
+  const last = rows.at(-1);
+  if (rows.length < limit || !last) return null;
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(filters)) if (value !== undefined) query.set(name, String(value));
+  query.set('limit', String(limit));
+  query.set('after', encodeCursor(last.cursor));
+  return `${path}?${query.toString()}`;
+}
+
+/** `%` and `_` are LIKE wildcards: a search for "a_b" means those three characters. */
+export const likePattern = (text: string): string => `%${text.replace(/[\\%_]/g, '\\$&')}%`;

@@ -1,0 +1,13 @@
+export * from './problems.js';
+export * from './route.js';
+export * from './common.js';
+export { EXAMPLE_IDS, type ExampleResource } from './example-ids.js';
+export { parseRouteInput, issuePath, type InputPart, type ParsedInput, type RawRequest } from './parse-route-input.js';
+export { API_ROUTES } from './api-routes.js';
+export { openApiDocument, type OpenApiDocument } from './openapi-document.js';
+export * from './routes/workflows.routes.js';
+export * from './routes/runs.routes.js';
+export * from './routes/events.routes.js';
+export * from './routes/api-keys.routes.js';
+export * from './routes/cache.routes.js';
+export * from './routes/operations.routes.js';
