@@ -1,69 +1,31 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { DynamicModule, Type } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
-import { RequestMethod } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { routeAccess } from '#libs/auth';
-import { loadConfig } from '#libs/config';
-import { createLogger } from '#libs/observability';
-import { PlatformModule } from '#libs/platform';
-import { ALL_ROLES } from './all-roles.js';
+import { API_ROUTES, routerPath } from '#libs/api-contract';
+import { servedRoutes } from './served-routes.js';
 
-type ModuleRef = Type | DynamicModule;
+const routes = servedRoutes();
 
-/** Every controller class reachable from these modules, through their imports. */
-function controllersOf(modules: readonly ModuleRef[]): Set<Type> {
-  const found = new Set<Type>();
-  const seen = new Set<unknown>();
-  const visit = (ref: ModuleRef): void => {
-    if (seen.has(ref)) return;
-    seen.add(ref);
-    const [type, dynamic] = 'module' in ref ? [ref.module, ref] : [ref, undefined];
-    const controllers = [
-      ...((Reflect.getMetadata('controllers', type) as Type[] | undefined) ?? []),
-      ...(dynamic?.controllers ?? []),
-    ];
-    controllers.forEach((c) => found.add(c));
-    const imports = [
-      ...((Reflect.getMetadata('imports', type) as ModuleRef[] | undefined) ?? []),
-      ...((dynamic?.imports as ModuleRef[] | undefined) ?? []),
-    ];
-    imports.forEach(visit);
-  };
-  modules.forEach(visit);
-  return found;
-}
-
-describe('every HTTP route declares who may call it', () => {
+describe('every HTTP route declares who may call it, and is the contract’s', () => {
   it('has @Requires(permission) or @Public() on each route of every role', () => {
-    const platform = PlatformModule.forRoot({
-      config: loadConfig({}),
-      roles: ALL_ROLES.map((r) => r.name),
-      logger: createLogger({ component: 'test' }, 'error'),
-    });
-    const reflector = new Reflector();
-    const routes: string[] = [];
-    const undeclared: string[] = [];
-    for (const controller of controllersOf([platform, ...ALL_ROLES.map((r) => r.module)])) {
-      const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '');
-      for (const name of Object.getOwnPropertyNames(controller.prototype)) {
-        const handler = (controller.prototype as Record<string, unknown>)[name];
-        if (name === 'constructor' || typeof handler !== 'function') continue;
-        if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
-        const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
-        const route = `${method} /${base}/${String(Reflect.getMetadata(PATH_METADATA, handler))}`
-          .replace(/\/+/g, '/')
-          .replace(/(.)\/$/, '$1');
-        routes.push(route);
-        const access = routeAccess(reflector, [handler, controller]);
-        if (access === undefined) undeclared.push(`${route} (${controller.name}.${name})`);
-      }
-    }
     // The walk found the routes at all: a broken walk must not pass by finding nothing.
     for (const expected of ['GET /health', 'GET /metrics', 'POST /v1/workflows', 'GET /v1/runs/:id']) {
-      assert.ok(routes.includes(expected), `${expected} not among ${routes.join(', ')}`);
+      assert.ok(
+        routes.some((r) => r.route === expected),
+        `${expected} not among ${routes.map((r) => r.route).join(', ')}`,
+      );
     }
+    const undeclared = routes.filter((r) => r.access === undefined).map((r) => `${r.route} (${r.handler})`);
     assert.deepEqual(undeclared, [], `routes with neither @Requires nor @Public:\n${undeclared.join('\n')}`);
+  });
+
+  it('serves exactly the routes of the API contract, each with the access the contract declares', () => {
+    const served = new Map(routes.map((r) => [r.route, r.access]));
+    const declared = new Map(API_ROUTES.map((r) => [`${r.method.toUpperCase()} /${routerPath(r)}`, r.access]));
+    const undocumented = [...served.keys()].filter((route) => !declared.has(route));
+    const unserved = [...declared.keys()].filter((route) => !served.has(route));
+    assert.deepEqual(undocumented, [], 'served but not in libs/api-contract (so not in the OpenAPI document)');
+    assert.deepEqual(unserved, [], 'in the contract but served by no role');
+    const mismatched = [...declared].filter(([route, access]) => served.get(route) !== access);
+    assert.deepEqual(mismatched, [], 'access in the contract differs from the route’s decorators');
   });
 });

@@ -11,17 +11,15 @@ const KEYED_PROBLEMS: readonly ProblemStatus[] = [401, 403, 429, 503];
 function problemResponses(route: ApiRoute): ZodOpenApiOperationObject['responses'] {
   const statuses = new Set([...(route.access === 'public' ? [] : KEYED_PROBLEMS), ...(route.problems ?? [])]);
   return Object.fromEntries(
-    [...statuses]
-      .sort()
-      .map((status) => [
-        String(status),
-        {
-          description: codesWithStatus(status)
-            .map((code) => PROBLEM_TITLES[code])
-            .join('; '),
-          content: { 'application/problem+json': { schema: problemSchema } },
-        },
-      ]),
+    [...statuses].sort().map((status) => [
+      String(status),
+      {
+        description: codesWithStatus(status)
+          .map((code) => PROBLEM_TITLES[code])
+          .join('; '),
+        content: { 'application/problem+json': { schema: problemSchema } },
+      },
+    ]),
   );
 }
 

@@ -25,7 +25,11 @@ export interface RawRequest {
 export function issuePath(path: readonly PropertyKey[]): string {
   return path
     .map((key, i) =>
-      typeof key === 'number' ? `[${key}]` : /^[A-Za-z_$][\w$]*$/.test(String(key)) ? `${i ? '.' : ''}${String(key)}` : `[${JSON.stringify(String(key))}]`,
+      typeof key === 'number'
+        ? `[${key}]`
+        : /^[A-Za-z_$][\w$]*$/.test(String(key))
+          ? `${i ? '.' : ''}${String(key)}`
+          : `[${JSON.stringify(String(key))}]`,
     )
     .join('');
 }

@@ -57,5 +57,4 @@ export type RouteOutput<R extends ApiRoute> = R['response']['schema'] extends z.
   : void;
 
 /** The path as NestJS and Fastify spell it (`v1/runs/:id`). */
-export const routerPath = (route: Pick<ApiRoute, 'path'>): string =>
-  route.path.slice(1).replace(/\{(\w+)\}/g, ':$1');
+export const routerPath = (route: Pick<ApiRoute, 'path'>): string => route.path.slice(1).replace(/\{(\w+)\}/g, ':$1');

@@ -99,6 +99,12 @@ describe('/health and /metrics', () => {
     assert.match(problem.detail, /^redis: /);
     assert.equal(problem.checks.postgres?.ok, true);
     assert.equal(problem.checks.kafka?.ok, true);
+    // Not ready either, but alive: a dependency outage must not get every instance restarted.
+    const ready = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 503);
+    assert.match(ready.json<{ detail: string }>().detail, /^redis: /);
+    const live = await app.getHttpAdapter().getInstance().inject({ method: 'GET', url: '/livez' });
+    assert.equal(live.statusCode, 200);
   });
 
   it('names what is down without quoting its error, which goes to the log', async () => {

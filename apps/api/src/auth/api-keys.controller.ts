@@ -1,11 +1,5 @@
 import { Controller, Req } from '@nestjs/common';
-import {
-  createApiKey,
-  listApiKeys,
-  revokeApiKey,
-  type RouteInput,
-  type RouteOutput,
-} from '#libs/api-contract';
+import { createApiKey, listApiKeys, revokeApiKey, type RouteInput, type RouteOutput } from '#libs/api-contract';
 import { ProblemError } from '#libs/platform';
 import { ApiKeysRepository, Input, PrincipalCache, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 

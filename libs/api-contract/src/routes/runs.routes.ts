@@ -74,7 +74,7 @@ export const startRun = defineRoute({
   path: '/v1/workflows/{id}/runs',
   tag: 'runs',
   summary: 'Start a run of the latest version',
-  description: "202 once the run and its run.requested event are durable; follow it at the Location or its events.",
+  description: '202 once the run and its run.requested event are durable; follow it at the Location or its events.',
   access: 'write',
   params: z.object({ id: idParam('workflow') }),
   headers: idempotencyHeaders,

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { patchOpsSchema, workflowDefinitionSchema, type PatchOperation, type WorkflowDefinition } from '#libs/workflows';
+import {
+  patchOpsSchema,
+  workflowDefinitionSchema,
+  type PatchOperation,
+  type WorkflowDefinition,
+} from '#libs/workflows';
 import { idempotencyHeaders, idParam, limitQuery, nextLink, timestamp, uuid } from '../common.js';
 import { EXAMPLE_IDS } from '../example-ids.js';
 import { defineRoute } from '../route.js';
@@ -12,9 +17,7 @@ export const definitionSchema = z
   .custom<WorkflowDefinition>(() => true)
   .meta({ id: 'WorkflowDefinition', override: workflowDefinitionSchema });
 
-const patchOps = z
-  .custom<PatchOperation[]>(() => true)
-  .meta({ id: 'PatchOperations', override: patchOpsSchema });
+const patchOps = z.custom<PatchOperation[]>(() => true).meta({ id: 'PatchOperations', override: patchOpsSchema });
 
 const EXAMPLE_DEFINITION = {
   nodes: {
@@ -124,7 +127,10 @@ export const getWorkflowVersion = defineRoute({
   access: 'read',
   params: z.object({
     id: idParam('workflow'),
-    version: z.coerce.number({ error: 'no such version' }).int({ error: 'no such version' }).min(1, { error: 'no such version' }),
+    version: z.coerce
+      .number({ error: 'no such version' })
+      .int({ error: 'no such version' })
+      .min(1, { error: 'no such version' }),
   }),
   status: 200,
   response: { description: 'That version.', schema: workflowVersionSchema },
