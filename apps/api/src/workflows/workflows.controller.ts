@@ -1,8 +1,11 @@
+import { createHash } from 'node:crypto';
 import { Controller, Inject, Req, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import {
   createWorkflow,
+  getMaterializationSource,
   getPatch,
+  MAX_SOURCE_PATCHES,
   getWorkflow,
   getWorkflowVersion,
   listPatches,
@@ -13,10 +16,12 @@ import {
 } from '#libs/api-contract';
 import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import type { AppConfig } from '#libs/config';
-import { CONFIG, ProblemError } from '#libs/platform';
+import type { Pool } from '#libs/db';
+import { CONFIG, PG_POOL, ProblemError } from '#libs/platform';
 import { validateDefinition, validatePatchOps } from '#libs/workflows';
 import { decodeCursor, nextPage } from '../page-cursor.js';
 import { hashBody } from '../request-checks.js';
+import { readPatchesAfter, readSnapshot } from './materialization-source.sql.js';
 import { PatchWriter } from './patch-writer.js';
 import { WorkflowsRepository } from './workflows.repository.js';
 
@@ -26,6 +31,7 @@ export class WorkflowsController {
     private readonly workflows: WorkflowsRepository,
     private readonly patches: PatchWriter,
     @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(PG_POOL) private readonly pool: Pool,
   ) {}
 
   @ServesRoute(createWorkflow)
@@ -129,5 +135,49 @@ export class WorkflowsController {
           ? `/v1/workflows/${params.id}/patches?after=${last.seq}&limit=${query.limit}`
           : null,
     };
+  }
+
+  /** What a client folds on its own (the console, in a Web Worker): a snapshot and the patches after it. */
+  @ServesRoute(getMaterializationSource)
+  async source(
+    @Req() request: AuthenticatedRequest,
+    @Res() reply: FastifyReply,
+    @Input(getMaterializationSource) { params, query, headers }: RouteInput<typeof getMaterializationSource>,
+  ): Promise<void> {
+    const snapshot = await readSnapshot(this.pool, request.principal.workspaceId, params.id, query.version);
+    if (!snapshot) throw new ProblemError('not_found', `no workflow ${params.id}`);
+    const patches = await readPatchesAfter(this.pool, params.id, snapshot.appliedThroughSeq, MAX_SOURCE_PATCHES + 1);
+    const truncated = patches.length > MAX_SOURCE_PATCHES;
+    if (truncated) patches.length = MAX_SOURCE_PATCHES;
+    // Changes exactly when the answer would: another snapshot, a new patch, a patch decided.
+    const etag = `"${createHash('sha256')
+      .update(JSON.stringify([snapshot.version, snapshot.latestVersion, patches.map((p) => [p.seq, p.status])]))
+      .digest('base64url')
+      .slice(0, 27)}"`;
+    void reply.header('etag', etag).header('cache-control', 'private, no-cache');
+    if (headers['if-none-match'] === etag) {
+      await reply.status(304).send();
+      return;
+    }
+    const body: RouteOutput<typeof getMaterializationSource> = {
+      workflowId: params.id,
+      latestVersion: snapshot.latestVersion,
+      snapshot: {
+        id: params.id,
+        name: snapshot.name,
+        version: snapshot.version,
+        definition: snapshot.definition,
+        appliedThroughSeq: snapshot.appliedThroughSeq,
+        createdAt: snapshot.createdAt,
+      },
+      patches,
+      truncated,
+      foldOptions: {
+        maxBytes: this.config.DEFINITION_MAX_BYTES,
+        maxDepth: this.config.JSON_MAX_DEPTH,
+        allowedHosts: [...this.config.SSRF_ALLOWED_HOSTS],
+      },
+    };
+    await reply.status(200).send(body);
   }
 }

@@ -200,7 +200,68 @@ export const listPatches = defineRoute({
   example: { params: { id: EXAMPLE_IDS.workflow }, query: { limit: '50' } },
 });
 
+export const sourcePatchSchema = z
+  .object({
+    patchId: uuid,
+    seq: z.int().min(1),
+    ops: patchOps,
+    status: z.enum(['pending', 'applied', 'rejected']),
+    version: z.int().min(1).optional().meta({ description: 'The version that applied it.' }),
+    reason: z.string().optional().meta({ description: 'Why it was rejected.' }),
+    createdAt: timestamp,
+  })
+  .meta({ id: 'SourcePatch' });
+
+/** The most patches one answer carries; a client with more asks again from a later snapshot. */
+export const MAX_SOURCE_PATCHES = 10_000;
+
+export const getMaterializationSource = defineRoute({
+  operationId: 'getMaterializationSource',
+  method: 'get',
+  path: '/v1/workflows/{id}/materialization',
+  tag: 'workflows',
+  summary: 'A snapshot and the patches after it, for a client to materialize on its own',
+  description:
+    'The latest snapshot at or below `version` (the latest by default) and every patch after it in sequence order ' +
+    '(applied, rejected and pending), with the options the materializers fold with: folding the patches onto the ' +
+    'snapshot with `foldPatches` of libs/workflows gives what the materializers give. The ETag changes when a patch ' +
+    'arrives or is decided; send it back as If-None-Match for a 304.',
+  access: 'read',
+  params: workflowParams,
+  query: z.object({
+    version: z.coerce
+      .number({ error: 'must be a version number' })
+      .int({ error: 'must be a version number' })
+      .min(1, { error: 'must be a version number' })
+      .optional()
+      .meta({ description: 'The snapshot is the latest version at or below this one.' }),
+  }),
+  headers: z.object({ 'if-none-match': z.string().max(200).optional() }),
+  status: 200,
+  response: {
+    description: 'The snapshot and the patches after it.',
+    schema: z
+      .object({
+        workflowId: uuid,
+        latestVersion: z.int().min(1),
+        snapshot: workflowVersionSchema,
+        patches: z.array(sourcePatchSchema),
+        truncated: z.boolean().meta({ description: `More than ${MAX_SOURCE_PATCHES} patches follow the snapshot.` }),
+        foldOptions: z.object({
+          maxBytes: z.int(),
+          maxDepth: z.int(),
+          allowedHosts: z.array(z.string()),
+        }),
+      })
+      .meta({ id: 'MaterializationSource' }),
+  },
+  notModified: true,
+  problems: [400, 404],
+  example: { params: { id: EXAMPLE_IDS.workflow }, query: { version: '1' } },
+});
+
 export const WORKFLOW_ROUTES = [
+  getMaterializationSource,
   createWorkflow,
   listWorkflows,
   getWorkflow,
