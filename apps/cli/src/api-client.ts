@@ -1,3 +1,4 @@
+import { createApiClient, type ApiClient } from '#libs/api-client';
 import { CliError, EXIT } from './cli-support.js';
 
 export interface ApiOptions {
@@ -12,95 +13,64 @@ export function exitCodeOf(status: number): number {
   return EXIT.failed;
 }
 
-/** Turns a problem+json (or any) error response into a CliError `<title>: <detail>`. */
-async function problem(response: Response): Promise<CliError> {
-  const text = await response.text();
-  let message = `HTTP ${response.status}`;
-  try {
-    const body = JSON.parse(text) as { title?: string; detail?: string; errors?: string[] };
-    message = [body.title ?? message, body.detail].filter(Boolean).join(': ');
-    if (body.errors?.length) message += ` (${body.errors.join('; ')})`;
-  } catch {
-    if (text.trim()) message += `: ${text.trim().slice(0, 300)}`;
+/** A problem+json (or any) error answer as a CliError `<title>: <detail> (<errors>)`. */
+export function problemError(status: number, body: unknown): CliError {
+  let message = `HTTP ${status}`;
+  if (body && typeof body === 'object') {
+    const problem = body as { title?: string; detail?: string; errors?: string[] };
+    message = [problem.title ?? message, problem.detail].filter(Boolean).join(': ');
+    if (problem.errors?.length) message += ` (${problem.errors.join('; ')})`;
+  } else if (typeof body === 'string' && body.trim()) {
+    message += `: ${body.trim().slice(0, 300)}`;
   }
-  return new CliError(message, exitCodeOf(response.status));
+  return new CliError(message, exitCodeOf(status));
 }
 
-export async function apiFetch(
+const unreachable = (options: ApiOptions, error: unknown): CliError => {
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return new CliError(`cannot reach the API at ${options.apiUrl}: ${cause?.code ?? cause?.message ?? String(error)}`);
+};
+
+/** The typed API client for the command's --api-url and --api-key. */
+export const apiClient = (options: ApiOptions): ApiClient =>
+  createApiClient({ baseUrl: options.apiUrl, apiKey: options.apiKey });
+
+/**
+ * Awaits a typed client call and returns its data, or throws a CliError: the API's problem for an error status, "cannot
+ * reach the API" when no answer came.
+ */
+export async function call<T>(
   options: ApiOptions,
-  method: 'GET' | 'POST' | 'DELETE',
-  path: string,
-  body?: unknown,
-  headers: Record<string, string> = {},
-): Promise<Response> {
-  const url = new URL(path, options.apiUrl);
-  let response: Response;
+  request: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  let result: Awaited<typeof request>;
   try {
-    response = await fetch(url, {
-      method,
+    result = await request;
+  } catch (error) {
+    throw unreachable(options, error);
+  }
+  if (!result.response.ok) throw problemError(result.response.status, result.error);
+  return result.data as T;
+}
+
+/** A plain request for what the typed client does not model: an event stream's raw response. */
+export async function openStream(
+  options: ApiOptions,
+  path: string,
+  lastEventId: string | undefined,
+  signal?: AbortSignal,
+): Promise<Response> {
+  try {
+    return await fetch(new URL(path, options.apiUrl), {
       headers: {
+        accept: 'text/event-stream',
         ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
+        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
       },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      ...(signal ? { signal } : {}),
     });
   } catch (error) {
-    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new CliError(`cannot reach the API at ${options.apiUrl}: ${cause?.code ?? cause?.message ?? String(error)}`);
-  }
-  if (!response.ok) throw await problem(response);
-  return response;
-}
-
-export async function apiJson<T>(
-  options: ApiOptions,
-  method: 'GET' | 'POST' | 'DELETE',
-  path: string,
-  body?: unknown,
-  headers?: Record<string, string>,
-): Promise<T> {
-  const response = await apiFetch(options, method, path, body, headers);
-  const text = await response.text();
-  return (text ? JSON.parse(text) : {}) as T;
-}
-
-export interface SseEvent {
-  id?: string;
-  event?: string;
-  data: string;
-}
-
-/** Reads a text/event-stream body event by event (comments and keep-alives skipped) until the server closes it. */
-export async function* sseEvents(response: Response): AsyncGenerator<SseEvent> {
-  if (!response.body) return;
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let current: { id?: string; event?: string; data: string[] } = { data: [] };
-  for await (const chunk of response.body) {
-    buffer += decoder.decode(chunk as Uint8Array, { stream: true });
-    let newline: number;
-    while ((newline = buffer.search(/\r?\n/)) >= 0) {
-      const line = buffer.slice(0, newline);
-      buffer = buffer.slice(newline + (buffer[newline] === '\r' ? 2 : 1));
-      if (line === '') {
-        if (current.data.length) {
-          yield {
-            ...(current.id !== undefined ? { id: current.id } : {}),
-            ...(current.event !== undefined ? { event: current.event } : {}),
-            data: current.data.join('\n'),
-          };
-        }
-        current = { data: [] };
-        continue;
-      }
-      if (line.startsWith(':')) continue;
-      const colon = line.indexOf(':');
-      const field = colon < 0 ? line : line.slice(0, colon);
-      const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
-      if (field === 'data') current.data.push(value);
-      else if (field === 'id') current.id = value;
-      else if (field === 'event') current.event = value;
-    }
+    if (signal?.aborted) throw error;
+    throw unreachable(options, error);
   }
 }

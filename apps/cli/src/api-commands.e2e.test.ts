@@ -7,8 +7,10 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
 import { useTestContext } from '#test/harness/test-context.js';
-import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
-import { cliEnv, runCli, runCommand, type CliResult } from './cli-process.test-support.js';
+import { ADMIN_KEY, createTopics, eventually, startRoles } from '#test/support/app.js';
+import { startProcess } from '#test/support/processes.js';
+import { startTcpCut } from '#test/support/private/tcp-cut.js';
+import { CLI_MAIN, cliEnv, runCli, runCommand, type CliResult } from './cli-process.test-support.js';
 
 const ctx = useTestContext('cli-api');
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
@@ -16,6 +18,7 @@ const fn = (expression: string) => ({ type: 'function', config: { expression } }
 describe('orchestrator workflow / run / api-key against the real API', () => {
   let env: NodeJS.ProcessEnv;
   let apiUrl: string;
+  let apiPort: number;
   let dir: string;
   const cli = (...args: string[]): Promise<CliResult> => runCli(args, env);
   const ok = (result: CliResult): CliResult => {
@@ -28,6 +31,7 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
     const app = await startRoles(ctx, ALL_ROLES);
     await app.app.listen(0, '127.0.0.1');
     const port = (app.app.getHttpServer().address() as AddressInfo).port;
+    apiPort = port;
     apiUrl = `http://127.0.0.1:${port}`;
     env = cliEnv(ctx, { ORCHESTRATOR_API_URL: apiUrl, ORCHESTRATOR_API_KEY: ADMIN_KEY });
     dir = await mkdtemp(join(tmpdir(), 'cli-api-'));
@@ -196,5 +200,48 @@ describe('orchestrator workflow / run / api-key against the real API', () => {
     assert.equal(refused.code, 4);
     const unknown = await cli('api-key', 'revoke', randomUUID());
     assert.equal(unknown.code, 3);
+  });
+
+  it('watches a run through a cut connection: resumes after the last event, prints each once, exits 0', async () => {
+    const api = (path: string, body: unknown) =>
+      fetch(`${apiUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }).then((r) => r.json() as Promise<Record<string, string>>);
+    const definition = {
+      nodes: { a: fn('1'), wait: { type: 'delay', config: { ms: 2500 } }, b: fn('2') },
+      edges: [
+        { from: 'a', to: 'wait' },
+        { from: 'wait', to: 'b' },
+      ],
+    };
+    const workflow = await api('/v1/workflows', { name: 'cut-watch', definition });
+    const run = await api(`/v1/workflows/${workflow.id}/runs`, { input: {} });
+    const relay = await startTcpCut(apiPort);
+    ctx.defer(() => relay.close());
+    const watch = startProcess(process.execPath, [CLI_MAIN, 'run', 'watch', String(run.runId)], {
+      ...env,
+      ORCHESTRATOR_API_URL: `http://127.0.0.1:${relay.port}`,
+    });
+    ctx.defer(() => watch.stop('SIGKILL'));
+    // Cut while the run waits out its delay, after the first events are printed; mend a moment later.
+    await eventually(() => Promise.resolve(watch.output().includes('"event":"run.started"') || undefined), 'events');
+    await relay.cut();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await relay.mend();
+    assert.equal(await watch.exited(), 0, watch.output());
+    const lines = watch
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { id: string; event: string });
+    assert.deepEqual(
+      lines.map((l) => Number(l.id)),
+      lines.map((_, i) => i + 1),
+      'every event once, in order',
+    );
+    assert.equal(lines.at(-1)?.event, 'run.completed');
+    assert.match(watch.output(), /the event stream dropped; resuming after event \d+/);
   });
 });

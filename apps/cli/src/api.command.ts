@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
-import { apiFetch, apiJson, sseEvents, type ApiOptions } from './api-client.js';
+import { followEventStream, StreamLost, StreamRefused, type components } from '#libs/api-client';
+import { apiClient, call, openStream, problemError, type ApiOptions } from './api-client.js';
 import { CliError, EXIT, json, out, progress } from './cli-support.js';
 
 const TERMINAL = ['completed', 'failed', 'cancelled', 'timed_out'];
+const TERMINAL_EVENTS = TERMINAL.map((status) => `run.${status}`);
 
 /** The options every API command takes; read from the command's own options. */
 export function withApiOptions(command: Command): Command {
@@ -61,7 +63,10 @@ export function registerApiCommands(program: Command): void {
     .option('--json', 'one JSON line')
     .action(async (options: ApiOpts & { name: string; file: string }) => {
       const definition = await readJsonFile(options.file);
-      show(await apiJson(api(options), 'POST', '/v1/workflows', { name: options.name, definition }), options);
+      const client = apiClient(api(options));
+      // The file is checked by the API, which names what is wrong with it.
+      const body = { name: options.name, definition: definition as components['schemas']['WorkflowDefinition'] };
+      show(await call(api(options), client.POST('/v1/workflows', { body })), options);
     });
   withApiOptions(
     workflow
@@ -72,10 +77,13 @@ export function registerApiCommands(program: Command): void {
   )
     .option('--json', 'one JSON line')
     .action(async (id: string, options: ApiOpts & { version?: string }) => {
-      const path = options.version
-        ? `/v1/workflows/${encodeURIComponent(id)}/versions/${encodeURIComponent(options.version)}`
-        : `/v1/workflows/${encodeURIComponent(id)}`;
-      show(await apiJson(api(options), 'GET', path), options);
+      const client = apiClient(api(options));
+      const request = options.version
+        ? client.GET('/v1/workflows/{id}/versions/{version}', {
+            params: { path: { id, version: Number(options.version) } },
+          })
+        : client.GET('/v1/workflows/{id}', { params: { path: { id } } });
+      show(await call(api(options), request), options);
     });
   withApiOptions(
     workflow
@@ -92,18 +100,21 @@ export function registerApiCommands(program: Command): void {
       const ops = Array.isArray(content) ? content : (content as { ops?: unknown }).ops;
       if (!Array.isArray(ops))
         throw new CliError(`${options.file} holds neither an array of ops nor {ops: [...]}`, EXIT.usage);
-      const path = `/v1/workflows/${encodeURIComponent(id)}/patches`;
-      const accepted = await apiJson<{ patchId: string }>(
+      const client = apiClient(api(options));
+      const accepted = await call(
         api(options),
-        'POST',
-        path,
-        { ops },
-        options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
+        client.POST('/v1/workflows/{id}/patches', {
+          params: { path: { id }, header: { 'idempotency-key': options.idempotencyKey } },
+          body: { ops: ops as components['schemas']['PatchOperations'] },
+        }),
       );
       if (!options.wait) return show(accepted, options);
       progress(`patch ${accepted.patchId} accepted; waiting for it to be applied...`);
       for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
-        const state = await apiJson<{ status: string }>(api(options), 'GET', `${path}/${accepted.patchId}`);
+        const state = await call(
+          api(options),
+          client.GET('/v1/workflows/{id}/patches/{patchId}', { params: { path: { id, patchId: accepted.patchId } } }),
+        );
         if (state.status !== 'pending') {
           show({ ...accepted, ...state }, options);
           if (state.status === 'rejected') process.exitCode = EXIT.failed;
@@ -121,12 +132,17 @@ export function registerApiCommands(program: Command): void {
   )
     .option('--json', 'one JSON line')
     .action(async (id: string, options: ApiOpts) => {
+      const client = apiClient(api(options));
       const patches: unknown[] = [];
-      let next: string | null = `/v1/workflows/${encodeURIComponent(id)}/patches?limit=1000`;
-      while (next) {
-        const page: { patches: unknown[]; next: string | null } = await apiJson(api(options), 'GET', next);
+      for (let after = 0; ;) {
+        const page = await call(
+          api(options),
+          client.GET('/v1/workflows/{id}/patches', { params: { path: { id }, query: { after, limit: 1000 } } }),
+        );
         patches.push(...page.patches);
-        next = page.next;
+        const last = page.patches.at(-1);
+        if (!page.next || !last) break;
+        after = last.seq;
       }
       show(patches, options);
     });
@@ -143,21 +159,20 @@ export function registerApiCommands(program: Command): void {
     .option('--json', 'one JSON line')
     .action(async (workflowId: string, options: ApiOpts & { input: string; idempotencyKey?: string }) => {
       const input = parseJsonOption('--input', options.input);
-      show(
-        await apiJson(
-          api(options),
-          'POST',
-          `/v1/workflows/${encodeURIComponent(workflowId)}/runs`,
-          { input },
-          options.idempotencyKey ? { 'idempotency-key': options.idempotencyKey } : {},
-        ),
-        options,
-      );
+      const client = apiClient(api(options));
+      const request = client.POST('/v1/workflows/{id}/runs', {
+        params: { path: { id: workflowId }, header: { 'idempotency-key': options.idempotencyKey } },
+        body: { input },
+      });
+      show(await call(api(options), request), options);
     });
   withApiOptions(run.command('show').description('status, nodes and output of a run').argument('<id>', 'run id'))
     .option('--json', 'one JSON line')
     .action(async (id: string, options: ApiOpts) => {
-      show(await apiJson(api(options), 'GET', `/v1/runs/${encodeURIComponent(id)}`), options);
+      show(
+        await call(api(options), apiClient(api(options)).GET('/v1/runs/{id}', { params: { path: { id } } })),
+        options,
+      );
     });
   withApiOptions(
     run
@@ -167,22 +182,32 @@ export function registerApiCommands(program: Command): void {
       .option('--last-event-id <id>', 'resume after this event'),
   ).action(async (id: string, options: ApiOpts & { lastEventId?: string }) => {
     const path = `/v1/runs/${encodeURIComponent(id)}/events`;
-    const response = await apiFetch(api(options), 'GET', path, undefined, {
-      accept: 'text/event-stream',
-      ...(options.lastEventId ? { 'last-event-id': options.lastEventId } : {}),
+    // Resumes after a cut with the last id seen, as a browser's EventSource would; the run's last event ends it.
+    const events = followEventStream({
+      open: (lastEventId, signal) => openStream(api(options), path, lastEventId, signal),
+      lastEventId: options.lastEventId,
+      isLast: (event) => TERMINAL_EVENTS.includes(event.event),
+      onReconnect: ({ attempt, lastEventId }) =>
+        progress(`the event stream dropped; resuming after event ${lastEventId ?? 'none'} (attempt ${attempt})`),
     });
-    if (response.status !== 204) {
-      for await (const event of sseEvents(response)) {
+    try {
+      for await (const event of events) {
         let data: unknown = event.data;
         try {
           data = JSON.parse(event.data) as unknown;
         } catch {
           // Not JSON: printed as the text it is.
         }
-        out(json({ id: event.id ?? null, event: event.event ?? 'message', data }));
+        out(json({ id: event.id ?? null, event: event.event, data }));
       }
+    } catch (error) {
+      if (error instanceof StreamRefused) {
+        throw problemError(error.response.status, await error.response.json().catch(() => undefined));
+      }
+      if (error instanceof StreamLost) throw new CliError(`${error.message} (run ${id})`);
+      throw error;
     }
-    const state = await apiJson<{ status: string }>(api(options), 'GET', `/v1/runs/${encodeURIComponent(id)}`);
+    const state = await call(api(options), apiClient(api(options)).GET('/v1/runs/{id}', { params: { path: { id } } }));
     progress(`run ${id}: ${state.status}`);
     if (!TERMINAL.includes(state.status))
       throw new CliError(`the event stream closed while run ${id} is ${state.status}`);
@@ -203,20 +228,21 @@ export function registerApiCommands(program: Command): void {
   )
     .option('--json', 'one JSON line')
     .action(async (options: ApiOpts & { permission: string; label?: string }) => {
-      const body = { permission: options.permission, ...(options.label ? { label: options.label } : {}) };
-      show(await apiJson(api(options), 'POST', '/v1/api-keys', body), options);
+      const permission = options.permission as 'read' | 'write' | 'admin';
+      const body = { permission, ...(options.label ? { label: options.label } : {}) };
+      show(await call(api(options), apiClient(api(options)).POST('/v1/api-keys', { body })), options);
     });
   withApiOptions(apiKey.command('list').description('every key of the workspace: id, permission, prefix, revokedAt'))
     .option('--json', 'one JSON line')
     .action(async (options: ApiOpts) => {
-      show((await apiJson<{ keys: unknown[] }>(api(options), 'GET', '/v1/api-keys')).keys, options);
+      show((await call(api(options), apiClient(api(options)).GET('/v1/api-keys'))).keys, options);
     });
   withApiOptions(
     apiKey.command('revoke').description('revoke a key (not the one making the call)').argument('<id>', 'key id'),
   )
     .option('--json', 'one JSON line')
     .action(async (id: string, options: ApiOpts) => {
-      await apiFetch(api(options), 'DELETE', `/v1/api-keys/${encodeURIComponent(id)}`);
+      await call(api(options), apiClient(api(options)).DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
       show({ id, revoked: true }, options);
     });
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
-import { apiJson } from './api-client.js';
+import { apiClient, call } from './api-client.js';
 import { api, withApiOptions } from './api.command.js';
 import { json, out, table } from './cli-support.js';
 
@@ -28,20 +28,7 @@ export function parseSince(value: string, now: number = Date.now()): string {
 }
 
 interface HitRate {
-  lookups: number | null;
-  hits: number;
-  misses: number | null;
   hitRate: number | null;
-  savedMs: number;
-}
-interface Stats extends HitRate {
-  workspaceId: string;
-  since: string;
-  until: string;
-  estimatedCostSaved: number;
-  unpricedModels: string[];
-  tokensSaved: { prompt: number; completion: number };
-  byNodeType: (HitRate & { nodeType: string })[];
 }
 
 const rate = (r: HitRate): string | null => (r.hitRate === null ? null : `${(r.hitRate * 100).toFixed(1)}%`);
@@ -60,11 +47,8 @@ export function registerCache(program: Command): void {
       )
       .option('--json', 'one JSON line'),
   ).action(async (options: { apiUrl: string; apiKey?: string; workspace?: string; since?: string; json?: boolean }) => {
-    const query = new URLSearchParams({
-      ...(options.workspace ? { workspaceId: options.workspace } : {}),
-      ...(options.since ? { since: options.since } : {}),
-    });
-    const stats = await apiJson<Stats>(api(options), 'GET', `/v1/cache/stats?${query.toString()}`);
+    const query = { workspaceId: options.workspace, since: options.since };
+    const stats = await call(api(options), apiClient(api(options)).GET('/v1/cache/stats', { params: { query } }));
     if (options.json) return out(json(stats));
     out(`workspace ${stats.workspaceId}, ${stats.since} to ${stats.until}`);
     out(
@@ -90,14 +74,13 @@ export function registerCache(program: Command): void {
       .option('--json', 'one JSON line'),
   ).action(
     async (options: { apiUrl: string; apiKey?: string; workspace: string; nodeType?: string; json?: boolean }) => {
-      const query = new URLSearchParams({
+      const query = {
         workspaceId: options.workspace,
-        ...(options.nodeType ? { nodeType: options.nodeType } : {}),
-      });
-      const result = await apiJson<{ deleted: number; semantic?: number | null }>(
+        nodeType: options.nodeType as 'function' | 'http_request' | 'agent' | undefined,
+      };
+      const result = await call(
         api(options),
-        'DELETE',
-        `/v1/cache/entries?${query.toString()}`,
+        apiClient(api(options)).DELETE('/v1/cache/entries', { params: { query } }),
       );
       if (options.json) return out(json(result));
       // The semantic cache's share, where the API purged it too (it is on there).

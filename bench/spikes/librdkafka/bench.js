@@ -29,6 +29,7 @@ if (client === 'kafkajs') {
   kafka = require('@confluentinc/kafka-javascript');
 } else throw new Error(`unknown client ${client}`);
 const native = client === 'rdkafka-native';
+if (native && scenario !== 'rate') throw new Error('rdkafka-native is measured in the rate scenario only');
 
 // Producer as our service configures it: acks=all, idempotent, one request in flight, no linger, no compression.
 function producer(extra = {}) {
@@ -151,7 +152,16 @@ await admin.connect();
 const topics = [];
 async function topic(suffix, numPartitions) {
   const name = `${RUN}-${suffix}`;
-  await admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor: 1 }], waitForLeaders: true });
+  // kafkajs' waitForLeaders can throw UNKNOWN_TOPIC_OR_PARTITION from a metadata request racing the creation:
+  // create without it, then wait until every partition has a leader.
+  await admin.createTopics({ topics: [{ topic: name, numPartitions, replicationFactor: 1 }] });
+  for (let i = 0; ; i++) {
+    const md = await admin.fetchTopicMetadata({ topics: [name] }).catch(() => null);
+    const parts = md?.topics[0]?.partitions ?? [];
+    if (parts.length === numPartitions && parts.every((x) => x.leader >= 0)) break;
+    if (i > 100) throw new Error(`topic ${name} has no leaders`);
+    await sleep(50);
+  }
   topics.push(name);
   return name;
 }
