@@ -20,7 +20,9 @@ ensure_deps() {
 
 build() {
   say "compiling TypeScript"
-  (cd "$ROOT" && tsc -p tsconfig.json)
+  (cd "$ROOT" && tsc -p tsconfig.json && tsc -p apps/console/tsconfig.json)
+  say "bundling the web console"
+  (cd "$ROOT" && run_node dist/apps/console/src/build-console.js >/dev/null)
 }
 
 # node from node_modules/.bin is the pinned Node 24, whatever the machine's own node is.

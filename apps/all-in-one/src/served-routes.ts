@@ -57,9 +57,10 @@ export function servedRoutes(): ServedRoute[] {
       if (name === 'constructor' || typeof handler !== 'function') continue;
       if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
       const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as RequestMethod];
-      const route = `${method} /${base}/${String(Reflect.getMetadata(PATH_METADATA, handler))}`
+      const path = `/${base}/${String(Reflect.getMetadata(PATH_METADATA, handler))}`
         .replace(/\/+/g, '/')
         .replace(/(.)\/$/, '$1');
+      const route = `${method} ${path}`;
       routes.push({
         route,
         access: routeAccess(reflector, [handler, controller]),

@@ -11,6 +11,7 @@ import { SemanticCacheAdmin } from './cache/semantic-cache-admin.js';
 import { CacheStatsController } from './cache/cache-stats.controller.js';
 import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
+import { ConsoleController } from './console/console.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
@@ -45,6 +46,7 @@ class Bootstrap implements OnApplicationBootstrap {
     CacheHitsController,
     CacheStatsController,
     OpenApiController,
+    ConsoleController,
   ],
   providers: [
     EagerOutbox,

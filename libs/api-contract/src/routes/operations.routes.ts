@@ -112,4 +112,43 @@ export const apiReferenceAsset = defineRoute({
   example: { params: { asset: 'swagger-ui.css' } },
 });
 
-export const OPERATION_ROUTES = [health, livez, readyz, metrics, openApi, apiReference, apiReferenceAsset] as const;
+export const consolePage = defineRoute({
+  operationId: 'consolePage',
+  method: 'get',
+  path: '/',
+  tag: 'operations',
+  summary: 'The web console (a single-page app; it signs in with an API key of its own)',
+  access: 'public',
+  status: 200,
+  response: { description: 'The console page.', schema: z.string(), contentType: 'text/html' },
+  problems: [404],
+  example: {},
+});
+
+export const consoleAsset = defineRoute({
+  operationId: 'consoleAsset',
+  method: 'get',
+  path: '/console/{file}',
+  tag: 'operations',
+  summary: "The console's scripts, Web Worker and stylesheet (content-hashed names, cached for good)",
+  access: 'public',
+  params: z.object({
+    file: z.string().regex(/^[\w.-]+\.(js|css|map)$/, { error: 'no such file' }),
+  }),
+  status: 200,
+  response: { description: 'JavaScript, CSS or a source map.', schema: z.string(), contentType: 'text/css' },
+  problems: [404],
+  example: { params: { file: 'styles.css' } },
+});
+
+export const OPERATION_ROUTES = [
+  health,
+  livez,
+  readyz,
+  metrics,
+  openApi,
+  apiReference,
+  apiReferenceAsset,
+  consolePage,
+  consoleAsset,
+] as const;

@@ -1,0 +1,125 @@
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import canonicalize from 'canonicalize';
+import type { Browser, Page } from 'playwright-core';
+import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
+import { ApiKeysRepository } from '#libs/auth';
+import { createPool } from '#libs/db';
+import { useTestContext } from '#test/harness/test-context.js';
+import { launchBrowser } from '#test/support/browser.js';
+import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
+import { buildConsole } from './build-console.js';
+
+/**
+ * The web console in a real browser (Debian's chromium) against every role: sign in, create a workflow, patch it and
+ * see the DAG update live, start a run, approve its hitl node and see it finish, and a key of another workspace
+ * refused.
+ */
+const ctx = useTestContext('console');
+const TIMEOUT = { timeout: 20_000 };
+
+describe('the web console in chromium, against the real stack', () => {
+  let base = '';
+  let browser: Browser;
+  let foreignKey = '';
+  const server = (path: string) =>
+    fetch(`${base}${path}`, { headers: { authorization: `Bearer ${ADMIN_KEY}` } }).then(
+      (r) => r.json() as Promise<Record<string, unknown>>,
+    );
+
+  async function signedIn(key: string): Promise<Page> {
+    const page = await (await browser.newContext()).newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (error) => errors.push(error.message));
+    ctx.defer(() => assert.deepEqual(errors, [], 'no uncaught errors in the page'));
+    await page.goto(base);
+    await page.fill('input[name=apiKey]', key);
+    await page.click('button[type=submit]');
+    await page.waitForSelector('nav.top', TIMEOUT);
+    return page;
+  }
+
+  before(async () => {
+    await buildConsole();
+    await createTopics(ctx);
+    const app = await startRoles(ctx, ALL_ROLES);
+    await app.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(app.app.getHttpServer().address() as { port: number }).port}`;
+    browser = await launchBrowser(ctx);
+    const pool = createPool(ctx.databaseUrl, { name: 'console-test' });
+    ctx.defer(() => pool.end());
+    const ws = await pool.query<{ id: string }>("INSERT INTO workspaces (name) VALUES ('other') RETURNING id");
+    foreignKey = (await new ApiKeysRepository(pool).create((ws.rows[0] as { id: string }).id, 'admin')).key;
+  });
+
+  it('refuses a wrong key at sign-in and keeps the key out of the URL', async () => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(base);
+    await page.fill('input[name=apiKey]', 'not-a-key');
+    await page.click('button[type=submit]');
+    await page.waitForSelector('.problem', TIMEOUT);
+    assert.match((await page.textContent('.problem')) ?? '', /^Missing or invalid API key: .+ \(401\)$/);
+    assert.doesNotMatch(page.url(), /not-a-key/);
+  });
+
+  it('creates a workflow, folds a pending patch in the browser, and shows the version the server made', async () => {
+    const page = await signedIn(ADMIN_KEY);
+    await page.fill('input[name=name]', 'console flow');
+    await page.click('form.stack button[type=submit]');
+    await page.waitForSelector('svg.dag g[data-node=greet]', TIMEOUT);
+    await page.waitForSelector('svg.dag g[data-node=review]', TIMEOUT);
+    const workflowId = page.url().split('/').at(-1) as string;
+
+    // The starter patch adds node "extra": it shows at once (folded here from the pending patch), then as applied.
+    await page.click('text=Submit patch');
+    await page.waitForSelector('svg.dag g[data-node=extra]', TIMEOUT);
+    await page.waitForSelector('table[data-testid=patches] tr[data-status=applied]', TIMEOUT);
+    await page.waitForSelector('[data-testid=materialized]:has-text("Version 2 on the server")', TIMEOUT);
+    // What the browser folded equals what the materializer stored, byte for byte under JCS.
+    await page.click('details summary');
+    const folded = JSON.parse((await page.textContent('pre[data-testid=definition]')) ?? '') as unknown;
+    const stored = await server(`/v1/workflows/${workflowId}`);
+    assert.equal(canonicalize(folded), canonicalize(stored.definition));
+    assert.equal(stored.version, 2);
+
+    // A run: it waits on the hitl node, is approved here, and completes, all seen over its event stream.
+    await page.fill('input[name=input]', '{"name":"Ada"}');
+    await page.click('text=Start run');
+    await page.waitForSelector('[data-testid=run-status]:text-is("waiting")', TIMEOUT);
+    await page.click('tr[data-node=review] >> text=Approve');
+    await page.waitForSelector('[data-testid=run-status]:text-is("completed")', TIMEOUT);
+    await page.waitForSelector('svg.dag g[data-node=review][data-state=succeeded]', TIMEOUT);
+    const runId = page.url().split('/').at(-1) as string;
+    const run = await server(`/v1/runs/${runId}`);
+    assert.equal(run.status, 'completed');
+    assert.deepEqual((run.nodes as Record<string, { output?: unknown }>).greet?.output, 'hello Ada');
+    const events = await page.locator('ol[data-testid=events] li').allTextContents();
+    assert.match(events.at(-1) ?? '', /run\.completed$/);
+
+    // The lists find both.
+    await page.goto(`${base}/#/runs`);
+    await page.waitForSelector(`a[href="#/runs/${runId}"]`, TIMEOUT);
+    await page.goto(`${base}/#/workflows`);
+    await page.fill('input[name=q]', 'console');
+    await page.waitForSelector(`a[href="#/workflows/${workflowId}"]`, TIMEOUT);
+  });
+
+  it('shows a key of another workspace nothing of this one', async () => {
+    const created = (await (
+      await fetch(`${base}/v1/workflows`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: 'private',
+          definition: { nodes: { a: { type: 'function', config: { expression: '1' } } }, edges: [] },
+        }),
+      })
+    ).json()) as { id: string };
+    const page = await signedIn(foreignKey);
+    await page.waitForSelector('table[data-testid=workflows]', TIMEOUT);
+    assert.equal(await page.locator(`a[href="#/workflows/${created.id}"]`).count(), 0);
+    await page.goto(`${base}/#/workflows/${created.id}`);
+    await page.waitForSelector('.problem', TIMEOUT);
+    assert.match((await page.textContent('.problem')) ?? '', /Not found.*\(404\)/);
+  });
+});

@@ -1,0 +1,173 @@
+import { useEffect, useState } from 'preact/hooks';
+import type { WorkflowDefinition } from '#libs/workflows';
+import { api, data, follow } from '../api';
+import { Dag } from '../dag';
+import { materialize } from '../materialize';
+import { Problem, Section, parseJson, useLoad, when } from '../ui';
+
+const EXAMPLE_OPS = JSON.stringify(
+  [{ op: 'add', path: '/nodes/extra', value: { type: 'delay', config: { ms: 100 } } }],
+  null,
+  2,
+);
+
+/**
+ * A workflow as this browser materializes it: the server sends a snapshot and the patches after it, a Web Worker
+ * folds them (pending ones included, marked as such), and the workflow's event stream triggers the next fold.
+ */
+export function Workflow(props: { id: string }) {
+  const [version, setVersion] = useState<number>();
+  const folded = useLoad(() => materialize(props.id), [props.id]);
+  const history = useLoad(
+    () => data(api().GET('/v1/workflows/{id}/patches', { params: { path: { id: props.id }, query: { limit: 200 } } })),
+    [props.id],
+  );
+  const runs = useLoad(
+    () => data(api().GET('/v1/workflows/{id}/runs', { params: { path: { id: props.id }, query: { limit: 20 } } })),
+    [props.id],
+  );
+  const shown = useLoad(
+    () =>
+      version === undefined
+        ? Promise.resolve(undefined)
+        : data(api().GET('/v1/workflows/{id}/versions/{version}', { params: { path: { id: props.id, version } } })),
+    [props.id, version],
+  );
+
+  useEffect(() => {
+    const stop = new AbortController();
+    follow(`/v1/workflows/${props.id}/events`, stop.signal, () => {
+      folded.reload();
+      history.reload();
+    });
+    return () => stop.abort();
+  }, [props.id]);
+
+  const [ops, setOps] = useState(EXAMPLE_OPS);
+  const [input, setInput] = useState('{}');
+  const [error, setError] = useState<Error>();
+  const [notice, setNotice] = useState<string>();
+  const submitPatch = async (event: Event) => {
+    event.preventDefault();
+    setError(undefined);
+    const parsed = parseJson(ops, 'the patch');
+    if (!parsed.ok) return setError(new Error(parsed.error));
+    const list = Array.isArray(parsed.value) ? parsed.value : (parsed.value as { ops?: unknown }).ops;
+    try {
+      const accepted = await data(
+        api().POST('/v1/workflows/{id}/patches', { params: { path: { id: props.id } }, body: { ops: list as never } }),
+      );
+      setNotice(`Patch ${accepted.seq} accepted (202); it shows as pending until a materializer decides it.`);
+      folded.reload();
+      history.reload();
+    } catch (caught) {
+      setError(caught as Error);
+    }
+  };
+  const startRun = async (event: Event) => {
+    event.preventDefault();
+    setError(undefined);
+    const parsed = parseJson(input, 'the input');
+    if (!parsed.ok) return setError(new Error(parsed.error));
+    try {
+      const started = await data(
+        api().POST('/v1/workflows/{id}/runs', { params: { path: { id: props.id } }, body: { input: parsed.value } }),
+      );
+      location.hash = `#/runs/${started.runId}`;
+    } catch (caught) {
+      setError(caught as Error);
+    }
+  };
+
+  const source = folded.value?.source;
+  const fold = folded.value?.fold;
+  const pending = source?.patches.filter((p) => p.status === 'pending') ?? [];
+  const definition: WorkflowDefinition | undefined =
+    version !== undefined ? shown.value?.definition : fold?.ok ? fold.definition : undefined;
+  return (
+    <>
+      <Section title={source ? source.snapshot.name : 'Workflow'}>
+        <Problem error={folded.error} />
+        {source && fold ? (
+          <p class="meta" data-testid="materialized">
+            Version {source.latestVersion} on the server; folded here from version {source.snapshot.version} with{' '}
+            {source.patches.length} patches ({pending.length} pending)
+            {fold.ok ? ` in ${fold.foldMs.toFixed(1)} ms` : `: ${fold.error}`}.
+          </p>
+        ) : null}
+        <nav class="versions">
+          Versions:{' '}
+          {source
+            ? Array.from({ length: source.latestVersion }, (_, i) => i + 1).map((v) => (
+                <button key={v} class={version === v ? 'active' : ''} onClick={() => setVersion(v)}>
+                  {v}
+                </button>
+              ))
+            : null}
+          <button class={version === undefined ? 'active' : ''} onClick={() => setVersion(undefined)}>
+            latest + pending
+          </button>
+        </nav>
+        {definition ? <Dag definition={definition} /> : null}
+        {definition ? (
+          <details>
+            <summary>Definition (JSON)</summary>
+            <pre data-testid="definition">{JSON.stringify(definition, null, 2)}</pre>
+          </details>
+        ) : null}
+      </Section>
+      <Section title="Edit (JSON Patch)">
+        <form class="stack" onSubmit={(event) => void submitPatch(event)}>
+          <textarea name="ops" rows={8} value={ops} onInput={(e) => setOps(e.currentTarget.value)} />
+          <button type="submit">Submit patch</button>
+        </form>
+        {notice ? <p class="notice">{notice}</p> : null}
+        <Problem error={error} />
+      </Section>
+      <Section title="Patches">
+        <table data-testid="patches">
+          <thead>
+            <tr>
+              <th>Seq</th>
+              <th>Status</th>
+              <th>Version</th>
+              <th>Reason</th>
+              <th>Submitted</th>
+            </tr>
+          </thead>
+          <tbody>
+            {history.value?.patches.map((p) => (
+              <tr key={p.patchId} class={p.status} data-status={p.status}>
+                <td>{p.seq}</td>
+                <td>{p.status}</td>
+                <td>{p.status === 'applied' ? p.version : ''}</td>
+                <td>{p.status === 'rejected' ? p.reason : ''}</td>
+                <td>{when(p.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+      <Section title="Runs">
+        <form class="inline" onSubmit={(event) => void startRun(event)}>
+          <input name="input" value={input} onInput={(e) => setInput(e.currentTarget.value)} />
+          <button type="submit">Start run</button>
+        </form>
+        <table data-testid="runs">
+          <tbody>
+            {runs.value?.runs.map((r) => (
+              <tr key={r.id}>
+                <td>
+                  <a href={`#/runs/${r.id}`}>{r.id.slice(0, 8)}</a>
+                </td>
+                <td class={r.status}>{r.status}</td>
+                <td>v{r.workflowVersion}</td>
+                <td>{when(r.createdAt)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Section>
+    </>
+  );
+}
