@@ -1,4 +1,4 @@
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -12,6 +12,8 @@ const WEB = join(ROOT, 'apps/console/web');
  * engine as the materializers, libs/workflows), minified, with source maps; index.html names the hashed files.
  */
 export async function buildConsole(): Promise<{ files: string[] }> {
+  // Bundles are named by content hash: the last build's would pile up beside the new ones.
+  await rm(CONSOLE_DIST, { recursive: true, force: true });
   await mkdir(CONSOLE_DIST, { recursive: true });
   const result = await build({
     entryPoints: { app: join(WEB, 'main.tsx'), 'fold.worker': join(WEB, 'fold.worker.ts') },

@@ -17,6 +17,7 @@ import { buildConsole } from './build-console.js';
  */
 const ctx = useTestContext('console');
 const TIMEOUT = { timeout: 20_000 };
+const ATTACHED = { ...TIMEOUT, state: 'attached' } as const;
 
 describe('the web console in chromium, against the real stack', () => {
   let base = '';
@@ -66,17 +67,19 @@ describe('the web console in chromium, against the real stack', () => {
     const page = await signedIn(ADMIN_KEY);
     await page.fill('input[name=name]', 'console flow');
     await page.click('form.stack button[type=submit]');
-    await page.waitForSelector('svg.dag g[data-node=greet]', TIMEOUT);
-    await page.waitForSelector('svg.dag g[data-node=review]', TIMEOUT);
+    // The graph is drawn on a canvas by the worker; its nodes are also listed as text.
+    const drawn = (node: string) => page.waitForSelector(`[data-testid=dag-nodes] li[data-node=${node}]`, ATTACHED);
+    await drawn('greet');
+    await drawn('review');
     const workflowId = page.url().split('/').at(-1) as string;
 
     // The starter patch adds node "extra": it shows at once (folded here from the pending patch), then as applied.
     await page.click('text=Submit patch');
-    await page.waitForSelector('svg.dag g[data-node=extra]', TIMEOUT);
+    await drawn('extra');
     await page.waitForSelector('table[data-testid=patches] tr[data-status=applied]', TIMEOUT);
     await page.waitForSelector('[data-testid=materialized]:has-text("Version 2 on the server")', TIMEOUT);
     // What the browser folded equals what the materializer stored, byte for byte under JCS.
-    await page.click('details summary');
+    await page.click('text=Definition (JSON)');
     const folded = JSON.parse((await page.textContent('pre[data-testid=definition]')) ?? '') as unknown;
     const stored = await server(`/v1/workflows/${workflowId}`);
     assert.equal(canonicalize(folded), canonicalize(stored.definition));

@@ -5,6 +5,7 @@ import { Runs } from './pages/runs';
 import { SignIn } from './pages/sign-in';
 import { Workflow } from './pages/workflow';
 import { Workflows } from './pages/workflows';
+import { prewarmFoldWorker } from './materialize';
 import { session } from './session';
 
 const useHash = () => {
@@ -28,6 +29,9 @@ function Page(props: { hash: string }) {
 function App() {
   const hash = useHash();
   const [signedIn, setSignedIn] = useState(Boolean(session.key()));
+  useEffect(() => {
+    if (signedIn) prewarmFoldWorker();
+  }, [signedIn]);
   if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
   return (
     <>

@@ -44,7 +44,10 @@ export function Section(props: { title: string; children: ComponentChildren; act
   );
 }
 
-export const when = (iso: string | null | undefined): string => (iso ? new Date(iso).toLocaleString() : '–');
+/** One formatter for every timestamp: toLocaleString builds a new one per call, about a millisecond each. */
+const TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'short', timeStyle: 'medium' });
+
+export const when = (iso: string | null | undefined): string => (iso ? TIME.format(new Date(iso)) : '–');
 
 /** Parses a textarea's JSON, or says where it is not JSON. */
 export function parseJson(text: string, what: string): { ok: true; value: unknown } | { ok: false; error: string } {

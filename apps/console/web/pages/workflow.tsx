@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { WorkflowDefinition } from '#libs/workflows';
 import { api, data, follow } from '../api';
 import { Dag } from '../dag';
@@ -17,7 +17,9 @@ const EXAMPLE_OPS = JSON.stringify(
  */
 export function Workflow(props: { id: string }) {
   const [version, setVersion] = useState<number>();
-  const folded = useLoad(() => materialize(props.id), [props.id]);
+  // The worker draws the folded graph on this canvas itself (handed over once): the main thread never lays it out.
+  const canvas = useRef<HTMLCanvasElement>(null);
+  const folded = useLoad(() => materialize(props.id, { canvas: canvas.current }), [props.id]);
   const history = useLoad(
     () => data(api().GET('/v1/workflows/{id}/patches', { params: { path: { id: props.id }, query: { limit: 200 } } })),
     [props.id],
@@ -79,20 +81,27 @@ export function Workflow(props: { id: string }) {
     }
   };
 
-  const source = folded.value?.source;
-  const fold = folded.value?.fold;
+  const materialized = folded.value;
+  const source = materialized?.source;
   const pending = source?.patches.filter((p) => p.status === 'pending') ?? [];
   const definition: WorkflowDefinition | undefined =
-    version !== undefined ? shown.value?.definition : fold?.ok ? fold.definition : undefined;
+    version !== undefined ? shown.value?.definition : materialized?.definition;
   return (
     <>
       <Section title={source ? source.snapshot.name : 'Workflow'}>
         <Problem error={folded.error} />
-        {source && fold ? (
-          <p class="meta" data-testid="materialized">
+        {source && materialized ? (
+          <p
+            class="meta"
+            data-testid="materialized"
+            data-patches={source.patches.length}
+            data-fetch-ms={materialized.fetchMs}
+            data-fold-ms={materialized.foldMs}
+            data-layout-ms={materialized.layoutMs}
+            data-total-ms={materialized.totalMs}
+          >
             Version {source.latestVersion} on the server; folded here from version {source.snapshot.version} with{' '}
-            {source.patches.length} patches ({pending.length} pending)
-            {fold.ok ? ` in ${fold.foldMs.toFixed(1)} ms` : `: ${fold.error}`}.
+            {source.patches.length} patches ({pending.length} pending) in {materialized.foldMs.toFixed(1)} ms.
           </p>
         ) : null}
         <nav class="versions">
@@ -108,13 +117,19 @@ export function Workflow(props: { id: string }) {
             latest + pending
           </button>
         </nav>
-        {definition ? <Dag definition={definition} /> : null}
-        {definition ? (
-          <details>
-            <summary>Definition (JSON)</summary>
-            <pre data-testid="definition">{JSON.stringify(definition, null, 2)}</pre>
-          </details>
-        ) : null}
+        <div class="dag-frame" hidden={version !== undefined}>
+          <canvas
+            ref={canvas}
+            class="dag"
+            data-testid="dag-canvas"
+            style={
+              materialized ? { width: `${materialized.layout.width}px`, height: `${materialized.layout.height}px` } : {}
+            }
+          />
+        </div>
+        {materialized && version === undefined ? <NodeList nodes={materialized.layout.nodes} /> : null}
+        {version !== undefined && definition ? <Dag definition={definition} /> : null}
+        {definition ? <DefinitionJson definition={definition} /> : null}
       </Section>
       <Section title="Edit (JSON Patch)">
         <form class="stack" onSubmit={(event) => void submitPatch(event)}>
@@ -169,5 +184,32 @@ export function Workflow(props: { id: string }) {
         </table>
       </Section>
     </>
+  );
+}
+
+/** The definition as JSON, written out only once opened (a large one is a long main-thread task to lay out). */
+function DefinitionJson(props: { definition: WorkflowDefinition }) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Definition (JSON)</summary>
+      {open ? <pre data-testid="definition">{JSON.stringify(props.definition, null, 2)}</pre> : null}
+    </details>
+  );
+}
+
+/** The drawn graph's nodes as text, for screen readers and search (closed: it costs no layout until opened). */
+function NodeList(props: { nodes: readonly { id: string; type: string }[] }) {
+  return (
+    <details data-testid="dag-nodes">
+      <summary>Nodes ({props.nodes.length})</summary>
+      <ul>
+        {props.nodes.map((node) => (
+          <li key={node.id} data-node={node.id}>
+            {node.id} ({node.type})
+          </li>
+        ))}
+      </ul>
+    </details>
   );
 }
