@@ -140,7 +140,7 @@ async function measureView(
   const attribute = (name: string) => page.getAttribute('[data-testid=materialized]', name);
   progress(
     `  in the worker: fetch ${await attribute('data-fetch-ms')} ms, fold ${await attribute('data-fold-ms')} ms, ` +
-      `layout ${await attribute('data-layout-ms')} ms; request to result ${await attribute('data-total-ms')} ms`,
+      `layout ${await attribute('data-layout-ms')} ms, draw ${await attribute('data-draw-ms')} ms; request to result ${await attribute('data-total-ms')} ms`,
   );
   // Long tasks that ended after this view's materializing began (the fold, the layout, drawing the DAG).
   const longestTaskMs = await page.evaluate<number>(`(() => {

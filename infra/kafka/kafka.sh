@@ -17,6 +17,8 @@ HEAP="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
 
 log() { printf '[kafka] %s\n' "$*" >&2; }
+# shellcheck source=../download-progress.sh
+source "$HERE/../download-progress.sh"
 
 fetch() {
   if [ -f "$LIB/.complete" ]; then return 0; fi
@@ -26,8 +28,11 @@ fetch() {
   rm -rf "$tmp"
   mkdir -p "$STATE"
   # Maven 3.8 prints colour codes even in batch mode; its output is kept for when it fails.
-  if ! mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
-    ${MAVEN_REPO:+-Dmaven.repo.local="$MAVEN_REPO"} >"$STATE/fetch.log" 2>&1; then
+  copy_jars() {
+    mvn -q -B -f "$HERE/pom.xml" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+      ${MAVEN_REPO:+-Dmaven.repo.local="$MAVEN_REPO"} >"$STATE/fetch.log" 2>&1
+  }
+  if ! download_with_progress kafka 56 copy_jars; then
     cat "$STATE/fetch.log" >&2
     log "fetching from Maven Central failed"
     exit 1

@@ -51,6 +51,8 @@ PROBE_URL="$CCOMPAT_URL/subjects"
 
 log() { echo "registry: $*"; }
 die() { echo "registry: ERROR: $*" >&2; exit 1; }
+# shellcheck source=../download-progress.sh
+source "$SCRIPT_DIR/../download-progress.sh"
 
 log_tail() {
   if [[ -f "$LOG_FILE" ]]; then
@@ -81,9 +83,9 @@ cmd_fetch() {
   tgz="$(tarball_path)"
   if [[ ! -f "$tgz" ]]; then
     command -v mvn >/dev/null || die "mvn not found; needed to download $ARTIFACT from Maven Central"
-    log "downloading $ARTIFACT via Maven ..."
-    mvn -q -B -Dstyle.color=never dependency:get -Dartifact="$ARTIFACT" -Dtransitive=false \
-      ${MAVEN_REPO:+-Dmaven.repo.local="$MAVEN_REPO"}
+    log "downloading $ARTIFACT via Maven (about 150 MB, once) ..."
+    download_with_progress registry 150 mvn -q -B -Dstyle.color=never dependency:get -Dartifact="$ARTIFACT" \
+      -Dtransitive=false ${MAVEN_REPO:+-Dmaven.repo.local="$MAVEN_REPO"}
     [[ -f "$tgz" ]] || die "Maven finished but $tgz is missing (is MAVEN_REPO right?)"
   fi
   if [[ -f "$tgz.sha1" ]] && command -v sha1sum >/dev/null; then

@@ -9,28 +9,38 @@ export interface PageCursor {
   readonly id: string;
 }
 
-export const encodeCursor = (cursor: PageCursor): string =>
-  Buffer.from(JSON.stringify([cursor.at, cursor.id])).toString('base64url');
+/** A cursor is the JSON of the last row's sort key, base64url: opaque to clients, checked when it comes back. */
+export const encodeCursor = (parts: readonly unknown[]): string =>
+  Buffer.from(JSON.stringify(parts)).toString('base64url');
 
-export function decodeCursor(text: string | undefined): PageCursor | undefined {
-  if (text === undefined) return undefined;
+/** The parts of a cursor `valid` accepts, or a 400 naming `after`. */
+export function decodeCursorParts<T extends readonly unknown[]>(
+  text: string,
+  valid: (parts: readonly unknown[]) => parts is T,
+): T {
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
   } catch {
     value = undefined;
   }
-  if (
-    !Array.isArray(value) ||
-    value.length !== 2 ||
-    typeof value[0] !== 'string' ||
-    Number.isNaN(Date.parse(value[0])) ||
-    typeof value[1] !== 'string' ||
-    !/^[0-9a-f-]{36}$/.test(value[1])
-  ) {
+  if (!Array.isArray(value) || !valid(value)) {
     throw new ProblemError('malformed_request', 'after must be the cursor of a previous page (its next link)');
   }
-  return { at: value[0], id: value[1] };
+  return value;
+}
+
+const isTimeAndId = (parts: readonly unknown[]): parts is [string, string] =>
+  parts.length === 2 &&
+  typeof parts[0] === 'string' &&
+  !Number.isNaN(Date.parse(parts[0])) &&
+  typeof parts[1] === 'string' &&
+  /^[0-9a-f-]{36}$/.test(parts[1]);
+
+export function decodeCursor(text: string | undefined): PageCursor | undefined {
+  if (text === undefined) return undefined;
+  const [at, id] = decodeCursorParts(text, isTimeAndId);
+  return { at, id };
 }
 
 /** The next page's link: the same path and filters, after the last row of a full page; null after a short one. */
@@ -45,7 +55,7 @@ export function nextPage(
   const query = new URLSearchParams();
   for (const [name, value] of Object.entries(filters)) if (value !== undefined) query.set(name, String(value));
   query.set('limit', String(limit));
-  query.set('after', encodeCursor(last.cursor));
+  query.set('after', encodeCursor([last.cursor.at, last.cursor.id]));
   return `${path}?${query.toString()}`;
 }
 

@@ -8,7 +8,6 @@ import { createPool } from '#libs/db';
 import { useTestContext } from '#test/harness/test-context.js';
 import { launchBrowser } from '#test/support/browser.js';
 import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
-import { buildConsole } from './build-console.js';
 
 /**
  * The web console in a real browser (Debian's chromium) against every role: sign in, create a workflow, patch it and
@@ -41,7 +40,6 @@ describe('the web console in chromium, against the real stack', () => {
   }
 
   before(async () => {
-    await buildConsole();
     await createTopics(ctx);
     const app = await startRoles(ctx, ALL_ROLES);
     await app.app.listen(0, '127.0.0.1');

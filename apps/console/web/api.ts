@@ -20,39 +20,43 @@ export async function data<T>(request: Promise<{ data?: T; error?: unknown; resp
   return result.data as T;
 }
 
-/** An event stream of the API, with the key as a header, resumed after drops. */
-export function events(
+export interface FollowOptions {
+  /** An event after which the stream has nothing more to say (a run's terminal event). */
+  readonly isLast?: (event: StreamEvent) => boolean;
+  /** Start after this event (a workflow's stream is numbered by version: the version the view already has). */
+  readonly lastEventId?: string;
+}
+
+/**
+ * Follows an event stream of the API until the signal aborts, calling `onEvent` for each event: the key goes as a
+ * header, drops are resumed after the last event. Errors end it quietly (the view shows its own from its reads).
+ */
+export function follow(
   path: string,
-  options: { signal: AbortSignal; isLast?: (event: StreamEvent) => boolean },
-): AsyncGenerator<StreamEvent> {
-  return followEventStream({
-    open: (lastEventId, signal) =>
+  signal: AbortSignal,
+  onEvent: (event: StreamEvent) => void,
+  options: FollowOptions = {},
+): void {
+  const events = followEventStream({
+    open: (lastEventId, openSignal) =>
       fetch(path, {
         headers: {
           accept: 'text/event-stream',
           authorization: `Bearer ${session.key() ?? ''}`,
           ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
         },
-        ...(signal ? { signal } : {}),
+        ...(openSignal ? { signal: openSignal } : {}),
       }),
-    signal: options.signal,
+    signal,
     maxRetries: 1_000,
+    ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),
     ...(options.isLast ? { isLast: options.isLast } : {}),
   });
-}
-
-/** Follows a stream until the signal aborts, calling `onEvent` for each event; errors end it quietly. */
-export function follow(
-  path: string,
-  signal: AbortSignal,
-  onEvent: (event: StreamEvent) => void,
-  isLast?: (event: StreamEvent) => boolean,
-): void {
   void (async () => {
     try {
-      for await (const event of events(path, { signal, ...(isLast ? { isLast } : {}) })) onEvent(event);
+      for await (const event of events) onEvent(event);
     } catch {
-      // Aborted (the view closed) or refused (the view shows its own error from its reads).
+      // Aborted (the view closed) or refused.
     }
   })();
 }

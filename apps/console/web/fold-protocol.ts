@@ -42,6 +42,8 @@ export type FoldResponse =
       readonly fetchMs: number;
       readonly foldMs: number;
       readonly layoutMs: number;
+      /** Drawing on the handed-over canvas (0 without one). */
+      readonly drawMs: number;
     }
   | {
       readonly id: number;

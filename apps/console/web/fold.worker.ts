@@ -36,6 +36,7 @@ async function materialize(request: FoldRequest): Promise<FoldResponse> {
   );
   const foldedAt = performance.now();
   const layout = layoutGraph(folded.definition);
+  const laidOut = performance.now();
   const canvas = request.canvasId === undefined ? undefined : canvases.get(request.canvasId);
   if (canvas) drawGraph(canvas, layout, request.scale ?? 1);
   return {
@@ -48,7 +49,8 @@ async function materialize(request: FoldRequest): Promise<FoldResponse> {
     layout,
     fetchMs: fetched - started,
     foldMs: foldedAt - fetched,
-    layoutMs: performance.now() - foldedAt,
+    layoutMs: laidOut - foldedAt,
+    drawMs: performance.now() - laidOut,
   };
 }
 

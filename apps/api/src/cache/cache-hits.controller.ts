@@ -2,7 +2,8 @@ import { Controller, Inject, Req } from '@nestjs/common';
 import { listCacheHits as listCacheHitsRoute, type RouteInput, type RouteOutput } from '#libs/api-contract';
 import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import type { Pool } from '#libs/db';
-import { PG_POOL, ProblemError } from '#libs/platform';
+import { PG_POOL } from '#libs/platform';
+import { decodeCursorParts, encodeCursor } from '../page-cursor.js';
 import { listCacheHits, type CacheHitCursor } from './cache-hits.sql.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -37,26 +38,13 @@ export class CacheHitsController {
   }
 }
 
-const encodeCursor = (cursor: CacheHitCursor): string => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+const isHitCursor = (parts: readonly unknown[]): parts is CacheHitCursor =>
+  parts.length === 4 &&
+  typeof parts[0] === 'string' &&
+  !Number.isNaN(Date.parse(parts[0])) &&
+  typeof parts[1] === 'string' &&
+  UUID.test(parts[1]) &&
+  typeof parts[2] === 'string' &&
+  Number.isInteger(parts[3]);
 
-function decodeCursor(text: string): CacheHitCursor {
-  let value: unknown;
-  try {
-    value = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-  } catch {
-    value = undefined;
-  }
-  if (
-    !Array.isArray(value) ||
-    value.length !== 4 ||
-    typeof value[0] !== 'string' ||
-    Number.isNaN(Date.parse(value[0])) ||
-    typeof value[1] !== 'string' ||
-    !UUID.test(value[1]) ||
-    typeof value[2] !== 'string' ||
-    !Number.isInteger(value[3])
-  ) {
-    throw new ProblemError('malformed_request', 'after must be the cursor of a previous page (its next link)');
-  }
-  return value as unknown as CacheHitCursor;
-}
+const decodeCursor = (text: string): CacheHitCursor => decodeCursorParts(text, isHitCursor);

@@ -22,17 +22,22 @@ export function Run(props: { id: string }) {
     [workflowId, workflowVersion],
   );
   const [events, setEvents] = useState<{ id: string | undefined; event: string }[]>([]);
+  // The stream comes from Kafka, the run's state from its Postgres projection, which can be a moment behind: after
+  // the last event, the state is read again until it shows the end too.
+  const [ended, setEnded] = useState(false);
   useEffect(() => {
     const stop = new AbortController();
     setEvents([]);
+    setEnded(false);
     follow(
       `/v1/runs/${props.id}/events`,
       stop.signal,
       (event) => {
         setEvents((list) => [...list, { id: event.id, event: event.event }]);
+        if (TERMINAL_EVENTS.includes(event.event)) setEnded(true);
         run.reload();
       },
-      (event) => TERMINAL_EVENTS.includes(event.event),
+      { isLast: (event) => TERMINAL_EVENTS.includes(event.event) },
     );
     return () => stop.abort();
   }, [props.id]);
@@ -62,6 +67,11 @@ export function Run(props: { id: string }) {
   const value = run.value;
   const states = value ? Object.fromEntries(Object.entries(value.nodes).map(([id, n]) => [id, n.status])) : {};
   const finished = value && ['completed', 'failed', 'cancelled', 'timed_out'].includes(value.status);
+  useEffect(() => {
+    if (!ended || finished || run.loading) return;
+    const timer = setTimeout(run.reload, 250);
+    return () => clearTimeout(timer);
+  }, [ended, finished, run.loading]);
   return (
     <>
       <Section

@@ -36,14 +36,23 @@ export function Workflow(props: { id: string }) {
     [props.id, version],
   );
 
+  // New versions only: the stream is numbered by version, so it starts after the one this view folded from.
+  const known = folded.value?.source.latestVersion;
+  const following = known !== undefined;
   useEffect(() => {
+    if (known === undefined) return;
     const stop = new AbortController();
-    follow(`/v1/workflows/${props.id}/events`, stop.signal, () => {
-      folded.reload();
-      history.reload();
-    });
+    follow(
+      `/v1/workflows/${props.id}/events`,
+      stop.signal,
+      () => {
+        folded.reload();
+        history.reload();
+      },
+      { lastEventId: String(known) },
+    );
     return () => stop.abort();
-  }, [props.id]);
+  }, [props.id, following]);
 
   const [ops, setOps] = useState(EXAMPLE_OPS);
   const [input, setInput] = useState('{}');
@@ -98,6 +107,7 @@ export function Workflow(props: { id: string }) {
             data-fetch-ms={materialized.fetchMs}
             data-fold-ms={materialized.foldMs}
             data-layout-ms={materialized.layoutMs}
+            data-draw-ms={materialized.drawMs}
             data-total-ms={materialized.totalMs}
           >
             Version {source.latestVersion} on the server; folded here from version {source.snapshot.version} with{' '}

@@ -19,43 +19,39 @@ const streamQuery = z.object({
     .meta({ description: 'The same as Last-Event-ID, for clients that cannot set headers.' }),
 });
 
+/** What both streams share: a keyed GET answered with text/event-stream, resumable. */
 const stream = {
-  description:
-    'Server-Sent Events: `id: <n>` numbered 1, 2, 3... per stream, `event: <type>`, `data: <JSON>`; history first, ' +
-    'then live events. Resume with Last-Event-ID.',
-  schema: z.string(),
-  contentType: 'text/event-stream',
-};
-
-export const runEvents = defineRoute({
-  operationId: 'streamRunEvents',
   method: 'get',
-  path: '/v1/runs/{id}/events',
   tag: 'events',
-  summary: "A run's events as Server-Sent Events",
   access: 'read',
-  params: z.object({ id: idParam('run') }),
   headers: streamHeaders,
   query: streamQuery,
   status: 200,
-  response: stream,
   problems: [400, 404],
+  response: {
+    description:
+      'Server-Sent Events: `id: <n>` numbered 1, 2, 3... per stream, `event: <type>`, `data: <JSON>`; history first, ' +
+      'then live events. Resume with Last-Event-ID.',
+    schema: z.string(),
+    contentType: 'text/event-stream',
+  },
+} as const;
+
+export const runEvents = defineRoute({
+  ...stream,
+  operationId: 'streamRunEvents',
+  path: '/v1/runs/{id}/events',
+  summary: "A run's events as Server-Sent Events",
+  params: z.object({ id: idParam('run') }),
   example: { params: { id: EXAMPLE_IDS.run } },
 });
 
 export const workflowEvents = defineRoute({
+  ...stream,
   operationId: 'streamWorkflowEvents',
-  method: 'get',
   path: '/v1/workflows/{id}/events',
-  tag: 'events',
   summary: "A workflow's events (patches decided, versions materialized) as Server-Sent Events",
-  access: 'read',
   params: z.object({ id: idParam('workflow') }),
-  headers: streamHeaders,
-  query: streamQuery,
-  status: 200,
-  response: stream,
-  problems: [400, 404],
   example: { params: { id: EXAMPLE_IDS.workflow } },
 });
 
