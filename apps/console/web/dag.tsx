@@ -48,9 +48,13 @@ export function Dag(props: { layout?: GraphLayout; definition?: WorkflowDefiniti
               data-state={state}
               transform={`translate(${node.x - NODE_WIDTH / 2},${node.y - NODE_HEIGHT / 2})`}
             >
-              <rect />
-              <text class="id">{node.id}</text>
-              <text class="type">{state ? `${node.type} · ${state}` : node.type}</text>
+              <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx="6" />
+              <text x="10" y="18" class="id">
+                {node.id}
+              </text>
+              <text x="10" y="35" class="type">
+                {state ? `${node.type} · ${state}` : node.type}
+              </text>
             </g>
           );
         })}
