@@ -83,6 +83,11 @@ describe('the web console in chromium, against the real stack', () => {
     assert.equal(canonicalize(folded), canonicalize(stored.definition));
     assert.equal(stored.version, 2);
 
+    // Version 2 against version 1: the patch's one operation.
+    await page.click('nav.versions button:text-is("2")');
+    await page.waitForSelector('[data-testid=version-diff]:has-text("add /nodes/extra")', TIMEOUT);
+    await page.click('nav.versions button:text-is("latest + pending")');
+
     // A run: it waits on the hitl node, is approved here, and completes, all seen over its event stream.
     await page.fill('input[name=input]', '{"name":"Ada"}');
     await page.click('text=Start run');
@@ -90,6 +95,7 @@ describe('the web console in chromium, against the real stack', () => {
     await page.click('tr[data-node=review] >> text=Approve');
     await page.waitForSelector('[data-testid=run-status]:text-is("completed")', TIMEOUT);
     await page.waitForSelector('svg.dag g[data-node=review][data-state=succeeded]', TIMEOUT);
+    await page.waitForSelector('table[data-testid=timeline] tr[data-node=review] td:text-is("succeeded")', TIMEOUT);
     const runId = page.url().split('/').at(-1) as string;
     const run = await server(`/v1/runs/${runId}`);
     assert.equal(run.status, 'completed');

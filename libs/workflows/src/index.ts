@@ -9,6 +9,7 @@ export {
   workflowDefinitionSchema,
   type CacheableNodeType,
 } from './definition-schema.js';
+export { diffDefinitions } from './definition-diff.js';
 export { foldPatches, type FoldResult, type PatchDecision, type PendingPatch } from './fold-patches.js';
 export { MAX_PATCH_OPS, PATCH_OPS, patchOpsSchema, validatePatchOps, type PatchOperation } from './patch-ops.js';
 export { isForbiddenHost } from './ssrf-guard.js';

@@ -4,6 +4,7 @@ import {
   cancelRun,
   decideApproval,
   getRun,
+  getRunTimeline,
   listRuns,
   listWorkflowRuns,
   startRun,
@@ -15,6 +16,7 @@ import type { AppConfig } from '#libs/config';
 import { CONFIG, ProblemError } from '#libs/platform';
 import { decodeCursor, nextPage } from '../page-cursor.js';
 import { hashBody } from '../request-checks.js';
+import { nodeTimelines } from './run-timeline.js';
 import { RunsRepository } from './runs.repository.js';
 import type { RunFilter } from './runs.sql.js';
 
@@ -82,6 +84,16 @@ export class RunsController {
     const run = await this.runs.read(request.principal.workspaceId, params.id);
     if (!run) throw new ProblemError('not_found', `no run ${params.id}`);
     return run;
+  }
+
+  @ServesRoute(getRunTimeline)
+  async timeline(
+    @Req() request: AuthenticatedRequest,
+    @Input(getRunTimeline) { params }: RouteInput<typeof getRunTimeline>,
+  ): Promise<RouteOutput<typeof getRunTimeline>> {
+    const events = await this.runs.events(request.principal.workspaceId, params.id);
+    if (!events) throw new ProblemError('not_found', `no run ${params.id}`);
+    return { runId: params.id, events, nodes: nodeTimelines(events) };
   }
 
   @ServesRoute(cancelRun)

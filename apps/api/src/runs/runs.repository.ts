@@ -9,7 +9,7 @@ import { withRequestTrace } from '#libs/tracing';
 import { isTerminal } from '#libs/runs';
 import { EagerOutbox } from '../eager-outbox.js';
 import { writeRunStarts, type RunAccepted, type StartRunRequest } from './run-start-batch.sql.js';
-import { listRuns, readRun, workflowExists, type RunFilter, type RunView } from './runs.sql.js';
+import { listRuns, readRun, readRunEvents, workflowExists, type RunFilter, type RunView } from './runs.sql.js';
 import { storeFailure, tooManyWaiting } from '../store-failure.js';
 import { mayDecide, type Decider } from './approvers.js';
 
@@ -54,6 +54,10 @@ export class RunsRepository {
 
   list(workspaceId: string, filter: RunFilter): ReturnType<typeof listRuns> {
     return listRuns(this.pool, workspaceId, filter);
+  }
+
+  events(workspaceId: string, runId: string): ReturnType<typeof readRunEvents> {
+    return readRunEvents(this.pool, workspaceId, runId);
   }
 
   workflowExists(workspaceId: string, workflowId: string): Promise<boolean> {

@@ -1,5 +1,6 @@
 import type { listRuns as listRunsRoute, RouteOutput } from '#libs/api-contract';
 import type { PageCursor } from '../page-cursor.js';
+import type { TimelineEvent } from './run-timeline.js';
 import type { Pool } from '#libs/db';
 import type { NodeState, RunStatus } from '#libs/runs';
 
@@ -116,4 +117,30 @@ export async function workflowExists(pool: Pool, workspaceId: string, workflowId
     workspaceId,
   ]);
   return Boolean(rowCount);
+}
+
+/** A run's projected events in order; undefined when the run is not the workspace's. */
+export async function readRunEvents(
+  pool: Pool,
+  workspaceId: string,
+  runId: string,
+): Promise<TimelineEvent[] | undefined> {
+  const owner = await pool.query('SELECT 1 FROM runs WHERE id = $1 AND workspace_id = $2', [runId, workspaceId]);
+  if (!owner.rowCount) return undefined;
+  const { rows } = await pool.query<{
+    seq: string;
+    kind: string;
+    status: string;
+    node_id: string | null;
+    detail: unknown;
+    occurred_at: Date;
+  }>('SELECT seq, kind, status, node_id, detail, occurred_at FROM run_events WHERE run_id = $1 ORDER BY seq', [runId]);
+  return rows.map((row) => ({
+    seq: Number(row.seq),
+    kind: row.kind,
+    status: row.status,
+    nodeId: row.node_id,
+    detail: row.detail,
+    occurredAt: row.occurred_at.toISOString(),
+  }));
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import canonicalize from 'canonicalize';
+import { applyPatch, type Operation } from 'rfc6902';
 import { materializerRole } from '#apps/materializer/src/materializer.role.js';
 import { foldPatches, type WorkflowDefinition } from '#libs/workflows';
 import { createTopics, eventually, SAMPLE_DEFINITION, startRoles, type TestApp } from '#test/support/app.js';
@@ -114,6 +115,45 @@ describe('GET /v1/workflows/{id}/materialization: a client folds what the materi
       return reply.body.patches.at(-1)?.status === 'applied' ? String(reply.headers.etag) : undefined;
     }, 'the late patch applied');
     assert.notEqual(decided, changed.headers.etag, 'its decision changes it again');
+  });
+
+  it('diffs each version against the one before: its ops turn the previous definition into it', async () => {
+    const latest = await api.request<{ version: number }>('GET', `/v1/workflows/${workflowId}`);
+    assert.ok(latest.body.version >= 2);
+    for (let version = 2; version <= latest.body.version; version++) {
+      const diff = await api.request<{ previous: number; ops: Operation[]; appliedPatches: { seq: number }[] }>(
+        'GET',
+        `/v1/workflows/${workflowId}/versions/${version}/diff`,
+      );
+      assert.equal(diff.status, 200);
+      assert.equal(diff.body.previous, version - 1);
+      assert.ok(diff.body.ops.length > 0);
+      const before = await api.request<{ definition: object }>(
+        'GET',
+        `/v1/workflows/${workflowId}/versions/${version - 1}`,
+      );
+      const after = await api.request<{ definition: object }>('GET', `/v1/workflows/${workflowId}/versions/${version}`);
+      const patched = structuredClone(before.body.definition);
+      assert.deepEqual(
+        applyPatch(patched, diff.body.ops),
+        diff.body.ops.map(() => null),
+      );
+      assert.equal(canonicalize(patched), canonicalize(after.body.definition));
+      const source = await api.request<Source>('GET', `/v1/workflows/${workflowId}/materialization?version=1`);
+      const applied = source.body.patches
+        .filter((p) => (p as { version?: number }).version === version)
+        .map((p) => p.seq);
+      assert.deepEqual(
+        diff.body.appliedPatches.map((p) => p.seq),
+        applied,
+      );
+    }
+    const first = await api.request<{ previous: null; ops: unknown[] }>(
+      'GET',
+      `/v1/workflows/${workflowId}/versions/1/diff`,
+    );
+    assert.deepEqual([first.body.previous, first.body.ops], [null, []]);
+    assert.equal((await api.request('GET', `/v1/workflows/${workflowId}/versions/999/diff`)).status, 404);
   });
 
   it('answers 404 for an unknown workflow, 400 for a bad version', async () => {

@@ -91,3 +91,35 @@ export async function readPatchesAfter(
     createdAt: row.created_at.toISOString(),
   }));
 }
+
+/** Two consecutive versions' definitions and the patches the later one applied; undefined when it does not exist. */
+export async function readVersionPair(
+  pool: Pool,
+  workspaceId: string,
+  workflowId: string,
+  version: number,
+): Promise<
+  | {
+      definition: WorkflowDefinition;
+      previous: WorkflowDefinition | undefined;
+      applied: { patchId: string; seq: number }[];
+    }
+  | undefined
+> {
+  const { rows } = await pool.query<{ version: number; definition: WorkflowDefinition }>(
+    `SELECT v.version, v.definition FROM workflow_versions v JOIN workflows w ON w.id = v.workflow_id
+      WHERE v.workflow_id = $1 AND w.workspace_id = $2 AND v.version IN ($3, $3 - 1)`,
+    [workflowId, workspaceId, version],
+  );
+  const current = rows.find((row) => row.version === version);
+  if (!current) return undefined;
+  const applied = await pool.query<{ id: string; seq: string }>(
+    `SELECT id, seq FROM patches WHERE workflow_id = $1 AND status = 'applied' AND version = $2 ORDER BY seq`,
+    [workflowId, version],
+  );
+  return {
+    definition: current.definition,
+    previous: rows.find((row) => row.version === version - 1)?.definition,
+    applied: applied.rows.map((row) => ({ patchId: row.id, seq: Number(row.seq) })),
+  };
+}

@@ -5,6 +5,7 @@ import {
   createWorkflow,
   getMaterializationSource,
   getPatch,
+  getVersionDiff,
   MAX_SOURCE_PATCHES,
   getWorkflow,
   getWorkflowVersion,
@@ -18,10 +19,10 @@ import { Input, ServesRoute, type AuthenticatedRequest } from '#libs/auth';
 import type { AppConfig } from '#libs/config';
 import type { Pool } from '#libs/db';
 import { CONFIG, PG_POOL, ProblemError } from '#libs/platform';
-import { validateDefinition, validatePatchOps } from '#libs/workflows';
+import { diffDefinitions, validateDefinition, validatePatchOps } from '#libs/workflows';
 import { decodeCursor, nextPage } from '../page-cursor.js';
 import { hashBody } from '../request-checks.js';
-import { readPatchesAfter, readSnapshot } from './materialization-source.sql.js';
+import { readPatchesAfter, readSnapshot, readVersionPair } from './materialization-source.sql.js';
 import { PatchWriter } from './patch-writer.js';
 import { WorkflowsRepository } from './workflows.repository.js';
 
@@ -82,6 +83,22 @@ export class WorkflowsController {
     const found = await this.workflows.getVersion(request.principal.workspaceId, params.id, params.version);
     if (!found) throw new ProblemError('not_found', `workflow ${params.id} has no version ${params.version}`);
     return found;
+  }
+
+  @ServesRoute(getVersionDiff)
+  async diff(
+    @Req() request: AuthenticatedRequest,
+    @Input(getVersionDiff) { params }: RouteInput<typeof getVersionDiff>,
+  ): Promise<RouteOutput<typeof getVersionDiff>> {
+    const pair = await readVersionPair(this.pool, request.principal.workspaceId, params.id, params.version);
+    if (!pair) throw new ProblemError('not_found', `workflow ${params.id} has no version ${params.version}`);
+    return {
+      workflowId: params.id,
+      version: params.version,
+      previous: pair.previous ? params.version - 1 : null,
+      ops: pair.previous ? diffDefinitions(pair.previous, pair.definition) : [],
+      appliedPatches: pair.applied,
+    };
   }
 
   /** 202 once the patch and its event are committed; the materializer decides it later (GET the Location). */

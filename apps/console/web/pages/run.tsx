@@ -22,6 +22,11 @@ export function Run(props: { id: string }) {
     [workflowId, workflowVersion],
   );
   const [events, setEvents] = useState<{ id: string | undefined; event: string }[]>([]);
+  // Per node: attempts, first dispatch, finish (the projection's view, read again as events come).
+  const timeline = useLoad(
+    () => data(api().GET('/v1/runs/{id}/timeline', { params: { path: { id: props.id } } })),
+    [props.id, run.value?.status, events.length],
+  );
   // The stream comes from Kafka, the run's state from its Postgres projection, which can be a moment behind: after
   // the last event, the state is read again until it shows the end too.
   const [ended, setEnded] = useState(false);
@@ -140,6 +145,32 @@ export function Run(props: { id: string }) {
           </>
         ) : null}
         {value?.error ? <p class="problem">{value.error}</p> : null}
+      </Section>
+      <Section title="Timeline">
+        <table data-testid="timeline">
+          <thead>
+            <tr>
+              <th>Node</th>
+              <th>Status</th>
+              <th>Attempts</th>
+              <th>First dispatched</th>
+              <th>Finished</th>
+              <th>Took</th>
+            </tr>
+          </thead>
+          <tbody>
+            {timeline.value?.nodes.map((node) => (
+              <tr key={node.nodeId} data-node={node.nodeId}>
+                <td>{node.nodeId}</td>
+                <td class={node.status}>{node.status}</td>
+                <td>{node.attempts}</td>
+                <td>{when(node.firstDispatchedAt)}</td>
+                <td>{when(node.finishedAt)}</td>
+                <td>{node.durationMs === null ? '' : `${node.durationMs} ms`}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </Section>
       <Section title="Events">
         <ol class="events" data-testid="events">

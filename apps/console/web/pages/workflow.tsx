@@ -28,6 +28,15 @@ export function Workflow(props: { id: string }) {
     () => data(api().GET('/v1/workflows/{id}/runs', { params: { path: { id: props.id }, query: { limit: 20 } } })),
     [props.id],
   );
+  const diff = useLoad(
+    () =>
+      version === undefined
+        ? Promise.resolve(undefined)
+        : data(
+            api().GET('/v1/workflows/{id}/versions/{version}/diff', { params: { path: { id: props.id, version } } }),
+          ),
+    [props.id, version],
+  );
   const shown = useLoad(
     () =>
       version === undefined
@@ -139,6 +148,25 @@ export function Workflow(props: { id: string }) {
         </div>
         {materialized && version === undefined ? <NodeList nodes={materialized.layout.nodes} /> : null}
         {version !== undefined && definition ? <Dag definition={definition} /> : null}
+        {version !== undefined && diff.value ? (
+          <div data-testid="version-diff">
+            <h3>
+              {diff.value.previous === null
+                ? `Version ${version}: the first`
+                : `Version ${version}: ${diff.value.ops.length} changes from version ${diff.value.previous}, by patches ${diff.value.appliedPatches.map((p) => p.seq).join(', ') || '–'}`}
+            </h3>
+            <ul class="ops">
+              {diff.value.ops.map((op, i) => (
+                <li key={i}>
+                  <code>
+                    {op.op} {op.path}
+                    {'value' in op ? ` ${JSON.stringify(op.value)}` : ''}
+                  </code>
+                </li>
+              ))}
+            </ul>
+          </div>
+        ) : null}
         {definition ? <DefinitionJson definition={definition} /> : null}
       </Section>
       <Section title="Edit (JSON Patch)">

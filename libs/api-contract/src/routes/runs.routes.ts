@@ -175,4 +175,56 @@ export const decideApproval = defineRoute({
   example: { params: { id: EXAMPLE_IDS.run, nodeId: 'review' }, body: { approved: true, comment: 'looks right' } },
 });
 
-export const RUN_ROUTES = [startRun, listRuns, listWorkflowRuns, getRun, cancelRun, decideApproval] as const;
+export const runEventSchema = z
+  .object({
+    seq: z.int().min(1),
+    kind: z.string().meta({ example: 'node.completed' }),
+    status: z.string().meta({ description: "The run's status, or the node's for a node event." }),
+    nodeId: z.string().nullable(),
+    detail: z.unknown(),
+    occurredAt: timestamp,
+  })
+  .meta({ id: 'RunEvent' });
+
+export const getRunTimeline = defineRoute({
+  operationId: 'getRunTimeline',
+  method: 'get',
+  path: '/v1/runs/{id}/timeline',
+  tag: 'runs',
+  summary: "A run's events in order and, per node, when it was dispatched and finished",
+  description: 'From the projection (Postgres): it can be a moment behind the event stream.',
+  access: 'read',
+  params: runParams,
+  status: 200,
+  response: {
+    description: 'The events numbered 1..n, and a line per node that ran.',
+    schema: z
+      .object({
+        runId: uuid,
+        events: z.array(runEventSchema),
+        nodes: z.array(
+          z.object({
+            nodeId: z.string(),
+            attempts: z.int().min(0),
+            firstDispatchedAt: timestamp.nullable(),
+            finishedAt: timestamp.nullable(),
+            status: z.string().meta({ description: 'As of its last event.' }),
+            durationMs: z.number().nullable().meta({ description: 'First dispatch to finish, retries included.' }),
+          }),
+        ),
+      })
+      .meta({ id: 'RunTimeline' }),
+  },
+  problems: [404],
+  example: { params: { id: EXAMPLE_IDS.run } },
+});
+
+export const RUN_ROUTES = [
+  getRunTimeline,
+  startRun,
+  listRuns,
+  listWorkflowRuns,
+  getRun,
+  cancelRun,
+  decideApproval,
+] as const;

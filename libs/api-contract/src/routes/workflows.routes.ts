@@ -260,7 +260,44 @@ export const getMaterializationSource = defineRoute({
   example: { params: { id: EXAMPLE_IDS.workflow }, query: { version: '1' } },
 });
 
+export const getVersionDiff = defineRoute({
+  operationId: 'getVersionDiff',
+  method: 'get',
+  path: '/v1/workflows/{id}/versions/{version}/diff',
+  tag: 'workflows',
+  summary: 'What a version changed: RFC 6902 operations from the previous version, and the patches it applied',
+  access: 'read',
+  params: z.object({
+    id: idParam('workflow'),
+    version: z.coerce
+      .number({ error: 'no such version' })
+      .int({ error: 'no such version' })
+      .min(1, { error: 'no such version' }),
+  }),
+  status: 200,
+  response: {
+    description: 'Version 1 has no previous version and no operations.',
+    schema: z
+      .object({
+        workflowId: uuid,
+        version: z.int().min(1),
+        previous: z.int().min(1).nullable(),
+        ops: z
+          .custom<PatchOperation[]>(() => true)
+          .meta({
+            description: 'Applied to the previous definition, they give this one (any number, none for version 1).',
+            override: { type: 'array', items: (patchOpsSchema as { items: object }).items },
+          }),
+        appliedPatches: z.array(z.object({ patchId: uuid, seq: z.int().min(1) })),
+      })
+      .meta({ id: 'VersionDiff' }),
+  },
+  problems: [404],
+  example: { params: { id: EXAMPLE_IDS.workflow, version: '1' } },
+});
+
 export const WORKFLOW_ROUTES = [
+  getVersionDiff,
   getMaterializationSource,
   createWorkflow,
   listWorkflows,
