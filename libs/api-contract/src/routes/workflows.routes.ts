@@ -28,6 +28,13 @@ const EXAMPLE_DEFINITION = {
 };
 
 const workflowParams = z.object({ id: idParam('workflow') });
+const versionParams = z.object({
+  id: idParam('workflow'),
+  version: z.coerce
+    .number({ error: 'no such version' })
+    .int({ error: 'no such version' })
+    .min(1, { error: 'no such version' }),
+});
 
 export const workflowVersionSchema = z
   .object({
@@ -125,13 +132,7 @@ export const getWorkflowVersion = defineRoute({
   tag: 'workflows',
   summary: 'One version',
   access: 'read',
-  params: z.object({
-    id: idParam('workflow'),
-    version: z.coerce
-      .number({ error: 'no such version' })
-      .int({ error: 'no such version' })
-      .min(1, { error: 'no such version' }),
-  }),
+  params: versionParams,
   status: 200,
   response: { description: 'That version.', schema: workflowVersionSchema },
   problems: [404],
@@ -267,13 +268,7 @@ export const getVersionDiff = defineRoute({
   tag: 'workflows',
   summary: 'What a version changed: RFC 6902 operations from the previous version, and the patches it applied',
   access: 'read',
-  params: z.object({
-    id: idParam('workflow'),
-    version: z.coerce
-      .number({ error: 'no such version' })
-      .int({ error: 'no such version' })
-      .min(1, { error: 'no such version' }),
-  }),
+  params: versionParams,
   status: 200,
   response: {
     description: 'Version 1 has no previous version and no operations.',
