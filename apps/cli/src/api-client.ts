@@ -1,4 +1,4 @@
-import { createApiClient, type ApiClient } from '#libs/api-client';
+import { createApiClient, requestEventStream, type ApiClient } from '#libs/api-client';
 import { CliError, EXIT } from './cli-support.js';
 
 export interface ApiOptions {
@@ -53,7 +53,7 @@ export async function call<T>(
   return result.data as T;
 }
 
-/** A plain request for what the typed client does not model: an event stream's raw response. */
+/** An event stream's response (the typed client does not model streams), or "cannot reach the API". */
 export async function openStream(
   options: ApiOptions,
   path: string,
@@ -61,14 +61,7 @@ export async function openStream(
   signal?: AbortSignal,
 ): Promise<Response> {
   try {
-    return await fetch(new URL(path, options.apiUrl), {
-      headers: {
-        accept: 'text/event-stream',
-        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-        ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-      },
-      ...(signal ? { signal } : {}),
-    });
+    return await requestEventStream({ baseUrl: options.apiUrl, apiKey: options.apiKey, path }, lastEventId, signal);
   } catch (error) {
     if (signal?.aborted) throw error;
     throw unreachable(options, error);

@@ -1,11 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { followEventStream, StreamLost, StreamRefused, type components } from '#libs/api-client';
+import { isTerminal, isTerminalRunEvent } from '#libs/runs';
 import { apiClient, call, openStream, problemError, type ApiOptions } from './api-client.js';
 import { CliError, EXIT, json, out, progress } from './cli-support.js';
-
-const TERMINAL = ['completed', 'failed', 'cancelled', 'timed_out'];
-const TERMINAL_EVENTS = TERMINAL.map((status) => `run.${status}`);
 
 /** The options every API command takes; read from the command's own options. */
 export function withApiOptions(command: Command): Command {
@@ -186,7 +184,7 @@ export function registerApiCommands(program: Command): void {
     const events = followEventStream({
       open: (lastEventId, signal) => openStream(api(options), path, lastEventId, signal),
       lastEventId: options.lastEventId,
-      isLast: (event) => TERMINAL_EVENTS.includes(event.event),
+      isLast: (event) => isTerminalRunEvent(event.event),
       onReconnect: ({ attempt, lastEventId }) =>
         progress(`the event stream dropped; resuming after event ${lastEventId ?? 'none'} (attempt ${attempt})`),
     });
@@ -209,8 +207,7 @@ export function registerApiCommands(program: Command): void {
     }
     const state = await call(api(options), apiClient(api(options)).GET('/v1/runs/{id}', { params: { path: { id } } }));
     progress(`run ${id}: ${state.status}`);
-    if (!TERMINAL.includes(state.status))
-      throw new CliError(`the event stream closed while run ${id} is ${state.status}`);
+    if (!isTerminal(state.status)) throw new CliError(`the event stream closed while run ${id} is ${state.status}`);
     if (state.status !== 'completed') process.exitCode = EXIT.failed;
   });
 

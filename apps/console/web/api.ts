@@ -1,4 +1,10 @@
-import { createApiClient, followEventStream, type ApiClient, type StreamEvent } from '#libs/api-client';
+import {
+  createApiClient,
+  followEventStream,
+  requestEventStream,
+  type ApiClient,
+  type StreamEvent,
+} from '#libs/api-client';
 import { session } from './session';
 
 /** An answer other than 2xx, with the problem's title and detail when there is one. */
@@ -39,14 +45,11 @@ export function follow(
 ): void {
   const events = followEventStream({
     open: (lastEventId, openSignal) =>
-      fetch(path, {
-        headers: {
-          accept: 'text/event-stream',
-          authorization: `Bearer ${session.key() ?? ''}`,
-          ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
-        },
-        ...(openSignal ? { signal: openSignal } : {}),
-      }),
+      requestEventStream(
+        { baseUrl: location.origin, apiKey: session.key() ?? undefined, path },
+        lastEventId,
+        openSignal,
+      ),
     signal,
     maxRetries: 1_000,
     ...(options.lastEventId ? { lastEventId: options.lastEventId } : {}),

@@ -1,12 +1,9 @@
 import type DataLoader from 'dataloader';
 import type { Pool } from '#libs/db';
 import type { RunEvent } from '#libs/events';
+import { isTerminal, isTerminalRunEvent } from '#libs/runs';
 import { coalescingLoader } from './coalescing-loader.js';
 import type { StreamEvent, StreamHistory, StreamSubject } from './stream-event.js';
-
-/** The kinds after which a run has nothing more to say: its stream closes once one is sent. */
-const TERMINAL_KINDS = new Set(['run.completed', 'run.failed', 'run.cancelled', 'run.timed_out']);
-const TERMINAL_STATUSES = ['completed', 'failed', 'cancelled', 'timed_out'];
 
 export const runKey = (runId: string): string => `run:${runId}`;
 
@@ -36,7 +33,7 @@ function toStreamEvent(e: RunEventFields): StreamEvent {
       detail: e.detail,
       occurredAt: e.occurredAt.toISOString(),
     },
-    terminal: TERMINAL_KINDS.has(e.kind),
+    terminal: isTerminalRunEvent(e.kind),
   };
 }
 
@@ -68,7 +65,7 @@ export function runEventFromKafka(event: RunEvent): StreamEvent {
 const FINISH_COLUMNS = 'r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq';
 type FinishRow = { status: string; last_seq: string };
 type SubjectRow = { id: string; workspace_id: string } & FinishRow;
-const finishedThrough = (row: FinishRow) => (TERMINAL_STATUSES.includes(row.status) ? Number(row.last_seq) : undefined);
+const finishedThrough = (row: FinishRow) => (isTerminal(row.status) ? Number(row.last_seq) : undefined);
 
 /** Reads runs and their `run_events` (the run projector writes them from the coordinator's changelog, after Kafka has them). */
 export class RunEventsRepository {

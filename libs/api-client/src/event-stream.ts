@@ -19,6 +19,25 @@ export class StreamLost extends Error {
   override readonly name = 'StreamLost';
 }
 
+/**
+ * Requests an event stream of the API with the key as a header (a browser's EventSource cannot send one), after
+ * `lastEventId` when given: what `FollowOptions.open` does for the CLI and the console.
+ */
+export function requestEventStream(
+  target: { readonly baseUrl: string; readonly apiKey?: string | undefined; readonly path: string },
+  lastEventId: string | undefined,
+  signal: AbortSignal | undefined,
+): Promise<Response> {
+  return fetch(new URL(target.path, target.baseUrl), {
+    headers: {
+      accept: 'text/event-stream',
+      ...(target.apiKey ? { authorization: `Bearer ${target.apiKey}` } : {}),
+      ...(lastEventId ? { 'last-event-id': lastEventId } : {}),
+    },
+    ...(signal ? { signal } : {}),
+  });
+}
+
 export interface FollowOptions {
   /** Opens the stream after `lastEventId` (sent as Last-Event-ID), or from the start. */
   open(lastEventId: string | undefined, signal: AbortSignal | undefined): Promise<Response>;

@@ -3,9 +3,14 @@ import type { NodeCacheOptions, NodeType } from '#libs/workflows';
 /** API.md run statuses; the last four are terminal. */
 export const RUN_STATUSES = ['pending', 'running', 'waiting', 'completed', 'failed', 'cancelled', 'timed_out'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
-export type TerminalRunStatus = 'completed' | 'failed' | 'cancelled' | 'timed_out';
-export const isTerminal = (status: RunStatus): status is TerminalRunStatus =>
-  status === 'completed' || status === 'failed' || status === 'cancelled' || status === 'timed_out';
+export const TERMINAL_RUN_STATUSES = ['completed', 'failed', 'cancelled', 'timed_out'] as const;
+export type TerminalRunStatus = (typeof TERMINAL_RUN_STATUSES)[number];
+export const isTerminal = (status: string): status is TerminalRunStatus =>
+  (TERMINAL_RUN_STATUSES as readonly string[]).includes(status);
+
+/** A run's last event on its stream (`run.completed`, ...): the stream closes after it. */
+export const isTerminalRunEvent = (name: string): boolean =>
+  name.startsWith('run.') && isTerminal(name.slice('run.'.length));
 
 /**
  * `pending`: not started, or waiting out a retry backoff (then `attempts` > 0 and `retryAt` is set).

@@ -1,24 +1,8 @@
+import type { listCacheHits as listCacheHitsRoute, RouteOutput } from '#libs/api-contract';
 import type { Pool } from '#libs/db';
 
 /** A node attempt whose output came from the node result cache, and where that output came from. */
-export interface CacheHitView {
-  runId: string;
-  nodeId: string;
-  attempt: number;
-  nodeType: string;
-  fromRunId: string;
-  fromNodeId: string;
-  /** ISO 8601: when the producing attempt finished. */
-  producedAt: string;
-  /** ISO 8601: when the hit was applied to the run. */
-  hitAt: string;
-  /** How long the producing attempt took: the time the hit saved. */
-  savedMs: number;
-  /** exact: same config and inputs; semantic: an agent prompt similar to the producing one. */
-  match: 'exact' | 'semantic';
-  /** A semantic match's cosine similarity; null for exact ones. */
-  similarity: number | null;
-}
+export type CacheHitView = RouteOutput<typeof listCacheHitsRoute>['hits'][number];
 
 export interface CacheHitFilter {
   readonly runId?: string | undefined;

@@ -1,21 +1,9 @@
-/** One projected run event, as `run_events` holds it. */
-export interface TimelineEvent {
-  seq: number;
-  kind: string;
-  status: string;
-  nodeId: string | null;
-  detail: unknown;
-  occurredAt: string;
-}
+import type { getRunTimeline, RouteOutput } from '#libs/api-contract';
 
-export interface NodeTimeline {
-  nodeId: string;
-  attempts: number;
-  firstDispatchedAt: string | null;
-  finishedAt: string | null;
-  status: string;
-  durationMs: number | null;
-}
+type Timeline = RouteOutput<typeof getRunTimeline>;
+/** One projected run event, as `run_events` holds it. */
+export type TimelineEvent = Timeline['events'][number];
+export type NodeTimeline = Timeline['nodes'][number];
 
 const FINISHED = new Set(['succeeded', 'failed', 'skipped', 'cancelled', 'timed_out']);
 

@@ -81,7 +81,7 @@ export class RunsRepository {
       );
       const status = rows[0]?.status;
       if (status === undefined) throw new ProblemError('not_found', `no run ${runId}`);
-      if (isTerminal(status as never)) throw new ProblemError('conflict', `run ${runId} has already ended (${status})`);
+      if (isTerminal(status)) throw new ProblemError('conflict', `run ${runId} has already ended (${status})`);
       await insertOutboxRows(client, [
         await this.codec.outboxRow(
           'run.control',

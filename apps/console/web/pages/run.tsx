@@ -1,9 +1,8 @@
 import { useEffect, useState } from 'preact/hooks';
+import { isTerminal, isTerminalRunEvent } from '#libs/runs';
 import { api, data, follow } from '../api';
 import { Dag } from '../dag';
 import { Problem, Section, useLoad, when } from '../ui';
-
-const TERMINAL_EVENTS = ['run.completed', 'run.failed', 'run.cancelled', 'run.timed_out'];
 
 /** A run, live: every event on its stream re-reads its state; waiting approvals can be decided here. */
 export function Run(props: { id: string }) {
@@ -39,10 +38,10 @@ export function Run(props: { id: string }) {
       stop.signal,
       (event) => {
         setEvents((list) => [...list, { id: event.id, event: event.event }]);
-        if (TERMINAL_EVENTS.includes(event.event)) setEnded(true);
+        if (isTerminalRunEvent(event.event)) setEnded(true);
         run.reload();
       },
-      { isLast: (event) => TERMINAL_EVENTS.includes(event.event) },
+      { isLast: (event) => isTerminalRunEvent(event.event) },
     );
     return () => stop.abort();
   }, [props.id]);
@@ -71,7 +70,7 @@ export function Run(props: { id: string }) {
 
   const value = run.value;
   const states = value ? Object.fromEntries(Object.entries(value.nodes).map(([id, n]) => [id, n.status])) : {};
-  const finished = value && ['completed', 'failed', 'cancelled', 'timed_out'].includes(value.status);
+  const finished = value !== undefined && isTerminal(value.status);
   useEffect(() => {
     if (!ended || finished || run.loading) return;
     const timer = setTimeout(run.reload, 250);
