@@ -49,7 +49,7 @@ export function faultFigures(
     refused: tally(load.refusals.map((r) => `${r.what} ${r.status}`)),
     health: tally(
       health
-        .filter((h) => h.at >= times.injected && h.at < times.restoring)
+        .filter((h) => h.at >= times.injected && h.answeredAt < times.restoring)
         .map((h) => `${h.status}${h.failing.length ? ` ${h.failing.join('+')}` : ''}`),
     ),
     recoveryMs: {

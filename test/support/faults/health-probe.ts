@@ -1,5 +1,8 @@
 export interface HealthAnswer {
+  /** When the request was sent. */
   readonly at: number;
+  /** When its answer (or error) arrived: the server's probe ran somewhere between the two. */
+  readonly answeredAt: number;
   readonly status: number | 'error';
   /** The checks the answer names as failing (DependencyChecks' names). */
   readonly failing: readonly string[];
@@ -18,9 +21,9 @@ export function probeHealth(url: string, everyMs = 250): { answers: HealthAnswer
         const failing = Object.entries(body.checks ?? {})
           .filter(([, check]) => !check.ok)
           .map(([name]) => name);
-        answers.push({ at, status: response.status, failing });
+        answers.push({ at, answeredAt: Date.now(), status: response.status, failing });
       } catch {
-        answers.push({ at, status: 'error', failing: [] });
+        answers.push({ at, answeredAt: Date.now(), status: 'error', failing: [] });
       }
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
