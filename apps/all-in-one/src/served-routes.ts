@@ -3,6 +3,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
 import { Reflector } from '@nestjs/core';
 import { routeAccess } from '#libs/auth';
+import type { Access } from '#libs/api-contract';
 import { loadConfig } from '#libs/config';
 import { createLogger } from '#libs/observability';
 import { PlatformModule } from '#libs/platform';
@@ -14,7 +15,7 @@ type ModuleRef = Type | DynamicModule;
 export interface ServedRoute {
   /** `GET /v1/runs/:id` */
   readonly route: string;
-  readonly access: 'public' | 'read' | 'write' | 'admin' | undefined;
+  readonly access: Access | undefined;
   readonly handler: string;
 }
 

@@ -13,6 +13,8 @@ import { EagerOutbox } from './eager-outbox.js';
 import { FanoutProxyModule } from './fanout-proxy/fanout-proxy.module.js';
 import { ConsoleController } from './console/console.controller.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
+import { OperatorController } from './operator/operator.controller.js';
+import { OperatorKafka } from './operator/operator-kafka.js';
 import { RunsController } from './runs/runs.controller.js';
 import { RunsRepository } from './runs/runs.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
@@ -47,9 +49,11 @@ class Bootstrap implements OnApplicationBootstrap {
     CacheStatsController,
     OpenApiController,
     ConsoleController,
+    OperatorController,
   ],
   providers: [
     EagerOutbox,
+    OperatorKafka,
     WorkflowsRepository,
     PatchWriter,
     RunsRepository,

@@ -130,13 +130,9 @@ export function table(header: string[], rows: (string | number | null)[][]): str
   );
 }
 
-/** Headers of a Kafka message as strings (kafkajs gives Buffers, or arrays of them for repeated keys). */
-export function headersToStrings(headers: Record<string, unknown> | undefined): Record<string, string> {
-  const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(headers ?? {})) {
-    if (value === undefined) continue;
-    const first: unknown = Array.isArray(value) ? (value as unknown[])[0] : value;
-    result[key] = Buffer.isBuffer(first) ? first.toString('utf8') : String(first);
-  }
-  return result;
+/** Aborts when the user presses Ctrl-C: a command reading a topic stops and cleans up instead of dying mid-way. */
+export function interrupted(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
 }

@@ -1,10 +1,11 @@
 import { type Command } from 'commander';
 import { createSchemaRegistry } from '#libs/events';
-import type { KafkaMessage } from '#libs/kafka';
+import { readTopic } from '#libs/kafka';
+import { decodeMessage } from '#libs/messaging';
 import {
   CliError,
   config,
-  headersToStrings,
+  interrupted,
   intOption,
   json,
   out,
@@ -12,31 +13,6 @@ import {
   resolveTopic,
   withAdmin,
 } from './cli-support.js';
-import { readTopic } from './topic-reader.js';
-
-/** Decodes a message value through the Schema Registry into one JSON-able line; undecodable values get `error`. */
-export async function decodeMessage(
-  decode: (value: Buffer) => Promise<unknown>,
-  topic: string,
-  partition: number,
-  message: KafkaMessage,
-): Promise<{ line: Record<string, unknown>; error?: string }> {
-  const base = {
-    topic,
-    partition,
-    offset: Number(message.offset),
-    timestamp: new Date(Number(message.timestamp)).toISOString(),
-    key: message.key?.toString('utf8') ?? null,
-    headers: headersToStrings(message.headers),
-  };
-  if (!message.value) return { line: { ...base, value: null } };
-  try {
-    return { line: { ...base, value: await decode(message.value) } };
-  } catch (error) {
-    const reason = `cannot decode: ${(error as Error).message}`;
-    return { line: { ...base, error: reason, raw: message.value.toString('base64') }, error: reason };
-  }
-}
 
 export function registerTail(program: Command): void {
   program
@@ -64,12 +40,13 @@ export function registerTail(program: Command): void {
             ...(options.max !== undefined ? { max: options.max } : {}),
             ...(options.partition !== undefined ? { partition: options.partition } : {}),
             ...(options.idleTimeout !== undefined ? { idleMs: options.idleTimeout } : {}),
+            signal: interrupted(),
             onMessage: async (message, partition) => {
-              const { line, error } = await decodeMessage((v) => registry.decode(v), topic, partition, message);
+              const line = await decodeMessage((v) => registry.decode(v), topic, partition, message);
               out(json(line));
-              if (error) {
+              if (line.error) {
                 undecodable++;
-                progress(`error: ${topic} partition ${partition} offset ${message.offset}: ${error}`);
+                progress(`error: ${topic} partition ${partition} offset ${message.offset}: ${line.error}`);
               }
             },
           });

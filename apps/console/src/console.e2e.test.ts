@@ -5,14 +5,16 @@ import type { Browser, Page } from 'playwright-core';
 import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
 import { ApiKeysRepository } from '#libs/auth';
 import { createPool } from '#libs/db';
+import { createKafka, IDEMPOTENT_PRODUCER, openProducer } from '#libs/kafka';
+import { sendToDeadLetters } from '#libs/messaging';
 import { useTestContext } from '#test/harness/test-context.js';
 import { launchBrowser } from '#test/support/browser.js';
 import { ADMIN_KEY, createTopics, startRoles } from '#test/support/app.js';
 
 /**
  * The web console in a real browser (Debian's chromium) against every role: sign in, create a workflow, patch it and
- * see the DAG update live, start a run, approve its hitl node and see it finish, and a key of another workspace
- * refused.
+ * see the DAG update live, start a run, approve its hitl node and see it finish, a key of another workspace
+ * refused, and the operations page (lag, outbox, dead letters and their redrive) for an operator only.
  */
 const ctx = useTestContext('console');
 const TIMEOUT = { timeout: 20_000 };
@@ -128,5 +130,55 @@ describe('the web console in chromium, against the real stack', () => {
     await page.goto(`${base}/#/workflows/${created.id}`);
     await page.waitForSelector('.problem', TIMEOUT);
     assert.match((await page.textContent('.problem')) ?? '', /Not found.*\(404\)/);
+  });
+
+  it('shows an operator consumer lag, the outbox and a dead letter, redrives it, and refuses a tenant admin', async () => {
+    const source = ctx.topic('patch.created').name;
+    const kafka = createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger });
+    const producer = openProducer(kafka, 'console-poison', IDEMPOTENT_PRODUCER);
+    await producer.connect();
+    try {
+      await sendToDeadLetters(producer, [
+        {
+          sourceTopic: source,
+          partition: 0,
+          error: 'poison for the console',
+          attempts: 3,
+          message: {
+            key: Buffer.from('wf-1'),
+            value: Buffer.from('x'),
+            headers: {},
+            offset: '3',
+            timestamp: '0',
+            attributes: 0,
+          },
+        },
+      ]);
+    } finally {
+      await producer.disconnect();
+    }
+    const page = await signedIn(ADMIN_KEY);
+    await page.click('a[href="#/operations"]');
+    await page.waitForSelector(`table[data-testid=consumer-lag] tr[data-group^="${ctx.topicPrefix}"]`, ATTACHED);
+    const lags = await page.locator('table[data-testid=consumer-lag] [data-testid=lag]').allTextContents();
+    assert.ok(lags.length > 0 && lags.every((lag) => /^\d+$/.test(lag)), lags.join(','));
+    assert.match((await page.textContent('[data-testid=outbox-summary]')) ?? '', /row\(s\) waiting.*relay\(s\) alive/);
+
+    const row = page.locator(`table[data-testid=dead-letter-topics] tr[data-topic="${source}.dlq"]`);
+    await row.waitFor(TIMEOUT);
+    assert.equal(await row.locator('[data-testid=not-redriven]').textContent(), '1');
+    await row.locator('button', { hasText: 'Show' }).click();
+    await page.waitForSelector('table[data-testid=dead-letters] td.failed', TIMEOUT);
+    assert.equal(await page.textContent('table[data-testid=dead-letters] td.failed'), 'poison for the console');
+    await page.click('button:has-text("Dry run")');
+    await page.waitForSelector('[data-testid=redrive-outcome]', TIMEOUT);
+    assert.equal(await page.textContent('[data-testid=redrive-outcome]'), `Would redrive 1 message(s) to ${source}`);
+    await page.click('button:has-text("Redrive")');
+    await page.waitForSelector(`[data-testid=redrive-outcome]:has-text("Redriven 1 message(s) to ${source}")`, TIMEOUT);
+
+    const tenant = await signedIn(foreignKey);
+    await tenant.goto(`${base}/#/operations`);
+    await tenant.waitForSelector('.problem', TIMEOUT);
+    assert.match((await tenant.textContent('.problem')) ?? '', /operators' workspace.*\(403\)/);
   });
 });

@@ -1,5 +1,6 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { Operations } from './pages/operations';
 import { Run } from './pages/run';
 import { Runs } from './pages/runs';
 import { SignIn } from './pages/sign-in';
@@ -23,6 +24,7 @@ function Page(props: { hash: string }) {
   if (section === 'workflows' && id) return <Workflow id={id} key={id} />;
   if (section === 'runs' && id) return <Run id={id} key={id} />;
   if (section === 'runs') return <Runs />;
+  if (section === 'operations') return <Operations />;
   return <Workflows />;
 }
 
@@ -39,6 +41,7 @@ function App() {
         <strong>Orchestrator</strong>
         <a href="#/workflows">Workflows</a>
         <a href="#/runs">Runs</a>
+        <a href="#/operations">Operations</a>
         <a href="/v1/docs">API reference</a>
         <button
           class="link"

@@ -11,3 +11,4 @@ export * from './routes/events.routes.js';
 export * from './routes/api-keys.routes.js';
 export * from './routes/cache.routes.js';
 export * from './routes/operations.routes.js';
+export * from './routes/operator.routes.js';

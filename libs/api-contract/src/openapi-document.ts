@@ -85,6 +85,11 @@ export function openApiDocument(routes: readonly ApiRoute[] = API_ROUTES): OpenA
       { name: 'api-keys', description: 'Keys of the caller’s workspace (admin)' },
       { name: 'cache', description: 'The node result cache' },
       { name: 'operations', description: 'Health, readiness, metrics and this document' },
+      {
+        name: 'operator',
+        description:
+          "Every workspace's plumbing: consumer lag, the outbox, dead letters (admin keys of an operators' workspace)",
+      },
     ],
     paths,
     components: {

@@ -1,8 +1,11 @@
 import type { z } from 'zod';
 import type { ProblemStatus } from './problems.js';
 
-/** Who may call a route: anyone, or a key of at least this permission in the workspace. */
-export type Access = 'public' | 'read' | 'write' | 'admin';
+/**
+ * Who may call a route: anyone, a key of at least this permission in the workspace, or `operator`: an admin key of an
+ * operators' workspace, for what spans every workspace (consumer lag, the outbox, dead letters).
+ */
+export type Access = 'public' | 'read' | 'write' | 'admin' | 'operator';
 
 /** A request the document shows and the conformance check sends. Ids are the example ids of `example-ids.ts`. */
 export interface RouteExample {

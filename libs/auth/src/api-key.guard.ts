@@ -7,23 +7,23 @@ import type { AppConfig } from '#libs/config';
 import { CONFIG, LOGGER, METRICS_REGISTRY, ProblemError, PUBLIC_ROUTE } from '#libs/platform';
 import type { Logger } from 'pino';
 import { ApiKeysRepository } from './api-keys.repository.js';
-import { allows, type Permission, type Principal } from './principal.js';
+import { meets, type Principal, type Requirement } from './principal.js';
 import { refusesPresentedKey } from './bootstrap-key.js';
 import { PrincipalCache } from './principal-cache.js';
 import { RateLimits } from './rate-limits.js';
 
 const REQUIRED = 'orchestrator:required-permission';
 
-/** The permission a route needs. A route needs this or `@Public()`; one with neither is refused to everyone. */
-export const Requires = (permission: Permission) => SetMetadata(REQUIRED, permission);
+/** What a route asks of a key. A route needs this or `@Public()`; one with neither is refused to everyone. */
+export const Requires = (requirement: Requirement) => SetMetadata(REQUIRED, requirement);
 
 /** Who may call a route, from its decorators (the handler's first, then its controller's); undefined: undeclared. */
 export function routeAccess(
   reflector: Reflector,
   targets: [ReturnType<ExecutionContext['getHandler']>, ReturnType<ExecutionContext['getClass']>],
-): Permission | 'public' | undefined {
+): Requirement | 'public' | undefined {
   if (reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, targets)) return 'public';
-  return reflector.getAllAndOverride<Permission | undefined>(REQUIRED, targets);
+  return reflector.getAllAndOverride<Requirement | undefined>(REQUIRED, targets);
 }
 
 export type AuthenticatedRequest = FastifyRequest & { principal: Principal };
@@ -64,8 +64,13 @@ export class ApiKeyGuard implements CanActivate {
     }
     const principal = await this.lookup(key);
     if (!principal) throw new ProblemError('unauthenticated', 'unknown or revoked API key');
-    if (!allows(principal.permission, needed)) {
-      throw new ProblemError('forbidden', `this needs a ${needed} key; the key used is ${principal.permission}`);
+    if (!meets(principal, needed)) {
+      throw new ProblemError(
+        'forbidden',
+        needed === 'operator'
+          ? "this needs an admin key of an operators' workspace; the key used is not one"
+          : `this needs a ${needed} key; the key used is ${principal.permission}`,
+      );
     }
     await this.limits.take('key', principal.keyId);
     request.principal = principal;

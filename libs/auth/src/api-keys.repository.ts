@@ -24,11 +24,23 @@ export class ApiKeysRepository {
       workspace_id: string;
       permission: Permission;
       label: string | null;
-    }>('SELECT id, workspace_id, permission, label FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL', [
-      hashApiKey(key),
-    ]);
+      operator: boolean;
+    }>(
+      `SELECT k.id, k.workspace_id, k.permission, k.label, w.operator
+         FROM api_keys k JOIN workspaces w ON w.id = k.workspace_id
+        WHERE k.key_hash = $1 AND k.revoked_at IS NULL`,
+      [hashApiKey(key)],
+    );
     const row = rows[0];
-    return row && { keyId: row.id, workspaceId: row.workspace_id, permission: row.permission, label: row.label };
+    return (
+      row && {
+        keyId: row.id,
+        workspaceId: row.workspace_id,
+        permission: row.permission,
+        label: row.label,
+        operator: row.operator,
+      }
+    );
   }
 
   async create(
@@ -64,16 +76,17 @@ export class ApiKeysRepository {
     return rowCount === 1;
   }
 
-  /** Creates a workspace (tests and the bootstrap use it; there is no public endpoint for it yet). */
-  async createWorkspace(name: string): Promise<string> {
-    const { rows } = await this.pool.query<{ id: string }>('INSERT INTO workspaces (name) VALUES ($1) RETURNING id', [
-      name,
-    ]);
+  /** Creates a workspace (tests use it; there is no public endpoint for it yet). */
+  async createWorkspace(name: string, options: { operator?: boolean } = {}): Promise<string> {
+    const { rows } = await this.pool.query<{ id: string }>(
+      'INSERT INTO workspaces (name, operator) VALUES ($1, $2) RETURNING id',
+      [name, options.operator ?? false],
+    );
     return (rows[0] as { id: string }).id;
   }
 
   /**
-   * When no workspace exists, creates `default` with an admin key of the given value. The advisory lock makes
+   * When no workspace exists, creates `default`, the operators' workspace, with an admin key of the given value. The advisory lock makes
    * several API instances starting together create it once.
    */
   async bootstrap(adminKey: string): Promise<boolean> {
@@ -82,7 +95,7 @@ export class ApiKeysRepository {
       const { rows } = await client.query('SELECT 1 FROM workspaces LIMIT 1');
       if (rows.length) return false;
       const workspace = await client.query<{ id: string }>(
-        "INSERT INTO workspaces (name) VALUES ('default') RETURNING id",
+        "INSERT INTO workspaces (name, operator) VALUES ('default', true) RETURNING id",
       );
       await client.query(
         "INSERT INTO api_keys (workspace_id, permission, key_hash, key_prefix) VALUES ($1, 'admin', $2, $3)",

@@ -3,6 +3,6 @@ export { ApiKeyGuard, Requires, routeAccess, type AuthenticatedRequest } from '.
 export { ApiKeysRepository, type ApiKeyView } from './api-keys.repository.js';
 export { bootstrapKeyRefusal } from './bootstrap-key.js';
 export { PrincipalCache } from './principal-cache.js';
-export { PERMISSIONS, allows, type Permission, type Principal } from './principal.js';
+export { PERMISSIONS, allows, meets, type Permission, type Principal, type Requirement } from './principal.js';
 export { hashApiKey } from './api-key-secret.js';
 export { Input, ServesRoute } from './contract-route.js';

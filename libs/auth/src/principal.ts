@@ -10,6 +10,18 @@ export interface Principal {
   readonly permission: Permission;
   /** The key's label, if its creator gave it one (hitl approvers may name it). */
   readonly label: string | null;
+  /** The key's workspace is an operators' one: its admin keys may act platform-wide. */
+  readonly operator: boolean;
+}
+
+/** What a route asks of a key: a permission in its own workspace, or `operator` (an admin key of an operators' workspace). */
+export type Requirement = Permission | 'operator';
+
+/** Whether a key meets a route's requirement. */
+export function meets(principal: Pick<Principal, 'permission' | 'operator'>, needed: Requirement): boolean {
+  return needed === 'operator'
+    ? principal.operator && principal.permission === 'admin'
+    : allows(principal.permission, needed);
 }
 
 /** read < write < admin: a key may do what its level and every lower level allow. */

@@ -26,6 +26,7 @@ export {
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
 export { chunkByBytes, messageBytes } from './request-size.js';
+export { readTopic, type ReadOptions } from './topic-reader.js';
 export { AssignerProtocol, CompressionTypes } from './kafkajs.js';
 export type {
   Admin,

@@ -11,3 +11,16 @@ export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned
 export { BatchCoalescer } from './batch-coalescer.js';
 export { Permits } from './permits.js';
 export { isRetriable, waitOutOutages, type OutageWaitOptions } from './outage-wait.js';
+export {
+  deadLetterCounts,
+  decodeMessage,
+  isDeadLetterTopic,
+  listDeadLetterTopics,
+  readDeadLetters,
+  redriveDeadLetters,
+  redriveGroup,
+  UnknownSourceTopic,
+  type DeadLetterMessage,
+  type DeadLetterTopic,
+  type RedrivenMessage,
+} from './dead-letter-topics.js';

@@ -11,3 +11,4 @@ export { OutboxRelayMetrics, type BacklogProbeOptions } from './outbox-relay-met
 export { EagerOutboxPublisher } from './eager-publisher.js';
 export type { ClaimedRow } from './relay-batch.js';
 export { discardDeadLetter, listDeadLetters, redriveDeadLetter, type DeadLetterSummary } from './dead-letters.sql.js';
+export { readOutboxStatus, type OutboxStatus } from './outbox-status.sql.js';

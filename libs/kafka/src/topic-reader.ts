@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { openConsumer, type Admin, type Consumer, type Kafka, type KafkaMessage } from '#libs/kafka';
+import { openConsumer } from './kafka-client.js';
+import type { Admin, Consumer, Kafka, KafkaMessage } from './kafkajs.js';
 
 export interface ReadOptions {
   /** Consumer group; a throwaway one (deleted afterwards) when not given. */
@@ -11,10 +12,12 @@ export interface ReadOptions {
   untilEnd?: boolean;
   /** Stop after this long without a message. */
   idleMs?: number;
+  /** Stop when this aborts (a command's SIGINT, a request's deadline). */
+  signal?: AbortSignal;
   onMessage(message: KafkaMessage, partition: number, consumer: Consumer): Promise<void>;
 }
 
-/** Reads messages of one topic one by one until max, the end, idleness or SIGINT; returns how many it handled. */
+/** Reads messages of one topic one by one until max, the end, idleness or the signal; returns how many it handled. */
 export async function readTopic(kafka: Kafka, admin: Admin, topic: string, options: ReadOptions): Promise<number> {
   const throwaway = !options.groupId;
   const groupId = options.groupId ?? `orchestrator-cli-tail-${randomBytes(6).toString('hex')}`;
@@ -47,8 +50,9 @@ export async function readTopic(kafka: Kafka, admin: Admin, topic: string, optio
     clearTimeout(idle);
     idle = setTimeout(stop, options.idleMs);
   };
-  const onSigint = () => stop();
-  process.once('SIGINT', onSigint);
+  const onAbort = () => stop();
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  if (options.signal?.aborted) stop();
   let failure: Error | undefined;
   const consumer = openConsumer(kafka, { groupId, sessionTimeout: 10_000, maxWaitTimeInMs: 100 });
   try {
@@ -82,7 +86,7 @@ export async function readTopic(kafka: Kafka, admin: Admin, topic: string, optio
     await stopped;
   } finally {
     clearTimeout(idle);
-    process.off('SIGINT', onSigint);
+    options.signal?.removeEventListener('abort', onAbort);
     await consumer.disconnect();
     if (throwaway) await admin.deleteGroups([groupId]).catch(() => undefined);
   }
