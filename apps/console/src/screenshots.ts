@@ -70,6 +70,12 @@ try {
   await page.goto(`${API}/#/runs`);
   await page.waitForSelector('table[data-testid=run-list] a');
   await shot('runs');
+  await page.goto(`${API}/#/operations`);
+  await page.waitForSelector('table[data-testid=consumer-lag] tr[data-group]', { timeout: 30_000 });
+  await page.waitForSelector('table[data-testid=dead-letter-topics] tr[data-topic], section p.empty', {
+    timeout: 30_000,
+  });
+  await shot('operations');
   await page.goto(`${API}/v1/docs`);
   await page.waitForSelector('.swagger-ui .opblock', { timeout: 30_000 });
   await shot('api-reference');

@@ -81,9 +81,7 @@ export async function deadLetterCounts(admin: Admin, topic: string, prefix: stri
 /** The deployment's dead-letter topics (those under its prefix), by name, with their counts. */
 export async function listDeadLetterTopics(admin: Admin, prefix: string): Promise<DeadLetterTopic[]> {
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) && isDeadLetterTopic(t)).sort();
-  const listed: DeadLetterTopic[] = [];
-  for (const topic of topics) listed.push(await deadLetterCounts(admin, topic, prefix));
-  return listed;
+  return Promise.all(topics.map((topic) => deadLetterCounts(admin, topic, prefix)));
 }
 
 /** Decodes a message value into one JSON-able record; an undecodable value gets `error` and its bytes in `raw`. */
