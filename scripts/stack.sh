@@ -2,8 +2,11 @@
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
 # Registry (the project's own, from Maven Central), pgvector for the semantic cache (PGlite, from npm), and S3Proxy
 # when the S3 content store backend is selected.
-#   up [--record FILE] [--s3proxy]   start what is not running; with --record, append what this call started to FILE;
-#                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote)
+#   up [--record FILE] [--s3proxy] [--brokers N]
+#                                    start what is not running; with --record, append what this call started to FILE;
+#                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote);
+#                                    N Kafka brokers (KAFKA_BROKER_COUNT, default 1) replicating every topic
+#                                    min(N, 3) times (infra/kafka/cluster.sh; `cluster.sh brokers` prints the env)
 #   s3proxy [--record FILE]          start only S3Proxy (the tests' S3 server when the rest runs elsewhere)
 #   down [--only FILE]               stop Kafka, the registry, PGlite and S3Proxy; with --only, stop just what FILE lists
 #   status                           show each part
@@ -48,7 +51,16 @@ start_own() {
   record "$name"
 }
 
-start_kafka() { start_own kafka "${KAFKA_BROKERS:-}" "${KAFKA_PORT:-9092}" Kafka; }
+start_kafka() {
+  if [ "${KAFKA_BROKER_COUNT:-1}" -le 1 ]; then start_own kafka "${KAFKA_BROKERS:-}" "${KAFKA_PORT:-9092}" Kafka; return; fi
+  "$ROOT/infra/kafka/cluster.sh" status >/dev/null 2>&1 && return 0
+  if port_open 127.0.0.1 "${KAFKA_PORT:-9092}"; then
+    say "127.0.0.1:${KAFKA_PORT:-9092} is taken (the single-node broker?): stop it first (npm run stack:down)"
+    exit 1
+  fi
+  "$ROOT/infra/kafka/cluster.sh" start
+  record kafka-cluster
+}
 start_registry() { start_own registry "${SCHEMA_REGISTRY_URL:-}" "${SCHEMA_REGISTRY_PORT:-8081}" registry; }
 start_s3proxy() { start_own s3proxy "${CAS_S3_ENDPOINT:-}" "${S3PROXY_PORT:-8090}" "S3 server"; }
 start_pglite() {
@@ -65,6 +77,7 @@ parse_up_flags() {
     case "$1" in
       --record) RECORD="$2"; shift 2 ;;
       --s3proxy) WITH_S3PROXY=1; shift ;;
+      --brokers) export KAFKA_BROKER_COUNT="$2"; shift 2 ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
   done
@@ -74,6 +87,7 @@ record() { [ -n "$RECORD" ] && echo "$1" >>"$RECORD"; return 0; }
 stop_one() {
   case "$1" in
     kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
+    kafka-cluster) "$ROOT/infra/kafka/cluster.sh" stop ;;
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
     s3proxy) "$ROOT/infra/s3proxy/s3proxy.sh" stop ;;
     pglite) "$ROOT/infra/pglite/pglite.sh" stop ;;
@@ -110,18 +124,23 @@ case "${1:-}" in
       stop_one pglite
       stop_one registry
       stop_one kafka
+      [ -s "$ROOT/.local/kafka-cluster/cluster.id" ] && stop_one kafka-cluster
     fi
     ;;
   status)
     rc=0
     port_open 127.0.0.1 5432 && echo "postgres: up on 127.0.0.1:5432" || { echo "postgres: down"; rc=3; }
     port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
-    "$ROOT/infra/kafka/kafka.sh" status || rc=3
+    if [ "${KAFKA_BROKER_COUNT:-1}" -gt 1 ]; then
+      "$ROOT/infra/kafka/cluster.sh" status || rc=3
+    else
+      "$ROOT/infra/kafka/kafka.sh" status || rc=3
+    fi
     "$ROOT/infra/registry/registry.sh" status || rc=3
     "$ROOT/infra/pglite/pglite.sh" status || rc=3
     # Optional: reported, never a failure of the stack.
     "$ROOT/infra/s3proxy/s3proxy.sh" status || true
     exit $rc
     ;;
-  *) echo "usage: $0 up [--record FILE] [--s3proxy] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--record FILE] [--s3proxy] [--brokers N] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
 esac

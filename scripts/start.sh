@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `npm start`: installs what is missing, brings up the stack, prepares it (migrations, topics, schemas) and runs every
 # role in one process in the foreground. Ctrl-C stops the process and then what this script started.
+# KAFKA_BROKER_COUNT=3 runs a replicated local Kafka cluster instead of one broker.
 set -euo pipefail
 SCRIPT_NAME=start
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,6 +16,11 @@ trap stop_started EXIT
 ensure_deps
 [ -n "${ORCH_SKIP_BUILD:-}" ] || build
 "$ROOT/scripts/stack.sh" up --record "$STARTED"
+if [ "${KAFKA_BROKER_COUNT:-1}" -gt 1 ] && [ -z "${KAFKA_BROKERS:-}" ]; then
+  # The local cluster's bootstrap list and replication factor, for the topic catalog and every role.
+  while IFS= read -r line; do export "${line?}"; done < <("$ROOT/infra/kafka/cluster.sh" brokers)
+  say "Kafka: $KAFKA_BROKER_COUNT brokers ($KAFKA_BROKERS), replication factor $KAFKA_REPLICATION_FACTOR"
+fi
 
 say "applying migrations"
 run_node dist/libs/db/src/migrate.cli.js

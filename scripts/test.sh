@@ -9,11 +9,14 @@ cd "$ROOT"
 started_at=$SECONDS
 
 ensure_deps
-say "linting"
-eslint . --max-warnings 0
-prettier --check . --log-level warn
-rm -rf "$ROOT/dist"  # a clean build: a test deleted from the source must not run from a stale dist
-build
+# ORCH_REUSE_BUILD=1: a second tier right after a full run (CI's test:scale) skips linting and building again.
+if [ -z "${ORCH_REUSE_BUILD:-}" ] || [ ! -d "$ROOT/dist" ]; then
+  say "linting"
+  eslint . --max-warnings 0
+  prettier --check . --log-level warn
+  rm -rf "$ROOT/dist"  # a clean build: a test deleted from the source must not run from a stale dist
+  build
+fi
 
 STARTED="$ROOT/.local/test.started"
 mkdir -p "$ROOT/.local"

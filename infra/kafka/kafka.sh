@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Local single-node Kafka (KRaft) from Maven Central jars: fetch | format | start | wait | status | stop.
-# Data, logs and the classpath live under <repo>/.local/kafka (git-ignored).
+# Local Kafka (KRaft) from Maven Central jars: fetch | format | start | wait | status | stop | kill.
+# Data, logs and the classpath live under <repo>/.local/kafka (git-ignored). One node by default; infra/kafka/cluster.sh
+# runs several of these, each with its own KAFKA_HOME_DIR, ports, KAFKA_NODE_ID, the shared KAFKA_QUORUM_VOTERS and
+# KAFKA_CLUSTER_ID, and KAFKA_CLUSTER_REPLICATION (internal topics' replication; min.insync.replicas is one less, at most 2).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -15,6 +17,10 @@ PORT="${KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-9093}"
 HEAP="${KAFKA_HEAP_OPTS:--Xms256m -Xmx768m}"
 START_TIMEOUT_S="${KAFKA_START_TIMEOUT_S:-90}"
+NODE_ID="${KAFKA_NODE_ID:-1}"
+VOTERS="${KAFKA_QUORUM_VOTERS:-$NODE_ID@127.0.0.1:$CONTROLLER_PORT}"
+RF="${KAFKA_CLUSTER_REPLICATION:-1}"
+MIN_ISR=$((RF > 2 ? 2 : (RF > 1 ? RF - 1 : 1)))
 
 log() { printf '[kafka] %s\n' "$*" >&2; }
 # shellcheck source=../download-progress.sh
@@ -55,6 +61,7 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 render_config() {
   mkdir -p "$DATA" "$LOGS"
   sed -e "s#@DATA_DIR@#$DATA#" -e "s#@PORT@#$PORT#" -e "s#@CONTROLLER_PORT@#$CONTROLLER_PORT#" \
+    -e "s#@NODE_ID@#$NODE_ID#" -e "s#@VOTERS@#$VOTERS#" -e "s#@RF@#$RF#" -e "s#@MIN_ISR@#$MIN_ISR#" \
     "$HERE/config/server.properties" > "$STATE/server.properties"
 }
 
@@ -63,8 +70,8 @@ format() {
   render_config
   if [ -f "$DATA/meta.properties" ]; then return 0; fi
   local cluster_id
-  cluster_id="$(java -cp "$LIB/*" -Dlog4j.configuration="file:$HERE/config/tools-log4j.properties" \
-    kafka.tools.StorageTool random-uuid)"
+  cluster_id="${KAFKA_CLUSTER_ID:-$(java -cp "$LIB/*" -Dlog4j.configuration="file:$HERE/config/tools-log4j.properties" \
+    kafka.tools.StorageTool random-uuid)}"
   log "formatting KRaft storage in $DATA (cluster $cluster_id)"
   java -cp "$LIB/*" -Dlog4j.configuration="file:$HERE/config/tools-log4j.properties" \
     kafka.tools.StorageTool format -t "$cluster_id" -c "$STATE/server.properties" >/dev/null
@@ -149,6 +156,16 @@ stop() {
   rm -f "$PIDFILE"
 }
 
+# SIGKILL, as a crashed machine would stop: nothing flushed, no controlled shutdown (chaos tests).
+kill_hard() {
+  local pid
+  if ! pid="$(running_pid)"; then log "not running"; return 0; fi
+  log "killing (pid $pid)"
+  kill -KILL "$pid"
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$PIDFILE"
+}
+
 status() {
   if pid="$(running_pid)" && port_open "$PORT"; then
     echo "kafka: running (pid $pid) on 127.0.0.1:$PORT, version $KAFKA_VERSION, data $DATA"
@@ -164,7 +181,8 @@ case "${1:-}" in
   start) start ;;
   wait) wait_ready 0 ;;
   stop) stop ;;
+  kill) kill_hard ;;
   status) status ;;
   classpath) fetch; echo "$LIB/*" ;;
-  *) echo "usage: $0 fetch|format|start|wait|status|stop|classpath" >&2; exit 2 ;;
+  *) echo "usage: $0 fetch|format|start|wait|status|stop|kill|classpath" >&2; exit 2 ;;
 esac

@@ -24,7 +24,7 @@ export {
   TopicChangeRefused,
 } from './topic-apply.js';
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
-export { topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
+export { minInsyncReplicas, topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
 export { chunkByBytes, messageBytes } from './request-size.js';
 export { readTopic, type ReadOptions } from './topic-reader.js';
 export { AssignerProtocol, CompressionTypes } from './kafkajs.js';

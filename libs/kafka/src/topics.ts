@@ -75,9 +75,15 @@ export function topicCatalog(options: CatalogOptions): TopicSpec[] {
   }));
 }
 
+/** Copies a write must reach: two of three (or more), one less than the copies below that, and at least one. */
+export const minInsyncReplicas = (replicationFactor: number): number => Math.max(1, Math.min(2, replicationFactor - 1));
+
 /** The broker-side configuration a spec implies (what `describeConfigs` is compared against). */
 export function topicConfigEntries(spec: TopicSpec): Record<string, string> {
   return {
+    // Producers write with acks=all: with three copies a write needs two, so one broker may be down or restarting
+    // and nothing acknowledged is lost with it; a single copy has nothing to wait for.
+    'min.insync.replicas': String(minInsyncReplicas(spec.replicationFactor)),
     'cleanup.policy': spec.cleanupPolicy,
     'retention.ms': String(spec.retentionMs),
     'compression.type': spec.compression === 'none' ? 'producer' : spec.compression,
