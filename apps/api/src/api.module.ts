@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
 import { ApiKeysRepository, AuthModule, bootstrapKeyRefusal } from '#libs/auth';
 import { lagExporterProvider } from '#libs/kafka';
-import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY } from '#libs/platform';
+import { AdvisoryLeader, type Pool } from '#libs/db';
+import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
 import { CacheHitsController } from './cache/cache-hits.controller.js';
 import { CacheRedis } from './cache/cache-redis.js';
@@ -20,6 +21,8 @@ import { RunsRepository } from './runs/runs.repository.js';
 import { PatchWriter } from './workflows/patch-writer.js';
 import { WorkflowsController } from './workflows/workflows.controller.js';
 import { WorkflowsRepository } from './workflows/workflows.repository.js';
+
+const LAG_EXPORTER_LEADER = Symbol('LagExporterLeader');
 
 class Bootstrap implements OnApplicationBootstrap {
   constructor(
@@ -60,7 +63,14 @@ class Bootstrap implements OnApplicationBootstrap {
     CacheRedis,
     SemanticCacheAdmin,
     Bootstrap,
-    lagExporterProvider({ config: CONFIG, kafka: KAFKA, registry: METRICS_REGISTRY }),
+    {
+      // One exporter per deployment, whatever the number of API processes (each would export the same series).
+      provide: LAG_EXPORTER_LEADER,
+      inject: [PG_POOL, CONFIG],
+      useFactory: (pool: Pool, config: AppConfig) =>
+        new AdvisoryLeader(pool, `lag-exporter ${config.KAFKA_TOPIC_PREFIX}`),
+    },
+    lagExporterProvider({ config: CONFIG, kafka: KAFKA, registry: METRICS_REGISTRY, leader: LAG_EXPORTER_LEADER }),
   ],
 })
 export class ApiModule {}

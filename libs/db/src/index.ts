@@ -11,3 +11,4 @@ export { createPool, inTransaction, type Pool, type PoolOptions } from './pool.j
 export { MIGRATIONS_DIR, VECTOR_MIGRATIONS_DIR } from './migrations-dir.js';
 export { GroupCommit, type GroupCommitOptions, type GroupOutcome } from './group-commit.js';
 export { isDataException, isDatabaseOutage } from './db-errors.js';
+export { AdvisoryLeader } from './advisory-leader.js';

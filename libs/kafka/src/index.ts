@@ -42,4 +42,4 @@ export type {
   Producer,
 } from './kafkajs.js';
 export { deleteLagProbeGroups, readConsumerLag, type GroupLag, type PartitionLag } from './consumer-lag.js';
-export { LagExporter, lagExporterProvider, type LagExporterOptions } from './lag-exporter.js';
+export { LagExporter, lagExporterProvider, type ExporterLeader, type LagExporterOptions } from './lag-exporter.js';

@@ -13,6 +13,17 @@ export interface LagExporterOptions {
   /** Time limit for reading the oldest unconsumed messages' timestamps. */
   ageTimeoutMs?: number;
   onError?: (error: unknown) => void;
+  /**
+   * Several API processes of one deployment would each export the same series, and a dashboard summing them would
+   * count every lag N times: with a leader, only the process that leads exports (the others export no series).
+   */
+  leader?: ExporterLeader;
+}
+
+/** Elects one exporter among processes (AdvisoryLeader in libs/db is one). */
+export interface ExporterLeader {
+  isLeader(): Promise<boolean>;
+  close(): Promise<void>;
 }
 
 /**
@@ -69,6 +80,14 @@ export class LagExporter {
         }
       }),
     });
+    const leading = new Gauge({
+      name: 'kafka_lag_exporter_leader',
+      help: '1 on the one process that exports consumer lag for the deployment, 0 on the others',
+      registers: [registry],
+      collect: async () => {
+        leading.set(options.leader ? Number(await options.leader.isLeader()) : 1);
+      },
+    });
     const end: Gauge<'topic' | 'partition'> = new Gauge({
       name: 'kafka_topic_partition_end_offset',
       help: 'End offset (high watermark) of a topic partition consumed by one of the groups',
@@ -97,6 +116,7 @@ export class LagExporter {
   }
 
   private async readNow(): Promise<GroupLag[]> {
+    if (this.options.leader && !(await this.options.leader.isLeader())) return [];
     this.connected ??= this.admin.connect().catch((error: unknown) => {
       this.connected = undefined;
       throw error;
@@ -116,6 +136,7 @@ export class LagExporter {
     await this.cached?.value;
     if (this.connected) await this.admin.disconnect();
     this.connected = undefined;
+    await this.options.leader?.close();
   }
 }
 
@@ -129,15 +150,18 @@ const labels = (p: { group: string; topic: string; partition: number }) => ({
  * The exporter as a NestJS provider (structurally typed, so libs/kafka needs no Nest import): pass the role's
  * injection tokens. It resolves to null when `enabled` says no; the exporter's own admin closes on shutdown.
  */
-export function lagExporterProvider(tokens: { config: symbol; kafka: symbol; registry: symbol }) {
+export function lagExporterProvider(tokens: { config: symbol; kafka: symbol; registry: symbol; leader: symbol }) {
   return {
     provide: LagExporter,
-    inject: [tokens.config, tokens.kafka, tokens.registry],
+    inject: [tokens.config, tokens.kafka, tokens.registry, tokens.leader],
     useFactory: (
       config: { LAG_EXPORTER_ENABLED: boolean; KAFKA_TOPIC_PREFIX: string },
       kafka: Kafka,
       registry: Registry,
+      leader: ExporterLeader,
     ): LagExporter | null =>
-      config.LAG_EXPORTER_ENABLED ? new LagExporter({ kafka, registry, prefix: config.KAFKA_TOPIC_PREFIX }) : null,
+      config.LAG_EXPORTER_ENABLED
+        ? new LagExporter({ kafka, registry, prefix: config.KAFKA_TOPIC_PREFIX, leader })
+        : null,
   };
 }
