@@ -80,7 +80,10 @@ bootstrap() {
 case "${1:-}" in
   start) start_all ;;
   stop)
-    for ((n = COUNT; n >= 1; n--)); do [ -d "$STATE/node-$n" ] && node_sh "$n" stop; done
+    # Together: a node stopping after the others finds no controller quorum for its controlled shutdown and waits out
+    # the 30 s kafka.sh gives it.
+    for ((n = 1; n <= COUNT; n++)); do if [ -d "$STATE/node-$n" ]; then node_sh "$n" stop & fi; done
+    wait
     ;;
   status)
     rc=0
