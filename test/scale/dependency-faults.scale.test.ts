@@ -7,7 +7,7 @@ import { ADMIN_KEY, eventually } from '#test/support/app.js';
 import { faultFigures, type FaultTimes } from '#test/support/faults/fault-figures.js';
 import { probeHealth } from '#test/support/faults/health-probe.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
-import { MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
+import { LOAD_DEFINITIONS, MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
 import { startPrivateKafka } from '#test/support/private/private-kafka.js';
 import { startPrivatePostgres } from '#test/support/private/private-postgres.js';
 import { startPrivateRedis } from '#test/support/private/private-redis.js';
@@ -29,7 +29,6 @@ const ctx = useTestContext('dependency-faults');
 const OUTAGE_MS = 8_000;
 /** Load before the fault and after the dependency is back. */
 const LOAD_AROUND_MS = 4_000;
-const fn = (expression: string) => ({ type: 'function', config: { expression } });
 
 interface Stack {
   postgres: PrivateService;
@@ -94,17 +93,8 @@ describe('each dependency down and back in the middle of a load (DESIGN §3 inva
   before(async () => {
     stack = await startStack();
     runWorkflows = {
-      chain: await createWorkflow(stack.baseUrl, {
-        nodes: { a: fn('input.x'), b: fn('nodes.a + 1'), c: fn('nodes.b * 2') },
-        edges: [
-          { from: 'a', to: 'b' },
-          { from: 'b', to: 'c' },
-        ],
-      }),
-      delay: await createWorkflow(stack.baseUrl, {
-        nodes: { wait: { type: 'delay', config: { ms: 300 } }, after: fn('input.x') },
-        edges: [{ from: 'wait', to: 'after' }],
-      }),
+      chain: await createWorkflow(stack.baseUrl, LOAD_DEFINITIONS.chain),
+      delay: await createWorkflow(stack.baseUrl, LOAD_DEFINITIONS.delay),
     };
   });
 
@@ -114,9 +104,7 @@ describe('each dependency down and back in the middle of a load (DESIGN §3 inva
    */
   const survive = async (t: NodeTestContext, fault: string, service: () => PrivateService) => {
     const dependency = service();
-    const patched = await Promise.all(
-      [1, 2, 3, 4].map(() => createWorkflow(stack.baseUrl, { nodes: { root: fn('1') }, edges: [] })),
-    );
+    const patched = await Promise.all([1, 2, 3, 4].map(() => createWorkflow(stack.baseUrl, LOAD_DEFINITIONS.patched)));
     const load = new MixedLoad(stack.baseUrl, { ...runWorkflows, patched }, fault.replace(/\W+/g, '_'));
     const health = probeHealth(`${stack.baseUrl}/health`);
     // Nobody restarts the process: if it dies, the fault is not survived, and waiting on would only time out.

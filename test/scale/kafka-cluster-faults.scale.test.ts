@@ -5,7 +5,7 @@ import { applyTopics, createKafka, openAdmin, readConsumerLag, topicCatalog, typ
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, eventually } from '#test/support/app.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
-import { MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
+import { LOAD_DEFINITIONS, MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
 import { startPrivateKafkaCluster, type PrivateKafkaCluster } from '#test/support/private/private-kafka-cluster.js';
 import { startRoleProcess, type RoleProcess } from '#test/support/role-process.js';
 
@@ -22,7 +22,6 @@ const DOWN_MS = 8_000;
 const LOAD_AROUND_MS = 4_000;
 /** The topics every request and run goes through. */
 const BUSY = ['patch.created', 'run.requested', 'node.dispatch.function', 'node.completed', 'run.state'];
-const fn = (expression: string) => ({ type: 'function', config: { expression } });
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 invariants 1-4)', () => {
@@ -62,17 +61,8 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
     pool = createPool(ctx.databaseUrl, { name: 'cluster-check' });
     ctx.defer(() => pool.end());
     runWorkflows = {
-      chain: await createWorkflow({
-        nodes: { a: fn('input.x'), b: fn('nodes.a + 1'), c: fn('nodes.b * 2') },
-        edges: [
-          { from: 'a', to: 'b' },
-          { from: 'b', to: 'c' },
-        ],
-      }),
-      delay: await createWorkflow({
-        nodes: { wait: { type: 'delay', config: { ms: 300 } }, after: fn('input.x') },
-        edges: [{ from: 'wait', to: 'after' }],
-      }),
+      chain: await createWorkflow(LOAD_DEFINITIONS.chain),
+      delay: await createWorkflow(LOAD_DEFINITIONS.delay),
     };
   });
 
@@ -100,7 +90,7 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
   };
 
   const survive = async (t: NodeTestContext, fault: string, pick: () => Promise<number>) => {
-    const patched = await Promise.all([1, 2, 3].map(() => createWorkflow({ nodes: { root: fn('1') }, edges: [] })));
+    const patched = await Promise.all([1, 2, 3].map(() => createWorkflow(LOAD_DEFINITIONS.patched)));
     const load = new MixedLoad(baseUrl, { ...runWorkflows, patched }, fault.replace(/\W+/g, '_'));
     const retriesBefore = producerRetries(app);
     try {

@@ -83,15 +83,26 @@ export class RunProjectorService {
           this.logger.warn({ runId }, 'changelog record for a run the database does not have; skipped');
           continue;
         }
-        const fresh = records.filter((r) => r.seq > projected).sort((a, b) => a.seq - b.seq);
-        const last = fresh.at(-1);
-        if (!last) continue;
+        const sorted = [...records].sort((a, b) => a.seq - b.seq);
+        const fresh = sorted.filter((r) => r.seq > projected);
+        // A record at or below the projected version is a replay (its events are there already: inserting them
+        // again does nothing) or a coordinator's second transition under a version the projection has, after a
+        // commit whose outcome it could not know (a controller failover mid-commit: kafka-cluster-faults). Its
+        // events are numbered by the run itself, so they are kept, each seq once; the run row, timers and approvals
+        // follow the newest version only.
+        const late = sorted
+          .filter((r) => r.seq <= projected)
+          .flatMap((r) =>
+            (effects.get(r) ?? []).filter((e) => e.type === 'event').map((e) => ({ ...e, at: r.occurredAt })),
+          );
+        const last = fresh.at(-1) ?? sorted.at(-1);
+        if (!last || (!fresh.length && !late.length)) continue;
         writes.push({
           run: { id: runId, workspaceId: last.workspaceId, workflowId: last.workflowId },
           state: JSON.parse(states.get(last) as string) as RunState,
           version: last.seq,
           at: last.occurredAt,
-          effects: fresh.flatMap((r) => (effects.get(r) ?? []).map((e) => ({ ...e, at: r.occurredAt }))),
+          effects: [...late, ...fresh.flatMap((r) => (effects.get(r) ?? []).map((e) => ({ ...e, at: r.occurredAt })))],
           contentRefs: [last.inputRef, last.stateRef, last.effectsRef].filter((ref): ref is string => ref !== null),
         });
       }

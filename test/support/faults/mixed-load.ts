@@ -41,6 +41,27 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * failure, timeout) is retried with the same Idempotency-Key, backing off, until it is accepted, so every request
  * of the load ends accepted exactly once and each refusal is recorded with its status and time.
  */
+const fn = (expression: string) => ({ type: 'function', config: { expression } });
+
+/**
+ * The workflows a MixedLoad runs and patches (loadAnomalies expects their outputs): a 3-node chain, a 300 ms delay
+ * before a node, and a one-node workflow for the patches.
+ */
+export const LOAD_DEFINITIONS = {
+  chain: {
+    nodes: { a: fn('input.x'), b: fn('nodes.a + 1'), c: fn('nodes.b * 2') },
+    edges: [
+      { from: 'a', to: 'b' },
+      { from: 'b', to: 'c' },
+    ],
+  },
+  delay: {
+    nodes: { wait: { type: 'delay', config: { ms: 300 } }, after: fn('input.x') },
+    edges: [{ from: 'wait', to: 'after' }],
+  },
+  patched: { nodes: { root: fn('1') }, edges: [] },
+} as const;
+
 export class MixedLoad {
   readonly runs: AcceptedRun[] = [];
   readonly patches: AcceptedPatch[] = [];
