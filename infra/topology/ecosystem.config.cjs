@@ -1,9 +1,12 @@
+/* global require, module, __dirname, process */
 // Every role in processes of its own on one machine, under pm2 (`npm run start:topology`, or pm2-runtime with this
 // file): N instances per role, each its own process with its own port, restarted by pm2 when it dies.
 //   TOPOLOGY      instances per role, e.g. "api=2,coordinator=3" (the rest keep their defaults below)
 //   TOPOLOGY_PORT first port (8080): the r-th role's instance i listens on TOPOLOGY_PORT + 10 * r + i, in the order
 //                 below (api 8080-, coordinator 8090-, worker 8100-, ... fanout 8140-)
 // Everything else (DATABASE_URL, KAFKA_BROKERS, ...) is passed through from the environment.
+// pm2 loads ecosystem files with require(): CommonJS is its format.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '../..');
