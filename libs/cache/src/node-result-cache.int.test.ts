@@ -88,7 +88,8 @@ describe('the node result cache on the real Redis', () => {
     assert.ok(hit.outcome === 'hit');
     assert.deepEqual(hit.entry.output, { answer: 42 });
     assert.equal(hit.entry.runId, 'run-a', 'the run that produced it');
-    assert.ok(hit.entry.durationMs >= 30, `it saves what producing it took (${hit.entry.durationMs} ms)`);
+    // A 30 ms timer can end 29 ms of wall clock later (libuv measures from its cached loop time).
+    assert.ok(hit.entry.durationMs >= 25, `it saves what producing it took (${hit.entry.durationMs} ms)`);
     assert.ok(Math.abs(hit.entry.producedAt - Date.now()) < 5_000);
   });
 

@@ -25,6 +25,7 @@ describe('AdvisoryLeader: one process leads among those sharing a database', () 
     assert.equal(await other.isLeader(), true, 'another name is another lock');
 
     await a.close();
+    assert.equal(await a.isLeader(), false, 'a closed one never leads again (its pool is about to end)');
     assert.equal(await b.isLeader(), true, 'the next asker takes over');
     assert.equal(await c.isLeader(), false);
 

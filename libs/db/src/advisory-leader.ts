@@ -9,6 +9,7 @@ import type pg from 'pg';
 export class AdvisoryLeader {
   private held: pg.PoolClient | undefined;
   private asking: Promise<boolean> | undefined;
+  private closed = false;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -18,6 +19,8 @@ export class AdvisoryLeader {
 
   /** Whether this process leads now: checks the held connection, or tries to take the lock. Never throws. */
   isLeader(): Promise<boolean> {
+    // Closed (shutting down): the pool is about to end, and a connection held now would keep it from ending.
+    if (this.closed) return Promise.resolve(false);
     this.asking ??= this.ask().finally(() => {
       this.asking = undefined;
     });
@@ -56,6 +59,7 @@ export class AdvisoryLeader {
 
   /** Gives the lead up (shutdown): another process takes over at its next ask. */
   async close(): Promise<void> {
+    this.closed = true;
     await this.asking?.catch(() => undefined);
     const client = this.held;
     this.held = undefined;

@@ -128,6 +128,14 @@ export class LagExporter {
     });
   }
 
+  /**
+   * The lead gives its pooled connection back before any shutdown hook ends the pool (pg's end() waits for every
+   * checked-out connection): module-destroy hooks all run before application-shutdown ones.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.options.leader?.close();
+  }
+
   async onApplicationShutdown(): Promise<void> {
     await this.close();
   }
