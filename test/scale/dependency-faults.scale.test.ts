@@ -3,11 +3,16 @@ import { before, describe, it, type TestContext as NodeTestContext } from 'node:
 import { createPool, migrate, MIGRATIONS_DIR, type Pool } from '#libs/db';
 import { applyTopics, createKafka, openAdmin } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
-import { ADMIN_KEY, eventually } from '#test/support/app.js';
+import { eventually } from '#test/support/app.js';
 import { faultFigures, type FaultTimes } from '#test/support/faults/fault-figures.js';
 import { probeHealth } from '#test/support/faults/health-probe.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
-import { LOAD_DEFINITIONS, MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
+import {
+  createLoadWorkflow,
+  LOAD_DEFINITIONS,
+  MixedLoad,
+  type LoadWorkflows,
+} from '#test/support/faults/mixed-load.js';
 import { startPrivateKafka } from '#test/support/private/private-kafka.js';
 import { startPrivatePostgres } from '#test/support/private/private-postgres.js';
 import { startPrivateRedis } from '#test/support/private/private-redis.js';
@@ -73,16 +78,7 @@ async function startStack(): Promise<Stack> {
   return { postgres, redis, kafka, registry, app, pool, baseUrl: `http://127.0.0.1:${app.port}` };
 }
 
-async function createWorkflow(baseUrl: string, definition: unknown): Promise<string> {
-  const response = await fetch(`${baseUrl}/v1/workflows`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'faults', definition }),
-  });
-  const body = (await response.json()) as { id: string };
-  assert.equal(response.status, 201, JSON.stringify(body));
-  return body.id;
-}
+const createWorkflow = (baseUrl: string, definition: unknown) => createLoadWorkflow(baseUrl, definition, 'faults');
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -3,9 +3,14 @@ import { before, describe, it, type TestContext as NodeTestContext } from 'node:
 import { createPool, type Pool } from '#libs/db';
 import { applyTopics, createKafka, openAdmin, readConsumerLag, topicCatalog, type Admin } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
-import { ADMIN_KEY, eventually } from '#test/support/app.js';
+import { eventually } from '#test/support/app.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
-import { LOAD_DEFINITIONS, MixedLoad, type LoadWorkflows } from '#test/support/faults/mixed-load.js';
+import {
+  createLoadWorkflow,
+  LOAD_DEFINITIONS,
+  MixedLoad,
+  type LoadWorkflows,
+} from '#test/support/faults/mixed-load.js';
 import { startPrivateKafkaCluster, type PrivateKafkaCluster } from '#test/support/private/private-kafka-cluster.js';
 import { startRoleProcess, type RoleProcess } from '#test/support/role-process.js';
 
@@ -32,16 +37,7 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
   let baseUrl = '';
   let runWorkflows: Omit<LoadWorkflows, 'patched'>;
 
-  const createWorkflow = async (definition: unknown) => {
-    const response = await fetch(`${baseUrl}/v1/workflows`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'cluster', definition }),
-    });
-    const body = (await response.json()) as { id: string };
-    assert.equal(response.status, 201, JSON.stringify(body));
-    return body.id;
-  };
+  const createWorkflow = (definition: unknown) => createLoadWorkflow(baseUrl, definition, 'cluster');
 
   before(async () => {
     cluster = await startPrivateKafkaCluster((cleanup) => ctx.defer(cleanup));

@@ -10,7 +10,7 @@ import { isTerminalRunEvent } from '#libs/runs';
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, createTopics, eventually } from '#test/support/app.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
-import { LOAD_DEFINITIONS, MixedLoad } from '#test/support/faults/mixed-load.js';
+import { createLoadWorkflow, LOAD_DEFINITIONS, MixedLoad } from '#test/support/faults/mixed-load.js';
 import { REPO_ROOT, startProcess, waitForHttpOk } from '#test/support/processes.js';
 import { exec } from '#test/support/private/service.js';
 
@@ -98,16 +98,7 @@ describe('every role in several processes under pm2, one instance of each killed
     await Promise.all(everyPort.map((port) => waitForHttpOk(`http://127.0.0.1:${port}/health`, pm2, 120_000)));
     const [api0, api1] = ports('api').map((port) => `http://127.0.0.1:${port}`) as [string, string];
 
-    const createWorkflow = async (definition: unknown) => {
-      const response = await fetch(`${api0}/v1/workflows`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'topology', definition }),
-      });
-      const body = (await response.json()) as { id: string };
-      assert.equal(response.status, 201, JSON.stringify(body));
-      return body.id;
-    };
+    const createWorkflow = (definition: unknown) => createLoadWorkflow(api0, definition, 'topology');
     const workflows = {
       chain: await createWorkflow(LOAD_DEFINITIONS.chain),
       delay: await createWorkflow(LOAD_DEFINITIONS.delay),

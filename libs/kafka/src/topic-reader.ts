@@ -21,13 +21,14 @@ export interface ReadOptions {
 export async function readTopic(kafka: Kafka, admin: Admin, topic: string, options: ReadOptions): Promise<number> {
   const throwaway = !options.groupId;
   const groupId = options.groupId ?? `orchestrator-cli-tail-${randomBytes(6).toString('hex')}`;
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.high)]));
+  const offsets = await admin.fetchTopicOffsets(topic);
+  const ends = new Map(offsets.map((o) => [o.partition, Number(o.high)]));
+  const lows = new Map(offsets.map((o) => [o.partition, Number(o.low)]));
   const committed = new Map(
     (await admin.fetchOffsets({ groupId, topics: [topic] }))
       .flatMap((t) => t.partitions)
       .map((p) => [p.partition, Number(p.offset)]),
   );
-  const lows = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, Number(o.low)]));
   // Partitions still to read up to their end (untilEnd only).
   const pending = new Set<number>();
   for (const [partition, end] of ends) {

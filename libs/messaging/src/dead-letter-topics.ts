@@ -78,9 +78,14 @@ export async function deadLetterCounts(admin: Admin, topic: string, prefix: stri
   return { topic, messages, notRedriven };
 }
 
-/** The deployment's dead-letter topics (those under its prefix), by name, with their counts. */
+/** The deployment's dead-letter topics (those under its prefix), by name. */
+export async function deadLetterTopicNames(admin: Admin, prefix: string): Promise<string[]> {
+  return (await admin.listTopics()).filter((t) => t.startsWith(prefix) && isDeadLetterTopic(t)).sort();
+}
+
+/** The deployment's dead-letter topics, by name, with their counts. */
 export async function listDeadLetterTopics(admin: Admin, prefix: string): Promise<DeadLetterTopic[]> {
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix) && isDeadLetterTopic(t)).sort();
+  const topics = await deadLetterTopicNames(admin, prefix);
   return Promise.all(topics.map((topic) => deadLetterCounts(admin, topic, prefix)));
 }
 

@@ -13,6 +13,7 @@ export { Permits } from './permits.js';
 export { isRetriable, waitOutOutages, type OutageWaitOptions } from './outage-wait.js';
 export {
   deadLetterCounts,
+  deadLetterTopicNames,
   decodeMessage,
   isDeadLetterTopic,
   listDeadLetterTopics,

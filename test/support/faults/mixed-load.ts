@@ -62,6 +62,18 @@ export const LOAD_DEFINITIONS = {
   patched: { nodes: { root: fn('1') }, edges: [] },
 } as const;
 
+/** Creates a workflow through the API with the admin key; its id. */
+export async function createLoadWorkflow(baseUrl: string, definition: unknown, name = 'load'): Promise<string> {
+  const response = await fetch(`${baseUrl}/v1/workflows`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name, definition }),
+  });
+  const body = (await response.json()) as { id: string };
+  if (response.status !== 201) throw new Error(`creating a workflow: ${response.status} ${JSON.stringify(body)}`);
+  return body.id;
+}
+
 export class MixedLoad {
   readonly runs: AcceptedRun[] = [];
   readonly patches: AcceptedPatch[] = [];

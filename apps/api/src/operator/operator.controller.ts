@@ -15,7 +15,7 @@ import type { Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { readConsumerLag, type Admin } from '#libs/kafka';
 import {
-  isDeadLetterTopic,
+  deadLetterTopicNames,
   listDeadLetterTopics,
   readDeadLetters,
   redriveDeadLetters,
@@ -112,7 +112,7 @@ export class OperatorController {
   /** The dead-letter topic named by its full name or by its name without this deployment's prefix; else 404. */
   private async resolve(admin: Admin, name: string): Promise<string> {
     const prefix = this.config.KAFKA_TOPIC_PREFIX;
-    const known = new Set((await admin.listTopics()).filter((t) => t.startsWith(prefix) && isDeadLetterTopic(t)));
+    const known = new Set(await deadLetterTopicNames(admin, prefix));
     const topic = [`${prefix}${name}`, name].find((candidate) => known.has(candidate));
     if (!topic) throw new ProblemError('not_found', `no dead-letter topic ${name}`);
     return topic;
