@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { createPool, type Pool } from '#libs/db';
-import { applyTopics, createKafka, openAdmin, readConsumerLag, topicCatalog, type Admin } from '#libs/kafka';
+import { applyTopics, createKafka, openAdmin, readConsumerLag, topicCatalog, type Admin, type Kafka } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { eventually } from '#test/support/app.js';
+import { changelogAnomalies } from '#test/support/faults/changelog-invariants.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
 import {
   createLoadWorkflow,
@@ -33,6 +34,7 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
   let cluster: PrivateKafkaCluster;
   let app: RoleProcess;
   let admin: Admin;
+  let kafka: Kafka;
   let pool: Pool;
   let baseUrl = '';
   let runWorkflows: Omit<LoadWorkflows, 'patched'>;
@@ -41,7 +43,7 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
 
   before(async () => {
     cluster = await startPrivateKafkaCluster((cleanup) => ctx.defer(cleanup));
-    const kafka = createKafka({ brokers: [...cluster.brokers], clientId: ctx.id, logger: ctx.logger });
+    kafka = createKafka({ brokers: [...cluster.brokers], clientId: ctx.id, logger: ctx.logger });
     admin = openAdmin(kafka, 'cluster-test');
     await admin.connect();
     ctx.defer(() => admin.disconnect());
@@ -148,6 +150,15 @@ describe('a 3-broker cluster loses a broker under load (issue 15; DESIGN §3 inv
         `${fault}: refused only with 503`,
       );
       assert.deepEqual(await loadAnomalies(pool, load, patched), [], `${fault}: nothing lost or applied twice`);
+      assert.deepEqual(
+        await changelogAnomalies(kafka, {
+          prefix: ctx.topicPrefix,
+          registryUrl: ctx.config.SCHEMA_REGISTRY_URL,
+          runIds: load.runs.map((r) => r.id),
+        }),
+        [],
+        `${fault}: every run's transitions written once each, in order`,
+      );
       assert.ok(load.runs.length > 20 && load.patches.length > 20, JSON.stringify(figures.accepted));
     } catch (error) {
       t.diagnostic(`all-in-one output (tail):\n${app.current().output().slice(-6_000)}`);

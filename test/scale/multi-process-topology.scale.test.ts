@@ -6,9 +6,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { followEventStream, requestEventStream } from '#libs/api-client';
 import { createPool } from '#libs/db';
+import { createKafka } from '#libs/kafka';
 import { isTerminalRunEvent } from '#libs/runs';
 import { useTestContext } from '#test/harness/test-context.js';
 import { ADMIN_KEY, createTopics, eventually } from '#test/support/app.js';
+import { changelogAnomalies } from '#test/support/faults/changelog-invariants.js';
 import { loadAnomalies, loadDrained } from '#test/support/faults/load-invariants.js';
 import { createLoadWorkflow, LOAD_DEFINITIONS, MixedLoad } from '#test/support/faults/mixed-load.js';
 import { REPO_ROOT, startProcess, waitForHttpOk } from '#test/support/processes.js';
@@ -184,6 +186,15 @@ describe('every role in several processes under pm2, one instance of each killed
         assert.deepEqual(await loadAnomalies(pool, load, own), [], `load ${i}: nothing lost or applied twice`);
         assert.ok(load.runs.length > 20 && load.patches.length > 20, `${load.runs.length} runs`);
       }
+      assert.deepEqual(
+        await changelogAnomalies(createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }), {
+          prefix: ctx.topicPrefix,
+          registryUrl: ctx.config.SCHEMA_REGISTRY_URL,
+          runIds: loads.flatMap((load) => load.runs.map((r) => r.id)),
+        }),
+        [],
+        "every run's transitions written once each, in order, across coordinator kills and rebalances",
+      );
       const streams = await Promise.all(followed);
       assert.ok(streams.length >= 10, `${streams.length} streams followed`);
       for (const stream of streams) {

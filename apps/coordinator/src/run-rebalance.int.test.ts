@@ -3,13 +3,14 @@ import { before, describe, it } from 'node:test';
 import type { AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import type { EventCodec, NodeDispatch, RunEvent } from '#libs/events';
-import { AssignerProtocol, createKafka, openAdmin, type Admin } from '#libs/kafka';
+import { AssignerProtocol, createKafka, openAdmin, type Admin, type Kafka } from '#libs/kafka';
 import { EVENT_CODEC } from '#libs/platform';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { workerRole } from '#apps/worker/src/worker.role.js';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
+import { changelogAnomalies } from '#test/support/faults/changelog-invariants.js';
 import { createWorkflow, partitionOf, runEventAnomalies, startRun } from '#test/support/runs.js';
 import { readTopics, type TopicReader } from '#test/support/topic-reader.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
@@ -31,6 +32,7 @@ describe('runs through a coordinator rebalance', () => {
   let api: TestApp;
   let codec: EventCodec;
   let admin: Admin;
+  let kafka: Kafka;
   let pool: Pool;
   let reader: TopicReader;
 
@@ -38,7 +40,7 @@ describe('runs through a coordinator rebalance', () => {
     await createTopics(ctx);
     api = await startRoles(ctx, [apiRole, outboxRelayRole, runProjectorRole, workerRole], config);
     codec = api.app.get<EventCodec>(EVENT_CODEC);
-    const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${ctx.id}-test`, logger: ctx.logger });
+    kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${ctx.id}-test`, logger: ctx.logger });
     admin = openAdmin(kafka, 'run-rebalance-test');
     await admin.connect();
     ctx.defer(() => admin.disconnect());
@@ -180,6 +182,11 @@ describe('runs through a coordinator rebalance', () => {
       }
     }
     assert.deepEqual(await runEventAnomalies(pool, runIds), []);
+    // The changelog, which the projection forgives: each transition written once, in order, across the hand-overs.
+    assert.deepEqual(
+      await changelogAnomalies(kafka, { prefix: ctx.topicPrefix, registryUrl: config.SCHEMA_REGISTRY_URL, runIds }),
+      [],
+    );
 
     // run.events carries each run's events in seq order, 1..n, once each; each task was published once.
     const { rows: seqs } = await pool.query<{ id: string; event_seq: string }>(

@@ -85,11 +85,11 @@ export class RunProjectorService {
         }
         const sorted = [...records].sort((a, b) => a.seq - b.seq);
         const fresh = sorted.filter((r) => r.seq > projected);
-        // A record at or below the projected version is a replay (its events are there already: inserting them
-        // again does nothing) or a coordinator's second transition under a version the projection has, after a
-        // commit whose outcome it could not know (a controller failover mid-commit: kafka-cluster-faults). Its
-        // events are numbered by the run itself, so they are kept, each seq once; the run row, timers and approvals
-        // follow the newest version only.
+        // A record at or below the projected version is a replay: its events are there already, and inserting them
+        // again does nothing. They are kept all the same, each seq once (the run numbers them), so a record skipped
+        // for its version can never cost the history events; the run row, timers and approvals follow the newest
+        // version only. (Stock kafkajs re-sent whole batches under new sequence numbers when a leader moved: the
+        // changelog then held transitions twice; patches/kafkajs+2.2.4.patch, kafka-cluster-faults.)
         const late = sorted
           .filter((r) => r.seq <= projected)
           .flatMap((r) =>

@@ -39,6 +39,8 @@ export async function startPrivateKafkaCluster(
     KAFKA_CLUSTER_PORTS: ports.join(','),
     KAFKA_CLUSTER_CONTROLLER_PORTS: controllerPorts.join(','),
     KAFKA_HEAP_OPTS: '-Xms128m -Xmx384m',
+    // A killed node recovers every partition's log before it serves: slow on a busy machine (seen: over 90 s).
+    KAFKA_START_TIMEOUT_S: '170',
   };
   const clusterSh = (...args: string[]) =>
     exec('bash', [join(REPO_ROOT, 'infra/kafka/cluster.sh'), ...args], { env, timeout: 180_000 });
