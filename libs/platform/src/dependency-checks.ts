@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import { Cluster, masters, type RedisClient } from '#libs/redis';
 import type { Pool } from '#libs/db';
 import type { Logger } from 'pino';
 
@@ -40,7 +40,7 @@ export class DependencyChecks {
 
   constructor(
     private readonly pool: Pool,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly admin: Admin,
     private readonly schemaRegistryUrl: string,
     private readonly timeoutMs: number,
@@ -95,9 +95,20 @@ export class DependencyChecks {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   }
 
+  /**
+   * One server answers PING. A Redis Cluster must say `cluster_state:ok` and every master the client knows must answer
+   * PING: a master lost is a third of the cache gone until its replica took over (the client then knows the new one).
+   */
   private async pingRedis(): Promise<void> {
     if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
-    await this.redis.ping();
+    if (!(this.redis instanceof Cluster)) {
+      await this.redis.ping();
+      return;
+    }
+    const info = String(await this.redis.cluster('INFO'));
+    const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+    if (state !== 'ok') throw new Error(`Redis Cluster state is ${state ?? 'unknown'}`);
+    await Promise.all(masters(this.redis).map((server) => server.ping()));
   }
 
   private async describeKafka(): Promise<void> {
