@@ -36,12 +36,14 @@ export function createRedis(address: string, name: string, options: RedisClientO
             enableOfflineQueue: false,
             enableAutoPipelining: options.enableAutoPipelining ?? false,
             // A master lost: commands for its slots are retried every 100 ms, each time after asking the cluster
-            // for its slots again, so they reach the replica once it took over; after 10 tries (about a second)
-            // they fail, and callers treat that as an outage (a cache miss, an unchecked rate limit).
+            // for its slots again, so they reach the replica once it took over. They fail after about a second, or
+            // about the commandTimeout when one is given (the node cache's 250 ms: a lookup that long is a miss),
+            // and callers treat that as an outage (a cache miss, an unchecked rate limit).
             retryDelayOnFailover: 100,
             retryDelayOnClusterDown: 100,
             retryDelayOnTryAgain: 100,
-            maxRedirections: 10,
+            maxRedirections:
+              options.commandTimeout === undefined ? 10 : Math.max(3, Math.ceil(options.commandTimeout / 100)),
             // Also a periodic look, so a failover nobody's command ran into is seen too.
             slotsRefreshInterval: 2_000,
             slotsRefreshTimeout: 1_000,
