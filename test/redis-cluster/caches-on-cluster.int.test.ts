@@ -59,10 +59,9 @@ describe('the caches and rate limits on a 3-master Redis Cluster, with a master 
 
   /** One task through the worker's cache: 'hit', or 'run' (executed; a miss, or Redis did not answer). */
   const serve = async (workspaceId: string, n: number): Promise<'hit' | 'run'> => {
-    const served = await worker.serve(task(workspaceId), FUNCTION_CONFIG, { n }, async () => ({
-      ok: true,
-      output: n * 2,
-    }));
+    const served = await worker.serve(task(workspaceId), FUNCTION_CONFIG, { n }, () =>
+      Promise.resolve({ ok: true, output: n * 2 }),
+    );
     await served.written;
     if (served.cached) assert.equal(served.result.ok && served.result.output, n * 2, 'the cached result is its own');
     return served.cached ? 'hit' : 'run';
@@ -74,7 +73,7 @@ describe('the caches and rate limits on a 3-master Redis Cluster, with a master 
       .reduce((sum, v) => sum + v.value, 0) ?? 0;
 
   before(async () => {
-    cluster = await startPrivateRedisCluster(ctx.defer);
+    cluster = await startPrivateRedisCluster((cleanup) => ctx.defer(cleanup));
     config = {
       ...ctx.config,
       REDIS_URL: cluster.url,

@@ -45,7 +45,8 @@ export function parseRedisAddress(value: string): RedisAddress {
     return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
   });
   const colon = credentials?.indexOf(':') ?? -1;
-  const username = credentials === undefined ? '' : decodeURIComponent(colon < 0 ? credentials : credentials.slice(0, colon));
+  const username =
+    credentials === undefined ? '' : decodeURIComponent(colon < 0 ? credentials : credentials.slice(0, colon));
   const password = credentials === undefined || colon < 0 ? '' : decodeURIComponent(credentials.slice(colon + 1));
   return {
     kind: 'cluster',

@@ -118,7 +118,9 @@ export class DependencyChecks {
       if (owner === undefined) throw new Error(`Redis Cluster slot ${slot} has no master`);
       owners.add(owner);
     }
-    const connected = new Map(masters(this.redis).map((server) => [`${server.options.host}:${server.options.port}`, server]));
+    const connected = new Map(
+      masters(this.redis).map((server) => [`${server.options.host}:${server.options.port}`, server]),
+    );
     await Promise.all(
       [...owners].map(async (owner) => {
         const server = connected.get(owner);
