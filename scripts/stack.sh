@@ -2,11 +2,13 @@
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
 # Registry (the project's own, from Maven Central), pgvector for the semantic cache (PGlite, from npm), and S3Proxy
 # when the S3 content store backend is selected.
-#   up [--record FILE] [--s3proxy] [--brokers N]
+#   up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster]
 #                                    start what is not running; with --record, append what this call started to FILE;
 #                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote);
 #                                    N Kafka brokers (KAFKA_BROKER_COUNT, default 1) replicating every topic
-#                                    min(N, 3) times (infra/kafka/cluster.sh; `cluster.sh brokers` prints the env)
+#                                    min(N, 3) times (infra/kafka/cluster.sh; `cluster.sh brokers` prints the env);
+#                                    with --redis-cluster (REDIS_CLUSTER=1) also a 3-master Redis Cluster
+#                                    (infra/redis/cluster.sh; `cluster.sh nodes` prints the REDIS_URL to use)
 #   s3proxy [--record FILE]          start only S3Proxy (the tests' S3 server when the rest runs elsewhere)
 #   down [--only FILE]               stop Kafka, the registry, PGlite and S3Proxy; with --only, stop just what FILE lists
 #   status                           show each part
@@ -61,6 +63,12 @@ start_kafka() {
   "$ROOT/infra/kafka/cluster.sh" start
   record kafka-cluster
 }
+# Besides the machine's Redis (which /health of a default configuration still checks), not instead of it.
+start_redis_cluster() {
+  "$ROOT/infra/redis/cluster.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/redis/cluster.sh" start
+  record redis-cluster
+}
 start_registry() { start_own registry "${SCHEMA_REGISTRY_URL:-}" "${SCHEMA_REGISTRY_PORT:-8081}" registry; }
 start_s3proxy() { start_own s3proxy "${CAS_S3_ENDPOINT:-}" "${S3PROXY_PORT:-8090}" "S3 server"; }
 start_pglite() {
@@ -78,6 +86,7 @@ parse_up_flags() {
       --record) RECORD="$2"; shift 2 ;;
       --s3proxy) WITH_S3PROXY=1; shift ;;
       --brokers) export KAFKA_BROKER_COUNT="$2"; shift 2 ;;
+      --redis-cluster) export REDIS_CLUSTER=1; shift ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
   done
@@ -88,6 +97,7 @@ stop_one() {
   case "$1" in
     kafka) "$ROOT/infra/kafka/kafka.sh" stop ;;
     kafka-cluster) "$ROOT/infra/kafka/cluster.sh" stop ;;
+    redis-cluster) "$ROOT/infra/redis/cluster.sh" stop ;;
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
     s3proxy) "$ROOT/infra/s3proxy/s3proxy.sh" stop ;;
     pglite) "$ROOT/infra/pglite/pglite.sh" stop ;;
@@ -103,6 +113,7 @@ case "${1:-}" in
     # Postgres first: the registry keeps its schemas there.
     start_postgres
     start_redis
+    if [ -n "${REDIS_CLUSTER:-}" ]; then start_redis_cluster; fi
     start_kafka
     start_registry
     start_pglite
@@ -125,12 +136,14 @@ case "${1:-}" in
       stop_one registry
       stop_one kafka
       [ -s "$ROOT/.local/kafka-cluster/cluster.id" ] && stop_one kafka-cluster
+      if [ -d "$ROOT/.local/redis-cluster" ]; then stop_one redis-cluster; fi
     fi
     ;;
   status)
     rc=0
     port_open 127.0.0.1 5432 && echo "postgres: up on 127.0.0.1:5432" || { echo "postgres: down"; rc=3; }
     port_open 127.0.0.1 6379 && echo "redis: up on 127.0.0.1:6379" || { echo "redis: down"; rc=3; }
+    if [ -n "${REDIS_CLUSTER:-}" ]; then "$ROOT/infra/redis/cluster.sh" status || rc=3; fi
     if [ "${KAFKA_BROKER_COUNT:-1}" -gt 1 ]; then
       "$ROOT/infra/kafka/cluster.sh" status || rc=3
     else
@@ -142,5 +155,5 @@ case "${1:-}" in
     "$ROOT/infra/s3proxy/s3proxy.sh" status || true
     exit $rc
     ;;
-  *) echo "usage: $0 up [--record FILE] [--s3proxy] [--brokers N] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
 esac

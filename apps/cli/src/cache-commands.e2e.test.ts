@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
 import { apiRole } from '#apps/api/src/api.role.js';
 import { ApiKeysRepository } from '#libs/auth';
 import { LOOKUP_COUNTER_TTL_MS, lookupCounterKey, nodeCacheKey } from '#libs/cache';
 import { createPool, type Pool } from '#libs/db';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, startRoles } from '#test/support/app.js';
 import { cliEnv, runCli, type CliResult } from './cli-process.test-support.js';
@@ -17,7 +16,7 @@ const ctx = useTestContext('cli-cache');
 describe('orchestrator cache stats / purge against the real API and Redis', () => {
   let env: NodeJS.ProcessEnv;
   let pool: Pool;
-  let redis: Redis;
+  let redis: RedisClient;
   let workspaceId: string;
   let otherWorkspaceId: string;
   let adminKey: string;

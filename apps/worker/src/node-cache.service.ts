@@ -1,5 +1,4 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import {
@@ -18,7 +17,7 @@ import type { AppConfig } from '#libs/config';
 import type { CachedResult, NodeDispatch } from '#libs/events';
 import { instrumentRedis } from '#libs/observability';
 import { CONFIG, LOGGER, METRICS_REGISTRY } from '#libs/platform';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 
 /** What the caches' policies decide a task by. */
 export const cacheCandidate = (task: NodeDispatch, config: Readonly<Record<string, unknown>>): CacheCandidate => ({
@@ -45,7 +44,7 @@ export interface ServedResult {
  */
 @Injectable()
 export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
-  private readonly redis: Redis | undefined;
+  private readonly redis: RedisClient | undefined;
   private readonly cache: NodeResultCache | undefined;
   private readonly policy: CachePolicySettings;
   private readonly logger: Logger;

@@ -6,3 +6,4 @@ export { PrincipalCache } from './principal-cache.js';
 export { PERMISSIONS, allows, meets, type Permission, type Principal, type Requirement } from './principal.js';
 export { hashApiKey } from './api-key-secret.js';
 export { Input, ServesRoute } from './contract-route.js';
+export { RateLimits, type RateLimitScope } from './rate-limits.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { masters, type RedisClient } from '#libs/redis';
 import { lookupCounterKey, workspaceSlot } from './cache-key.js';
 
 const HOUR_MS = 3_600_000;
@@ -18,32 +18,38 @@ export function entryPattern(prefix: string, workspaceId: string, nodeType?: str
 
 /**
  * Deletes a workspace's cached node results (of one node type, or all), walking its keys with SCAN (never KEYS: the
- * cache stays responsive) and deleting each batch with UNLINK. Entries written meanwhile may survive; a running
- * single flight keeps its lease and stores its result when it finishes. Returns how many entries were deleted.
+ * cache stays responsive) and deleting each batch with UNLINK. A SCAN sees one server's keys: in a Redis Cluster every
+ * master is walked (the workspace's keys share a hash tag, so all are in one slot, on one master, but which one is the
+ * cluster's to say). Entries written meanwhile may survive; a running single flight keeps its lease and stores its
+ * result when it finishes. Returns how many entries were deleted.
  */
 export async function purgeEntries(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   workspaceId: string,
   nodeType?: string,
 ): Promise<number> {
   const match = entryPattern(prefix, workspaceId, nodeType);
-  let cursor = '0';
   let deleted = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-    cursor = next;
-    if (keys.length) deleted += await redis.unlink(...keys);
-  } while (cursor !== '0');
+  for (const server of masters(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await server.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+      cursor = next;
+      // Through the client, not the server: in a cluster it sends the batch (one slot) wherever that slot is now.
+      if (keys.length) deleted += await redis.unlink(...keys);
+    } while (cursor !== '0');
+  }
   return deleted;
 }
 
 /**
  * A workspace's cache lookups per node type from the hour `since` falls in to the hour of `until` (the counters are
- * hourly: the window starts at a full hour). One round trip (a pipeline of HGETALLs).
+ * hourly: the window starts at a full hour). One round trip (a pipeline of HGETALLs, every key under the workspace's
+ * hash tag: one slot, so one Redis Cluster node answers it all).
  */
 export async function countLookups(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   workspaceId: string,
   since: number,

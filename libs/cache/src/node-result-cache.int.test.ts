@@ -4,10 +4,9 @@ import { once } from 'node:events';
 import { connect, createServer, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import { instrumentRedis } from '#libs/observability';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 import { useTestContext } from '#test/harness/test-context.js';
 import { nodeCacheKey, type NodeCacheKey } from './cache-key.js';
 import { NodeResultCache, type NodeResult, type NodeResultCacheOptions, type Served } from './node-result-cache.js';
@@ -52,7 +51,7 @@ const outcomes = (served: readonly Served[]) =>
   served.map((s) => `${s.outcome}${s.waited ? `/${s.waited}` : ''}`).sort();
 
 describe('the node result cache on the real Redis', () => {
-  let redis: Redis;
+  let redis: RedisClient;
   let registry: Registry;
   const options: NodeResultCacheOptions = {
     leaseMs: 600,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '#libs/redis';
 import { lookupCounterKey, type NodeCacheKey } from './cache-key.js';
 
 /** How long a workspace's hourly lookup counters are kept: the longest window the cache's stats look back over. */
@@ -19,7 +19,7 @@ export class RedisCacheStore {
   private readonly renewScript: Script;
   private readonly finishScript: Script;
 
-  constructor(private readonly redis: Redis) {
+  constructor(private readonly redis: RedisClient) {
     redis.defineCommand('nodeCacheLookup', {
       numberOfKeys: 3,
       // A miss takes the lease in the same round trip (most lookups of a fresh input are misses): the entry, or

@@ -7,6 +7,7 @@ import {
   workspaceCachePolicies,
 } from './cache-settings.js';
 // The module itself, not the library's index (see cache-settings.ts).
+import { parseRedisAddress } from './redis-address.js';
 import { MAX_CACHE_TTL_MS, MIN_SEMANTIC_SIMILARITY } from '../../workflows/src/definition-schema.js';
 
 const url = (protocols: string[]) =>
@@ -20,6 +21,15 @@ const url = (protocols: string[]) =>
     },
     `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
   );
+
+/** One Redis server or a Redis Cluster (redis-address.ts); kept as the text, which `createRedis` reads. */
+const redisAddress = z.string().superRefine((value, ctx) => {
+  try {
+    parseRedisAddress(value);
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
 
 const brokerList = z
   .string()
@@ -58,7 +68,8 @@ export const configSchema = z.object({
   DATABASE_POOL_MAX: positiveInt.max(1000).default(10),
   /** Postgres cancels any statement of the platform's pools that runs longer (0: no limit). */
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  /** `redis://host:port` (one server) or `redis+cluster://host:port,host:port` (a Redis Cluster, any of its nodes). */
+  REDIS_URL: redisAddress.default('redis://127.0.0.1:6379'),
   HEALTH_TIMEOUT_MS: positiveInt.default(2000),
   /** Creates workspace `default` with this admin key when no workspace exists yet (empty: no bootstrap). */
   BOOTSTRAP_ADMIN_KEY: z
@@ -281,7 +292,7 @@ export const configSchema = z.object({
    */
   CACHE_ENABLED: bool('true'),
   /** The Redis that holds cached node results; REDIS_URL unless set (a cache of its own: allkeys-lru, no persistence). */
-  CACHE_REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  CACHE_REDIS_URL: redisAddress.optional(),
   /** Past this a cache command counts as failed and the node runs uncached: a slow Redis never holds a node up long. */
   CACHE_REDIS_TIMEOUT_MS: positiveInt.max(10_000).default(250),
   /**

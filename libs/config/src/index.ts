@@ -6,3 +6,4 @@ export {
   type TokenPrice,
   type WorkspaceCachePolicy,
 } from './cache-settings.js';
+export { parseRedisAddress, type RedisAddress } from './redis-address.js';

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { masters, type RedisClient } from '#libs/redis';
 import { Counter, Gauge, type Registry } from 'prom-client';
 
 interface SentCommand {
@@ -13,7 +13,7 @@ const opsCounters = new WeakMap<Registry, Counter<'operation' | 'status'>>();
  * bounded set; status ok or error), by wrapping `sendCommand`, which every ioredis call goes through. Every client
  * instrumented on one registry (the platform's, the node result cache's) adds to the same series.
  */
-export function instrumentRedis(client: Redis, registry: Registry): void {
+export function instrumentRedis(client: RedisClient, registry: Registry): void {
   let ops = opsCounters.get(registry);
   if (!ops) {
     ops = new Counter({
@@ -39,7 +39,7 @@ export function instrumentRedis(client: Redis, registry: Registry): void {
   };
 }
 
-interface RedisMemory {
+export interface RedisMemory {
   readonly used: number;
   readonly max: number;
 }
@@ -54,12 +54,27 @@ export function parseRedisMemoryInfo(info: string): RedisMemory | undefined {
   return { used, max: field('maxmemory') ?? 0 };
 }
 
+/** Of several servers' memory, the one nearest its limit (with no limit set: the one using most). */
+export function fullest(memories: readonly (RedisMemory | undefined)[]): RedisMemory | undefined {
+  const fill = (m: RedisMemory) => (m.max > 0 ? m.used / m.max : 0);
+  let chosen: RedisMemory | undefined;
+  for (const memory of memories) {
+    if (!memory) continue;
+    if (!chosen || fill(memory) > fill(chosen) || (fill(memory) === fill(chosen) && memory.used > chosen.used)) {
+      chosen = memory;
+    }
+  }
+  return chosen;
+}
+
 /**
  * `redis_memory_used_bytes` and `redis_memory_max_bytes` (0: no maxmemory set), from one `INFO memory` per scrape
- * (shared by both gauges for `cacheMs`). A scrape never fails because Redis is away: the gauges keep their last value.
+ * (shared by both gauges for `cacheMs`). In a Redis Cluster every master is asked and the one nearest its maxmemory is
+ * reported: a shard evicts by its own limit, however empty the others are (RedisMemoryHigh). A scrape never fails
+ * because Redis is away: the gauges keep their last value.
  */
 export function registerRedisMemoryMetrics(
-  client: Redis,
+  client: RedisClient,
   registry: Registry,
   options: { cacheMs?: number; timeoutMs?: number } = {},
 ): void {
@@ -73,13 +88,14 @@ export function registerRedisMemoryMetrics(
       let timer: NodeJS.Timeout | undefined;
       try {
         if (client.status === 'wait') await client.connect();
-        const info = await Promise.race([
-          client.info('memory'),
+        const infos = await Promise.race([
+          // A master that does not answer is left out; the others still say how full they are.
+          Promise.all(masters(client).map((server) => server.info('memory').catch(() => undefined))),
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => reject(new Error('redis INFO timed out')), timeoutMs);
           }),
         ]);
-        return parseRedisMemoryInfo(info);
+        return fullest(infos.map((info) => (info === undefined ? undefined : parseRedisMemoryInfo(info))));
       } catch {
         return undefined;
       } finally {
@@ -91,7 +107,7 @@ export function registerRedisMemoryMetrics(
   };
   const used: Gauge = new Gauge({
     name: 'redis_memory_used_bytes',
-    help: 'Memory Redis has allocated (INFO memory used_memory)',
+    help: 'Memory Redis has allocated (INFO memory used_memory; in a cluster, of the master nearest its maxmemory)',
     registers: [registry],
     collect: async () => {
       const memory = await read();
@@ -100,7 +116,7 @@ export function registerRedisMemoryMetrics(
   });
   const max: Gauge = new Gauge({
     name: 'redis_memory_max_bytes',
-    help: 'Redis maxmemory (0 when unlimited)',
+    help: 'Redis maxmemory (0 when unlimited; in a cluster, of the master nearest its maxmemory)',
     registers: [registry],
     collect: async () => {
       const memory = await read();

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import type { Redis } from 'ioredis';
+import { Cluster, masters, type RedisClient } from '#libs/redis';
 import type { Pool } from '#libs/db';
 import type { Logger } from 'pino';
 
@@ -10,6 +10,9 @@ export interface CheckResult {
 }
 
 class ProbeTimeout extends Error {}
+
+/** Every Redis Cluster has 16384 hash slots. */
+const CLUSTER_SLOTS = 16_384;
 
 /** A probe's result; a failure also carries the dependency's own error, for the log only. */
 async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult & { cause?: unknown }> {
@@ -40,7 +43,7 @@ export class DependencyChecks {
 
   constructor(
     private readonly pool: Pool,
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly admin: Admin,
     private readonly schemaRegistryUrl: string,
     private readonly timeoutMs: number,
@@ -95,9 +98,36 @@ export class DependencyChecks {
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
   }
 
+  /**
+   * One server answers PING. A Redis Cluster must say `cluster_state:ok`, and the master of every slot (as the client
+   * last heard it from the cluster) must answer PING: a master lost is a third of the cache gone until its replica took
+   * over and the client learnt so.
+   */
   private async pingRedis(): Promise<void> {
     if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
-    await this.redis.ping();
+    if (!(this.redis instanceof Cluster)) {
+      await this.redis.ping();
+      return;
+    }
+    const info = String(await this.redis.cluster('INFO'));
+    const state = /^cluster_state:(\w+)/m.exec(info)?.[1];
+    if (state !== 'ok') throw new Error(`Redis Cluster state is ${state ?? 'unknown'}`);
+    const owners = new Set<string>();
+    for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+      const owner = this.redis.slots[slot]?.[0];
+      if (owner === undefined) throw new Error(`Redis Cluster slot ${slot} has no master`);
+      owners.add(owner);
+    }
+    const connected = new Map(
+      masters(this.redis).map((server) => [`${server.options.host}:${server.options.port}`, server]),
+    );
+    await Promise.all(
+      [...owners].map(async (owner) => {
+        const server = connected.get(owner);
+        if (!server) throw new Error(`Redis Cluster master ${owner} is not connected`);
+        await server.ping();
+      }),
+    );
   }
 
   private async describeKafka(): Promise<void> {

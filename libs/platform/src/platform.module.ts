@@ -7,7 +7,6 @@ import {
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { Admin, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
@@ -25,7 +24,7 @@ import {
   registerRedisMemoryMetrics,
   registerRunAgeMetrics,
 } from '#libs/observability';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 import { DependencyChecks } from './dependency-checks.js';
 import { Readiness } from './readiness.js';
 import { HealthController } from './health.controller.js';
@@ -49,7 +48,7 @@ import {
 class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
-    @Inject(REDIS) private readonly redis: Redis,
+    @Inject(REDIS) private readonly redis: RedisClient,
     @Inject(KAFKA_ADMIN) private readonly admin: Admin,
     @Inject(BLOB_BACKEND) private readonly blobs: BlobBackend,
   ) {}
@@ -161,7 +160,7 @@ export class PlatformModule {
         {
           provide: DependencyChecks,
           inject: [PG_POOL, REDIS, KAFKA_ADMIN],
-          useFactory: (pool: Pool, redis: Redis, admin: Admin) =>
+          useFactory: (pool: Pool, redis: RedisClient, admin: Admin) =>
             new DependencyChecks(
               pool,
               redis,

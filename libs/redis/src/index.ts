@@ -1,1 +1,1 @@
-export { createRedis } from './redis.js';
+export { createRedis, masters, Cluster, type RedisClient, type RedisClientOptions } from './redis.js';

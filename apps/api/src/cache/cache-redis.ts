@@ -1,10 +1,9 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import type { Registry } from 'prom-client';
 import type { AppConfig } from '#libs/config';
 import { instrumentRedis } from '#libs/observability';
 import { CONFIG, METRICS_REGISTRY, ProblemError } from '#libs/platform';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 
 /** Operators' requests (a purge's SCANs) may take longer than a node's lookup; still bounded. */
 const COMMAND_TIMEOUT_MS = 5_000;
@@ -12,7 +11,7 @@ const COMMAND_TIMEOUT_MS = 5_000;
 /** The API's client of the node result cache's Redis (CACHE_REDIS_URL, else REDIS_URL), connected on first use. */
 @Injectable()
 export class CacheRedis implements OnApplicationShutdown {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
 
   constructor(@Inject(CONFIG) config: AppConfig, @Inject(METRICS_REGISTRY) registry: Registry) {
     this.redis = createRedis(config.CACHE_REDIS_URL ?? config.REDIS_URL, 'node-cache-admin', {
@@ -23,7 +22,7 @@ export class CacheRedis implements OnApplicationShutdown {
   }
 
   /** The connected client; a cache that cannot be reached is a 503. */
-  async client(): Promise<Redis> {
+  async client(): Promise<RedisClient> {
     try {
       if (this.redis.status === 'wait' || this.redis.status === 'end') await this.redis.connect();
     } catch (error) {
@@ -33,7 +32,7 @@ export class CacheRedis implements OnApplicationShutdown {
   }
 
   /** Runs `use` on the connected client; a command that fails (Redis down, past its timeout) is a 503. */
-  async use<T>(use: (redis: Redis) => Promise<T>): Promise<T> {
+  async use<T>(use: (redis: RedisClient) => Promise<T>): Promise<T> {
     const redis = await this.client();
     try {
       return await use(redis);

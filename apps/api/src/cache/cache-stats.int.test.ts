@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import type { Redis } from 'ioredis';
 import { coordinatorRole } from '#apps/coordinator/src/coordinator.role.js';
 import { outboxRelayRole } from '#apps/outbox-relay/src/outbox-relay.role.js';
 import { runProjectorRole } from '#apps/run-projector/src/run-projector.role.js';
@@ -11,7 +10,7 @@ import {
 import { workerRole } from '#apps/worker/src/worker.role.js';
 import { ApiKeysRepository } from '#libs/auth';
 import { createPool, type Pool } from '#libs/db';
-import { createRedis } from '#libs/redis';
+import { createRedis, type RedisClient } from '#libs/redis';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually, startRoles, type TestApp } from '#test/support/app.js';
 import type { RunReply } from '#test/support/runs.js';
@@ -39,7 +38,7 @@ const DEFINITION = {
 describe('node result cache stats and purge, per workspace', () => {
   let api: TestApp;
   let pool: Pool;
-  let redis: Redis;
+  let redis: RedisClient;
   let llm: ChatCompletionsStandIn;
   let adminKey: string;
   let writeKey: string;
