@@ -45,7 +45,7 @@ class Bootstrap implements OnApplicationBootstrap {
 
 /** The read replica's pool ends with the app (the primary's is the platform's). */
 class ReadReplicaCloser implements OnApplicationShutdown {
-  constructor(private readonly reads: ReadRouting) {}
+  constructor(@Inject(ReadRouting) private readonly reads: ReadRouting) {}
 
   async onApplicationShutdown(): Promise<void> {
     await this.reads.close();
