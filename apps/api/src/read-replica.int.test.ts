@@ -37,7 +37,7 @@ describe('read endpoints on a streaming replica (DATABASE_READ_URL)', () => {
   };
 
   before(async () => {
-    pair = await startPrivateReplicaPair(ctx.defer);
+    pair = await startPrivateReplicaPair((cleanup) => ctx.defer(cleanup));
     const databaseUrl = `${pair.primary}/orchestrator`;
     await migrate(databaseUrl, MIGRATIONS_DIR);
     await pair.caughtUp();
