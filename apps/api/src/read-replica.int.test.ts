@@ -169,4 +169,15 @@ describe('read endpoints on a streaming replica (DATABASE_READ_URL)', () => {
     });
     assert.equal(reply.status, 400, JSON.stringify(reply.body));
   });
+
+  // Last: the replica does not come back.
+  it('reads go to the primary while the replica is down', async () => {
+    await pair.stopReplica();
+    const started = await startRun(api);
+    const list = await api.request<RunPage>('GET', `/v1/workflows/${workflowId}/runs`);
+    assert.equal(list.status, 200, JSON.stringify(list.body));
+    assert.ok(runIds(list).includes(started.body.runId));
+    const run = await api.request('GET', `/v1/runs/${started.body.runId}`);
+    assert.equal(run.status, 200);
+  });
 });

@@ -84,8 +84,9 @@ export class ReadRouting {
     try {
       result = await query(this.replica);
     } catch (error) {
-      // The replica is down or restarting: the primary still answers.
-      if (isDatabaseOutage(error)) return query(this.primary);
+      // The replica is down or restarting, or replay cancelled the read (a conflict with recovery, 40001): the
+      // primary still answers.
+      if (isDatabaseOutage(error) || (error as { code?: unknown }).code === '40001') return query(this.primary);
       throw error;
     }
     return found(result) ? result : query(this.primary);

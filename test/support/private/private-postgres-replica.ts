@@ -17,6 +17,8 @@ export interface PrivateReplicaPair {
   resumeReplay(): Promise<void>;
   /** Resolves once the replica has replayed everything the primary had written when this was called. */
   caughtUp(): Promise<void>;
+  /** Shuts the replica down (immediate: its connections are cut). */
+  stopReplica(): Promise<void>;
 }
 
 /**
@@ -95,6 +97,9 @@ export async function startPrivateReplicaPair(defer: (cleanup: () => unknown) =>
     },
     resumeReplay: async () => {
       await query(replica, 'SELECT pg_wal_replay_resume()');
+    },
+    stopReplica: async () => {
+      await ctl('stop', '-m', 'immediate', '-w');
     },
     caughtUp: async () => {
       const target = await query<{ lsn: string }>(primary.address, 'SELECT pg_current_wal_lsn()::text AS lsn');
