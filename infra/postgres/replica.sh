@@ -140,7 +140,7 @@ cmd_status() {
   primary_lsn="$(primary_sql 'SELECT pg_current_wal_lsn()' 2>/dev/null || true)"
   local bytes="?"
   [ -n "$primary_lsn" ] && bytes="$(primary_sql "SELECT greatest(0, pg_wal_lsn_diff('$primary_lsn', '$replay'))")"
-  echo "pg-replica: up on 127.0.0.1:$PORT, streaming from $PRIMARY_HOST:$PRIMARY_PORT; lag ${seconds}s, $bytes bytes behind (replayed to $replay$([ "$paused" = t ] && echo ', replay paused'))"
+  echo "pg-replica: up on 127.0.0.1:$PORT, streaming from $PRIMARY_HOST:$PRIMARY_PORT; lag ${seconds}s, $bytes bytes behind (replayed to $replay$([ "$paused" = true ] && echo ', replay paused'))"
 }
 
 case "${1:-}" in
