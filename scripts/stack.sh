@@ -2,15 +2,18 @@
 # The local stack the platform runs on: Postgres and Redis (the machine's, started only if down), Kafka and the Schema
 # Registry (the project's own, from Maven Central), pgvector for the semantic cache (PGlite, from npm), and S3Proxy
 # when the S3 content store backend is selected.
-#   up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster]
+#   up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster] [--read-replica]
 #                                    start what is not running; with --record, append what this call started to FILE;
 #                                    S3Proxy too with --s3proxy or CAS_BACKEND=s3 (unless CAS_S3_ENDPOINT is remote);
 #                                    N Kafka brokers (KAFKA_BROKER_COUNT, default 1) replicating every topic
 #                                    min(N, 3) times (infra/kafka/cluster.sh; `cluster.sh brokers` prints the env);
 #                                    with --redis-cluster (REDIS_CLUSTER=1) also a 3-master Redis Cluster
-#                                    (infra/redis/cluster.sh; `cluster.sh nodes` prints the REDIS_URL to use)
+#                                    (infra/redis/cluster.sh; `cluster.sh nodes` prints the REDIS_URL to use);
+#                                    a streaming replica of Postgres on 127.0.0.1:5434 with --read-replica
+#                                    (infra/postgres/replica.sh; point DATABASE_READ_URL at it)
 #   s3proxy [--record FILE]          start only S3Proxy (the tests' S3 server when the rest runs elsewhere)
-#   down [--only FILE]               stop Kafka, the registry, PGlite and S3Proxy; with --only, stop just what FILE lists
+#   down [--only FILE]               stop Kafka, the registry, PGlite, S3Proxy, the Redis Cluster and the Postgres
+#                                    replica; with --only, stop just what FILE lists
 #   status                           show each part
 set -euo pipefail
 SCRIPT_NAME=stack
@@ -71,6 +74,12 @@ start_redis_cluster() {
 }
 start_registry() { start_own registry "${SCHEMA_REGISTRY_URL:-}" "${SCHEMA_REGISTRY_PORT:-8081}" registry; }
 start_s3proxy() { start_own s3proxy "${CAS_S3_ENDPOINT:-}" "${S3PROXY_PORT:-8090}" "S3 server"; }
+# After Postgres: it is a copy of it.
+start_pg_replica() {
+  "$ROOT/infra/postgres/replica.sh" status >/dev/null 2>&1 && return 0
+  "$ROOT/infra/postgres/replica.sh" start
+  record pg-replica
+}
 start_pglite() {
   local url="${VECTOR_DATABASE_URL:-postgres://postgres@127.0.0.1:5433/postgres}"
   start_own pglite "${VECTOR_DATABASE_URL:-}" "$(sed -E 's#^[a-z]+://([^@/]*@)?[^:/]+:([0-9]+).*#\2#;t;s#.*#5432#' <<<"$url")" \
@@ -79,6 +88,7 @@ start_pglite() {
 
 RECORD=""
 WITH_S3PROXY=""
+WITH_READ_REPLICA=""
 [ "${CAS_BACKEND:-}" = "s3" ] && WITH_S3PROXY=1
 parse_up_flags() {
   while [ $# -gt 0 ]; do
@@ -87,6 +97,7 @@ parse_up_flags() {
       --s3proxy) WITH_S3PROXY=1; shift ;;
       --brokers) export KAFKA_BROKER_COUNT="$2"; shift 2 ;;
       --redis-cluster) export REDIS_CLUSTER=1; shift ;;
+      --read-replica) WITH_READ_REPLICA=1; shift ;;
       *) echo "unknown option $1" >&2; exit 2 ;;
     esac
   done
@@ -101,6 +112,7 @@ stop_one() {
     registry) "$ROOT/infra/registry/registry.sh" stop ;;
     s3proxy) "$ROOT/infra/s3proxy/s3proxy.sh" stop ;;
     pglite) "$ROOT/infra/pglite/pglite.sh" stop ;;
+    pg-replica) "$ROOT/infra/postgres/replica.sh" stop ;;
     redis) redis-cli -h 127.0.0.1 -p 6379 shutdown nosave >/dev/null 2>&1 || true ;;
     postgres) pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main stop || true ;;
   esac
@@ -112,6 +124,7 @@ case "${1:-}" in
     parse_up_flags "$@"
     # Postgres first: the registry keeps its schemas there.
     start_postgres
+    if [ -n "$WITH_READ_REPLICA" ]; then start_pg_replica; fi
     start_redis
     if [ -n "${REDIS_CLUSTER:-}" ]; then start_redis_cluster; fi
     start_kafka
@@ -132,6 +145,7 @@ case "${1:-}" in
       rm -f "$3"
     else
       stop_one s3proxy
+      stop_one pg-replica
       stop_one pglite
       stop_one registry
       stop_one kafka
@@ -153,7 +167,8 @@ case "${1:-}" in
     "$ROOT/infra/pglite/pglite.sh" status || rc=3
     # Optional: reported, never a failure of the stack.
     "$ROOT/infra/s3proxy/s3proxy.sh" status || true
+    "$ROOT/infra/postgres/replica.sh" status || true
     exit $rc
     ;;
-  *) echo "usage: $0 up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
+  *) echo "usage: $0 up [--record FILE] [--s3proxy] [--brokers N] [--redis-cluster] [--read-replica] | s3proxy [--record FILE] | down [--only FILE] | status" >&2; exit 2 ;;
 esac

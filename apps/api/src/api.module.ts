@@ -1,9 +1,11 @@
-import { Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Module, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { AppConfig } from '#libs/config';
 import { ApiKeysRepository, AuthModule, bootstrapKeyRefusal } from '#libs/auth';
 import { lagExporterProvider } from '#libs/kafka';
-import { AdvisoryLeader, type Pool } from '#libs/db';
+import { AdvisoryLeader, createPool, ReadRouting, type Pool } from '#libs/db';
+import { registerReplicaLagMetrics } from '#libs/observability';
 import { CONFIG, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ApiKeysController } from './auth/api-keys.controller.js';
 import { CacheHitsController } from './cache/cache-hits.controller.js';
@@ -41,6 +43,31 @@ class Bootstrap implements OnApplicationBootstrap {
   }
 }
 
+/** The read replica's pool ends with the app (the primary's is the platform's). */
+class ReadReplicaCloser implements OnApplicationShutdown {
+  constructor(@Inject(ReadRouting) private readonly reads: ReadRouting) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.reads.close();
+  }
+}
+
+/**
+ * Where the read endpoints read: DATABASE_READ_URL's replica, with read-your-writes by consistency token, and its lag
+ * on /metrics; without it, the primary.
+ */
+function readRoutingFactory(primary: Pool, config: AppConfig, registry: Registry): ReadRouting {
+  if (!config.DATABASE_READ_URL) return new ReadRouting(primary, undefined);
+  const replica = createPool(config.DATABASE_READ_URL, {
+    name: 'api-read-replica',
+    max: config.DATABASE_POOL_MAX,
+    statementTimeoutMs: config.DATABASE_STATEMENT_TIMEOUT_MS,
+  });
+  const reads = new ReadRouting(primary, replica);
+  registerReplicaLagMetrics(registry, reads);
+  return reads;
+}
+
 /** The public HTTP API: API keys, workflows and their patches, runs, approvals. */
 @Module({
   imports: [AuthModule, FanoutProxyModule],
@@ -63,6 +90,8 @@ class Bootstrap implements OnApplicationBootstrap {
     CacheRedis,
     SemanticCacheAdmin,
     Bootstrap,
+    { provide: ReadRouting, inject: [PG_POOL, CONFIG, METRICS_REGISTRY], useFactory: readRoutingFactory },
+    ReadReplicaCloser,
     {
       // One exporter per deployment, whatever the number of API processes (each would export the same series).
       provide: LAG_EXPORTER_LEADER,

@@ -47,6 +47,29 @@ export const idempotencyHeaders = z.object({
     }),
 });
 
+/** A position in the primary's write-ahead log, as Postgres prints it (`0/16B3748`). */
+const consistencyToken = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, {
+  error: 'must be a Consistency-Token as a write answered it (such as 0/16B3748)',
+});
+
+/** Read-your-writes on the reads a replica may serve: the token of the caller's last write. */
+export const consistencyHeaders = z.object({
+  'consistency-token': consistencyToken.optional().meta({
+    description:
+      'The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even ' +
+      'when the API reads from a replica that has not replayed it yet.',
+  }),
+});
+
+/** What a write answers with when the API reads from a replica. */
+export const writeConsistencyHeaders = z.object({
+  'consistency-token': consistencyToken.optional().meta({
+    description:
+      'Present when the API reads from a replica (DATABASE_READ_URL): send it back as Consistency-Token on reads ' +
+      'that must see this write.',
+  }),
+});
+
 /** Run tags label metrics (workflows_started_total{tag}), so they stay short and few. */
 export const TAG_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 export const tag = z.string().regex(TAG_PATTERN, { error: 'must be 1 to 64 characters of A-Z, a-z, 0-9, _, ., -' });

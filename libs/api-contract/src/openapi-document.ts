@@ -53,6 +53,7 @@ function operation(route: ApiRoute): ZodOpenApiOperationObject {
     responses: {
       [String(route.status)]: {
         description: response.description,
+        ...(response.headers ? { headers: response.headers } : {}),
         ...(response.schema
           ? { content: { [response.contentType ?? 'application/json']: { schema: response.schema } } }
           : {}),

@@ -36,7 +36,13 @@ export interface ApiRoute {
   readonly bodyOptional?: boolean;
   readonly status: 200 | 201 | 202 | 204;
   /** The success response; no schema: no body. */
-  readonly response: { readonly description: string; readonly schema?: z.ZodType; readonly contentType?: string };
+  readonly response: {
+    readonly description: string;
+    readonly schema?: z.ZodType;
+    readonly contentType?: string;
+    /** Response headers worth documenting (Location is in the description). */
+    readonly headers?: z.ZodObject;
+  };
   /** Answers 304 to an If-None-Match that matches its ETag. */
   readonly notModified?: boolean;
   /** Failures worth documenting besides the ones every route has (401, 403, 429, 500, 503 where access is needed). */

@@ -66,6 +66,12 @@ export const configSchema = z.object({
   SCHEMA_REGISTRY_URL: url(['http:', 'https:']).default('http://127.0.0.1:8081/apis/ccompat/v7'),
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/orchestrator'),
   DATABASE_POOL_MAX: positiveInt.max(1000).default(10),
+  /**
+   * A streaming replica of DATABASE_URL the API's read endpoints use (runs, run timelines, workflows, versions,
+   * patches); a read that brings a write's consistency token goes to the replica only once it has replayed that
+   * write. Unset: every read goes to DATABASE_URL.
+   */
+  DATABASE_READ_URL: url(['postgres:', 'postgresql:']).optional(),
   /** Postgres cancels any statement of the platform's pools that runs longer (0: no limit). */
   DATABASE_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).max(3_600_000).default(30_000),
   /** `redis://host:port` (one server) or `redis+cluster://host:port,host:port` (a Redis Cluster, any of its nodes). */

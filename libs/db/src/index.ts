@@ -12,3 +12,5 @@ export { MIGRATIONS_DIR, VECTOR_MIGRATIONS_DIR } from './migrations-dir.js';
 export { GroupCommit, type GroupCommitOptions, type GroupOutcome } from './group-commit.js';
 export { isDataException, isDatabaseOutage } from './db-errors.js';
 export { AdvisoryLeader } from './advisory-leader.js';
+export { ReadRouting, type ReplicaLag } from './read-routing.js';
+export { parseLsn, replicaServes } from './wal-lsn.js';

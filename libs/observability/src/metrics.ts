@@ -4,6 +4,7 @@ export { cacheCounters, cacheTracker, CacheTracker, type CacheCounters } from '.
 export { instrumentHttp } from './http-metrics.js';
 export { registerPoolMetrics, type PoolStats } from './pool-metrics.js';
 export { registerRunAgeMetrics } from './run-age-metrics.js';
+export { registerReplicaLagMetrics } from './replica-lag-metrics.js';
 export { instrumentRedis, parseRedisMemoryInfo, registerRedisMemoryMetrics } from './redis-metrics.js';
 
 /**

@@ -54,34 +54,37 @@ export class RunsController {
       requestHash: hashBody({ input, tag }),
     });
     void reply.header('location', `/v1/runs/${accepted.runId}`);
+    const token = await this.runs.consistencyToken();
+    if (token) void reply.header('consistency-token', token);
     return accepted;
   }
 
   @ServesRoute(listRuns)
   async list(
     @Req() request: AuthenticatedRequest,
-    @Input(listRuns) { query }: RouteInput<typeof listRuns>,
+    @Input(listRuns) { query, headers }: RouteInput<typeof listRuns>,
   ): Promise<RouteOutput<typeof listRuns>> {
-    return this.page(request, listRuns.path, query, query.workflowId);
+    return this.page(request, listRuns.path, query, query.workflowId, headers['consistency-token']);
   }
 
   @ServesRoute(listWorkflowRuns)
   async listOfWorkflow(
     @Req() request: AuthenticatedRequest,
-    @Input(listWorkflowRuns) { params, query }: RouteInput<typeof listWorkflowRuns>,
+    @Input(listWorkflowRuns) { params, query, headers }: RouteInput<typeof listWorkflowRuns>,
   ): Promise<RouteOutput<typeof listWorkflowRuns>> {
-    if (!(await this.runs.workflowExists(request.principal.workspaceId, params.id))) {
+    const token = headers['consistency-token'];
+    if (!(await this.runs.workflowExists(request.principal.workspaceId, params.id, token))) {
       throw new ProblemError('not_found', `no workflow ${params.id}`);
     }
-    return this.page(request, `/v1/workflows/${params.id}/runs`, query, params.id);
+    return this.page(request, `/v1/workflows/${params.id}/runs`, query, params.id, token);
   }
 
   @ServesRoute(getRun)
   async read(
     @Req() request: AuthenticatedRequest,
-    @Input(getRun) { params }: RouteInput<typeof getRun>,
+    @Input(getRun) { params, headers }: RouteInput<typeof getRun>,
   ): Promise<RouteOutput<typeof getRun>> {
-    const run = await this.runs.read(request.principal.workspaceId, params.id);
+    const run = await this.runs.read(request.principal.workspaceId, params.id, headers['consistency-token']);
     if (!run) throw new ProblemError('not_found', `no run ${params.id}`);
     return run;
   }
@@ -89,9 +92,9 @@ export class RunsController {
   @ServesRoute(getRunTimeline)
   async timeline(
     @Req() request: AuthenticatedRequest,
-    @Input(getRunTimeline) { params }: RouteInput<typeof getRunTimeline>,
+    @Input(getRunTimeline) { params, headers }: RouteInput<typeof getRunTimeline>,
   ): Promise<RouteOutput<typeof getRunTimeline>> {
-    const events = await this.runs.events(request.principal.workspaceId, params.id);
+    const events = await this.runs.events(request.principal.workspaceId, params.id, headers['consistency-token']);
     if (!events) throw new ProblemError('not_found', `no run ${params.id}`);
     return { runId: params.id, events, nodes: nodeTimelines(events) };
   }
@@ -123,6 +126,7 @@ export class RunsController {
     path: string,
     query: RunListQuery,
     workflowId: string | undefined,
+    token: string | undefined,
   ): Promise<RouteOutput<typeof listRuns>> {
     const filter: RunFilter = {
       workflowId,
@@ -132,7 +136,7 @@ export class RunsController {
       after: decodeCursor(query.after),
       limit: query.limit,
     };
-    const rows = await this.runs.list(request.principal.workspaceId, filter);
+    const rows = await this.runs.list(request.principal.workspaceId, filter, token);
     const filters = { status: query.status, tag: query.tag, since: query.since };
     return {
       runs: rows.map(({ cursor: _, ...run }) => run),

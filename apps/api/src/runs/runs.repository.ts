@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
-import { GroupCommit, inTransaction, type Pool } from '#libs/db';
+import { GroupCommit, inTransaction, ReadRouting, type Pool } from '#libs/db';
 import { envelope, runControlEvent, type EventCodec } from '#libs/events';
 import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
 import type { BlobBackend } from '#libs/cas';
@@ -29,6 +29,7 @@ export class RunsRepository {
     @Inject(CONFIG) private readonly config: AppConfig,
     @Inject(BLOB_BACKEND) blobs: BlobBackend,
     eager: EagerOutbox,
+    private readonly reads: ReadRouting,
   ) {
     const waker = new OutboxWaker(pool);
     this.starts = new GroupCommit(pool, {
@@ -48,20 +49,27 @@ export class RunsRepository {
     });
   }
 
-  read(workspaceId: string, runId: string): Promise<RunView | undefined> {
-    return readRun(this.pool, workspaceId, runId);
+  // Reads go to the read replica when there is one (`token`: the caller's last write's, for read-your-writes); a run
+  // the replica does not have yet is looked up on the primary, so a run read right after its 202 is never missing.
+  read(workspaceId: string, runId: string, token?: string): Promise<RunView | undefined> {
+    return this.reads.read(token, (db) => readRun(db, workspaceId, runId), Boolean);
   }
 
-  list(workspaceId: string, filter: RunFilter): ReturnType<typeof listRuns> {
-    return listRuns(this.pool, workspaceId, filter);
+  list(workspaceId: string, filter: RunFilter, token?: string): ReturnType<typeof listRuns> {
+    return this.reads.read(token, (db) => listRuns(db, workspaceId, filter));
   }
 
-  events(workspaceId: string, runId: string): ReturnType<typeof readRunEvents> {
-    return readRunEvents(this.pool, workspaceId, runId);
+  events(workspaceId: string, runId: string, token?: string): ReturnType<typeof readRunEvents> {
+    return this.reads.read(token, (db) => readRunEvents(db, workspaceId, runId), Boolean);
   }
 
-  workflowExists(workspaceId: string, workflowId: string): Promise<boolean> {
-    return workflowExists(this.pool, workspaceId, workflowId);
+  workflowExists(workspaceId: string, workflowId: string, token?: string): Promise<boolean> {
+    return this.reads.read(token, (db) => workflowExists(db, workspaceId, workflowId), Boolean);
+  }
+
+  /** The token a client sends back on reads to see the write that just committed (none without a replica). */
+  consistencyToken(): Promise<string | undefined> {
+    return this.reads.writeToken();
   }
 
   /**

@@ -38,6 +38,7 @@ export class WorkflowsController {
   @ServesRoute(createWorkflow)
   async create(
     @Req() request: AuthenticatedRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
     @Input(createWorkflow) { body }: RouteInput<typeof createWorkflow>,
   ): Promise<RouteOutput<typeof createWorkflow>> {
     const checked = validateDefinition(body.definition, {
@@ -46,19 +47,21 @@ export class WorkflowsController {
       maxDepth: this.config.JSON_MAX_DEPTH,
     });
     if (!checked.ok) throw new ProblemError('validation_failed', 'the definition is invalid', checked.errors);
-    return this.workflows.create(request.principal.workspaceId, body.name, checked.value);
+    const created = await this.workflows.create(request.principal.workspaceId, body.name, checked.value);
+    await this.giveConsistencyToken(reply);
+    return created;
   }
 
   @ServesRoute(listWorkflows)
   async list(
     @Req() request: AuthenticatedRequest,
-    @Input(listWorkflows) { query }: RouteInput<typeof listWorkflows>,
+    @Input(listWorkflows) { query, headers }: RouteInput<typeof listWorkflows>,
   ): Promise<RouteOutput<typeof listWorkflows>> {
-    const rows = await this.workflows.listWorkflows(request.principal.workspaceId, {
-      q: query.q,
-      after: decodeCursor(query.after),
-      limit: query.limit,
-    });
+    const rows = await this.workflows.listWorkflows(
+      request.principal.workspaceId,
+      { q: query.q, after: decodeCursor(query.after), limit: query.limit },
+      headers['consistency-token'],
+    );
     return {
       workflows: rows.map(({ cursor: _, ...workflow }) => workflow),
       next: nextPage(listWorkflows.path, { q: query.q }, rows, query.limit),
@@ -68,9 +71,14 @@ export class WorkflowsController {
   @ServesRoute(getWorkflow)
   async latest(
     @Req() request: AuthenticatedRequest,
-    @Input(getWorkflow) { params }: RouteInput<typeof getWorkflow>,
+    @Input(getWorkflow) { params, headers }: RouteInput<typeof getWorkflow>,
   ): Promise<RouteOutput<typeof getWorkflow>> {
-    const found = await this.workflows.getVersion(request.principal.workspaceId, params.id);
+    const found = await this.workflows.getVersion(
+      request.principal.workspaceId,
+      params.id,
+      undefined,
+      headers['consistency-token'],
+    );
     if (!found) throw new ProblemError('not_found', `no workflow ${params.id}`);
     return found;
   }
@@ -78,9 +86,14 @@ export class WorkflowsController {
   @ServesRoute(getWorkflowVersion)
   async version(
     @Req() request: AuthenticatedRequest,
-    @Input(getWorkflowVersion) { params }: RouteInput<typeof getWorkflowVersion>,
+    @Input(getWorkflowVersion) { params, headers }: RouteInput<typeof getWorkflowVersion>,
   ): Promise<RouteOutput<typeof getWorkflowVersion>> {
-    const found = await this.workflows.getVersion(request.principal.workspaceId, params.id, params.version);
+    const found = await this.workflows.getVersion(
+      request.principal.workspaceId,
+      params.id,
+      params.version,
+      headers['consistency-token'],
+    );
     if (!found) throw new ProblemError('not_found', `workflow ${params.id} has no version ${params.version}`);
     return found;
   }
@@ -118,15 +131,21 @@ export class WorkflowsController {
       requestHash: hashBody(ops.value),
     });
     void reply.header('location', `/v1/workflows/${params.id}/patches/${accepted.patchId}`);
+    await this.giveConsistencyToken(reply);
     return { patchId: accepted.patchId, seq: accepted.seq, status: 'pending' };
   }
 
   @ServesRoute(getPatch)
   async patchStatus(
     @Req() request: AuthenticatedRequest,
-    @Input(getPatch) { params }: RouteInput<typeof getPatch>,
+    @Input(getPatch) { params, headers }: RouteInput<typeof getPatch>,
   ): Promise<RouteOutput<typeof getPatch>> {
-    const found = await this.workflows.getPatch(request.principal.workspaceId, params.id, params.patchId);
+    const found = await this.workflows.getPatch(
+      request.principal.workspaceId,
+      params.id,
+      params.patchId,
+      headers['consistency-token'],
+    );
     if (!found) throw new ProblemError('not_found', `no patch ${params.patchId} on workflow ${params.id}`);
     return found;
   }
@@ -135,13 +154,14 @@ export class WorkflowsController {
   @ServesRoute(listPatches)
   async history(
     @Req() request: AuthenticatedRequest,
-    @Input(listPatches) { params, query }: RouteInput<typeof listPatches>,
+    @Input(listPatches) { params, query, headers }: RouteInput<typeof listPatches>,
   ): Promise<RouteOutput<typeof listPatches>> {
     const patches = await this.workflows.listPatches(
       request.principal.workspaceId,
       params.id,
       query.after,
       query.limit,
+      headers['consistency-token'],
     );
     if (!patches) throw new ProblemError('not_found', `no workflow ${params.id}`);
     const last = patches.at(-1);
@@ -196,5 +216,11 @@ export class WorkflowsController {
       },
     };
     await reply.status(200).send(body);
+  }
+
+  /** The write has committed: a client reading from a replica sends this back to see it. */
+  private async giveConsistencyToken(reply: FastifyReply): Promise<void> {
+    const token = await this.workflows.consistencyToken();
+    if (token) void reply.header('consistency-token', token);
   }
 }

@@ -1302,7 +1302,10 @@ export interface operations {
                 /** @description Items per page (1 to 1000). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1414,6 +1417,8 @@ export interface operations {
             /** @description Created, with its first version. */
             201: {
                 headers: {
+                    /** @description Present when the API reads from a replica (DATABASE_READ_URL): send it back as Consistency-Token on reads that must see this write. */
+                    "consistency-token"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1493,7 +1498,10 @@ export interface operations {
     getWorkflow: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The workflow's id. */
                 id: string;
@@ -1561,7 +1569,10 @@ export interface operations {
     getWorkflowVersion: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The workflow's id. */
                 id: string;
@@ -1635,7 +1646,10 @@ export interface operations {
                 /** @description Items per page (1 to 1000). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The workflow's id. */
                 id: string;
@@ -1748,6 +1762,8 @@ export interface operations {
             /** @description Accepted; its Location is the patch. */
             202: {
                 headers: {
+                    /** @description Present when the API reads from a replica (DATABASE_READ_URL): send it back as Consistency-Token on reads that must see this write. */
+                    "consistency-token"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1837,7 +1853,10 @@ export interface operations {
     getPatch: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The workflow's id. */
                 id: string;
@@ -1907,7 +1926,10 @@ export interface operations {
     getRunTimeline: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The run's id. */
                 id: string;
@@ -1984,7 +2006,10 @@ export interface operations {
                 /** @description Items per page (1 to 1000). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The workflow's id. */
                 id: string;
@@ -2100,6 +2125,8 @@ export interface operations {
             /** @description Accepted; its Location is the run. */
             202: {
                 headers: {
+                    /** @description Present when the API reads from a replica (DATABASE_READ_URL): send it back as Consistency-Token on reads that must see this write. */
+                    "consistency-token"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2197,7 +2224,10 @@ export interface operations {
                 /** @description Items per page (1 to 1000). */
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -2266,7 +2296,10 @@ export interface operations {
     getRun: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The Consistency-Token a write answered with: the read then sees that write (and every earlier one), even when the API reads from a replica that has not replayed it yet. */
+                "consistency-token"?: string;
+            };
             path: {
                 /** @description The run's id. */
                 id: string;

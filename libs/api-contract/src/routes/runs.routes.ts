@@ -1,6 +1,17 @@
 import { z } from 'zod';
 import { NODE_STATUSES, RUN_STATUSES } from '#libs/runs';
-import { idempotencyHeaders, idParam, limitQuery, nextLink, tag, timestamp, uuid, uuidQuery } from '../common.js';
+import {
+  consistencyHeaders,
+  idempotencyHeaders,
+  idParam,
+  limitQuery,
+  nextLink,
+  tag,
+  timestamp,
+  uuid,
+  uuidQuery,
+  writeConsistencyHeaders,
+} from '../common.js';
 import { EXAMPLE_IDS } from '../example-ids.js';
 import { defineRoute } from '../route.js';
 
@@ -87,6 +98,7 @@ export const startRun = defineRoute({
   response: {
     description: 'Accepted; its Location is the run.',
     schema: z.object({ runId: uuid, workflowVersion: z.int().min(1) }),
+    headers: writeConsistencyHeaders,
   },
   problems: [400, 404, 413, 422],
   example: { params: { id: EXAMPLE_IDS.workflow }, body: { input: { name: 'Ada' }, tag: 'docs' } },
@@ -100,6 +112,7 @@ export const listRuns = defineRoute({
   summary: "The workspace's runs, newest first",
   access: 'read',
   query: z.object({ workflowId: uuidQuery('Only runs of this workflow.').optional(), ...runFilters }),
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'A page of runs.', schema: runPage },
   problems: [400],
@@ -115,6 +128,7 @@ export const listWorkflowRuns = defineRoute({
   access: 'read',
   params: z.object({ id: idParam('workflow') }),
   query: z.object(runFilters),
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'A page of runs.', schema: runPage },
   problems: [400, 404],
@@ -129,6 +143,7 @@ export const getRun = defineRoute({
   summary: 'A run and its nodes',
   access: 'read',
   params: runParams,
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'The run as projected from its events.', schema: runSchema },
   problems: [404],
@@ -195,6 +210,7 @@ export const getRunTimeline = defineRoute({
   description: 'From the projection (Postgres): it can be a moment behind the event stream.',
   access: 'read',
   params: runParams,
+  headers: consistencyHeaders,
   status: 200,
   response: {
     description: 'The events numbered 1..n, and a line per node that ran.',

@@ -5,7 +5,16 @@ import {
   type PatchOperation,
   type WorkflowDefinition,
 } from '#libs/workflows';
-import { idempotencyHeaders, idParam, limitQuery, nextLink, timestamp, uuid } from '../common.js';
+import {
+  consistencyHeaders,
+  idempotencyHeaders,
+  idParam,
+  limitQuery,
+  nextLink,
+  timestamp,
+  uuid,
+  writeConsistencyHeaders,
+} from '../common.js';
 import { EXAMPLE_IDS } from '../example-ids.js';
 import { defineRoute } from '../route.js';
 
@@ -85,6 +94,7 @@ export const createWorkflow = defineRoute({
   response: {
     description: 'Created, with its first version.',
     schema: z.object({ id: uuid, version: z.literal(1) }),
+    headers: writeConsistencyHeaders,
   },
   problems: [400, 413, 422],
   example: { body: { name: 'greeter', definition: EXAMPLE_DEFINITION } },
@@ -102,6 +112,7 @@ export const listWorkflows = defineRoute({
     after: z.string().max(200).optional().meta({ description: "The previous page's cursor (from its next link)." }),
     limit: limitQuery,
   }),
+  headers: consistencyHeaders,
   status: 200,
   response: {
     description: 'A page of workflows.',
@@ -119,6 +130,7 @@ export const getWorkflow = defineRoute({
   summary: 'The latest materialized version',
   access: 'read',
   params: workflowParams,
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'The latest version.', schema: workflowVersionSchema },
   problems: [404],
@@ -133,6 +145,7 @@ export const getWorkflowVersion = defineRoute({
   summary: 'One version',
   access: 'read',
   params: versionParams,
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'That version.', schema: workflowVersionSchema },
   problems: [404],
@@ -156,6 +169,7 @@ export const submitPatch = defineRoute({
   response: {
     description: 'Accepted; its Location is the patch.',
     schema: z.object({ patchId: uuid, seq: z.int().min(1), status: z.literal('pending') }),
+    headers: writeConsistencyHeaders,
   },
   problems: [400, 404, 413, 422],
   example: {
@@ -172,6 +186,7 @@ export const getPatch = defineRoute({
   summary: "A patch's status",
   access: 'read',
   params: z.object({ id: idParam('workflow'), patchId: idParam('patch') }),
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'Pending, applied (in which version) or rejected (why).', schema: patchSchema },
   problems: [404],
@@ -195,6 +210,7 @@ export const listPatches = defineRoute({
       .meta({ description: 'The last seq of the previous page.' }),
     limit: limitQuery,
   }),
+  headers: consistencyHeaders,
   status: 200,
   response: { description: 'A page of patches.', schema: z.object({ patches: z.array(patchSchema), next: nextLink }) },
   problems: [400, 404],
