@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { before, describe, it, type TestContext as NodeTestContext } from 'node:test';
 import { createPool, type Pool } from '#libs/db';
-import { applyTopics, createKafka, openAdmin, readConsumerLag, topicCatalog, type Admin, type Kafka } from '#libs/kafka';
+import {
+  applyTopics,
+  createKafka,
+  openAdmin,
+  readConsumerLag,
+  topicCatalog,
+  type Admin,
+  type Kafka,
+} from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { eventually } from '#test/support/app.js';
 import { changelogAnomalies } from '#test/support/faults/changelog-invariants.js';

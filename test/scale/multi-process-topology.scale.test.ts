@@ -187,11 +187,14 @@ describe('every role in several processes under pm2, one instance of each killed
         assert.ok(load.runs.length > 20 && load.patches.length > 20, `${load.runs.length} runs`);
       }
       assert.deepEqual(
-        await changelogAnomalies(createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }), {
-          prefix: ctx.topicPrefix,
-          registryUrl: ctx.config.SCHEMA_REGISTRY_URL,
-          runIds: loads.flatMap((load) => load.runs.map((r) => r.id)),
-        }),
+        await changelogAnomalies(
+          createKafka({ brokers: ctx.config.KAFKA_BROKERS, clientId: ctx.id, logger: ctx.logger }),
+          {
+            prefix: ctx.topicPrefix,
+            registryUrl: ctx.config.SCHEMA_REGISTRY_URL,
+            runIds: loads.flatMap((load) => load.runs.map((r) => r.id)),
+          },
+        ),
         [],
         "every run's transitions written once each, in order, across coordinator kills and rebalances",
       );
