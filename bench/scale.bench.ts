@@ -64,7 +64,8 @@ async function measure(base: AppConfig, settings: ScaleBenchSettings, budgets: C
       }
     }
     for (const n of settings.steps) {
-      if (settings.scenarios.has('runs')) push(measured.runs, await measureScaleRuns(base, settings, budgets, n, repeat));
+      if (settings.scenarios.has('runs'))
+        push(measured.runs, await measureScaleRuns(base, settings, budgets, n, repeat));
       if (settings.scenarios.has('patches')) {
         push(measured.patches, await measureScalePatches(base, settings, budgets, n, repeat));
       }
@@ -77,7 +78,8 @@ const fmt = (value: number, decimals = 0) =>
   Number.isFinite(value)
     ? value.toLocaleString('en-US', { minimumFractionDigits: decimals, maximumFractionDigits: decimals })
     : 'n/a';
-const spread = (s: Summary, decimals = 0) => `${fmt(s.median, decimals)} (${fmt(s.min, decimals)}–${fmt(s.max, decimals)})`;
+const spread = (s: Summary, decimals = 0) =>
+  `${fmt(s.median, decimals)} (${fmt(s.min, decimals)}–${fmt(s.max, decimals)})`;
 const median = (values: number[]) => summarize(values).median;
 
 /** A markdown table (pasted into bench/README.md as it is). */
@@ -102,10 +104,10 @@ interface StepSummary {
   readonly postgres: number;
   readonly java: number;
   readonly busy: number;
-  readonly idleBefore: number;
   readonly rebalancedRuns: number;
   readonly backlogRanOut: number;
   readonly stableAfterS: number;
+  readonly warmupS: number;
   readonly latencyP50Ms: number;
 }
 
@@ -148,10 +150,10 @@ function summarizeSteps(byStep: Map<number, ScaleRun[]>): StepSummary[] {
       postgres: median(runs.map((r) => r.cpu.postgres)),
       java: median(runs.map((r) => r.cpu.java)),
       busy: median(runs.map((r) => r.cpu.busy)),
-      idleBefore: Number.NaN,
       rebalancedRuns: runs.filter((r) => !r.membersUnchanged).length,
       backlogRanOut: runs.filter((r) => r.scenario === 'patches' && r.pendingAtEnd === 0).length,
       stableAfterS: median(runs.map((r) => r.stableAfterS)),
+      warmupS: median(runs.map((r) => r.warmupS)),
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
     });
   }
@@ -190,13 +192,17 @@ function stepTable(title: string, unit: string, steps: StepSummary[], cpuUnit: s
     ]),
   ];
   const notes = steps.flatMap((s) => [
-    ...(s.rebalancedRuns ? [`N=${s.instances}: group members changed inside the window in ${s.rebalancedRuns} run(s)`] : []),
-    ...(s.backlogRanOut ? [`N=${s.instances}: the backlog ran out inside the window in ${s.backlogRanOut} run(s)`] : []),
+    ...(s.rebalancedRuns
+      ? [`N=${s.instances}: group members changed inside the window in ${s.rebalancedRuns} run(s)`]
+      : []),
+    ...(s.backlogRanOut
+      ? [`N=${s.instances}: the backlog ran out inside the window in ${s.backlogRanOut} run(s)`]
+      : []),
   ]);
   const extra = steps
     .map(
       (s) =>
-        `N=${s.instances}: groups stable ${fmt(s.stableAfterS, 0)} s after the spawn` +
+        `N=${s.instances}: groups stable ${fmt(s.stableAfterS, 0)} s after the spawn, warm-up ${fmt(s.warmupS, 0)} s` +
         (Number.isFinite(s.latencyP50Ms) ? `, run latency p50 ${fmt(s.latencyP50Ms, 0)} ms` : ''),
     )
     .join('; ');

@@ -57,6 +57,8 @@ export interface ScaleRun {
   readonly pendingAtEnd: number;
   /** Seconds from the first budgeted spawn until the groups were stable. */
   readonly stableAfterS: number;
+  /** Runs: seconds of warm-up until one turnover of the runs in flight had finished. */
+  readonly warmupS: number;
   /** Runs: the run latency (finished_at - created_at) p50 of runs created in the window. */
   readonly latencyP50Ms: number;
   readonly notCompleted: Record<string, number>;
@@ -203,8 +205,13 @@ export async function measureScaleRuns(
     resources.defer('pool', () => pool.end());
     const watcher = new FinishWatcher(pool, settings.pollMs);
     resources.defer('finish watcher', () => watcher.stop());
+    let finished = 0;
     const ends: RunEnd = {
-      of: (runId) => watcher.finished(runId),
+      of: (runId) =>
+        watcher.finished(runId).then((status) => {
+          finished++;
+          return status;
+        }),
       abandonAll: () => watcher.abandonAll(),
       settled: async () => {},
     };
@@ -225,8 +232,17 @@ export async function measureScaleRuns(
     const stableAfterS = (performance.now() - spawned) / 1000;
 
     const load = startClosedLoop(client, ends, settings.concurrency, next);
+    const loadStarted = performance.now();
     try {
+      // Warm-up: BENCH_WARMUP_S, and at least one turnover of the runs in flight (on a slow pipeline the first wave
+      // alone takes longer than that, and a window during it would count the start-up, not the steady state).
       await sleep(settings.warmupMs);
+      for (const deadline = performance.now() + settings.drainTimeoutMs; finished < settings.concurrency;) {
+        if (performance.now() > deadline)
+          throw new Error(`warm-up: ${finished} runs finished in ${settings.drainTimeoutMs} ms`);
+        await sleep(200);
+      }
+      const warmupS = (performance.now() - loadStarted) / 1000;
       const membersBefore = await groupMembers(
         sandbox.kafka,
         groups.map((g) => g.group),
@@ -255,6 +271,7 @@ export async function measureScaleRuns(
         membersUnchanged: sameMembers(membersBefore, membersAfter),
         pendingAtEnd: Number.NaN,
         stableAfterS,
+        warmupS,
         latencyP50Ms: stored.p50Ms,
         notCompleted: stored.otherStatuses,
       };
@@ -294,7 +311,8 @@ async function untilPublished(sandbox: Sandbox, topic: string, count: number, ti
       const offsets = await admin.fetchTopicOffsets(topic);
       const records = offsets.reduce((sum, o) => sum + Number(o.high) - Number(o.low), 0);
       if (records >= count) return;
-      if (performance.now() > deadline) throw new Error(`${topic}: ${records} of ${count} records after ${timeoutMs} ms`);
+      if (performance.now() > deadline)
+        throw new Error(`${topic}: ${records} of ${count} records after ${timeoutMs} ms`);
       await sleep(200);
     }
   } finally {
@@ -358,7 +376,15 @@ export async function measureScalePatches(
     const stableAfterS = (performance.now() - spawned) / 1000;
 
     for (const m of budgeted) signalGroup(m, 'SIGSTOP');
-    resources.defer('resume materializers', () => budgeted.forEach((m) => signalGroup(m, 'SIGCONT')));
+    resources.defer('resume materializers', () => {
+      for (const m of budgeted) {
+        try {
+          signalGroup(m, 'SIGCONT');
+        } catch {
+          // Already gone.
+        }
+      }
+    });
     const backlog = settings.backlogPerInstance * instances;
     const queueStarted = performance.now();
     await queuePatches(client, workflows, backlog, settings.postConcurrency);
@@ -400,6 +426,7 @@ export async function measureScalePatches(
       membersUnchanged: sameMembers(membersBefore, membersAfter),
       pendingAtEnd,
       stableAfterS,
+      warmupS: settings.warmupMs / 1000,
       latencyP50Ms: Number.NaN,
       notCompleted: rejected ? { rejected } : {},
     };
