@@ -295,7 +295,7 @@ const scaleSettingsSchema = z.object({
   BENCH_WORKFLOWS: count(200),
   BENCH_CONCURRENCY: count(64),
   /** Patches queued per materializer instance before they are let loose (enough to outlast warm-up and window). */
-  BENCH_SCALE_BACKLOG: count(8_000),
+  BENCH_SCALE_BACKLOG: count(10_000),
   /** How long the consumer groups may take to become stable (all members joined, lag drained). */
   BENCH_SCALE_STABLE_TIMEOUT_S: seconds(120),
   BENCH_DRAIN_TIMEOUT_S: seconds(120),
