@@ -104,8 +104,10 @@ interface StepSummary {
   readonly postgres: number;
   readonly java: number;
   readonly busy: number;
+  /** Cores busy with work that is not this benchmark's (other people's tests on a shared machine). */
+  readonly other: number;
   readonly rebalancedRuns: number;
-  readonly backlogRanOut: number;
+  readonly patchesPerVersion: number;
   readonly stableAfterS: number;
   readonly warmupS: number;
   readonly latencyP50Ms: number;
@@ -150,8 +152,9 @@ function summarizeSteps(byStep: Map<number, ScaleRun[]>): StepSummary[] {
       postgres: median(runs.map((r) => r.cpu.postgres)),
       java: median(runs.map((r) => r.cpu.java)),
       busy: median(runs.map((r) => r.cpu.busy)),
+      other: median(runs.map((r) => r.cpu.other)),
       rebalancedRuns: runs.filter((r) => !r.membersUnchanged).length,
-      backlogRanOut: runs.filter((r) => r.scenario === 'patches' && r.pendingAtEnd === 0).length,
+      patchesPerVersion: median(runs.map((r) => r.patchesPerVersion)),
       stableAfterS: median(runs.map((r) => r.stableAfterS)),
       warmupS: median(runs.map((r) => r.warmupS)),
       latencyP50Ms: median(runs.map((r) => r.latencyP50Ms)),
@@ -171,7 +174,7 @@ function stepTable(title: string, unit: string, steps: StepSummary[], cpuUnit: s
       'factor (linear)',
       ...roles.flatMap((r) => [`${r}: cores each`, `throttled`, `CPU ms/${cpuUnit} (all ${r}s)`]),
       ...support.map((s) => `${s} cores`),
-      'postgres / kafka+registry / machine cores',
+      'postgres / kafka+registry / not ours / machine cores',
     ],
     ...steps.map((s) => [
       String(s.instances),
@@ -188,22 +191,20 @@ function stepTable(title: string, unit: string, steps: StepSummary[], cpuUnit: s
           : ['', '', ''];
       }),
       ...support.map((name) => fmt(s.support[name] ?? Number.NaN, 2)),
-      `${fmt(s.postgres, 2)} / ${fmt(s.java, 2)} / ${fmt(s.busy, 2)}`,
+      `${fmt(s.postgres, 2)} / ${fmt(s.java, 2)} / ${fmt(s.other, 2)} / ${fmt(s.busy, 2)}`,
     ]),
   ];
   const notes = steps.flatMap((s) => [
     ...(s.rebalancedRuns
       ? [`N=${s.instances}: group members changed inside the window in ${s.rebalancedRuns} run(s)`]
       : []),
-    ...(s.backlogRanOut
-      ? [`N=${s.instances}: the backlog ran out inside the window in ${s.backlogRanOut} run(s)`]
-      : []),
   ]);
   const extra = steps
     .map(
       (s) =>
         `N=${s.instances}: groups stable ${fmt(s.stableAfterS, 0)} s after the spawn, warm-up ${fmt(s.warmupS, 0)} s` +
-        (Number.isFinite(s.latencyP50Ms) ? `, run latency p50 ${fmt(s.latencyP50Ms, 0)} ms` : ''),
+        (Number.isFinite(s.latencyP50Ms) ? `, run latency p50 ${fmt(s.latencyP50Ms, 0)} ms` : '') +
+        (Number.isFinite(s.patchesPerVersion) ? `, ${fmt(s.patchesPerVersion, 1)} patches per version` : ''),
     )
     .join('; ');
   return [title, '', ...markdown(rows), '', extra, ...notes];
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
     `steps ${settings.steps.join(', ')}; ${settings.repeats} repeat(s); window ${settings.durationMs / 1000} s after ` +
       `${settings.warmupMs / 1000} s of warm-up; runs: ${settings.concurrency} 3-node chains in flight over ` +
       `${settings.runWorkflows} workflows; patches: ${settings.backlogPerInstance} queued per materializer over ` +
-      `${settings.workflows} workflows`,
+      `${settings.workflows} workflows per materializer, worked off from the resume until none is pending`,
     `partitions: ${settings.partitions} on every topic (patch.created, run.requested, node.completed, run.control, ` +
       'node.dispatch.function, run.state, run.events)',
   ];

@@ -2,7 +2,7 @@ import { LOCAL_BOOTSTRAP_ADMIN_KEY, type AppConfig } from '#libs/config';
 import { createPool, type Pool } from '#libs/db';
 import { openAdmin } from '#libs/kafka';
 import { ApiClient } from '../support/api-client.js';
-import { groupMembers, waitForStableGroups, type GroupExpectation } from '../support/consumer-groups.js';
+import { groupMembers, groupStates, waitForStableGroups, type GroupExpectation } from '../support/consumer-groups.js';
 import { budgetDelta, type CpuBudget, type CpuBudgetReading, type CpuBudgets } from '../support/cpu-budget.js';
 import { measureCpuSplit, type CpuShare } from '../support/cpu.js';
 import { progress } from '../support/progress.js';
@@ -62,6 +62,8 @@ export interface ScaleRun {
   /** Runs: the run latency (finished_at - created_at) p50 of runs created in the window. */
   readonly latencyP50Ms: number;
   readonly notCompleted: Record<string, number>;
+  /** Patches: applied patches per new workflow version (how much each fold took at once). */
+  readonly patchesPerVersion: number;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -165,7 +167,7 @@ function describe(run: ScaleRun): string {
     `${run.cpu.postgres.toFixed(2)}c, java ${run.cpu.java.toFixed(2)}c, machine ${run.cpu.busy.toFixed(2)}/` +
     `${run.cpu.machineCores}` +
     (run.membersUnchanged ? '' : '; GROUP MEMBERS CHANGED IN THE WINDOW') +
-    (run.scenario === 'patches' && run.pendingAtEnd === 0 ? '; BACKLOG RAN OUT' : '') +
+    (run.scenario === 'patches' ? `; ${run.patchesPerVersion.toFixed(1)} patches per version` : '') +
     (Object.keys(run.notCompleted).length ? `; NOT COMPLETED ${JSON.stringify(run.notCompleted)}` : '')
   );
 }
@@ -273,6 +275,7 @@ export async function measureScaleRuns(
         stableAfterS,
         warmupS,
         latencyP50Ms: stored.p50Ms,
+        patchesPerVersion: Number.NaN,
         notCompleted: stored.otherStatuses,
       };
       progress(describe(result));
@@ -333,8 +336,9 @@ function signalGroup(target: HttpTarget, signal: 'SIGSTOP' | 'SIGCONT'): void {
 /**
  * Patches: N materializers, each in its own cgroup with BENCH_SCALE_CPU; api and outbox relay unbudgeted. The
  * materializers join their group on an empty topic and are stopped (SIGSTOP; a session timeout of 120 s keeps them
- * members); N × BENCH_SCALE_BACKLOG patches are queued through the API; then they resume, and applied patches/s is
- * measured over the window after the warm-up, ended early when only a twentieth of the backlog is left. Queueing is not in the window, so the API's CPU
+ * members); N × BENCH_SCALE_BACKLOG patches over N × BENCH_WORKFLOWS workflows are queued through the API; then they
+ * resume, and applied patches/s is the backlog over the time from the resume until none is pending and the group's lag
+ * is drained. Queueing is not in the window, so the API's CPU
  * is not either.
  */
 export async function measureScalePatches(
@@ -371,7 +375,8 @@ export async function measureScalePatches(
 
     const groups: GroupExpectation[] = [{ group: sandbox.group('materializer'), members: instances }];
     await waitForStableGroups(sandbox.kafka, groups, settings.stableTimeoutMs, { drained: false });
-    const workflows = await createWorkflows(client, settings.workflows, 'scale');
+    // As many workflows per instance at every step, so that each instance's share of the work looks the same.
+    const workflows = await createWorkflows(client, settings.workflows * instances, 'scale');
     await waitForStableGroups(sandbox.kafka, groups, settings.stableTimeoutMs);
     const stableAfterS = (performance.now() - spawned) / 1000;
 
@@ -397,15 +402,18 @@ export async function measureScalePatches(
     );
     for (const m of budgeted) signalGroup(m, 'SIGCONT');
 
-    await sleep(settings.warmupMs);
+    // The window: from the resume until nothing is pending and the group has consumed every event. A fold takes
+    // everything pending for a batch's workflows, so the decisions come early and the events of patches already decided
+    // are consumed after them; applied/s over a fixed window would count the first part only.
     const end = startWindow(budgeted, support, sandbox.id);
     const windowStart = await dbClock(pool);
-    // The window ends after BENCH_DURATION_S, or earlier once a twentieth of the backlog is left: with none left the
-    // materializers would be waiting for work, not working.
-    const windowDeadline = performance.now() + settings.durationMs;
-    while (performance.now() < windowDeadline) {
+    const deadline = performance.now() + settings.drainTimeoutMs;
+    for (;;) {
       await sleep(250);
-      if ((await countPatches(pool, "status = 'pending'", [])) < backlog / 20) break;
+      if (performance.now() > deadline)
+        throw new Error(`the backlog was not worked off in ${settings.drainTimeoutMs} ms`);
+      if ((await countPatches(pool, "status = 'pending'", [])) > 0) continue;
+      if ((await groupStates(sandbox.kafka, [groups[0]?.group as string]))[0]?.lagging === 0) break;
     }
     const windowEnd = await dbClock(pool);
     const window = end();
@@ -420,6 +428,11 @@ export async function measureScalePatches(
       [windowStart, windowEnd],
     );
     const rejected = await countPatches(pool, "status = 'rejected'", []);
+    const { rows: versionRows } = await pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM workflow_versions WHERE created_at >= $1::timestamptz',
+      [windowStart],
+    );
+    const versions = versionRows[0]?.n ?? 0;
     const result: ScaleRun = {
       scenario: 'patches',
       instances,
@@ -432,8 +445,9 @@ export async function measureScalePatches(
       membersUnchanged: sameMembers(membersBefore, membersAfter),
       pendingAtEnd,
       stableAfterS,
-      warmupS: settings.warmupMs / 1000,
+      warmupS: 0,
       latencyP50Ms: Number.NaN,
+      patchesPerVersion: versions ? applied / versions : Number.NaN,
       notCompleted: rejected ? { rejected } : {},
     };
     progress(describe(result));

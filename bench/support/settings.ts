@@ -291,11 +291,11 @@ const scaleSettingsSchema = z.object({
   BENCH_RUN_CONCURRENCY: count(512),
   BENCH_RUN_WORKFLOWS: count(10),
   BENCH_RUN_POLL_MS: count(5),
-  /** Workflows the queued patches are spread over, and the POSTs in flight while queueing them. */
+  /** Workflows per materializer the queued patches are spread over, and the POSTs in flight while queueing them. */
   BENCH_WORKFLOWS: count(200),
   BENCH_CONCURRENCY: count(64),
-  /** Patches queued per materializer instance before they are let loose (enough to outlast warm-up and window). */
-  BENCH_SCALE_BACKLOG: count(10_000),
+  /** Patches queued per materializer instance before they are let loose; the window lasts until they are worked off. */
+  BENCH_SCALE_BACKLOG: count(6_000),
   /** How long the consumer groups may take to become stable (all members joined, lag drained). */
   BENCH_SCALE_STABLE_TIMEOUT_S: seconds(120),
   BENCH_DRAIN_TIMEOUT_S: seconds(120),
