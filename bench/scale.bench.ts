@@ -152,7 +152,8 @@ function summarizeSteps(byStep: Map<number, ScaleRun[]>): StepSummary[] {
       postgres: median(runs.map((r) => r.cpu.postgres)),
       java: median(runs.map((r) => r.cpu.java)),
       busy: median(runs.map((r) => r.cpu.busy)),
-      other: median(runs.map((r) => r.cpu.other)),
+      // CpuShare counts the budgeted instances (not among the pids it was given) as other: take them out.
+      other: median(runs.map((r) => r.cpu.other - r.budgeted.reduce((sum, i) => sum + i.cores, 0))),
       rebalancedRuns: runs.filter((r) => !r.membersUnchanged).length,
       patchesPerVersion: median(runs.map((r) => r.patchesPerVersion)),
       stableAfterS: median(runs.map((r) => r.stableAfterS)),
