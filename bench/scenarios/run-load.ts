@@ -118,7 +118,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * Which of the runs being waited for have finished, asked of Postgres every `pollMs` in one query (the primary key of
  * at most the runs in flight), so the closed loop learns of a run's end without reading its events.
  */
-class FinishWatcher {
+export class FinishWatcher {
   private readonly waiting = new Map<string, (status: string) => void>();
   private stopped = false;
   private readonly loop: Promise<void>;
@@ -165,14 +165,14 @@ class FinishWatcher {
   }
 }
 
-interface Load {
+export interface Load {
   readonly log: AnswerLog;
   readonly senderLateMaxMs: () => number;
   stop(): Promise<void>;
 }
 
 /** N starters, each starting its next run once its last one finished: at most N runs in flight, never a backlog. */
-function startClosedLoop(
+export function startClosedLoop(
   client: ApiClient,
   finished: RunEnd,
   concurrency: number,
@@ -202,7 +202,7 @@ function startClosedLoop(
 }
 
 /** How the driver waits for a run's end: its SSE stream, or the projection in Postgres (BENCH_RUN_WATCH). */
-interface RunEnd {
+export interface RunEnd {
   of(runId: string, sentAt: number): Promise<string>;
   /** Stops waiting for the runs in flight (Postgres polling only; a stream ends with its run). */
   abandonAll(): void;
@@ -387,7 +387,7 @@ function perRun(volume: KafkaVolume, completed: number): RunLoadRun['kafka'] {
 }
 
 /** Starts one run and waits for its end: every consumer group has joined and the path works before anything counts. */
-async function firstRun(
+export async function firstRun(
   client: ApiClient,
   watcher: FinishWatcher,
   next: () => { path: string; body: string },
@@ -401,12 +401,12 @@ async function firstRun(
 }
 
 /** Postgres' clock (the one created_at and finished_at come from), to the microsecond, as text. */
-async function dbClock(pool: Pool): Promise<string> {
+export async function dbClock(pool: Pool): Promise<string> {
   const { rows } = await pool.query<{ now: string }>('SELECT clock_timestamp()::text AS now');
   return (rows[0] as { now: string }).now;
 }
 
-async function untilAllFinished(pool: Pool, timeoutMs: number): Promise<void> {
+export async function untilAllFinished(pool: Pool, timeoutMs: number): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   for (;;) {
     const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM runs WHERE finished_at IS NULL');
@@ -417,7 +417,7 @@ async function untilAllFinished(pool: Pool, timeoutMs: number): Promise<void> {
   }
 }
 
-interface StoredFigures {
+export interface StoredFigures {
   readonly created: number;
   readonly finished: number;
   readonly completed: number;
@@ -428,7 +428,7 @@ interface StoredFigures {
 }
 
 /** Runs finished in [from, to) by status, runs created in it, and the latency of the created ones (all ended now). */
-async function storedFigures(pool: Pool, from: string, to: string): Promise<StoredFigures> {
+export async function storedFigures(pool: Pool, from: string, to: string): Promise<StoredFigures> {
   const { rows } = await pool.query<{
     created: number;
     p50: number | null;

@@ -51,7 +51,13 @@ export async function startHttpProcess(
   entry: string,
   env: Record<string, string>,
   resources: Resources,
-  options: { readonly nodeArgs?: readonly string[]; readonly listening?: number; readonly name?: string } = {},
+  options: {
+    readonly nodeArgs?: readonly string[];
+    readonly listening?: number;
+    readonly name?: string;
+    /** Called with the pid right after the spawn, before the process is ready (e.g. to put it in a cgroup). */
+    readonly onSpawn?: (pid: number) => void;
+  } = {},
 ): Promise<HttpTarget> {
   const name = options.name ?? entry;
   const port = await freePort();
@@ -60,6 +66,14 @@ export async function startHttpProcess(
     ...env,
     PORT: String(port),
   });
+  if (options.onSpawn) {
+    try {
+      options.onSpawn(child.child.pid as number);
+    } catch (error) {
+      await child.stop('SIGKILL');
+      throw error;
+    }
+  }
   resources.defer(name, async () => {
     const code = await child.stop('SIGTERM');
     if (code !== 0) throw new Error(`${name} exited with ${code}:\n${child.output().slice(-4000)}`);

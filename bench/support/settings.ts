@@ -264,3 +264,102 @@ export function readCacheSettings(env: NodeJS.ProcessEnv, defaultPartitions: num
     cpuProfileDir: s.BENCH_CPU_PROF_DIR,
   };
 }
+
+export const SCALE_SCENARIOS = ['runs', 'patches', 'baseline'] as const;
+export type ScaleScenario = (typeof SCALE_SCENARIOS)[number];
+
+/** The knobs of `npm run bench:scale`; the shared ones mean what they mean above. */
+const scaleSettingsSchema = z.object({
+  /** Cores each budgeted instance (coordinator, function worker, materializer) may use: its cgroup's CFS quota. */
+  BENCH_SCALE_CPU: z.coerce.number().positive().max(64).default(0.25),
+  /** Instance counts to measure, in order (comma-separated). */
+  BENCH_SCALE_STEPS: z
+    .string()
+    .default('1,2,4')
+    .transform((value) => value.split(',').map((s) => Number(s.trim())))
+    .pipe(z.array(z.number().int().positive().max(64)).min(1)),
+  /** Measurements per step and scenario, each on a fresh sandbox and fresh processes. */
+  BENCH_SCALE_REPEATS: count(3),
+  BENCH_ONLY: z
+    .string()
+    .default(SCALE_SCENARIOS.join(','))
+    .transform((value) => value.split(',').map((s) => s.trim()))
+    .pipe(z.array(z.enum(SCALE_SCENARIOS)).min(1)),
+  BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
+  BENCH_DURATION_S: seconds(10),
+  BENCH_WARMUP_S: seconds(5),
+  BENCH_RUN_CONCURRENCY: count(512),
+  BENCH_RUN_WORKFLOWS: count(10),
+  BENCH_RUN_POLL_MS: count(5),
+  /** Workflows per materializer the queued patches are spread over, and the POSTs in flight while queueing them. */
+  BENCH_WORKFLOWS: count(200),
+  BENCH_CONCURRENCY: count(64),
+  /** Patches queued per materializer instance before they are let loose; the window lasts until they are worked off. */
+  BENCH_SCALE_BACKLOG: count(6_000),
+  /** How long the consumer groups may take to become stable (all members joined, lag drained). */
+  BENCH_SCALE_STABLE_TIMEOUT_S: seconds(120),
+  BENCH_DRAIN_TIMEOUT_S: seconds(120),
+  BENCH_RTT_MESSAGES: count(1_000),
+  BENCH_RTT_PIPELINED_MESSAGES: count(20_000),
+  BENCH_RTT_WINDOW: count(64),
+  BENCH_BASELINE_MESSAGES: count(50_000),
+  BENCH_BASELINE_BATCH: count(500),
+  BENCH_KEYS: count(400),
+  BENCH_PAYLOAD_BYTES: count(200),
+  BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
+});
+
+export interface ScaleBenchSettings {
+  readonly cpu: number;
+  readonly steps: readonly number[];
+  readonly repeats: number;
+  readonly scenarios: ReadonlySet<ScaleScenario>;
+  readonly partitions: number;
+  readonly durationMs: number;
+  readonly warmupMs: number;
+  readonly concurrency: number;
+  readonly runWorkflows: number;
+  readonly pollMs: number;
+  readonly workflows: number;
+  readonly postConcurrency: number;
+  readonly backlogPerInstance: number;
+  readonly stableTimeoutMs: number;
+  readonly drainTimeoutMs: number;
+  readonly rttMessages: number;
+  readonly rttPipelinedMessages: number;
+  readonly rttWindow: number;
+  readonly baselineMessages: number;
+  readonly baselineBatch: number;
+  readonly keys: number;
+  readonly payloadBytes: number;
+  readonly serviceLogLevel: string;
+}
+
+export function readScaleSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): ScaleBenchSettings {
+  const s = parseEnv(scaleSettingsSchema, env);
+  return {
+    cpu: s.BENCH_SCALE_CPU,
+    steps: s.BENCH_SCALE_STEPS,
+    repeats: s.BENCH_SCALE_REPEATS,
+    scenarios: new Set(s.BENCH_ONLY),
+    partitions: s.BENCH_PARTITIONS ?? defaultPartitions,
+    durationMs: s.BENCH_DURATION_S * 1000,
+    warmupMs: s.BENCH_WARMUP_S * 1000,
+    concurrency: s.BENCH_RUN_CONCURRENCY,
+    runWorkflows: s.BENCH_RUN_WORKFLOWS,
+    pollMs: s.BENCH_RUN_POLL_MS,
+    workflows: s.BENCH_WORKFLOWS,
+    postConcurrency: s.BENCH_CONCURRENCY,
+    backlogPerInstance: s.BENCH_SCALE_BACKLOG,
+    stableTimeoutMs: s.BENCH_SCALE_STABLE_TIMEOUT_S * 1000,
+    drainTimeoutMs: s.BENCH_DRAIN_TIMEOUT_S * 1000,
+    rttMessages: s.BENCH_RTT_MESSAGES,
+    rttPipelinedMessages: s.BENCH_RTT_PIPELINED_MESSAGES,
+    rttWindow: s.BENCH_RTT_WINDOW,
+    baselineMessages: s.BENCH_BASELINE_MESSAGES,
+    baselineBatch: s.BENCH_BASELINE_BATCH,
+    keys: s.BENCH_KEYS,
+    payloadBytes: s.BENCH_PAYLOAD_BYTES,
+    serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
+  };
+}
