@@ -5,6 +5,7 @@ import {
   runDiagnosticLines,
   runDiagnostics,
   runFigures,
+  runGroups,
   runHeaderLines,
   type RunMeasured,
 } from './runs-report.js';
@@ -18,7 +19,6 @@ import { Resources, runBenchmark } from './support/resources.js';
 import { createSandbox } from './support/sandbox.js';
 import { readRunSettings, SettingsError, type RunBenchSettings } from './support/settings.js';
 import { prepareBenchmark } from './support/stack-check.js';
-import { summarize } from './support/stats.js';
 
 /**
  * `npm run bench:runs`: 3-node function-chain runs through api, outbox relay, coordinator and worker, at the most the
@@ -30,7 +30,7 @@ import { summarize } from './support/stats.js';
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
 async function measure(base: AppConfig, settings: RunBenchSettings): Promise<RunMeasured> {
-  const measured: RunMeasured = { max: [], rate: [], baseline: [] };
+  const measured: RunMeasured = { idle: [], max: [], rate: [], baseline: [] };
   const { scenarios } = settings;
   if (scenarios.has('baseline')) {
     for (let run = 1; run <= settings.runs; run++) {
@@ -55,21 +55,21 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
       }
     }
   }
+  if (scenarios.has('idle')) {
+    for (let run = 1; run <= settings.runs; run++) {
+      measured.idle.push(await measureRunLoad(base, settings, { kind: 'idle', runs: settings.idleRuns }, run));
+    }
+  }
   if (scenarios.has('max')) {
     for (let run = 1; run <= settings.runs; run++) {
       measured.max.push(await measureRunLoad(base, settings, { kind: 'max', concurrency: settings.concurrency }, run));
     }
   }
   if (scenarios.has('rate')) {
-    const maxMedian = measured.max.length ? summarize(measured.max.map((r) => r.completedPerSecond)).median : NaN;
-    const rate = settings.rate ?? maxMedian / 2;
-    if (!Number.isFinite(rate) || rate <= 0) {
-      throw new SettingsError(
-        'the fixed-rate mode needs BENCH_RUN_RATE, or the closed loop (BENCH_ONLY with max) first',
-      );
-    }
-    for (let run = 1; run <= settings.runs; run++) {
-      measured.rate.push(await measureRunLoad(base, settings, { kind: 'rate', rate }, run));
+    for (const rate of settings.rates) {
+      for (let run = 1; run <= settings.runs; run++) {
+        measured.rate.push(await measureRunLoad(base, settings, { kind: 'rate', rate }, run));
+      }
     }
   }
   return measured;
@@ -112,20 +112,23 @@ async function main(): Promise<void> {
   }
   const list = runFigures(measured, settings);
   write(table(list));
-  const diagnostics = { max: runDiagnostics(measured.max), rate: runDiagnostics(measured.rate) };
-  if (diagnostics.max) {
-    ['', ...runDiagnosticLines('closed loop, during the window', diagnostics.max, settings)].forEach(write);
+  const groups = runGroups(measured, settings);
+  const diagnostics = Object.fromEntries(groups.map((g) => [g.key, runDiagnostics(g.runs)]));
+  for (const { key, title } of groups) {
+    const d = diagnostics[key];
+    if (d) ['', ...runDiagnosticLines(`${title}, during the window`, d, settings)].forEach(write);
   }
-  if (diagnostics.rate) {
-    ['', ...runDiagnosticLines('fixed rate, during the window', diagnostics.rate, settings)].forEach(write);
+  const all = groups.flatMap((g) => g.runs);
+  if (all.some((r) => Object.values(r.hops).some((h) => h.p99Ms === Infinity))) {
+    write('\n(a hop quantile above the last bucket, 5000 ms, shows as n/a)');
   }
-  const aboveLastBucket = [...measured.max, ...measured.rate].some((r) =>
-    Object.values(r.hops).some((h) => h.p99Ms === Infinity),
+  const profileSummaries = Object.fromEntries(
+    groups.map((g) => [g.key, profiles(settings, g.runs)] as const).filter(([, p]) => p),
   );
-  if (aboveLastBucket) write('\n(a hop quantile above the last bucket, 1000 ms, shows as n/a)');
-  const profileSummaries = { max: profiles(settings, measured.max), rate: profiles(settings, measured.rate) };
-  if (profileSummaries.max) ['', ...profileLines('CPU profile, closed loop', profileSummaries.max)].forEach(write);
-  if (profileSummaries.rate) ['', ...profileLines('CPU profile, fixed rate', profileSummaries.rate)].forEach(write);
+  for (const { key, title } of groups) {
+    const summary = profileSummaries[key];
+    if (summary) ['', ...profileLines(`CPU profile, ${title}`, summary)].forEach(write);
+  }
   const seconds = (performance.now() - started) / 1000;
   write(`took ${seconds.toFixed(0)} s`);
   const strip = (runs: RunLoadRun[]) => runs.map(({ profileWindow: _window, ...rest }) => rest);
@@ -137,8 +140,13 @@ async function main(): Promise<void> {
       settings: { ...settings, scenarios: [...settings.scenarios] },
       results: figuresJson(list),
       diagnostics: roundDeep(diagnostics),
-      runs: roundDeep({ max: strip(measured.max), rate: strip(measured.rate), baseline: measured.baseline }),
-      profiles: profileSummaries.max || profileSummaries.rate ? roundDeep(profileSummaries) : null,
+      runs: roundDeep({
+        idle: strip(measured.idle),
+        max: strip(measured.max),
+        rate: strip(measured.rate),
+        baseline: measured.baseline,
+      }),
+      profiles: Object.keys(profileSummaries).length ? roundDeep(profileSummaries) : null,
       seconds: round(seconds),
     }),
   );

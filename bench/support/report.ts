@@ -18,6 +18,10 @@ export const atLeast = (value: number, unit: string): Target => ({
   text: `≥ ${value} ${unit}`,
   met: (m) => m >= value,
 });
+export const atMost = (value: number, unit: string): Target => ({
+  text: `≤ ${value} ${unit}`,
+  met: (m) => m <= value,
+});
 export const below = (value: number, unit: string): Target => ({ text: `< ${value} ${unit}`, met: (m) => m < value });
 
 const format = (value: number, decimals: number) =>

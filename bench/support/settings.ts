@@ -93,7 +93,7 @@ export function readSettings(env: NodeJS.ProcessEnv, defaultPartitions: number):
   };
 }
 
-export const RUN_SCENARIOS = ['max', 'rate', 'baseline'] as const;
+export const RUN_SCENARIOS = ['idle', 'max', 'rate', 'baseline'] as const;
 export type RunScenario = (typeof RUN_SCENARIOS)[number];
 
 /**
@@ -127,7 +127,10 @@ const RUN_WATCH = ['sse', 'postgres'] as const;
 /** The knobs of `npm run bench:runs`; the shared ones (BENCH_RUNS, BENCH_DURATION_S, ...) mean what they mean above. */
 const runSettingsSchema = z.object({
   BENCH_RUNS: count(3),
-  /** Which scenarios to run (comma-separated): the closed-loop maximum, the fixed rate, the Kafka baseline. */
+  /**
+   * Which scenarios to run (comma-separated): one run at a time, the closed-loop maximum, the fixed rates, the Kafka
+   * baseline.
+   */
   BENCH_ONLY: z
     .string()
     .default(RUN_SCENARIOS.join(','))
@@ -138,8 +141,14 @@ const runSettingsSchema = z.object({
   BENCH_WARMUP_S: seconds(5),
   /** Runs in flight in the closed loop: each starter starts its next run once its last one finished. */
   BENCH_RUN_CONCURRENCY: count(512),
-  /** Runs started per second in the fixed-rate mode; half the closed loop's median when unset. */
-  BENCH_RUN_RATE: z.coerce.number().positive().optional(),
+  /** Runs measured in the idle mode (one at a time). */
+  BENCH_IDLE_RUNS: count(200),
+  /** The fixed rates (runs started per second, comma-separated), each an open loop of its own: issue 11's two. */
+  BENCH_RUN_RATES: z
+    .string()
+    .default('200,500')
+    .transform((value) => value.split(',').map((s) => Number(s.trim())))
+    .pipe(z.array(z.number().positive()).min(1)),
   /** Workflows the runs are spread over (all the same 3-node chain). */
   BENCH_RUN_WORKFLOWS: count(10),
   /** `sse`: each run's end is its terminal event on GET /v1/runs/{id}/events; `postgres`: its finished_at. */
@@ -164,7 +173,8 @@ export interface RunBenchSettings {
   readonly durationMs: number;
   readonly warmupMs: number;
   readonly concurrency: number;
-  readonly rate: number | undefined;
+  readonly idleRuns: number;
+  readonly rates: readonly number[];
   readonly workflows: number;
   readonly pollMs: number;
   readonly watch: (typeof RUN_WATCH)[number];
@@ -194,7 +204,8 @@ export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: numbe
     durationMs: s.BENCH_DURATION_S * 1000,
     warmupMs: s.BENCH_WARMUP_S * 1000,
     concurrency: s.BENCH_RUN_CONCURRENCY,
-    rate: s.BENCH_RUN_RATE,
+    idleRuns: s.BENCH_IDLE_RUNS,
+    rates: s.BENCH_RUN_RATES,
     workflows: s.BENCH_RUN_WORKFLOWS,
     pollMs: s.BENCH_RUN_POLL_MS,
     watch: s.BENCH_RUN_WATCH,
