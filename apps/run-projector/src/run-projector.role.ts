@@ -11,7 +11,8 @@ export const runProjectorRole: RoleDefinition = {
     return [
       roleConsumer(app, 'run-projector', {
         topics: ['run.state'],
-        maxWaitTimeInMs: config.COORDINATOR_MAX_WAIT_MS,
+        maxWaitTimeInMs: config.RUN_PROJECTOR_MAX_WAIT_MS,
+        minBytes: config.RUN_PROJECTOR_MIN_BYTES,
         partitionsConsumedConcurrently: config.COORDINATOR_CONCURRENCY,
         skipTombstones: true,
       }),

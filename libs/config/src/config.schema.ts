@@ -194,6 +194,13 @@ export const configSchema = z.object({
    */
   COORDINATOR_CONCURRENCY: positiveInt.max(1_024).default(64),
   /**
+   * The run projector is off the runs' path (its lag target is a second), so its fetches wait for a batch: the broker
+   * answers once RUN_PROJECTOR_MIN_BYTES of changelog are there or RUN_PROJECTOR_MAX_WAIT_MS passed. One Postgres
+   * transaction then projects every run transition of that window instead of one per record at light load.
+   */
+  RUN_PROJECTOR_MAX_WAIT_MS: z.coerce.number().int().min(0).max(10_000).default(100),
+  RUN_PROJECTOR_MIN_BYTES: positiveInt.default(16_384),
+  /**
    * Kafka transactions a coordinator runs at once (one per partition it owns at most). Each costs the same round trips
    * however many runs it carries, so bounding them makes the waiting partitions' next ones fuller.
    */
