@@ -83,70 +83,64 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
       },
       pick((r) => r.completedPerSecond),
     );
-    add(
-      {
-        key: `${prefix}LatencyP50Ms`,
-        label: '  run latency p50 (Postgres timestamps)',
-        unit: 'ms',
-        decimals: 1,
-        ...target(latency.p50),
-      },
+    const ms = (key: string, label: string, values: number[], goal?: Target, decimals = 1) =>
+      add({ key: `${prefix}${key}`, label: `  ${label}`, unit: 'ms', decimals, ...target(goal) }, values);
+    ms(
+      'LatencyP50Ms',
+      'run latency p50 (Postgres timestamps)',
       pick((r) => r.latencyP50Ms),
+      latency.p50,
     );
-    add(
-      { key: `${prefix}LatencyP99Ms`, label: '  run latency p99', unit: 'ms', decimals: 1, ...target(latency.p99) },
+    ms(
+      'LatencyP99Ms',
+      'run latency p99',
       pick((r) => r.latencyP99Ms),
+      latency.p99,
     );
-    add(
-      {
-        key: `${prefix}ClientP50Ms`,
-        label: '  as a client sees it (POST → terminal SSE event) p50',
-        unit: 'ms',
-        decimals: 1,
-        ...target(latency.p50),
-      },
-      pick((r) => r.clientLatencyP50Ms).filter(Number.isFinite),
+    const client = (f: (r: RunLoadRun) => number) => pick(f).filter(Number.isFinite);
+    ms(
+      'ClientP50Ms',
+      'as a client sees it (POST → terminal SSE event) p50',
+      client((r) => r.clientLatencyP50Ms),
+      latency.p50,
     );
-    add(
-      {
-        key: `${prefix}ClientP99Ms`,
-        label: '  as a client sees it p99',
-        unit: 'ms',
-        decimals: 1,
-        ...target(latency.p99),
-      },
-      pick((r) => r.clientLatencyP99Ms).filter(Number.isFinite),
+    ms(
+      'ClientP99Ms',
+      'as a client sees it p99',
+      client((r) => r.clientLatencyP99Ms),
+      latency.p99,
     );
-    add(
-      { key: `${prefix}AcceptP99Ms`, label: '  POST /runs 202 latency p99', unit: 'ms', decimals: 1 },
+    ms(
+      'AcceptP99Ms',
+      'POST /runs 202 latency p99',
       pick((r) => r.acceptP99Ms),
     );
     for (const [type, label] of Object.entries(HOP_LABELS)) {
       const hop = (f: (h: RunLoadRun['hops'][string]) => number) =>
         runs.filter((r) => r.hops[type]).map((r) => f(r.hops[type] as RunLoadRun['hops'][string]));
-      const key = `${prefix}Hop${type[0]?.toUpperCase()}${type.slice(1)}`;
-      add(
-        { key: `${key}P50Ms`, label: `  hop ${label} p50 (buckets)`, unit: 'ms', decimals: 1 },
+      const key = `Hop${type[0]?.toUpperCase()}${type.slice(1)}`;
+      ms(
+        `${key}P50Ms`,
+        `hop ${label} p50 (buckets)`,
         hop((h) => h.p50Ms),
       );
-      add(
-        { key: `${key}P99Ms`, label: `  hop ${label} p99 (buckets)`, unit: 'ms', decimals: 1 },
+      ms(
+        `${key}P99Ms`,
+        `hop ${label} p99 (buckets)`,
         hop((h) => h.p99Ms),
       );
-      add(
-        { key: `${key}MeanMs`, label: `  hop ${label} mean (exact)`, unit: 'ms', decimals: 1 },
+      ms(
+        `${key}MeanMs`,
+        `hop ${label} mean (exact)`,
         hop((h) => h.meanMs),
       );
     }
-    add(
-      {
-        key: `${prefix}ProjectionLagP99Ms`,
-        label: '  projection lag p99 (batches, oldest record)',
-        unit: 'ms',
-        decimals: 0,
-        ...target(RUN_TARGETS.projectionLagP99),
-      },
+    ms(
+      'ProjectionLagP99Ms',
+      'projection lag p99 (batches, oldest record)',
       pick((r) => r.diagnostics.projectionLagP99Ms).filter((v) => !Number.isNaN(v)),
+      RUN_TARGETS.projectionLagP99,
+      0,
     );
     add(
       {
