@@ -103,7 +103,7 @@ describe('the caches and rate limits on a 3-master Redis Cluster, with a master 
       'cluster-test-health',
     );
     ctx.defer(() => kafkaAdmin.disconnect());
-    health = new DependencyChecks(pool, platformRedis, kafkaAdmin, config.SCHEMA_REGISTRY_URL, 2_000);
+    health = new DependencyChecks(pool, platformRedis, kafkaAdmin, config.SCHEMA_REGISTRY_URL, 2_000, ctx.logger);
     registerRedisMemoryMetrics(platformRedis, registry);
 
     // Workspaces until each master serves one of them.

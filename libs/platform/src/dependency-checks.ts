@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { Cluster, masters, type RedisClient } from '#libs/redis';
+import { Cluster, pingClusterNode, type RedisClient } from '#libs/redis';
 import type { Pool } from '#libs/db';
 import type { Logger } from 'pino';
 
@@ -118,16 +118,8 @@ export class DependencyChecks {
       if (owner === undefined) throw new Error(`Redis Cluster slot ${slot} has no master`);
       owners.add(owner);
     }
-    const connected = new Map(
-      masters(this.redis).map((server) => [`${server.options.host}:${server.options.port}`, server]),
-    );
-    await Promise.all(
-      [...owners].map(async (owner) => {
-        const server = connected.get(owner);
-        if (!server) throw new Error(`Redis Cluster master ${owner} is not connected`);
-        await server.ping();
-      }),
-    );
+    const cluster = this.redis;
+    await Promise.all([...owners].map((owner) => pingClusterNode(cluster, owner, this.timeoutMs)));
   }
 
   private async describeKafka(): Promise<void> {

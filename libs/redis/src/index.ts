@@ -1,1 +1,1 @@
-export { createRedis, masters, Cluster, type RedisClient, type RedisClientOptions } from './redis.js';
+export { createRedis, masters, pingClusterNode, Cluster, type RedisClient, type RedisClientOptions } from './redis.js';

@@ -87,6 +87,37 @@ export function createRedis(address: string, name: string, options: RedisClientO
   return client;
 }
 
+/**
+ * PINGs the cluster node at `address` ("host:port"). Through the client's own connection where its pool has one; right
+ * after a failover, or a lost master's return as a replica, its slot map can name a node its pool has not (re)opened
+ * yet, and then a short-lived connection with the cluster's settings asks the node itself.
+ */
+export async function pingClusterNode(cluster: Cluster, address: string, timeoutMs: number): Promise<void> {
+  const pooled = cluster.nodes('all').find((n) => `${n.options.host}:${n.options.port}` === address);
+  if (pooled) {
+    await pooled.ping();
+    return;
+  }
+  const separator = address.lastIndexOf(':');
+  const probe = new Redis({
+    ...cluster.options.redisOptions,
+    host: address.slice(0, separator),
+    port: Number(address.slice(separator + 1)),
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: timeoutMs,
+  });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    await probe.ping();
+  } finally {
+    probe.disconnect();
+  }
+}
+
 /** The servers holding data: every master of a cluster, or the one server. */
 export function masters(client: RedisClient): Redis[] {
   return client instanceof Cluster ? client.nodes('master') : [client];
