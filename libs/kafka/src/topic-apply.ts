@@ -95,7 +95,8 @@ function onlyAlreadyExists(error: unknown): boolean {
 /**
  * kafkajs' own `waitForLeaders` gives up on UNKNOWN_TOPIC_OR_PARTITION, which a KRaft broker answers for a moment
  * after the controller created a topic, and a grown topic shows its old partition count for a moment too: so wait
- * here until the broker's metadata has every expected partition, each with a leader.
+ * here until the broker's metadata has every expected partition, each with a leader, and the leaders answer for
+ * them (a leader named in the metadata can still answer NOT_LEADER_FOR_PARTITION until it applied the change).
  */
 async function waitForPartitions(
   admin: Admin,
@@ -110,7 +111,10 @@ async function waitForPartitions(
       const ready = found.every(
         (t) => t.partitions.length >= (expected.get(t.name) ?? 1) && t.partitions.every((p) => p.leader >= 0),
       );
-      if (found.length === topics.length && ready) return;
+      if (found.length === topics.length && ready) {
+        await Promise.all(topics.map((topic) => admin.fetchTopicOffsets(topic)));
+        return;
+      }
     } catch (error) {
       if (Date.now() > deadline) throw error;
     }
