@@ -1,7 +1,7 @@
 import { context } from './patches-report.js';
 import type { AppConfig } from '#libs/config';
 import type { RoundTripRun } from './scenarios/kafka-baseline.js';
-import type { RunDiagnostics, RunLoadRun } from './scenarios/run-load.js';
+import { modeLabel, type RunDiagnostics, type RunLoadRun } from './scenarios/run-load.js';
 import type { CpuShare } from './support/cpu.js';
 import { atLeast, atMost, type Figure, type Target } from './support/report.js';
 import type { RunBenchSettings } from './support/settings.js';
@@ -33,22 +33,39 @@ export const RUN_TARGETS = {
   cpuPerRun: atMost(1.2, 'ms'),
 };
 
-/** One mode's runs as the report groups them, each fixed rate a group of its own. */
+/** One mode's runs as the report groups them (each fixed rate a group of its own), with that mode's targets. */
 export interface RunGroup {
   readonly key: string;
   readonly title: string;
   readonly runs: RunLoadRun[];
+  /** An open loop: its started runs/s is a figure of its own. */
+  readonly open: boolean;
+  readonly targets: { completed?: Target; p50?: Target; p99?: Target; cpuPerRun?: Target };
 }
 
 export function runGroups(m: RunMeasured, settings: RunBenchSettings): RunGroup[] {
   const rates = [...new Set(m.rate.map((r) => r.targetRate))];
   return [
-    { key: 'idle', title: `idle, one run at a time (${settings.idleRuns} runs)`, runs: m.idle },
-    { key: 'max', title: `closed loop, ${settings.concurrency} runs in flight`, runs: m.max },
+    {
+      key: 'idle',
+      title: modeLabel({ kind: 'idle', runs: settings.idleRuns }),
+      runs: m.idle,
+      open: false,
+      targets: RUN_TARGETS.idle,
+    },
+    {
+      key: 'max',
+      title: modeLabel({ kind: 'max', concurrency: settings.concurrency }),
+      runs: m.max,
+      open: false,
+      targets: { completed: RUN_TARGETS.closedLoop, cpuPerRun: RUN_TARGETS.cpuPerRun },
+    },
     ...rates.map((rate) => ({
       key: `rate${rate}`,
-      title: `fixed rate ${rate} runs/s (open loop)`,
+      title: modeLabel({ kind: 'rate', rate }),
       runs: m.rate.filter((r) => r.targetRate === rate),
+      open: true,
+      targets: RUN_TARGETS.rates.get(rate) ?? {},
     })),
   ].filter((g) => g.runs.length);
 }
@@ -64,10 +81,9 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
     if (values.length) list.push({ ...figure, summary: summarize(values) });
   };
   const target = (t: Target | undefined) => (t ? { target: t } : {});
-  for (const { key: prefix, title, runs } of runGroups(m, settings)) {
+  for (const { key: prefix, title, runs, open, targets } of runGroups(m, settings)) {
     const pick = (f: (r: RunLoadRun) => number) => runs.map(f);
-    const latency = prefix === 'idle' ? RUN_TARGETS.idle : (RUN_TARGETS.rates.get(runs[0]?.targetRate ?? NaN) ?? {});
-    if (prefix.startsWith('rate')) {
+    if (open) {
       add(
         { key: `${prefix}StartedPerSecond`, label: `${title}: started runs/s`, unit: '/s', decimals: 0 },
         pick((r) => r.startedPerSecond),
@@ -76,10 +92,10 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
     add(
       {
         key: `${prefix}CompletedPerSecond`,
-        label: prefix.startsWith('rate') ? '  completed runs/s' : `${title}: completed runs/s`,
+        label: open ? '  completed runs/s' : `${title}: completed runs/s`,
         unit: '/s',
         decimals: 0,
-        ...target(prefix === 'max' ? RUN_TARGETS.closedLoop : undefined),
+        ...target(targets.completed),
       },
       pick((r) => r.completedPerSecond),
     );
@@ -89,26 +105,26 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
       'LatencyP50Ms',
       'run latency p50 (Postgres timestamps)',
       pick((r) => r.latencyP50Ms),
-      latency.p50,
+      targets.p50,
     );
     ms(
       'LatencyP99Ms',
       'run latency p99',
       pick((r) => r.latencyP99Ms),
-      latency.p99,
+      targets.p99,
     );
     const client = (f: (r: RunLoadRun) => number) => pick(f).filter(Number.isFinite);
     ms(
       'ClientP50Ms',
       'as a client sees it (POST → terminal SSE event) p50',
       client((r) => r.clientLatencyP50Ms),
-      latency.p50,
+      targets.p50,
     );
     ms(
       'ClientP99Ms',
       'as a client sees it p99',
       client((r) => r.clientLatencyP99Ms),
-      latency.p99,
+      targets.p99,
     );
     ms(
       'AcceptP99Ms',
@@ -148,7 +164,7 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
         label: '  CPU per completed run, service + Postgres + Kafka',
         unit: 'ms',
         decimals: 2,
-        ...target(prefix === 'max' ? RUN_TARGETS.cpuPerRun : undefined),
+        ...target(targets.cpuPerRun),
       },
       pick(cpuMsPerRun),
     );

@@ -3,6 +3,13 @@ import { SERVICE_ROLES, type ServiceRole } from './service.js';
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 const seconds = (fallback: number) => z.coerce.number().nonnegative().default(fallback);
+/** A comma-separated list (`a,b`), at least one item, each trimmed and checked by `item`. */
+const commaList = <T extends z.ZodType<unknown, string>>(fallback: string, item: T) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value) => value.split(',').map((s) => s.trim()))
+    .pipe(z.array(item).min(1));
 
 export const SCENARIOS = ['load', 'queued', 'relay', 'baseline'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
@@ -11,11 +18,7 @@ export type Scenario = (typeof SCENARIOS)[number];
 const settingsSchema = z.object({
   BENCH_RUNS: count(3),
   /** Which scenarios to run (comma-separated); all by default. */
-  BENCH_ONLY: z
-    .string()
-    .default(SCENARIOS.join(','))
-    .transform((value) => value.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.enum(SCENARIOS)).min(1)),
+  BENCH_ONLY: commaList(SCENARIOS.join(','), z.enum(SCENARIOS)),
   /** Kafka partitions of every topic the benchmark creates; the platform's KAFKA_PARTITIONS when unset. */
   BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
   BENCH_CONCURRENCY: count(64),
@@ -131,11 +134,7 @@ const runSettingsSchema = z.object({
    * Which scenarios to run (comma-separated): one run at a time, the closed-loop maximum, the fixed rates, the Kafka
    * baseline.
    */
-  BENCH_ONLY: z
-    .string()
-    .default(RUN_SCENARIOS.join(','))
-    .transform((value) => value.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.enum(RUN_SCENARIOS)).min(1)),
+  BENCH_ONLY: commaList(RUN_SCENARIOS.join(','), z.enum(RUN_SCENARIOS)),
   BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
   BENCH_DURATION_S: seconds(10),
   BENCH_WARMUP_S: seconds(5),
@@ -144,11 +143,7 @@ const runSettingsSchema = z.object({
   /** Runs measured in the idle mode (one at a time). */
   BENCH_IDLE_RUNS: count(200),
   /** The fixed rates (runs started per second, comma-separated), each an open loop of its own: issue 11's two. */
-  BENCH_RUN_RATES: z
-    .string()
-    .default('200,500')
-    .transform((value) => value.split(',').map((s) => Number(s.trim())))
-    .pipe(z.array(z.number().positive()).min(1)),
+  BENCH_RUN_RATES: commaList('200,500', z.coerce.number<string>().positive()),
   /** Workflows the runs are spread over (all the same 3-node chain). */
   BENCH_RUN_WORKFLOWS: count(10),
   /** `sse`: each run's end is its terminal event on GET /v1/runs/{id}/events; `postgres`: its finished_at. */
@@ -228,11 +223,7 @@ export type CacheScenario = (typeof CACHE_SCENARIOS)[number];
 const cacheSettingsSchema = z.object({
   BENCH_RUNS: count(3),
   /** agent: similar prompts to a slow model; http: one slow GET; lookup: the cache's own latency, in this process. */
-  BENCH_ONLY: z
-    .string()
-    .default(CACHE_SCENARIOS.join(','))
-    .transform((value) => value.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.enum(CACHE_SCENARIOS)).min(1)),
+  BENCH_ONLY: commaList(CACHE_SCENARIOS.join(','), z.enum(CACHE_SCENARIOS)),
   BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
   /** Users of one workspace running the node one after another (the document's scenario: 10). */
   BENCH_CACHE_USERS: count(10),
@@ -284,18 +275,10 @@ const scaleSettingsSchema = z.object({
   /** Cores each budgeted instance (coordinator, function worker, materializer) may use: its cgroup's CFS quota. */
   BENCH_SCALE_CPU: z.coerce.number().positive().max(64).default(0.25),
   /** Instance counts to measure, in order (comma-separated). */
-  BENCH_SCALE_STEPS: z
-    .string()
-    .default('1,2,4')
-    .transform((value) => value.split(',').map((s) => Number(s.trim())))
-    .pipe(z.array(z.number().int().positive().max(64)).min(1)),
+  BENCH_SCALE_STEPS: commaList('1,2,4', z.coerce.number<string>().int().positive().max(64)),
   /** Measurements per step and scenario, each on a fresh sandbox and fresh processes. */
   BENCH_SCALE_REPEATS: count(3),
-  BENCH_ONLY: z
-    .string()
-    .default(SCALE_SCENARIOS.join(','))
-    .transform((value) => value.split(',').map((s) => s.trim()))
-    .pipe(z.array(z.enum(SCALE_SCENARIOS)).min(1)),
+  BENCH_ONLY: commaList(SCALE_SCENARIOS.join(','), z.enum(SCALE_SCENARIOS)),
   BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
   BENCH_DURATION_S: seconds(10),
   BENCH_WARMUP_S: seconds(5),
