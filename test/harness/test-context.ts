@@ -27,6 +27,27 @@ export function assertNoOpenResources(): void {
   }
 }
 
+/**
+ * A clean-up step that hangs (a pool ending while a failed test still holds one of its connections) fails after this,
+ * named, instead of holding the whole file until the runner's timeout reports only that the file hung.
+ */
+const CLEANUP_LIMIT_MS = 30_000;
+
+async function withinCleanupLimit(cleanup: () => unknown): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`a clean-up step did not finish in ${CLEANUP_LIMIT_MS} ms: ${String(cleanup)}`)),
+      CLEANUP_LIMIT_MS,
+    );
+  });
+  try {
+    await Promise.race([Promise.resolve().then(cleanup), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export interface TestContext {
   /** Unique per test file: names its database, topic prefix and consumer groups. */
   readonly id: string;
@@ -80,7 +101,7 @@ export function useTestContext(name: string, options: { partitions?: number } = 
     const failures: unknown[] = [];
     for (const cleanup of cleanups.reverse()) {
       try {
-        await cleanup();
+        await withinCleanupLimit(cleanup);
       } catch (error) {
         failures.push(error);
       }

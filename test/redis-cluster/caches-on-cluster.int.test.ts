@@ -13,7 +13,7 @@ import type { NodeDispatch } from '#libs/events';
 import { createKafka, openAdmin } from '#libs/kafka';
 import { registerRedisMemoryMetrics } from '#libs/observability';
 import { DependencyChecks, ProblemError } from '#libs/platform';
-import { Cluster, createRedis } from '#libs/redis';
+import { Cluster, createRedis, masters } from '#libs/redis';
 import { useTestContext } from '#test/harness/test-context.js';
 import { startPrivateRedisCluster, type PrivateRedisCluster } from '#test/support/private/private-redis-cluster.js';
 
@@ -189,7 +189,22 @@ describe('the caches and rate limits on a 3-master Redis Cluster, with a master 
     const killedAt = performance.now();
     await cluster.kill(victim);
     const during = await health.run();
-    assert.equal(during.redis.ok, false, '/health names Redis while a master is lost');
+    if (during.redis.ok) {
+      // Healthy again is right only once a replica took the lost master's slots over (a slow probe can start after
+      // that, about two node timeouts after the kill); before that, it is a lost third of the cache reported fine.
+      const owner = await cluster.masterOf(slots[0] as number, masterNodes[1] as number);
+      assert.notEqual(
+        owner.node,
+        victim,
+        `/health names Redis while a master is lost: ${JSON.stringify({
+          redis: during.redis,
+          afterKillMs: Math.round(performance.now() - killedAt),
+          clientSlotOwner: platformRedis instanceof Cluster ? platformRedis.slots[slots[0] as number] : undefined,
+          clientNodes: masters(platformRedis).map((n) => `${n.options.port}:${n.status}`),
+        })}`,
+      );
+      ctx.logger.info({ afterMs: Math.round(performance.now() - killedAt) }, 'failover was over before /health asked');
+    }
 
     // Recovered: a result of the victim's workspace is stored and then served.
     let recoveredMs: number | undefined;
