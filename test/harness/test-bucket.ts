@@ -67,9 +67,14 @@ async function removeBucket(bucket: string): Promise<void> {
   try {
     for (;;) {
       const { Contents = [] } = await admin.send(new ListObjectsV2Command({ Bucket: bucket }));
-      if (!Contents.length) break;
+      const keys = Contents.map((o) => o.Key!);
+      // S3Proxy's filesystem backend lists its directories as keys ending in '/', and deleting one that still holds
+      // objects stalled the DeleteObjects request for 20-30 s: objects first, then whatever directories are left.
+      const objects = keys.filter((key) => !key.endsWith('/'));
+      const batch = objects.length ? objects : keys.sort((a, b) => b.length - a.length);
+      if (!batch.length) break;
       await admin.send(
-        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: Contents.map((o) => ({ Key: o.Key! })) } }),
+        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })) } }),
       );
     }
     await admin.send(new DeleteBucketCommand({ Bucket: bucket }));
