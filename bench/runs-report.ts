@@ -317,6 +317,7 @@ export function runContext(base: AppConfig, settings: RunBenchSettings, facts: S
   return {
     ...context(base, settings, facts, busyBeforeStart),
     services: settings.services.map((roles) => roles.join(',')),
+    coordinatorPartitionGroups: settings.coordinatorGroups,
   };
 }
 
@@ -330,7 +331,8 @@ export function runHeaderLines(ctx: ReturnType<typeof runContext>, settings: Run
       `(synchronous_commit ${ctx.synchronousCommit})`,
     `workload  3-node function chain (a: input.x, b: nodes.a + 1, c: nodes.b * 2) over ${settings.workflows} workflows; ` +
       `${settings.durationMs / 1000} s measured after ${settings.warmupMs / 1000} s warm-up; ${settings.runs} runs per mode`,
-    `service   ${ctx.services.map((s) => `[${s}]`).join(' ')} (one child process per bracket)`,
+    `service   ${ctx.services.map((s) => `[${s}]`).join(' ')} (one child process per bracket); ` +
+      `COORDINATOR_PARTITION_GROUPS ${ctx.coordinatorPartitionGroups || 'one per partition'}`,
     `modes     idle: one run at a time, ${settings.idleRuns} runs measured; closed loop: ${settings.concurrency} ` +
       `starters, each starting its next run when its last one finished; fixed rates (open loop): ` +
       `${settings.rates.join(', ')} runs/s; a run's end is ` +

@@ -246,6 +246,14 @@ describe('deploy: Kubernetes manifests', () => {
       }
       assert.ok(spec.minReplicaCount >= 2, `${name}: fewer than 2 replicas`);
       assert.ok(spec.maxReplicaCount <= partitions, `${name}: more replicas than partitions sit idle`);
+      if (role === 'coordinator') {
+        // Coordinators past the number of transaction groups own nothing; many more groups, more transactions.
+        assert.equal(
+          Number(config.COORDINATOR_PARTITION_GROUPS),
+          spec.maxReplicaCount,
+          `${name}: COORDINATOR_PARTITION_GROUPS is its maxReplicaCount`,
+        );
+      }
     }
   });
 
@@ -452,6 +460,10 @@ describe('deploy: image and compose', () => {
         .filter(([, s]) => (s.command as string[])[0] === role)
         .map(([, s]) => (s.deploy?.replicas as number | undefined) ?? 1);
       assert.ok(Math.min(...replicas) >= 2, `${role}: 2+ replicas`);
+      if (role === 'coordinator') {
+        const env = platform.find(([, s]) => (s.command as string[])[0] === role)?.[1].environment as Doc;
+        assert.equal(env.COORDINATOR_PARTITION_GROUPS, replicas[0], 'one transaction group per coordinator');
+      }
     }
   });
 });

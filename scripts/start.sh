@@ -38,6 +38,8 @@ if [ -n "${ORCH_TOPOLOGY:-}" ]; then
     start "$ROOT/infra/topology/ecosystem.config.cjs" &
 else
   say "starting every role (API on http://${HOST:-127.0.0.1}:${PORT:-8080}); Ctrl-C stops"
+  # One coordinator: all its partitions in one transaction group, one Kafka transaction per batch (README).
+  export COORDINATOR_PARTITION_GROUPS="${COORDINATOR_PARTITION_GROUPS:-1}"
   # Started directly, not through a shell function, so that $! is node itself and a signal to this script reaches it.
   "$ROOT/node_modules/.bin/node" dist/apps/all-in-one/src/main.js &
 fi

@@ -264,7 +264,9 @@ export async function measureRunLoad(
   const resources = new Resources();
   try {
     const sandbox = await createSandbox(base, `${mode.kind}${run}`, settings.partitions, resources);
-    const services = await startServices(sandbox, settings.services, settings, resources);
+    const services = await startServices(sandbox, settings.services, settings, resources, {
+      COORDINATOR_PARTITION_GROUPS: String(settings.coordinatorGroups),
+    });
     const api = services.find((s) => s.roles.includes('api')) as Service;
     const connections = mode.kind === 'max' ? mode.concurrency : mode.kind === 'idle' ? 1 : 256;
     const client = new ApiClient(api.origin, connections, LOCAL_BOOTSTRAP_ADMIN_KEY);

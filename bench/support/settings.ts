@@ -159,6 +159,8 @@ const runSettingsSchema = z.object({
   BENCH_PAYLOAD_BYTES: count(200),
   BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
   BENCH_CPU_PROF_DIR: z.string().min(1).optional(),
+  /** The platform's own variable, read here for its default: one transaction group per coordinator process. */
+  COORDINATOR_PARTITION_GROUPS: z.coerce.number().int().min(0).max(1024).optional(),
 });
 
 export interface RunBenchSettings {
@@ -182,6 +184,11 @@ export interface RunBenchSettings {
   readonly payloadBytes: number;
   readonly serviceLogLevel: string;
   readonly cpuProfileDir: string | undefined;
+  /**
+   * The coordinators' COORDINATOR_PARTITION_GROUPS: as many as processes with the coordinator role (1 in the default
+   * layout, as `npm start` and the topology set it) unless the environment says otherwise.
+   */
+  readonly coordinatorGroups: number;
 }
 
 export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: number): RunBenchSettings {
@@ -213,6 +220,8 @@ export function readRunSettings(env: NodeJS.ProcessEnv, defaultPartitions: numbe
     payloadBytes: s.BENCH_PAYLOAD_BYTES,
     serviceLogLevel: s.BENCH_SERVICE_LOG_LEVEL,
     cpuProfileDir: s.BENCH_CPU_PROF_DIR,
+    coordinatorGroups:
+      s.COORDINATOR_PARTITION_GROUPS ?? s.BENCH_SERVICES.filter((roles) => roles.includes('coordinator')).length,
   };
 }
 

@@ -39,6 +39,9 @@ const portOf = (role) => base + 10 * roles.findIndex(([name]) => name === role);
 // The API forwards event streams to one fanout (a load balancer in front of the fanouts does better); their clients
 // may also connect to any fanout directly.
 const fanoutUrl = process.env.FANOUT_URL ?? `http://127.0.0.1:${portOf('fanout')}`;
+// As many transaction groups as coordinators: each owns one and writes it in one transaction per batch (README).
+const coordinators = roles.find(([name]) => name === 'coordinator')?.[1] ?? 1;
+const partitionGroups = process.env.COORDINATOR_PARTITION_GROUPS ?? String(coordinators);
 
 module.exports = {
   apps: roles.map(([role, count]) => ({
@@ -50,7 +53,7 @@ module.exports = {
     exec_mode: 'fork',
     instances: count,
     increment_var: 'PORT',
-    env: { PORT: String(portOf(role)), FANOUT_URL: fanoutUrl },
+    env: { PORT: String(portOf(role)), FANOUT_URL: fanoutUrl, COORDINATOR_PARTITION_GROUPS: partitionGroups },
     // A role shuts down gracefully on SIGINT (drains, commits); give it the time it takes.
     kill_timeout: 20_000,
     autorestart: true,

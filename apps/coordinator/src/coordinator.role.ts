@@ -1,5 +1,5 @@
 import type { AppConfig } from '#libs/config';
-import { CoPartitionedAssigner } from '#libs/messaging';
+import { coPartitionedAssigner } from '#libs/messaging';
 import { CONFIG, roleConsumer, type RoleDefinition } from '#libs/platform';
 import { CoordinatorModule } from './coordinator.module.js';
 import { CoordinatorService } from './coordinator.service.js';
@@ -16,7 +16,7 @@ export const coordinatorRole: RoleDefinition = {
         topics: ['run.requested', 'node.completed', 'run.control'],
         maxWaitTimeInMs: config.COORDINATOR_MAX_WAIT_MS,
         partitionsConsumedConcurrently: config.COORDINATOR_CONCURRENCY,
-        partitionAssigners: [CoPartitionedAssigner],
+        partitionAssigners: [coPartitionedAssigner(config.COORDINATOR_PARTITION_GROUPS)],
         onRebalance: (assignment) => coordinator.assign(assignment),
         onDeadLetters: (letters) => coordinator.failPoisonedRuns(letters),
       }),

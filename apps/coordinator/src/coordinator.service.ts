@@ -33,15 +33,18 @@ import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from 
 import { RunTagLabels } from './run-tag-labels.js';
 
 /** Inputs of one partition number (from one batch, or from its dead letters), applied together with others. */
-type PartitionWork = readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
+interface PartitionWork {
+  readonly partition: number;
+  readonly inputs: readonly { runId: string; input: CoordinatorInput; message?: DecodedMessage }[];
+}
 
 /** Tombstones written per transaction at most, so forgetting a burst of finished runs never makes one huge. */
 const FORGET_PER_TRANSACTION = 1_000;
 
 /**
- * Consume, decide, produce: for the batches of one partition number (of run.requested, node.completed and
- * run.control, co-partitioned by run id), feeds each run its inputs through the pure state machine, then writes, in
- * one Kafka transaction, the tasks, the run events and a changelog record per run touched. Runs live in memory,
+ * Consume, decide, produce: for the batches of one transaction group of partition numbers (of run.requested,
+ * node.completed and run.control, co-partitioned by run id), feeds each run its inputs through the pure state machine,
+ * then writes, in one Kafka transaction, the tasks, the run events and a changelog record per run touched. Runs live in memory,
  * restored from the changelog when the partition is assigned; Postgres is not on this path (workflow versions are
  * read once per process, the projection only for runs the changelog no longer holds).
  *
@@ -92,6 +95,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       kafka,
       logger: this.logger,
       transactionalIdPrefix: `${config.KAFKA_TOPIC_PREFIX}coordinator-p`,
+      groups: config.COORDINATOR_PARTITION_GROUPS,
       transactionTimeoutMs: 60_000,
       unspill: (workspaceId, json, ref) => this.content.unspill(workspaceId, json, ref),
       restored: (runs) =>
@@ -120,7 +124,7 @@ export class CoordinatorService implements OnApplicationShutdown {
   }
 
   handle(batch: CoordinatorBatch): Promise<void> {
-    return this.writer(batch.partition).submit(coordinatorInputs(batch));
+    return this.writer(batch.partition).submit({ partition: batch.partition, inputs: coordinatorInputs(batch) });
   }
 
   /**
@@ -138,29 +142,35 @@ export class CoordinatorService implements OnApplicationShutdown {
       const reason = `an event of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (${where})`;
       return [{ runId, input: { kind: 'poison', reason } }];
     });
-    await this.writer(partition).submit(inputs);
+    await this.writer(partition).submit({ partition, inputs });
     if (inputs.length) {
       this.logger.error({ runs: inputs.map((i) => i.runId) }, 'runs failed: their events went to dead letters');
     }
   }
 
+  /** One writer per transaction group: what its partitions' batches bring while it writes goes in its next write. */
   private writer(partition: number): BatchCoalescer<PartitionWork> {
-    let writer = this.writers.get(partition);
+    const group = this.partitions.groupOf(partition);
+    let writer = this.writers.get(group);
     if (!writer) {
-      writer = new BatchCoalescer((work) => this.transactions.with(() => this.process(partition, work)));
-      this.writers.set(partition, writer);
+      writer = new BatchCoalescer((work) => this.transactions.with(() => this.process(work)));
+      this.writers.set(group, writer);
     }
     return writer;
   }
 
-  private async process(partitionNumber: number, work: readonly PartitionWork[]): Promise<void> {
-    const partition = await this.partitions.get(partitionNumber);
+  private async process(work: readonly PartitionWork[]): Promise<void> {
+    const owners = new Set(await Promise.all(work.map((w) => this.partitions.get(w.partition))));
+    const [partition] = owners;
+    // One group writes in one transaction; a merged write whose partitions are now held apart (a reassignment between
+    // the batches) fails, and the coalescer writes each batch alone.
+    if (!partition || owners.size !== 1) throw new Error('the batches of one write are of different groups now');
     const stop = this.metrics.batchDuration.startTimer();
     const now = Date.now();
     const byRun = new Map<string, CoordinatorInput[]>();
     // Per run, the context of its latest traced event in this write (none when tracing is off).
     const causes = new Map<string, Context>();
-    for (const inputs of work) {
+    for (const { inputs } of work) {
       for (const { runId, input, message } of inputs) {
         const cause = message && messageContext(message);
         if (cause) causes.set(runId, cause);
@@ -299,7 +309,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     } catch (error) {
       if (isFenced(error)) {
         partition.lost = true;
-        throw new PartitionLost(`the producer of partition ${partition.partition} was fenced by a newer owner`);
+        throw new PartitionLost(`the producer of partitions ${partition.name} was fenced by a newer owner`);
       }
       await transaction?.abort().catch(() => undefined);
       this.partitions.recover(partition);

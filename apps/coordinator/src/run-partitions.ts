@@ -1,28 +1,34 @@
 import type { Logger } from 'pino';
 import type { RunStateRecord } from '#libs/events';
 import { openProducer, type Kafka, type Producer } from '#libs/kafka';
-import { PartitionLost } from '#libs/messaging';
+import { PartitionLost, transactionGroupOf } from '#libs/messaging';
 import { isTerminal } from '#libs/runs';
 import { fromStateRecord, type OwnedRun } from './owned-run.js';
 
 /**
- * The runs of one input partition number (the same number of run.requested, node.completed, run.control and
- * run.state), held by this coordinator, and the transactional producer that writes for them. The producer's
- * transactional id belongs to the partition, not to the process: whoever owns the partition next opens a producer
- * with the same id, which fences this one (pre-KIP-447 zombie fencing, as kafkajs sends no group metadata with
- * its offsets).
+ * The runs of one transaction group of input partition numbers (the same numbers of run.requested, node.completed,
+ * run.control and run.state), held by this coordinator, and the transactional producer that writes for them in one
+ * transaction per batch. The producer's transactional id is that of the group's lowest partition, and belongs to the
+ * partitions, not to the process: whoever owns them next opens a producer with the same id, which fences this one
+ * (pre-KIP-447 zombie fencing, as kafkajs sends no group metadata with its offsets).
  */
 export class OwnedPartition {
   readonly runs = new Map<string, OwnedRun>();
   /** Runs that ended, by when: kept a while so a late duplicate of their run.requested cannot start them again. */
   readonly finished = new Map<string, number>();
-  /** Set when the producer was fenced: another member owns the partition now. */
+  /** Set when the producer was fenced: another member owns the partitions now. */
   lost = false;
 
   constructor(
-    readonly partition: number,
+    /** The group's partition numbers, lowest first. */
+    readonly partitions: readonly number[],
     readonly producer: Producer,
   ) {}
+
+  /** The partitions, for logs and errors. */
+  get name(): string {
+    return this.partitions.join(',');
+  }
 }
 
 export interface RunPartitionsOptions {
@@ -30,6 +36,8 @@ export interface RunPartitionsOptions {
   readonly logger: Logger;
   /** Transactional ids are `<prefix><partition>`. */
   readonly transactionalIdPrefix: string;
+  /** Transaction groups: partition p is in group p mod this (coPartitionedAssigner deals them out whole). */
+  readonly groups: number;
   /** Reads the changelog of the given partitions: each run's latest record. */
   readonly restore: (partitions: readonly number[]) => Promise<Map<number, Map<string, RunStateRecord>>>;
   /** How long a transaction may stay open before the broker aborts it. */
@@ -56,10 +64,11 @@ export const TRANSACTION_RETRY = {
 };
 
 /**
- * Which partitions this coordinator owns right now, with their runs in memory. On every assignment of the group it
- * fences each owned partition's transactional id (its producer is opened anew), then restores the partitions' runs
- * from the changelog; batches wait until that is done. A partition whose producer is fenced later is lost: its
- * batches are left to the new owner until the next assignment.
+ * Which partitions this coordinator owns right now, in transaction groups, with their runs in memory. On every
+ * assignment of the group it fences the transactional id of each owned partition (a group's producer is opened anew
+ * with its lowest partition's id, the others' ids are fenced and let go, so whatever grouping wrote them last is
+ * fenced too), then restores the partitions' runs from the changelog; batches wait until that is done. A group whose
+ * producer is fenced later is lost: its batches are left to the new owner until the next assignment.
  */
 export class RunPartitions {
   private owned = new Map<number, OwnedPartition>();
@@ -75,7 +84,12 @@ export class RunPartitions {
     this.assignment = this.assignment.then(() => this.reassign(partitions, generation));
   }
 
-  /** The partition, once restored; throws PartitionLost if this member does not own it (any more). */
+  /** The transaction group of a partition number: batches of one group are written together. */
+  groupOf(partition: number): number {
+    return transactionGroupOf(partition, this.options.groups);
+  }
+
+  /** The group holding the partition, once restored; throws PartitionLost if this member does not own it (any more). */
   async get(partition: number): Promise<OwnedPartition> {
     await this.assignment;
     const owned = this.owned.get(partition);
@@ -86,75 +100,98 @@ export class RunPartitions {
   /** How many runs are held in memory, over all owned partitions. */
   get runCount(): number {
     let n = 0;
-    for (const p of this.owned.values()) n += p.runs.size;
+    for (const group of this.groups()) n += group.runs.size;
     return n;
   }
 
   async close(): Promise<void> {
     this.closed = true;
     await this.assignment;
-    const all = [...this.owned.values()];
+    const all = this.groups();
     this.owned = new Map();
     await Promise.all(all.map((p) => p.producer.disconnect().catch(() => undefined)));
   }
 
   /**
-   * A transaction of the partition failed for another reason than fencing (a timeout, a broker gone mid-commit): its
-   * producer may be stuck mid-transaction and the outcome is unknown, so the partition is opened anew, fenced and
+   * A transaction of the group failed for another reason than fencing (a timeout, a broker gone mid-commit): its
+   * producer may be stuck mid-transaction and the outcome is unknown, so the group is opened anew, fenced and
    * restored from the changelog. Batches wait for it.
    */
   recover(broken: OwnedPartition): void {
     const generation = this.generation;
     this.assignment = this.assignment.then(async () => {
-      if (this.owned.get(broken.partition) !== broken) return;
-      this.owned.delete(broken.partition);
+      if (broken.partitions.some((p) => this.owned.get(p) !== broken)) return;
+      for (const p of broken.partitions) this.owned.delete(p);
       await broken.producer.disconnect().catch(() => undefined);
-      const [reopened] = await this.open([broken.partition], generation);
-      if (reopened) this.owned.set(broken.partition, reopened);
+      for (const reopened of await this.open(broken.partitions, generation)) {
+        for (const p of reopened.partitions) this.owned.set(p, reopened);
+      }
     });
   }
 
+  private groups(): OwnedPartition[] {
+    return [...new Set(this.owned.values())];
+  }
+
   private async reassign(partitions: readonly number[], generation: number): Promise<void> {
-    const previous = this.owned;
+    const previous = this.groups();
     this.owned = new Map();
-    await Promise.all([...previous.values()].map((p) => p.producer.disconnect().catch(() => undefined)));
+    await Promise.all(previous.map((p) => p.producer.disconnect().catch(() => undefined)));
     const opened = await this.open(partitions, generation);
-    this.owned = new Map(opened.map((p) => [p.partition, p]));
+    this.owned = new Map(opened.flatMap((group) => group.partitions.map((p) => [p, group] as const)));
+  }
+
+  private producerFor(partition: number, role: string): Producer {
+    return openProducer(this.options.kafka, role, {
+      transactionalId: `${this.options.transactionalIdPrefix}${partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.options.transactionTimeoutMs,
+      retry: TRANSACTION_RETRY,
+    });
   }
 
   /** Fences the partitions' transactional ids and restores their runs; retried until done or superseded. */
   private async open(partitions: readonly number[], generation: number): Promise<OwnedPartition[]> {
+    const byGroup = new Map<number, number[]>();
+    for (const p of [...partitions].sort((a, b) => a - b)) {
+      const members = byGroup.get(this.groupOf(p)) ?? [];
+      members.push(p);
+      byGroup.set(this.groupOf(p), members);
+    }
     for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
       const started = performance.now();
       const opened: OwnedPartition[] = [];
       try {
-        for (const partition of partitions) {
-          const producer = openProducer(this.options.kafka, `coordinator p${partition}`, {
-            transactionalId: `${this.options.transactionalIdPrefix}${partition}`,
-            idempotent: true,
-            maxInFlightRequests: 1,
-            transactionTimeout: this.options.transactionTimeoutMs,
-            retry: TRANSACTION_RETRY,
-          });
-          opened.push(new OwnedPartition(partition, producer));
+        const fencers: Producer[] = [];
+        for (const [lowest, ...others] of byGroup.values()) {
+          const first = lowest as number;
+          opened.push(new OwnedPartition([first, ...others], this.producerFor(first, `coordinator p${first}`)));
+          for (const other of others) fencers.push(this.producerFor(other, `coordinator fence p${other}`));
         }
-        await Promise.all(opened.map((p) => fence(p.producer)));
+        try {
+          await Promise.all([...opened.map((p) => fence(p.producer)), ...fencers.map(fence)]);
+        } finally {
+          await Promise.all(fencers.map((f) => f.disconnect().catch(() => undefined)));
+        }
         const records = await this.options.restore(partitions);
         let runs = 0;
-        for (const part of opened) {
-          for (const record of records.get(part.partition)?.values() ?? []) {
-            const run = await fromStateRecord(record, (json, ref) =>
-              this.options.unspill(record.workspaceId, json, ref),
-            );
-            if (isTerminal(run.state.status)) part.finished.set(run.id, record.occurredAt);
-            else part.runs.set(run.id, run);
+        for (const group of opened) {
+          for (const partition of group.partitions) {
+            for (const record of records.get(partition)?.values() ?? []) {
+              const run = await fromStateRecord(record, (json, ref) =>
+                this.options.unspill(record.workspaceId, json, ref),
+              );
+              if (isTerminal(run.state.status)) group.finished.set(run.id, record.occurredAt);
+              else group.runs.set(run.id, run);
+            }
           }
-          runs += part.runs.size;
+          runs += group.runs.size;
         }
         await this.options.restored(opened.flatMap((p) => [...p.runs.values()]));
         if (generation !== this.generation || this.closed) throw new Error('superseded by a newer assignment');
         this.options.logger.info(
-          { partitions, runs, ms: Math.round(performance.now() - started) },
+          { partitions, groups: opened.map((g) => g.name), runs, ms: Math.round(performance.now() - started) },
           'coordinator partitions fenced and restored',
         );
         return opened;

@@ -19,15 +19,22 @@ import { coordinatorRole } from './coordinator.role.js';
 /**
  * DESIGN §2 "one owner per key" and §3 invariants 3, 4 and 5 while coordinators come and go: every run completes with
  * one attempt per node, its event log is 1..n without gaps or duplicates, and run.events carries it in that order.
+ * The 6 partitions are in 3 transaction groups ({0,3}, {1,4}, {2,5}), each handed over whole.
  */
 const PARTITIONS = 6;
+const GROUPS = 3;
 const ctx = useTestContext('run-rebalance', { partitions: PARTITIONS });
 const fn = (expression: string) => ({ type: 'function', config: { expression } });
 const RUNS = 200;
 const COORDINATOR_TOPICS = ['run.requested', 'node.completed', 'run.control'];
 
 describe('runs through a coordinator rebalance', () => {
-  const config: AppConfig = { ...ctx.config, CONSUMER_SESSION_TIMEOUT_MS: 6_000, CONSUMER_MAX_ATTEMPTS: 2 };
+  const config: AppConfig = {
+    ...ctx.config,
+    CONSUMER_SESSION_TIMEOUT_MS: 6_000,
+    CONSUMER_MAX_ATTEMPTS: 2,
+    COORDINATOR_PARTITION_GROUPS: GROUPS,
+  };
   const topic = (logical: string) => `${ctx.topicPrefix}${logical}`;
   let api: TestApp;
   let codec: EventCodec;
@@ -69,7 +76,10 @@ describe('runs through a coordinator rebalance', () => {
       30_000,
     );
 
-  /** Every member holds the same partition numbers of the three topics, and each number has exactly one owner. */
+  /**
+   * Every member holds the same partition numbers of the three topics, each number has exactly one owner, and so does
+   * each transaction group.
+   */
   const assertOneOwnerPerRun = (assignment: { member: string; byTopic: Record<string, number[]> }[]) => {
     const owners = new Map<number, string>();
     for (const { member, byTopic } of assignment) {
@@ -86,6 +96,9 @@ describe('runs through a coordinator rebalance', () => {
       Array.from({ length: PARTITIONS }, (_, i) => i),
       'every partition has an owner',
     );
+    for (const [p, member] of owners) {
+      assert.equal(owners.get(p % GROUPS), member, `partition ${p} is owned with the rest of its group`);
+    }
   };
 
   const unfinished = async (runIds: readonly string[]) =>

@@ -206,6 +206,15 @@ export const configSchema = z.object({
    */
   COORDINATOR_MAX_TRANSACTIONS: positiveInt.max(1_024).default(4),
   /**
+   * Transaction groups the coordinator's partitions are dealt into (partition p is in group p mod this; 0: one group
+   * per partition). A group is owned by one coordinator whole and its batches are written in one Kafka transaction,
+   * under the transactional id of its lowest partition: fewer groups, fewer transactions per run (they cost a third of
+   * the broker's CPU under load, bench/README.md), but at most this many coordinators share the work (the others stand
+   * by). Set it to the most coordinator instances the deployment runs; `npm start` (one process) uses 1. Every
+   * coordinator of a deployment must use one value: the group's leader refuses to assign otherwise.
+   */
+  COORDINATOR_PARTITION_GROUPS: z.coerce.number().int().min(0).max(1_024).default(0),
+  /**
    * How long a coordinator remembers a finished run (in memory and in the run.state changelog) before its changelog
    * record becomes a tombstone: a duplicate run.requested arriving within it (an outbox row published twice) is
    * recognised; one arriving later is checked against the runs projection in Postgres.

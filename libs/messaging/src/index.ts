@@ -7,7 +7,12 @@ export {
 } from './decoded-batch.js';
 export { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 export { KafkaBatchServer, type KafkaBatchServerOptions } from './kafka-batch-server.js';
-export { CoPartitionedAssigner, coPartitionedAssignment } from './co-partitioned-assigner.js';
+export {
+  coPartitionedAssigner,
+  coPartitionedAssignment,
+  transactionGroupOf,
+  TransactionGroupsDisagree,
+} from './co-partitioned-assigner.js';
 export { BatchCoalescer } from './batch-coalescer.js';
 export { Permits } from './permits.js';
 export { isRetriable, waitOutOutages, type OutageWaitOptions } from './outage-wait.js';
