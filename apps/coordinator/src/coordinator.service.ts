@@ -28,7 +28,7 @@ import { DefinitionCache, type BatchDefinitions } from './definition-cache.js';
 import { outputRefsOf, type OwnedRun, type RunWrite } from './owned-run.js';
 import { unfinishedProjectedRuns } from './projected-runs.sql.js';
 import { sendRequests, transitionMessages, type RunTraceHeaders } from './run-messages.js';
-import { isFenced, RunPartitions, type OwnedPartition } from './run-partitions.js';
+import { isFenced, RunPartitions, type OwnedGroup } from './run-partitions.js';
 import { coordinatorInputs, type CoordinatorBatch, type CoordinatorInput } from './run-inputs.js';
 import { RunTagLabels } from './run-tag-labels.js';
 
@@ -285,7 +285,7 @@ export class CoordinatorService implements OnApplicationShutdown {
    * requests as keep each under KAFKA_MESSAGE_MAX_BYTES (usually one). The consumed offsets are not in it: the
    * transport commits them once it resolved (see the class comment).
    */
-  private async commit(partition: OwnedPartition, writes: readonly BoundedWrite[], now: number): Promise<void> {
+  private async commit(partition: OwnedGroup, writes: readonly BoundedWrite[], now: number): Promise<void> {
     const forget: string[] = [];
     for (const [runId, finishedAt] of partition.finished) {
       if (now - finishedAt < this.config.RUN_FINISHED_RETENTION_MS || forget.length >= FORGET_PER_TRANSACTION) break;
@@ -324,7 +324,7 @@ export class CoordinatorService implements OnApplicationShutdown {
    * projected-runs.sql.ts), the unfinished ones of the projection. Runs finished lately are left alone.
    */
   private async runsFor(
-    partition: OwnedPartition,
+    partition: OwnedGroup,
     byRun: ReadonlyMap<string, readonly CoordinatorInput[]>,
     now: number,
   ): Promise<{ runs: Map<string, OwnedRun>; definitions: BatchDefinitions }> {

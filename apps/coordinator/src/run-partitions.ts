@@ -12,7 +12,7 @@ import { fromStateRecord, type OwnedRun } from './owned-run.js';
  * partitions, not to the process: whoever owns them next opens a producer with the same id, which fences this one
  * (pre-KIP-447 zombie fencing, as kafkajs sends no group metadata with its offsets).
  */
-export class OwnedPartition {
+export class OwnedGroup {
   readonly runs = new Map<string, OwnedRun>();
   /** Runs that ended, by when: kept a while so a late duplicate of their run.requested cannot start them again. */
   readonly finished = new Map<string, number>();
@@ -71,7 +71,7 @@ export const TRANSACTION_RETRY = {
  * producer is fenced later is lost: its batches are left to the new owner until the next assignment.
  */
 export class RunPartitions {
-  private owned = new Map<number, OwnedPartition>();
+  private owned = new Map<number, OwnedGroup>();
   private assignment: Promise<void> = Promise.resolve();
   private generation = 0;
   private closed = false;
@@ -90,7 +90,7 @@ export class RunPartitions {
   }
 
   /** The group holding the partition, once restored; throws PartitionLost if this member does not own it (any more). */
-  async get(partition: number): Promise<OwnedPartition> {
+  async get(partition: number): Promise<OwnedGroup> {
     await this.assignment;
     const owned = this.owned.get(partition);
     if (!owned || owned.lost) throw new PartitionLost(`partition ${partition} is not owned by this coordinator`);
@@ -117,7 +117,7 @@ export class RunPartitions {
    * producer may be stuck mid-transaction and the outcome is unknown, so the group is opened anew, fenced and
    * restored from the changelog. Batches wait for it.
    */
-  recover(broken: OwnedPartition): void {
+  recover(broken: OwnedGroup): void {
     const generation = this.generation;
     this.assignment = this.assignment.then(async () => {
       if (broken.partitions.some((p) => this.owned.get(p) !== broken)) return;
@@ -129,7 +129,7 @@ export class RunPartitions {
     });
   }
 
-  private groups(): OwnedPartition[] {
+  private groups(): OwnedGroup[] {
     return [...new Set(this.owned.values())];
   }
 
@@ -152,21 +152,19 @@ export class RunPartitions {
   }
 
   /** Fences the partitions' transactional ids and restores their runs; retried until done or superseded. */
-  private async open(partitions: readonly number[], generation: number): Promise<OwnedPartition[]> {
-    const byGroup = new Map<number, number[]>();
-    for (const p of [...partitions].sort((a, b) => a - b)) {
-      const members = byGroup.get(this.groupOf(p)) ?? [];
-      members.push(p);
-      byGroup.set(this.groupOf(p), members);
-    }
+  private async open(partitions: readonly number[], generation: number): Promise<OwnedGroup[]> {
+    // Each group's partitions, lowest first: the first names the group's transactional id.
+    const byGroup = Map.groupBy(
+      [...partitions].sort((a, b) => a - b),
+      (p) => this.groupOf(p),
+    );
     for (let attempt = 1; !this.closed && generation === this.generation; attempt++) {
       const started = performance.now();
-      const opened: OwnedPartition[] = [];
+      const opened: OwnedGroup[] = [];
       try {
         const fencers: Producer[] = [];
-        for (const [lowest, ...others] of byGroup.values()) {
-          const first = lowest as number;
-          opened.push(new OwnedPartition([first, ...others], this.producerFor(first, `coordinator p${first}`)));
+        for (const [lowest, ...others] of byGroup.values() as MapIterator<[number, ...number[]]>) {
+          opened.push(new OwnedGroup([lowest, ...others], this.producerFor(lowest, `coordinator p${lowest}`)));
           for (const other of others) fencers.push(this.producerFor(other, `coordinator fence p${other}`));
         }
         try {
