@@ -40,6 +40,7 @@ export type DependencyReport = Record<'postgres' | 'redis' | 'kafka' | 'schemaRe
 /** Readiness of the services every role needs (API.md: /health is 200 when all are reachable). */
 export class DependencyChecks {
   private adminConnected: Promise<void> | undefined;
+  private closed = false;
 
   constructor(
     private readonly pool: Pool,
@@ -122,7 +123,18 @@ export class DependencyChecks {
     await Promise.all([...owners].map((owner) => pingClusterNode(cluster, owner, this.timeoutMs)));
   }
 
+  /**
+   * Disconnects the admin client the Kafka probe connects lazily: after a connect still under way (a probe at
+   * shutdown), which would otherwise leave it connected, and no probe connects it again.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.adminConnected?.catch(() => undefined);
+    await this.admin.disconnect();
+  }
+
   private async describeKafka(): Promise<void> {
+    if (this.closed) throw new Error('shutting down');
     // A failed connect is forgotten so the next probe tries again instead of reporting a stale failure forever.
     this.adminConnected ??= this.admin.connect().catch((error: unknown) => {
       this.adminConnected = undefined;

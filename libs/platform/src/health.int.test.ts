@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Module } from '@nestjs/common';
 import { loadConfig } from '#libs/config';
+import { openResources } from '#libs/resources';
 import { useTestContext } from '#test/harness/test-context.js';
 import type { Pool } from '#libs/db';
 import { createRolesApp } from './bootstrap.js';
@@ -31,6 +32,25 @@ describe('/health and /metrics', () => {
     assert.match(metrics.headers['content-type'] as string, /^text\/plain/);
     assert.match(metrics.body, /^orchestrator_role_up\{role="sample",service="sample"\} 1$/m);
     assert.match(metrics.body, /^nodejs_eventloop_lag_seconds\{/m);
+  });
+
+  it('closing the app while a probe is connecting to Kafka leaves its admin client closed', async () => {
+    const before = new Set(openResources());
+    const app = await createRolesApp([{ name: 'sample', module: SampleRoleModule, defaultPort: 0 }], ctx.config);
+    await app.init();
+    const fastify = app.getHttpAdapter().getInstance();
+    await fastify.ready();
+    // The first probe connects the admin lazily; the shutdown starts while that connect is under way.
+    const probe = fastify.inject({ method: 'GET', url: '/health' });
+    await new Promise((resolve) => setImmediate(resolve));
+    await app.close();
+    await probe.catch(() => undefined);
+    const leaked = openResources().filter((r) => !before.has(r));
+    assert.deepEqual(
+      leaked.map((r) => r.name),
+      [],
+      'everything the app opened is closed, the health admin client too',
+    );
   });
 
   it('closes /metrics off a loopback address until METRICS_TOKEN is set, then needs the token', async () => {

@@ -49,7 +49,7 @@ class ConnectionsCloser implements OnApplicationShutdown {
   constructor(
     @Inject(PG_POOL) private readonly pool: Pool,
     @Inject(REDIS) private readonly redis: RedisClient,
-    @Inject(KAFKA_ADMIN) private readonly admin: Admin,
+    private readonly checks: DependencyChecks,
     @Inject(BLOB_BACKEND) private readonly blobs: BlobBackend,
   ) {}
 
@@ -57,7 +57,7 @@ class ConnectionsCloser implements OnApplicationShutdown {
     await Promise.allSettled([
       this.blobs.close(),
       this.pool.end(),
-      this.admin.disconnect(),
+      this.checks.close(),
       this.redis.quit().catch(() => this.redis.disconnect()),
     ]);
   }
