@@ -1,4 +1,4 @@
-import kafkajs, { type Admin, type RecordMetadata } from 'kafkajs';
+import type { Admin, RecordMetadata } from 'kafkajs';
 import type { Pool } from '#libs/db';
 import type { TestApp } from './app.js';
 import { eventually } from './app.js';
@@ -69,16 +69,7 @@ export function waitForRun(
 }
 
 /** The partition our producers (murmur2 on the key, as Kafka's own clients) put a key in, of a topic with `count`. */
-export function partitionOf(key: string, count: number): number {
-  const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
-    partitionId,
-    leader: 0,
-    replicas: [0],
-    isr: [0],
-    partitionErrorCode: 0,
-  }));
-  return kafkajs.Partitioners.DefaultPartitioner()({ topic: 'any', partitionMetadata, message: { key, value: null } });
-}
+export { partitionOfKey as partitionOf } from '#libs/kafka';
 
 /**
  * Waits until the consumer group has committed offsets past every given message. Our batch transport commits only

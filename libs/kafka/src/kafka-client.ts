@@ -3,7 +3,6 @@ import {
   CompressionTypes,
   Kafka,
   logLevel,
-  Partitioners,
   type Admin,
   type Consumer,
   type ConsumerConfig,
@@ -12,6 +11,7 @@ import {
 } from './kafkajs.js';
 import SnappyCodec from 'kafkajs-snappy';
 import { KAFKA_CONNECTION } from './client-settings.js';
+import { KeyPartitioner } from './key-partitioner.js';
 import type { Logger } from 'pino';
 import { trackResource } from '#libs/resources';
 
@@ -92,11 +92,7 @@ function track<T extends Producer | Consumer | Admin>(
 export function openProducer(kafka: Kafka, name: string, config: ProducerConfig = {}): Producer {
   // murmur2 on the key, as Java clients, kcat and Kafka's own tools partition: a key lands on the same partition
   // whoever produces it.
-  return track(
-    kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, ...config }),
-    'kafka-producer',
-    name,
-  );
+  return track(kafka.producer({ createPartitioner: KeyPartitioner, ...config }), 'kafka-producer', name);
 }
 
 export function openConsumer(kafka: Kafka, config: ConsumerConfig): Consumer {
