@@ -1,6 +1,7 @@
 import { Piscina } from 'piscina';
 import { ExpressionError, ExpressionLimitError } from './expression-errors.js';
-import type { EvaluationOutcome, EvaluationTask } from './expression-thread.js';
+import { BoundedExpressions } from './bounded-expressions.js';
+import { evaluateHere, type EvaluationOutcome, type EvaluationTask } from './expression-thread.js';
 import { newThreadClock, readProgress } from './thread-clock.js';
 
 export interface ExpressionLimits {
@@ -30,7 +31,8 @@ const WALL_FACTOR = 10;
 
 /**
  * Evaluates user JSONata (edge conditions in the coordinator, `function` nodes and prompt placeholders in the worker)
- * in a pool of worker threads, never on the caller's event loop. jsonata checks its time and stack limits only between
+ * in a pool of worker threads, not on the caller's event loop, unless the expression can only do work linear in its
+ * data (bounded-expressions.ts: field paths, arithmetic, comparisons), which runs where it is asked. jsonata checks its time and stack limits only between
  * its own steps, and its built-ins ($distinct, $pad, $join, regexes) run natively for as long as they like; on a
  * thread, such an expression is stopped from outside: past its time limit its thread is terminated (and replaced),
  * and the caller gets an ExpressionLimitError. Memory is bounded by that time limit, a result budget, size checks in
@@ -38,13 +40,14 @@ const WALL_FACTOR = 10;
  * a linear-time engine (linear-regex.ts), so they never need that.
  *
  * The threads stay up, each with its compiled expressions, so an evaluation costs a message each way (bench/README.md
- * has the figure).
+ * has the figure); a bounded one costs neither.
  */
 export class ExpressionEvaluator {
   private readonly pool: Piscina<EvaluationTask, EvaluationOutcome>;
   private readonly limits: EvaluationTask['limits'];
   private readonly timeoutMs: number;
   private readonly maxHeapMb: number;
+  private readonly bounded = new BoundedExpressions();
   private closed = false;
 
   constructor(limits: ExpressionLimits = { timeoutMs: 1_000, maxDepth: 500 }) {
@@ -70,11 +73,23 @@ export class ExpressionEvaluator {
     this.pool.on('error', () => undefined);
     // A fresh thread spends most of a second loading jsonata and re2js on a busy machine: pay that now rather than on
     // a run's first expression. (A replaced thread loads them again, before its clock starts.)
-    void Promise.all(Array.from({ length: threads }, () => this.evaluate('true', null))).catch(() => undefined);
+    void Promise.all(Array.from({ length: threads }, () => this.evaluateOnThread('true', null))).catch(() => undefined);
   }
 
   async evaluate(expression: string, data: unknown): Promise<unknown> {
     if (this.closed) throw new Error('the expression evaluator is closed');
+    const outcome = this.bounded.has(expression)
+      ? await evaluateHere({ expression, data, limits: this.limits })
+      : await this.evaluateOnThread(expression, data);
+    if (!outcome.ok) {
+      throw outcome.limit
+        ? new ExpressionLimitError(expression, outcome.message)
+        : new ExpressionError(expression, outcome.message);
+    }
+    return outcome.json === undefined ? undefined : (JSON.parse(outcome.json) as unknown);
+  }
+
+  private async evaluateOnThread(expression: string, data: unknown): Promise<EvaluationOutcome> {
     const clock = newThreadClock();
     const abort = new AbortController();
     const watchdog = new Watchdog(clock, this.timeoutMs, abort);
@@ -92,12 +107,7 @@ export class ExpressionEvaluator {
     } finally {
       watchdog.stop();
     }
-    if (!outcome.ok) {
-      throw outcome.limit
-        ? new ExpressionLimitError(expression, outcome.message)
-        : new ExpressionError(expression, outcome.message);
-    }
-    return outcome.json === undefined ? undefined : (JSON.parse(outcome.json) as unknown);
+    return outcome;
   }
 
   /** Stops the threads; evaluations still running fail (their inputs are retried by whoever owns them). */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import jsonata from 'jsonata';
+import { BoundedExpressions } from './bounded-expressions.js';
 import { ExpressionError, ExpressionEvaluator, ExpressionLimitError } from './index.js';
 
 const TIMEOUT_MS = 300;
@@ -111,7 +112,7 @@ describe('expression evaluator', () => {
   it('keeps answering after threads were killed, and does not count time spent queued against an expression', async () => {
     const runaway = Array.from({ length: 3 }, () => evaluator.evaluate('$count($distinct([1..200000]))', data));
     // Queued behind the runaways on a two-thread pool: these wait for a thread, then answer.
-    const everyday = Array.from({ length: 20 }, (_, i) => evaluator.evaluate(`input.x + ${i}`, data));
+    const everyday = Array.from({ length: 20 }, (_, i) => evaluator.evaluate(`$sum([input.x, ${i}])`, data));
     const settled = await Promise.allSettled(runaway);
     assert.ok(settled.every((s) => s.status === 'rejected' && s.reason instanceof ExpressionLimitError));
     assert.deepEqual(
@@ -119,5 +120,71 @@ describe('expression evaluator', () => {
       Array.from({ length: 20 }, (_, i) => 4 + i),
     );
     assert.equal(await evaluator.evaluate('input.x', data), 4);
+  });
+
+  it('answers an expression linear in its data on the caller, without waiting for a thread', async () => {
+    const oneThread = new ExpressionEvaluator({ timeoutMs: TIMEOUT_MS, maxDepth: 200, threads: 1 });
+    try {
+      await oneThread.evaluate('$sum([1])', null);
+      const order: string[] = [];
+      const note = (name: string) => (outcome: unknown) => (order.push(name), outcome);
+      const runaway = oneThread.evaluate('$count($distinct([1..200000]))', data).then(note('runaway'), note('runaway'));
+      const threaded = oneThread.evaluate('$sum([input.x, 1])', data).then(note('threaded'));
+      const inline = oneThread.evaluate('input.x + 1', data).then(note('inline'));
+      assert.deepEqual(await Promise.all([inline, threaded]), [5, 5]);
+      await runaway;
+      assert.deepEqual(order, ['inline', 'runaway', 'threaded']);
+    } finally {
+      await oneThread.close();
+    }
+  });
+});
+
+describe('bounded expressions', () => {
+  const bounded = new BoundedExpressions();
+  const reads = (n: number) => Array.from({ length: n }, (_, i) => `input.f${i}`).join(' + ');
+
+  it('takes field paths, literals, arithmetic, comparisons, conditions and constructors', () => {
+    for (const expression of [
+      'input.x',
+      '$.input.x',
+      'nodes.a + 1',
+      'nodes.b * 2',
+      '-input.x',
+      'nodes.a.ok = true and input.y > 3 or input.`odd name` != null',
+      'input.flag ? "yes" : "no"',
+      '{"a": input.x, "b": [input.y, 1, "s"]}',
+      'input.s & "-" & input.t',
+      'input.x in ["a", "b"]',
+      '(input.x; 2)',
+      reads(8),
+    ]) {
+      assert.ok(bounded.has(expression), expression);
+    }
+  });
+
+  it('leaves to the threads whatever could take longer than its data, or is not recognised', () => {
+    for (const expression of [
+      '$sum(input.xs)',
+      '[1..10000000]',
+      'input.*',
+      'input.**',
+      'input[0]',
+      'input.xs[x > 1]',
+      'input.xs^(x)',
+      'input.xs{x: y}',
+      '$$.input',
+      '$x := input',
+      'function($a) { $a }',
+      'input.(x + 1)',
+      'input.xs.($$.input.xs.($$.input.xs))',
+      '$contains(input.s, /a+/)',
+      'input.s ~> $uppercase',
+      'input.x +',
+      `input.${'x'.repeat(1_000)}`,
+      reads(9),
+    ]) {
+      assert.ok(!bounded.has(expression), expression);
+    }
   });
 });

@@ -43,13 +43,14 @@ const compiled = new Map<string, Compiled>();
 export default async function evaluateInThread(task: EvaluationTask): Promise<EvaluationOutcome> {
   markStarted(task.clock);
   try {
-    return await evaluate(task);
+    return await evaluateHere(task);
   } finally {
     markFinished(task.clock);
   }
 }
 
-async function evaluate(task: EvaluationTask): Promise<EvaluationOutcome> {
+/** One evaluation on the calling thread: the pool's threads run every expression so, the caller bounded ones. */
+export async function evaluateHere(task: Omit<EvaluationTask, 'clock'>): Promise<EvaluationOutcome> {
   const { expression, limits } = task;
   let json: string | undefined;
   try {
