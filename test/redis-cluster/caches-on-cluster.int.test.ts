@@ -10,6 +10,7 @@ import { countLookups, NodeCacheMetrics, purgeEntries, workspaceSlot } from '#li
 import type { AppConfig } from '#libs/config';
 import { createPool } from '#libs/db';
 import type { NodeDispatch } from '#libs/events';
+import { ExpressionEvaluator } from '#libs/expressions';
 import { createKafka, openAdmin } from '#libs/kafka';
 import { registerRedisMemoryMetrics } from '#libs/observability';
 import { DependencyChecks, ProblemError } from '#libs/platform';
@@ -18,7 +19,8 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { startPrivateRedisCluster, type PrivateRedisCluster } from '#test/support/private/private-redis-cluster.js';
 
 const ctx = useTestContext('redis_cluster_caches');
-const FUNCTION_CONFIG = { expression: 'input.n * 2' };
+// A function call: cheaper expressions (field reads, arithmetic) bypass the cache unless the node opts in.
+const FUNCTION_CONFIG = { expression: '$sum([input.n, input.n])' };
 
 /** A task of `workspaceId` whose result the cache keys by `n`. */
 const task = (workspaceId: string): NodeDispatch => ({
@@ -90,7 +92,9 @@ describe('the caches and rate limits on a 3-master Redis Cluster, with a master 
     assert.ok(client instanceof Cluster, 'a redis+cluster:// address gives a cluster client');
     platformRedis = client;
     await platformRedis.connect();
-    worker = new NodeCacheService(config, registry, quiet, new NodeCacheMetrics(registry));
+    const evaluator = new ExpressionEvaluator({ timeoutMs: 1_000, maxDepth: 100, threads: 1 });
+    ctx.defer(() => evaluator.close());
+    worker = new NodeCacheService(config, registry, quiet, new NodeCacheMetrics(registry), evaluator);
     ctx.defer(() => worker.onApplicationShutdown());
     worker.onModuleInit();
     admin = new CacheRedis(config, registry);

@@ -23,7 +23,8 @@ const ctx = useTestContext('node_result_cache_runs');
 
 const cachedOf = (run: RunReply, nodeId: string) => run.nodes[nodeId]?.cached;
 
-const fn = (expression: string) => ({ type: 'function', config: { expression } });
+/** Function calls keep these nodes in the cache: cheaper expressions (field reads, arithmetic) bypass it. */
+const fn = (expression: string, cache?: object) => ({ type: 'function', config: { expression }, ...cache });
 
 /**
  * Runs end to end through the node result cache: api, relay, coordinator, projector and workers in this process, the
@@ -99,7 +100,7 @@ describe('runs through the node result cache', () => {
 
   it('serves a second identical run (of another workflow, too) from the cache, saying so and naming the first', async () => {
     const definition = {
-      nodes: { a: fn('input.x * 2'), b: fn('{"sum": nodes.a + 1}') },
+      nodes: { a: fn('$number(input.x) * 2'), b: fn('{"sum": $sum([nodes.a, 1])}') },
       edges: [{ from: 'a', to: 'b' }],
     };
     const first = await run(await createWorkflow(api, definition), { x: 21 });
@@ -166,6 +167,25 @@ describe('runs through the node result cache', () => {
     assert.equal((await api.request('GET', '/v1/cache/hits?runId=nope')).status, 400);
   });
 
+  it('computes a function node that only reads and combines fields instead of looking it up, unless it opts in', async () => {
+    const bypassed = () => metric('cache_lookups_total', { node_type: 'function', outcome: 'bypass' });
+    const before = await bypassed();
+    const cheap = await createWorkflow(api, { nodes: { a: fn('input.x * 2 + 1') }, edges: [] });
+    await run(cheap, { x: 5 });
+    const again = await run(cheap, { x: 5 });
+    assert.deepEqual(again.output, { a: 11 });
+    assert.equal(cachedOf(again, 'a'), undefined);
+    assert.equal(await bypassed(), before + 2);
+
+    const optedIn = await createWorkflow(api, {
+      nodes: { a: fn('input.x * 2 + 1', { cache: { enabled: true } }) },
+      edges: [],
+    });
+    const first = await run(optedIn, { x: 5 });
+    assert.equal(cachedOf(await run(optedIn, { x: 5 }), 'a')?.fromRunId, first.id);
+    assert.equal(await bypassed(), before + 2);
+  });
+
   it('never serves an entry to another workspace or to a run started with another permission', async () => {
     const definition = {
       nodes: { get: { type: 'http_request', config: { method: 'GET', url: `${service.origin}/iso` } } },
@@ -204,7 +224,7 @@ describe('runs through the node result cache', () => {
   it('never caches a result that holds personal data or a secret', async () => {
     const before = await metric('cache_writes_total', { node_type: 'function', outcome: 'sensitive' });
     const workflowId = await createWorkflow(api, {
-      nodes: { mail: fn('{"to": input.user & "@example.org"}'), card: fn('"4111 1111 1111 1111"') },
+      nodes: { mail: fn('{"to": $join([input.user, "@example.org"])}'), card: fn('$string("4111 1111 1111 1111")') },
       edges: [],
     });
     const first = await run(workflowId, { user: 'ada' });
@@ -217,7 +237,7 @@ describe('runs through the node result cache', () => {
     assert.equal(first.status, 'completed');
 
     // A number that fails the Luhn check is no card number: cached.
-    const notACard = await createWorkflow(api, { nodes: { n: fn('"4111 1111 1111 1112"') }, edges: [] });
+    const notACard = await createWorkflow(api, { nodes: { n: fn('$string("4111 1111 1111 1112")') }, edges: [] });
     await run(notACard);
     assert.ok(cachedOf(await run(notACard), 'n'));
   });
@@ -340,7 +360,7 @@ describe('runs through the node result cache', () => {
     const errors = await metric('cache_lookups_total', { node_type: 'function', outcome: 'error' });
     await redisRelay.cut();
     const workflowId = await createWorkflow(api, {
-      nodes: { a: fn('input.x + 1'), b: fn('nodes.a * 2') },
+      nodes: { a: fn('$sum([input.x, 1])'), b: fn('$sum([nodes.a, nodes.a])') },
       edges: [{ from: 'a', to: 'b' }],
     });
     const started = Date.now();

@@ -15,13 +15,20 @@ import {
 } from '#libs/cache';
 import type { AppConfig } from '#libs/config';
 import type { CachedResult, NodeDispatch } from '#libs/events';
+import { ExpressionEvaluator } from '#libs/expressions';
 import { instrumentRedis } from '#libs/observability';
 import { CONFIG, LOGGER, METRICS_REGISTRY } from '#libs/platform';
 import { createRedis, type RedisClient } from '#libs/redis';
 
 /** What the caches' policies decide a task by. */
-export const cacheCandidate = (task: NodeDispatch, config: Readonly<Record<string, unknown>>): CacheCandidate => ({
+export const cacheCandidate = (
+  task: NodeDispatch,
+  config: Readonly<Record<string, unknown>>,
+  evaluator?: ExpressionEvaluator,
+): CacheCandidate => ({
   workspaceId: task.workspaceId,
+  cheap:
+    task.nodeType === 'function' && typeof config.expression === 'string' && !!evaluator?.isBounded(config.expression),
   // Both absent (not null) in tasks written before they existed.
   permission: task.permission ?? null,
   nodeType: task.nodeType,
@@ -54,6 +61,7 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
     @Inject(METRICS_REGISTRY) registry: Registry,
     @Inject(LOGGER) logger: Logger,
     @Inject(NodeCacheMetrics) private readonly metrics: NodeCacheMetrics,
+    @Inject(ExpressionEvaluator) private readonly evaluator: ExpressionEvaluator,
   ) {
     this.logger = logger.child({ component: 'node-cache' });
     this.policy = { enabled: config.CACHE_ENABLED, workspaces: config.CACHE_WORKSPACE_POLICIES };
@@ -97,7 +105,7 @@ export class NodeCacheService implements OnModuleInit, OnApplicationShutdown {
     inputs: unknown,
     execute: () => Promise<NodeResult>,
   ): Promise<ServedResult> {
-    const decision = cacheDecision(cacheCandidate(task, config), this.policy);
+    const decision = cacheDecision(cacheCandidate(task, config, this.evaluator), this.policy);
     const key = decision.cache && this.cache ? this.keyOf(task, decision.permission, config, inputs) : undefined;
     if (!decision.cache || !this.cache || !key) {
       this.metrics.bypassed(task.nodeType);

@@ -36,6 +36,11 @@ export interface CacheCandidate {
   readonly permission: string | null;
   readonly nodeType: string;
   readonly config: Readonly<Record<string, unknown>>;
+  /**
+   * Computing the result costs less than a cache round trip (a `function` node whose expression only reads and
+   * combines a few fields: ExpressionEvaluator.isBounded).
+   */
+  readonly cheap?: boolean;
   /** The node definition's own `cache` setting. */
   readonly node: {
     readonly enabled?: boolean | null;
@@ -46,7 +51,8 @@ export interface CacheCandidate {
   } | null;
 }
 
-export type BypassReason = 'off' | 'node_type' | 'node_off' | 'workspace_off' | 'http_method' | 'unknown_permission';
+export type BypassReason =
+  'off' | 'node_type' | 'node_off' | 'workspace_off' | 'http_method' | 'cheap' | 'unknown_permission';
 
 export type CacheDecision =
   | {
@@ -62,7 +68,8 @@ export type CacheDecision =
  * Whether a node attempt goes through the cache, and for how long its result is kept. What turns the cache off wins
  * over what turns it on: CACHE_ENABLED=false, then the node's `enabled: false`, then the workspace's policy (off, or
  * a TTL of 0 for the node type). A node's `enabled: true` only opts in where the default is off (HTTP methods other
- * than GET and HEAD). The lifetime is the node's `ttlMs`, else the workspace's for the type, else the type's default.
+ * than GET and HEAD, and function nodes cheaper to compute than to look up: in the run benchmark the lookup and the
+ * write of three such nodes were a fifth of the CPU a run costs, for results a few field reads recompute). The lifetime is the node's `ttlMs`, else the workspace's for the type, else the type's default.
  * A run whose permission is not known (started before it was recorded) bypasses the cache: it could not be kept apart.
  */
 export function cacheDecision(candidate: CacheCandidate, settings: CachePolicySettings): CacheDecision {
@@ -81,6 +88,7 @@ export function cacheDecision(candidate: CacheCandidate, settings: CachePolicySe
       return { cache: false, reason: 'http_method' };
     }
   }
+  if (candidate.cheap === true && node?.enabled !== true) return { cache: false, reason: 'cheap' };
   return { cache: true, nodeType, permission, ttlMs: node?.ttlMs ?? workspaceTtl ?? DEFAULT_TTL_MS[nodeType] };
 }
 

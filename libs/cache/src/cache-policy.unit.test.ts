@@ -53,6 +53,14 @@ describe('cache policy', () => {
     }
   });
 
+  it('caches a function node cheaper to compute than to look up only when the node opts in', () => {
+    assert.equal(ttl({ ...fn, cheap: true }), 'cheap');
+    assert.equal(ttl({ ...fn, cheap: true, node: { enabled: null, ttlMs: 60_000 } }), 'cheap');
+    assert.equal(ttl({ ...fn, cheap: true, node: { enabled: true } }), 7 * 24 * HOUR);
+    assert.equal(ttl({ ...fn, cheap: true, node: { enabled: true, ttlMs: 60_000 } }), 60_000);
+    assert.equal(ttl({ ...fn, cheap: false }), 7 * 24 * HOUR);
+  });
+
   it('lets the node choose its lifetime, or turn caching off', () => {
     assert.equal(ttl({ ...fn, node: { ttlMs: 60_000 } }), 60_000);
     assert.equal(ttl({ ...fn, node: { enabled: null, ttlMs: null } }), 7 * 24 * HOUR);

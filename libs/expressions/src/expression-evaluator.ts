@@ -76,9 +76,14 @@ export class ExpressionEvaluator {
     void Promise.all(Array.from({ length: threads }, () => this.evaluateOnThread('true', null))).catch(() => undefined);
   }
 
+  /** Whether the expression can only do work linear in its data (bounded-expressions.ts): it runs on the caller. */
+  isBounded(expression: string): boolean {
+    return this.bounded.has(expression);
+  }
+
   async evaluate(expression: string, data: unknown): Promise<unknown> {
     if (this.closed) throw new Error('the expression evaluator is closed');
-    const outcome = this.bounded.has(expression)
+    const outcome = this.isBounded(expression)
       ? await evaluateHere({ expression, data, limits: this.limits })
       : await this.evaluateOnThread(expression, data);
     if (!outcome.ok) {
