@@ -15,8 +15,15 @@ import {
   type NodeCompleted,
   type NodeDispatch,
 } from '#libs/events';
-import { chunkByBytes, IDEMPOTENT_PRODUCER, messageBytes, openProducer, type Producer } from '#libs/kafka';
-import type { DeadLetter, EventBatch } from '#libs/messaging';
+import {
+  chunkByBytes,
+  IDEMPOTENT_PRODUCER,
+  messageBytes,
+  openProducer,
+  type Message,
+  type Producer,
+} from '#libs/kafka';
+import { BatchCoalescer, type DeadLetter, type EventBatch } from '#libs/messaging';
 import { BLOB_BACKEND, CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
@@ -55,6 +62,11 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
   private readonly metrics: WorkerMetrics;
   private readonly logger: Logger;
   private readonly unsent = new UnsentCompletions<ExecutedTask>(UNSENT_COMPLETIONS_MAX_BYTES);
+  /**
+   * The completions of the partition batches that finish while one send is under way leave in the next send: a
+   * produce request per partition batch was most of the worker's Kafka requests under load.
+   */
+  private readonly completions = new BatchCoalescer<readonly Message[]>((batches) => this.publish(batches.flat()));
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
@@ -130,13 +142,18 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         this.codec.message('node.completed', completion.runId, completion, trace),
       ),
     );
-    // Up to WORKER_TASK_PARALLELISM outputs of up to OUTPUT_INLINE_MAX_BYTES each: more than one request can carry.
-    for (const chunk of chunkByBytes(messages, messageBytes, this.config.KAFKA_MESSAGE_MAX_BYTES)) {
-      await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages: chunk });
-    }
+    await this.completions.submit(messages);
     for (const task of tasks) this.unsent.delete(attemptKey(task));
     // Before the offsets are committed: a task retried after a crash should find what this one stored.
     await Promise.all(executed.flatMap((done) => (done.written ? [done.written] : [])));
+  }
+
+  private async publish(messages: readonly Message[]): Promise<void> {
+    // Up to WORKER_TASK_PARALLELISM outputs of up to OUTPUT_INLINE_MAX_BYTES each per batch: more than one request
+    // can carry.
+    for (const chunk of chunkByBytes(messages, messageBytes, this.config.KAFKA_MESSAGE_MAX_BYTES)) {
+      await this.producer.send({ topic: this.codec.names.of('node.completed'), acks: -1, messages: chunk });
+    }
   }
 
   private async executeTraced(task: NodeDispatch, message: object): Promise<ExecutedTask> {
