@@ -7,7 +7,8 @@ import { summarize } from './support/stats.js';
 
 /**
  * `npm run bench:expressions`: the cost of one JSONata evaluation in the caller's thread (jsonata compiled once and
- * kept, as the evaluator did before its pool) against the thread pool (ExpressionEvaluator), one evaluation at a time
+ * kept, as the evaluator did before its pool) against ExpressionEvaluator (its thread pool, or the caller's thread for
+ * an expression linear in its data), one evaluation at a time
  * (the latency a coordinator's edge or a function node pays) and with many in flight (the pool's throughput). No stack
  * needed. Progress on stderr; stdout gets the table and, last, one JSON line.
  */
@@ -23,7 +24,15 @@ const settings = {
 const items = Array.from({ length: 200 }, (_, i) => ({ sku: `sku-${i}`, price: i % 17, qty: (i % 5) + 1 }));
 /** A condition and a transform as workflows write them; the transform's data is ~10 KB of node output. */
 const CASES = [
+  // Linear in its data: the evaluator answers it on the caller's thread (bounded-expressions.ts).
   { key: 'when', label: '`when` (nodes.a.total > 100)', expression: 'nodes.a.total > 100', data: small() },
+  // The same condition through a function call: the evaluator sends it to its threads.
+  {
+    key: 'when_call',
+    label: '`when` with a call ($boolean(nodes.a.total > 100))',
+    expression: '$boolean(nodes.a.total > 100)',
+    data: small(),
+  },
   {
     key: 'transform',
     label: 'function ($sum over 200 items, filter, map)',
@@ -87,8 +96,8 @@ async function main(): Promise<void> {
   }
   const labels = {
     in_process: 'in-process jsonata, one at a time',
-    pool_one_at_a_time: `pool (${settings.threads} threads), one at a time`,
-    pool_in_flight: `pool (${settings.threads} threads), ${settings.inFlight} in flight`,
+    pool_one_at_a_time: `ExpressionEvaluator (${settings.threads} threads), one at a time`,
+    pool_in_flight: `ExpressionEvaluator (${settings.threads} threads), ${settings.inFlight} in flight`,
   } as const;
   const figures: Figure[] = CASES.flatMap((c) =>
     Object.entries(labels).map(([mode, text]) => ({
