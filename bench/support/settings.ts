@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configSchema } from '#libs/config';
 import { SERVICE_ROLES, type ServiceRole } from './service.js';
 
 const count = (fallback: number) => z.coerce.number().int().positive().default(fallback);
@@ -159,8 +160,11 @@ const runSettingsSchema = z.object({
   BENCH_PAYLOAD_BYTES: count(200),
   BENCH_SERVICE_LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('warn'),
   BENCH_CPU_PROF_DIR: z.string().min(1).optional(),
-  /** The platform's own variable, read here for its default: one transaction group per coordinator process. */
-  COORDINATOR_PARTITION_GROUPS: z.coerce.number().int().min(0).max(1024).optional(),
+  /**
+   * The platform's own variable and rule, read here for its default (one transaction group per coordinator process),
+   * so unset must stay unset rather than take the platform's default.
+   */
+  COORDINATOR_PARTITION_GROUPS: configSchema.shape.COORDINATOR_PARTITION_GROUPS.unwrap().optional(),
 });
 
 export interface RunBenchSettings {
