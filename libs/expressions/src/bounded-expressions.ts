@@ -53,22 +53,21 @@ interface Budget {
   reads: number;
 }
 
+/** Whether the node has no keys but the plain ones and `extra` (no stages, predicates, grouping, focus or binding). */
+function plainNode(node: Record<string, unknown>, extra: readonly string[] = []): boolean {
+  return Object.keys(node).every((key) => PLAIN_KEYS.has(key) || extra.includes(key));
+}
+
 /** A read of the data: `$`, a field, or a path of fields from either (no step that maps an expression over items). */
 function read(node: Record<string, unknown>, budget: Budget): boolean {
   if (--budget.reads < 0) return false;
-  const plain = Object.keys(node).every((key) => PLAIN_KEYS.has(key));
-  if (node.type === 'variable') return node.value === '' && plain;
-  if (node.type === 'name') return plain;
-  if (
-    node.type !== 'path' ||
-    !Array.isArray(node.steps) ||
-    !Object.keys(node).every((key) => key === 'type' || key === 'steps')
-  )
-    return false;
+  if (node.type === 'variable') return node.value === '' && plainNode(node);
+  if (node.type === 'name') return plainNode(node);
+  if (node.type !== 'path' || !Array.isArray(node.steps) || !plainNode(node, ['steps'])) return false;
   return node.steps.every(
     (step: Record<string, unknown>, i) =>
       --budget.nodes >= 0 &&
-      Object.keys(step).every((key) => PLAIN_KEYS.has(key)) &&
+      plainNode(step) &&
       (step.type === 'name' || (i === 0 && step.type === 'variable' && step.value === '')),
   );
 }
@@ -77,7 +76,7 @@ function linear(node: unknown, budget: Budget): boolean {
   if (--budget.nodes < 0 || typeof node !== 'object' || node === null) return false;
   const n = node as Record<string, unknown> & { type: string; value?: unknown };
   const all = (nodes: unknown) => Array.isArray(nodes) && nodes.every((child) => linear(child, budget));
-  const plain = (extra: string[] = []) => Object.keys(n).every((key) => PLAIN_KEYS.has(key) || extra.includes(key));
+  const plain = (extra: readonly string[] = []) => plainNode(n, extra);
   switch (n.type) {
     case 'string':
     case 'number':

@@ -32,12 +32,12 @@ const WALL_FACTOR = 10;
 /**
  * Evaluates user JSONata (edge conditions in the coordinator, `function` nodes and prompt placeholders in the worker)
  * in a pool of worker threads, not on the caller's event loop, unless the expression can only do work linear in its
- * data (bounded-expressions.ts: field paths, arithmetic, comparisons), which runs where it is asked. jsonata checks its time and stack limits only between
- * its own steps, and its built-ins ($distinct, $pad, $join, regexes) run natively for as long as they like; on a
- * thread, such an expression is stopped from outside: past its time limit its thread is terminated (and replaced),
- * and the caller gets an ExpressionLimitError. Memory is bounded by that time limit, a result budget, size checks in
- * the string built-ins (guarded-builtins.ts) and, as a backstop, a heap cap per thread. Regexes run on
- * a linear-time engine (linear-regex.ts), so they never need that.
+ * data (bounded-expressions.ts: field paths, arithmetic, comparisons), which runs where it is asked. jsonata checks
+ * its time and stack limits only between its own steps, and its built-ins ($distinct, $pad, $join, regexes) run
+ * natively for as long as they like; on a thread, such an expression is stopped from outside: past its time limit its
+ * thread is terminated (and replaced), and the caller gets an ExpressionLimitError. Memory is bounded by that time
+ * limit, a result budget, size checks in the string built-ins (guarded-builtins.ts) and, as a backstop, a heap cap per
+ * thread. Regexes run on a linear-time engine (linear-regex.ts), so they never need that.
  *
  * The threads stay up, each with its compiled expressions, so an evaluation costs a message each way (bench/README.md
  * has the figure); a bounded one costs neither.

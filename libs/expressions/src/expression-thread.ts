@@ -49,7 +49,10 @@ export default async function evaluateInThread(task: EvaluationTask): Promise<Ev
   }
 }
 
-/** One evaluation on the calling thread: the pool's threads run every expression so, the caller bounded ones. */
+/**
+ * One evaluation on whichever thread calls it: a pool thread for any expression, the evaluator's caller for bounded
+ * ones (bounded-expressions.ts), so both give the same results and errors.
+ */
 export async function evaluateHere(task: Omit<EvaluationTask, 'clock'>): Promise<EvaluationOutcome> {
   const { expression, limits } = task;
   let json: string | undefined;

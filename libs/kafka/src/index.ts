@@ -26,7 +26,7 @@ export {
 export { describePlan, planTopicChanges, type ExistingTopic, type TopicAction, type TopicPlan } from './topic-plan.js';
 export { minInsyncReplicas, topicCatalog, topicConfigEntries, type TopicSpec } from './topics.js';
 export { chunkByBytes, messageBytes } from './request-size.js';
-export { KeyPartitioner, murmur2, partitionOfKey } from './key-partitioner.js';
+export { KeyPartitioner, partitionOfKey } from './key-partitioner.js';
 export { readTopic, type ReadOptions } from './topic-reader.js';
 export { AssignerProtocol, CompressionTypes } from './kafkajs.js';
 export type {
