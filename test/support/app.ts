@@ -28,8 +28,13 @@ export async function createTopics(ctx: TestContext): Promise<void> {
     'test-topics',
   );
   await admin.connect();
+  const started = Date.now();
   try {
-    await applyTopics(admin, ctx.topics);
+    // Generous: while another file's processes hold both cores, a broker has been seen answering NOT_LEADER for a new
+    // topic's partitions for over 30 s (the default); the time taken is logged so a slow broker shows in the output.
+    await applyTopics(admin, ctx.topics, { readyTimeoutMs: 120_000 });
+    const tookMs = Date.now() - started;
+    if (tookMs > 10_000) ctx.logger.warn({ tookMs, topics: ctx.topics.length }, 'test topics were slow to get leaders');
   } finally {
     await admin.disconnect();
   }

@@ -49,7 +49,16 @@ const configEntries = (spec: TopicSpec) =>
  * Brings the broker in line with the catalog. Idempotent: a second run finds every topic `unchanged`.
  * Throws TopicChangeRefused, before changing anything, if any part of the plan would destroy data.
  */
-export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<TopicPlan> {
+/** How long to wait for new partitions to have answering leaders (a broker short of CPU can take many seconds). */
+export interface TopicReadiness {
+  readyTimeoutMs?: number;
+}
+
+export async function applyTopics(
+  admin: Admin,
+  specs: TopicSpec[],
+  { readyTimeoutMs }: TopicReadiness = {},
+): Promise<TopicPlan> {
   const plan = planTopicChanges(specs, await readExistingTopics(admin, specs));
   if (plan.refusals.length) throw new TopicChangeRefused(plan);
 
@@ -63,12 +72,13 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<Top
         replicationFactor: spec.replicationFactor,
         configEntries: configEntries(spec),
       })),
+      { readyTimeoutMs },
     );
   }
   const grows = plan.actions.flatMap((a) => (a.kind === 'add-partitions' ? [a] : []));
   if (grows.length) {
     await admin.createPartitions({ topicPartitions: grows.map((a) => ({ topic: a.spec.name, count: a.to })) });
-    await waitForPartitions(admin, new Map(grows.map((a) => [a.spec.name, a.to])));
+    await waitForPartitions(admin, new Map(grows.map((a) => [a.spec.name, a.to])), readyTimeoutMs);
   }
   const alters = plan.actions.flatMap((a) => (a.kind === 'alter-config' ? [a.spec] : []));
   if (alters.length) {
@@ -105,6 +115,7 @@ async function waitForPartitions(
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const topics = [...expected.keys()];
+  let lastError: unknown;
   for (;;) {
     try {
       const { topics: found } = await admin.fetchTopicMetadata({ topics });
@@ -116,15 +127,21 @@ async function waitForPartitions(
         return;
       }
     } catch (error) {
-      if (Date.now() > deadline) throw error;
+      lastError = error;
     }
-    if (Date.now() > deadline) throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.join(', ')}`);
+    if (Date.now() > deadline) {
+      throw new Error(`topics not ready after ${timeoutMs} ms: ${topics.join(', ')}`, { cause: lastError });
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
 /** Creates topics (replication factor 1 unless given) and returns once every partition has a leader. */
-export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]): Promise<void> {
+export async function createTopicsAndWait(
+  admin: Admin,
+  topics: ITopicConfig[],
+  { readyTimeoutMs }: TopicReadiness = {},
+): Promise<void> {
   await admin
     .createTopics({
       waitForLeaders: false,
@@ -135,7 +152,7 @@ export async function createTopicsAndWait(admin: Admin, topics: ITopicConfig[]):
       // A create that timed out on a busy broker is retried by kafkajs and then meets its own first attempt.
       if (!onlyAlreadyExists(error)) throw error;
     });
-  await waitForPartitions(admin, new Map(topics.map((t) => [t.topic, t.numPartitions ?? 1])));
+  await waitForPartitions(admin, new Map(topics.map((t) => [t.topic, t.numPartitions ?? 1])), readyTimeoutMs);
 }
 
 /** Removes the given topics if present (test clean-up). */
