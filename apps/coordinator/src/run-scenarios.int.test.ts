@@ -210,6 +210,39 @@ describe('runs end to end (api, relay, coordinator, workers in one process)', ()
     }
   });
 
+  it('starts the runs of a known workflow and refuses those of an unknown one when they arrive together', async () => {
+    const id = await createWorkflow(api, { nodes: { a: fn('1') }, edges: [] });
+    const unknownId = '00000000-0000-4000-8000-000000000001';
+    // Sent at once, so the API's group commit writes several in one batch: each gets its own answer.
+    const answers = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        api.request<{ runId?: string; workflowVersion?: number }>(
+          'POST',
+          `/v1/workflows/${i % 2 ? unknownId : id}/runs`,
+          { body: { input: { i } }, headers: { 'idempotency-key': `mixed-${i}` } },
+        ),
+      ),
+    );
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      answers.map((_, i) => (i % 2 ? 404 : 202)),
+    );
+    const runIds = answers.flatMap((a) => (a.body.runId ? [a.body.runId] : []));
+    assert.equal(new Set(runIds).size, 6);
+    assert.ok(answers.every((a) => a.status !== 202 || a.body.workflowVersion === 1));
+    // A refused start keeps no Idempotency-Key: the same key is free for the next request.
+    assert.equal(
+      (
+        await api.request('POST', `/v1/workflows/${unknownId}/runs`, {
+          body: {},
+          headers: { 'idempotency-key': 'mixed-1' },
+        })
+      ).status,
+      404,
+    );
+    for (const runId of runIds) assert.equal((await waitForRun(api, runId)).status, 'completed');
+  });
+
   it('reads a run right after the 202, before the coordinator took it', async () => {
     const id = await createWorkflow(api, { nodes: { a: fn('1') }, edges: [] });
     const runId = await startRun(api, id);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { useTestContext } from '#test/harness/test-context.js';
 import { GroupCommit, type GroupCommitOptions } from './group-commit.js';
+import type { PoolClient } from 'pg';
 import { createPool, type Pool } from './pool.js';
 
 const ctx = useTestContext('group-commit');
@@ -59,6 +60,33 @@ describe('GroupCommit against Postgres', () => {
       calls.some((n) => n > 100),
       `the bad request shared a batch: ${calls.join(',')}`,
     );
+  });
+
+  it('runs the begin statement inside each transaction, in the same round trip as BEGIN', async () => {
+    const seen: (string | null)[] = [];
+    let queries = 0;
+    const { commits } = committer({
+      begin: "SELECT set_config('gc.marker', 'on', true)",
+      write: async (client, requests) => {
+        const { rows: set } = await client.query<{ marker: string | null }>(
+          "SELECT current_setting('gc.marker', true) AS marker",
+        );
+        seen.push(set[0]?.marker ?? null);
+        return requests.map((_, index) => ({ kind: 'done', value: index }));
+      },
+    });
+    // Counts the statements the batch's connection is sent (the wrapper goes with the connection back to the pool).
+    const count = (client: PoolClient) => {
+      const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+      (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args) => {
+        queries++;
+        return query(...args);
+      };
+    };
+    pool.once('acquire', count);
+    await commits.submit({ i: 1 });
+    assert.deepEqual(seen, ['on'], 'set by the begin statement, inside the transaction');
+    assert.equal(queries, 3, 'BEGIN with its statement, the write, COMMIT');
   });
 
   it('fails a batch whole, without splitting it, when the database itself fails', async () => {

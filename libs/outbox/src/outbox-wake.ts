@@ -1,8 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
 
-/** For a transaction whose writer wakes the relays itself after committing (see migration 0004). */
+/** The statement by which a transaction's writer says it wakes the relays itself after committing (migration 0004). */
+export const SKIP_OUTBOX_TRIGGER = "SELECT set_config('outbox.notify', 'off', true)";
+
+/** For a transaction whose writer wakes the relays itself after committing. */
 export async function skipOutboxTrigger(client: PoolClient): Promise<void> {
-  await client.query("SELECT set_config('outbox.notify', 'off', true)");
+  await client.query(SKIP_OUTBOX_TRIGGER);
 }
 
 /**

@@ -38,7 +38,7 @@ export interface RunStartOptions {
 
 /**
  * Starts a batch of runs in the caller's transaction with a handful of set-based statements: Idempotency-Keys, the
- * pinned versions, the runs, their run.requested outbox rows and the stored answers. One outcome per request.
+ * runs with their pinned versions, their run.requested outbox rows and the stored answers. One outcome per request.
  */
 export async function writeRunStarts(
   client: PoolClient,
@@ -63,19 +63,35 @@ export async function writeRunStarts(
       };
   });
 
-  const live = requests.flatMap((request, index) => (outcomes[index] ? [] : [{ request, index }]));
-  const { rows } = await client.query<{ id: string; workspace_id: string; latest_version: number }>(
-    'SELECT id, workspace_id, latest_version FROM workflows WHERE id = ANY($1::uuid[])',
-    [[...new Set(live.map(({ request }) => request.workflowId))]],
-  );
-  const versions = new Map(rows.map((r) => [`${r.workspace_id}/${r.id}`, r.latest_version]));
-  const starts = live.flatMap(({ request, index }) => {
-    const workflowVersion = versions.get(`${request.workspaceId}/${request.workflowId}`);
+  const live = requests.flatMap((request, index) => (outcomes[index] ? [] : [{ request, index, runId: randomUUID() }]));
+  // The runs pin their workflow's latest version in the statement that inserts them (one round trip, not a read and a
+  // write); a request whose workflow the workspace does not have inserts nothing.
+  const { rows } = live.length
+    ? await client.query<{ id: string; workflow_version: number }>(
+        `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag, permission)
+         SELECT u.id, u.workspace_id, u.workflow_id, w.latest_version, u.input, u.tag, u.permission
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[], $6::text[])
+                AS u(id, workspace_id, workflow_id, input, tag, permission)
+           JOIN workflows w ON w.id = u.workflow_id AND w.workspace_id = u.workspace_id
+         RETURNING id, workflow_version`,
+        [
+          live.map((l) => l.runId),
+          live.map((l) => l.request.workspaceId),
+          live.map((l) => l.request.workflowId),
+          live.map((l) => JSON.stringify(l.request.input)),
+          live.map((l) => l.request.tag),
+          live.map((l) => l.request.permission),
+        ],
+      )
+    : { rows: [] };
+  const versions = new Map(rows.map((r) => [r.id, r.workflow_version]));
+  const starts = live.flatMap(({ request, index, runId }) => {
+    const workflowVersion = versions.get(runId);
     if (workflowVersion === undefined) {
       outcomes[index] = { kind: 'failed', error: new ProblemError('not_found', `no workflow ${request.workflowId}`) };
       return [];
     }
-    const accepted: RunAccepted = { runId: randomUUID(), workflowVersion };
+    const accepted: RunAccepted = { runId, workflowVersion };
     outcomes[index] = { kind: 'done', value: accepted };
     return [{ request, accepted }];
   });
@@ -85,19 +101,6 @@ export async function writeRunStarts(
   );
   if (!starts.length) return outcomes as GroupOutcome<RunAccepted>[];
 
-  await client.query(
-    `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag, permission)
-     SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::int[], $5::jsonb[], $6::text[], $7::text[])`,
-    [
-      starts.map((s) => s.accepted.runId),
-      starts.map((s) => s.request.workspaceId),
-      starts.map((s) => s.request.workflowId),
-      starts.map((s) => s.accepted.workflowVersion),
-      starts.map((s) => JSON.stringify(s.request.input)),
-      starts.map((s) => s.request.tag),
-      starts.map((s) => s.request.permission),
-    ],
-  );
   const content = new ContentStore(client, options.blobs);
   const inserted = await insertOutboxRows(
     client,

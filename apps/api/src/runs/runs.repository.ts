@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { AppConfig } from '#libs/config';
 import { GroupCommit, inTransaction, ReadRouting, type Pool } from '#libs/db';
 import { envelope, runControlEvent, type EventCodec } from '#libs/events';
-import { insertOutboxRows, OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
+import { insertOutboxRows, OutboxWaker, SKIP_OUTBOX_TRIGGER } from '#libs/outbox';
 import type { BlobBackend } from '#libs/cas';
 import { BLOB_BACKEND, CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { withRequestTrace } from '#libs/tracing';
@@ -35,7 +35,7 @@ export class RunsRepository {
     this.starts = new GroupCommit(pool, {
       maxBatch: config.PATCH_WRITE_MAX_BATCH,
       maxConcurrent: 3,
-      begin: skipOutboxTrigger,
+      begin: SKIP_OUTBOX_TRIGGER,
       ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
       maxQueued: config.GROUP_COMMIT_MAX_QUEUED,
       overloaded: tooManyWaiting('run starts'),

@@ -4,7 +4,7 @@ import { GroupCommit, type GroupOutcome, type Pool } from '#libs/db';
 import type { EventCodec } from '#libs/events';
 import { CONFIG, EVENT_CODEC, PG_POOL, ProblemError } from '#libs/platform';
 import { withRequestTrace } from '#libs/tracing';
-import { OutboxWaker, skipOutboxTrigger } from '#libs/outbox';
+import { OutboxWaker, SKIP_OUTBOX_TRIGGER } from '#libs/outbox';
 import { EagerOutbox } from '../eager-outbox.js';
 import { replayAnswer } from '../idempotency-keys.sql.js';
 import { storeFailure, tooManyWaiting } from '../store-failure.js';
@@ -36,7 +36,7 @@ export class PatchWriter {
       maxConcurrent: 3,
       // Committing many batches a second, these transactions must not queue on NOTIFY's commit lock. Their rows are
       // published right after the commit (eager), else one coalesced wake-up of the relays does the job.
-      begin: skipOutboxTrigger,
+      begin: SKIP_OUTBOX_TRIGGER,
       ...(eager.enabled ? {} : { afterCommit: () => waker.wake() }),
       maxQueued: config.GROUP_COMMIT_MAX_QUEUED,
       overloaded: tooManyWaiting('patches'),
