@@ -50,7 +50,8 @@ start_node() {
     --cluster-require-full-coverage no --cluster-replica-validity-factor 0 \
     --maxmemory "$MAXMEMORY" --io-threads 1 --save "" --appendonly no \
     --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" >/dev/null
-  for _ in $(seq 1 100); do
+  # Generous: six servers beside another test file's processes on two cores once failed to start in time here.
+  for _ in $(seq 1 300); do
     [ "$(cli "${PORTS[i]}" ping 2>/dev/null)" = PONG ] && return 0
     sleep 0.1
   done
@@ -62,7 +63,7 @@ start_node() {
 state_seen_by() { cli "$(port_of "$1")" cluster info 2>/dev/null | sed -n 's/^cluster_state:\([a-z]*\).*/\1/p'; }
 
 wait_ok() {
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 450); do
     local ok=1
     for ((n = 1; n <= COUNT; n++)); do [ "$(state_seen_by "$n")" = ok ] || ok=0; done
     [ "$ok" = 1 ] && return 0

@@ -53,7 +53,7 @@ export async function startPrivateRedisCluster(
     REDIS_CLUSTER_NODE_TIMEOUT_MS: String(options.nodeTimeoutMs ?? 1_000),
   };
   const clusterSh = (...args: string[]) =>
-    exec('bash', [join(REPO_ROOT, 'infra/redis/cluster.sh'), ...args], { env, timeout: 60_000 });
+    exec('bash', [join(REPO_ROOT, 'infra/redis/cluster.sh'), ...args], { env, timeout: 150_000 });
   defer(async () => {
     await clusterSh('stop').catch(() => undefined);
     await rm(home, { recursive: true, force: true });
