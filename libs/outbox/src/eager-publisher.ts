@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { inTransaction, type Pool } from '#libs/db';
 import { Counter, type Registry } from 'prom-client';
-import { moveToDeadLetters } from './dead-letters.sql.js';
+import { moveToDeadLetters, type RefusedRow } from './dead-letters.sql.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
 
@@ -18,6 +18,8 @@ export class EagerOutboxPublisher {
   private readonly publisher: OutboxPublisher;
   private queue: ClaimedRow[] = [];
   private draining: Promise<void> | undefined;
+  /** Deletes of published batches, one at a time in publishing order. */
+  private settling: Promise<void> = Promise.resolve();
   private readonly published: Counter;
   private readonly failed: Counter;
   private readonly deadLettered: Counter<'topic'>;
@@ -58,6 +60,7 @@ export class EagerOutboxPublisher {
   /** Publishes what is queued, then closes the producer. */
   async close(): Promise<void> {
     await this.draining;
+    await this.settling;
     await this.publisher.close();
   }
 
@@ -67,22 +70,46 @@ export class EagerOutboxPublisher {
       this.queue = this.queue.slice(batch.length);
       try {
         const { published, refused } = await this.publisher.publishOrRefuse(batch);
-        await inTransaction(this.pool, async (client) => {
-          await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [published.map((r) => r.id)]);
-          await moveToDeadLetters(client, refused, 'eager');
-        });
         this.published.inc(published.length);
-        for (const { row, error } of refused) {
-          this.deadLettered.inc({ topic: row.topic });
-          this.logger.warn(
-            { outboxId: row.id, topic: row.topic, key: row.key, bytes: row.payload.length, error },
-            'outbox row refused by the broker: moved to outbox_dead_letters',
-          );
-        }
+        // The next batch need not wait for this one's rows to leave the table: order is the publishing's, and a
+        // row whose delete is late is only published again by a relay after its grace (at least once, as ever).
+        this.settling = this.settling.then(() => this.settle(batch, published, refused));
       } catch (error) {
         this.failed.inc();
         this.logger.warn({ err: error, rows: batch.length }, 'eager outbox publish failed; the relays take the rows');
       }
+    }
+  }
+
+  /** Deletes the published rows (one statement when none was refused) and moves the refused ones to dead letters. */
+  private async settle(
+    batch: readonly ClaimedRow[],
+    published: readonly ClaimedRow[],
+    refused: readonly RefusedRow[],
+  ): Promise<void> {
+    const ids = published.map((r) => r.id);
+    try {
+      if (!refused.length) {
+        await this.pool.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+        return;
+      }
+      await inTransaction(this.pool, async (client) => {
+        await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+        await moveToDeadLetters(client, refused, 'eager');
+      });
+      for (const { row, error } of refused) {
+        this.deadLettered.inc({ topic: row.topic });
+        this.logger.warn(
+          { outboxId: row.id, topic: row.topic, key: row.key, bytes: row.payload.length, error },
+          'outbox row refused by the broker: moved to outbox_dead_letters',
+        );
+      }
+    } catch (error) {
+      this.failed.inc();
+      this.logger.warn(
+        { err: error, rows: batch.length },
+        'published outbox rows not deleted; the relays publish them again after the grace',
+      );
     }
   }
 }
