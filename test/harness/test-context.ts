@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import { randomBytes } from 'node:crypto';
 import { after, before } from 'node:test';
 import type { Logger } from 'pino';
@@ -34,18 +35,10 @@ export function assertNoOpenResources(): void {
 const CLEANUP_LIMIT_MS = 30_000;
 
 async function withinCleanupLimit(cleanup: () => unknown): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`a clean-up step did not finish in ${CLEANUP_LIMIT_MS} ms: ${String(cleanup)}`)),
-      CLEANUP_LIMIT_MS,
-    );
+  await pTimeout(Promise.resolve().then(cleanup), {
+    milliseconds: CLEANUP_LIMIT_MS,
+    message: `a clean-up step did not finish in ${CLEANUP_LIMIT_MS} ms: ${String(cleanup)}`,
   });
-  try {
-    await Promise.race([Promise.resolve().then(cleanup), limit]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export interface TestContext {

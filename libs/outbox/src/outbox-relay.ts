@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kafka } from 'kafkajs';
@@ -277,14 +278,9 @@ export class OutboxRelay {
   }
 }
 
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  try {
-    return await Promise.race([promise.then(() => true), timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return pTimeout(
+    promise.then(() => true),
+    { milliseconds: ms, fallback: () => false },
+  );
 }

@@ -1,3 +1,4 @@
+import pTimeout from 'p-timeout';
 import type { Admin } from 'kafkajs';
 import { Cluster, pingClusterNode, type RedisClient } from '#libs/redis';
 import type { Pool } from '#libs/db';
@@ -17,21 +18,16 @@ const CLUSTER_SLOTS = 16_384;
 /** A probe's result; a failure also carries the dependency's own error, for the log only. */
 async function timed(timeoutMs: number, probe: () => Promise<unknown>): Promise<CheckResult & { cause?: unknown }> {
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      probe(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    await pTimeout(probe(), {
+      milliseconds: timeoutMs,
+      message: new ProbeTimeout(`no answer within ${timeoutMs} ms`),
+    });
     return { ok: true, latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
     // /health is public: a dependency's own words (addresses, database and user names) are not for it.
     const summary = error instanceof ProbeTimeout ? 'timed out' : 'unavailable';
     return { ok: false, latencyMs: Math.round(performance.now() - started), error: summary, cause: error };
-  } finally {
-    clearTimeout(timer);
   }
 }
 
