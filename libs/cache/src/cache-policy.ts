@@ -69,7 +69,8 @@ export type CacheDecision =
  * over what turns it on: CACHE_ENABLED=false, then the node's `enabled: false`, then the workspace's policy (off, or
  * a TTL of 0 for the node type). A node's `enabled: true` only opts in where the default is off (HTTP methods other
  * than GET and HEAD, and function nodes cheaper to compute than to look up: in the run benchmark the lookup and the
- * write of three such nodes were a fifth of the CPU a run costs, for results a few field reads recompute). The lifetime is the node's `ttlMs`, else the workspace's for the type, else the type's default.
+ * write of three such nodes were a fifth of the CPU a run costs, for results a few field reads recompute). The
+ * lifetime is the node's `ttlMs`, else the workspace's for the type, else the type's default.
  * A run whose permission is not known (started before it was recorded) bypasses the cache: it could not be kept apart.
  */
 export function cacheDecision(candidate: CacheCandidate, settings: CachePolicySettings): CacheDecision {

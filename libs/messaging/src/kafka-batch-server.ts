@@ -403,12 +403,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   }
 
   private handlerFor(topic: string): MessageHandler | null {
-    let handler = this.handlers.get(topic);
-    if (!handler) {
-      handler = this.getHandlerByPattern(topic) ?? undefined;
-      if (handler) this.handlers.set(topic, handler);
-    }
-    return handler ?? null;
+    const cached = this.handlers.get(topic);
+    if (cached) return cached;
+    const handler = this.getHandlerByPattern(topic);
+    if (handler) this.handlers.set(topic, handler);
+    return handler;
   }
 
   /**

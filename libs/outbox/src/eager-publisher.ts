@@ -6,6 +6,8 @@ import { moveToDeadLetters, type RefusedRow } from './dead-letters.sql.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
 
+const DELETE_PUBLISHED = 'DELETE FROM outbox WHERE id = ANY($1::bigint[])';
+
 /**
  * Publishes outbox rows right after their writer's transaction committed, then deletes them, so a command reaches
  * Kafka without waiting for a relay (NOTIFY, claim, publish, delete). The rows were inserted with a `publish_after`
@@ -73,7 +75,7 @@ export class EagerOutboxPublisher {
         this.published.inc(published.length);
         // The next batch need not wait for this one's rows to leave the table: order is the publishing's, and a
         // row whose delete is late is only published again by a relay after its grace (at least once, as ever).
-        this.settling = this.settling.then(() => this.settle(batch, published, refused));
+        this.settling = this.settling.then(() => this.settle(published, refused));
       } catch (error) {
         this.failed.inc();
         this.logger.warn({ err: error, rows: batch.length }, 'eager outbox publish failed; the relays take the rows');
@@ -82,19 +84,15 @@ export class EagerOutboxPublisher {
   }
 
   /** Deletes the published rows (one statement when none was refused) and moves the refused ones to dead letters. */
-  private async settle(
-    batch: readonly ClaimedRow[],
-    published: readonly ClaimedRow[],
-    refused: readonly RefusedRow[],
-  ): Promise<void> {
-    const ids = published.map((r) => r.id);
+  private async settle(published: readonly ClaimedRow[], refused: readonly RefusedRow[]): Promise<void> {
+    const ids = [published.map((r) => r.id)];
     try {
       if (!refused.length) {
-        await this.pool.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+        await this.pool.query(DELETE_PUBLISHED, ids);
         return;
       }
       await inTransaction(this.pool, async (client) => {
-        await client.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+        await client.query(DELETE_PUBLISHED, ids);
         await moveToDeadLetters(client, refused, 'eager');
       });
       for (const { row, error } of refused) {
@@ -107,7 +105,7 @@ export class EagerOutboxPublisher {
     } catch (error) {
       this.failed.inc();
       this.logger.warn(
-        { err: error, rows: batch.length },
+        { err: error, rows: published.length + refused.length },
         'published outbox rows not deleted; the relays publish them again after the grace',
       );
     }

@@ -1,5 +1,5 @@
 export { insertOutboxRows, type OutboxRow } from './outbox-writer.js';
-export { OutboxWaker, SKIP_OUTBOX_TRIGGER, skipOutboxTrigger } from './outbox-wake.js';
+export { OutboxWaker, SKIP_OUTBOX_TRIGGER } from './outbox-wake.js';
 export { LANE_COUNT, fairShare } from './lanes.js';
 export {
   DEFAULT_RELAY_OPTIONS,

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { createPool, inTransaction } from '#libs/db';
 import { useTestContext } from '#test/harness/test-context.js';
-import { OutboxWaker, skipOutboxTrigger } from './outbox-wake.js';
+import { OutboxWaker, SKIP_OUTBOX_TRIGGER } from './outbox-wake.js';
 import { insertOutboxRows } from './outbox-writer.js';
 
 const ctx = useTestContext('outbox-wake');
@@ -61,7 +61,7 @@ describe('waking the relays', () => {
   it('a transaction that opts out does not notify; the waker does, once or twice per burst', async () => {
     notifications = 0;
     await inTransaction(pool, async (client) => {
-      await skipOutboxTrigger(client);
+      await client.query(SKIP_OUTBOX_TRIGGER);
       await insertOutboxRows(client, [row]);
     });
     await marker();
@@ -84,7 +84,7 @@ describe('waking the relays', () => {
     const client = await pool.connect();
     try {
       await client.query('BEGIN');
-      await skipOutboxTrigger(client);
+      await client.query(SKIP_OUTBOX_TRIGGER);
       await client.query('COMMIT');
       // Same connection, next transaction: the trigger notifies again.
       await client.query('BEGIN');

@@ -1,12 +1,7 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 
 /** The statement by which a transaction's writer says it wakes the relays itself after committing (migration 0004). */
 export const SKIP_OUTBOX_TRIGGER = "SELECT set_config('outbox.notify', 'off', true)";
-
-/** For a transaction whose writer wakes the relays itself after committing. */
-export async function skipOutboxTrigger(client: PoolClient): Promise<void> {
-  await client.query(SKIP_OUTBOX_TRIGGER);
-}
 
 /**
  * Wakes the relays after commits, at most one NOTIFY in flight: calls that arrive meanwhile are folded into one more
