@@ -32,7 +32,8 @@ const LEVELS: Record<logLevel, 'error' | 'warn' | 'info' | 'debug'> = {
  * publish rolls back and backs off visibly), and the broker's CONCURRENT_TRANSACTIONS answer to a transaction begun
  * while the previous one's markers are still being written, which the producer retries; a partition's leader moving
  * (a topic just created, a broker restarting), answered NOT_LEADER_FOR_PARTITION, which kafkajs retries after
- * refreshing its metadata (the caller sees the error if that never succeeds); and the broker refusing a record for
+ * refreshing its metadata (the caller sees the error if that never succeeds); the group coordinator not available yet
+ * (a broker just started, still creating __consumer_offsets), which kafkajs retries likewise; and the broker refusing a record for
  * good (too large, invalid), which the outbox publishers log themselves with the row they moved to the dead-letter
  * table.
  */
@@ -40,6 +41,7 @@ const EXPECTED = [
   'Limiting retries for the idempotent producer',
   'another concurrent operation on the same transaction',
   'This server is not the leader for that topic-partition',
+  'The group coordinator is not available',
   'larger than the max message size the server will accept',
   'message batch larger than the configured segment size',
   'record has failed the validation on broker',
