@@ -25,7 +25,27 @@ export type AnyEventBatch<T extends EventTopic = EventTopic> = { [K in T]: Event
  * the batch is neither retried nor dead-lettered nor committed; the new owner handles it.
  */
 export class PartitionLost extends Error {
-  override readonly name = 'PartitionLost';
+  override readonly name: string = 'PartitionLost';
+}
+
+/**
+ * Thrown by a handler for a batch it will not apply because an earlier batch of the same partition must be read
+ * again first (its write failed after the handler had returned, see CommitAfter): the batch is left unresolved, and
+ * the partition is read again from the earliest batch not yet durable.
+ */
+export class BatchRewound extends PartitionLost {
+  override readonly name = 'BatchRewound';
+}
+
+/**
+ * What a handler may resolve with when it has applied a batch but its writes are still under way: the transport
+ * fetches the next batches meanwhile, commits the batch's offset only once `durable` resolved (and only after every
+ * earlier batch of the partition), and, if `durable` rejects, reads the partition again from its earliest batch not
+ * yet durable. The handler must then refuse (BatchRewound) the later batches of that partition it still receives
+ * until the first of those is read again.
+ */
+export class CommitAfter {
+  constructor(readonly durable: Promise<void>) {}
 }
 
 /** Kafka header values are Buffers (or arrays of them); our headers are text. */

@@ -1,4 +1,6 @@
 export {
+  BatchRewound,
+  CommitAfter,
   headersToStrings,
   PartitionLost,
   type AnyEventBatch,

@@ -15,7 +15,14 @@ import {
   type Producer,
 } from '#libs/kafka';
 import { traceIncoming } from '#libs/tracing';
-import { headersToStrings, PartitionLost, type DecodedMessage, type EventBatch } from './decoded-batch.js';
+import {
+  BatchRewound,
+  CommitAfter,
+  headersToStrings,
+  PartitionLost,
+  type DecodedMessage,
+  type EventBatch,
+} from './decoded-batch.js';
 import { sendToDeadLetters, type DeadLetter } from './dead-letters.js';
 import { waitOutOutages } from './outage-wait.js';
 
@@ -67,6 +74,17 @@ const LOST_GENERATION = new Set([
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A handled batch of a partition whose handler's writes are not durable yet (CommitAfter). */
+interface AwaitingDurable {
+  readonly first: string;
+  /** The offset to commit once this batch and every earlier one are durable. */
+  readonly next: string;
+  durable: boolean;
+}
+
+/** How a handled batch's writes become durable: at once, or once the handlers' CommitAfter promises resolved. */
+type Handled = readonly Promise<void>[];
+
 /** Postgres connection, resource and concurrency classes, socket errors and broker trouble: worth retrying, not the data's fault. */
 function isTransient(error: unknown): boolean {
   // kafkajs marks broker and connection trouble (a disconnected producer, a leader moving, a timeout) as retriable.
@@ -96,6 +114,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
    * throws there cost ~2 % of a busy service's CPU when it ran per batch.
    */
   private readonly handlers = new Map<string, MessageHandler>();
+  /**
+   * Per `topic:partition`, handled batches whose writes are still under way (CommitAfter), oldest first. A queue is
+   * replaced when the partition is rewound or the group rejoined: what its batches' writes report later is ignored.
+   */
+  private readonly awaitingDurable = new Map<string, AwaitingDurable[]>();
 
   constructor(private readonly options: KafkaBatchServerOptions) {
     super();
@@ -128,7 +151,12 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     });
     this.consumer = consumer;
     this.groupJoined = false;
-    consumer.on(consumer.events.GROUP_JOIN, () => consumer === this.consumer && (this.groupJoined = true));
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      if (consumer !== this.consumer) return;
+      this.groupJoined = true;
+      // A join restarts every partition at its committed offset: writes still under way no longer move them.
+      this.awaitingDurable.clear();
+    });
     for (const left of [consumer.events.REBALANCING, consumer.events.CRASH, consumer.events.STOP]) {
       consumer.on(left, () => consumer === this.consumer && (this.groupJoined = false));
     }
@@ -221,9 +249,11 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     if (!batch.messages.length || !payload.isRunning() || payload.isStale()) return;
     const heartbeat = () => payload.heartbeat();
     const beating = setInterval(() => void heartbeat().catch(() => undefined), this.heartbeatIntervalMs);
+    let durables: Handled;
     try {
-      await this.processBatch(payload, heartbeat);
+      durables = await this.processBatch(payload, heartbeat);
     } catch (error) {
+      if (error instanceof BatchRewound) return;
       if (!(error instanceof PartitionLost)) throw error;
       // Not ours any more: leave the batch to the new owner, and wait for the rebalance that tells this member so.
       this.options.logger.warn(
@@ -236,14 +266,54 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       clearInterval(beating);
     }
     const next = String(BigInt(batch.lastOffset()) + 1n);
-    this.uncommitted.set(`${batch.topic}:${batch.partition}`, {
-      topic: batch.topic,
-      partition: batch.partition,
-      offset: next,
-    });
+    const key = `${batch.topic}:${batch.partition}`;
+    if (durables.length || this.awaitingDurable.has(key)) {
+      this.commitWhenDurable(batch.topic, batch.partition, batch.firstOffset() ?? next, next, durables);
+      return;
+    }
+    this.uncommitted.set(key, { topic: batch.topic, partition: batch.partition, offset: next });
     if (this.options.commitIntervalMs) this.commitLater();
     else await this.commitNow(true);
     await heartbeat();
+  }
+
+  /**
+   * The batch's offset is committed once its handlers' writes and those of every earlier batch of the partition are
+   * durable. If one fails, the partition is read again from its earliest batch not durable yet (the handler's state
+   * after it is lost with the write, see CommitAfter); the batches fetched meanwhile are stale (kafkajs drops them).
+   */
+  private commitWhenDurable(topic: string, partition: number, first: string, next: string, durables: Handled): void {
+    const key = `${topic}:${partition}`;
+    const consumer = this.consumer;
+    let queue = this.awaitingDurable.get(key);
+    if (!queue) this.awaitingDurable.set(key, (queue = []));
+    const entry: AwaitingDurable = { first, next, durable: false };
+    queue.push(entry);
+    const current = queue;
+    Promise.all(durables).then(
+      () => {
+        if (this.awaitingDurable.get(key) !== current) return;
+        entry.durable = true;
+        let done: AwaitingDurable | undefined;
+        while (current[0]?.durable) done = current.shift();
+        if (!current.length) this.awaitingDurable.delete(key);
+        if (!done) return;
+        this.uncommitted.set(key, { topic, partition, offset: done.next });
+        if (this.options.commitIntervalMs) this.commitLater();
+        else void this.commitNow();
+      },
+      (error: unknown) => {
+        if (this.awaitingDurable.get(key) !== current || consumer !== this.consumer || !consumer) return;
+        this.awaitingDurable.delete(key);
+        const from = (current[0] as AwaitingDurable).first;
+        const log = error instanceof PartitionLost ? 'debug' : 'warn';
+        this.options.logger[log](
+          { err: error, group: this.options.groupId, topic, partition, from },
+          'a handled batch did not become durable; reading the partition again from its earliest batch not durable',
+        );
+        consumer.seek({ topic, partition, offset: from });
+      },
+    );
   }
 
   private commitLater(delayMs = this.options.commitIntervalMs): void {
@@ -292,7 +362,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     return commit;
   }
 
-  private async processBatch(payload: EachBatchPayload, heartbeat: () => Promise<void>): Promise<void> {
+  private async processBatch(payload: EachBatchPayload, heartbeat: () => Promise<void>): Promise<Handled> {
     const { batch } = payload;
     const logicalTopic = this.options.codec.names.logical(batch.topic);
     if (!logicalTopic) throw new Error(`${batch.topic} is not an event topic of this deployment`);
@@ -321,8 +391,9 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       group: this.options.groupId,
     });
     try {
-      await this.handleDecoded(payload, eventBatch, poison, heartbeat);
+      const durables = await this.handleDecoded(payload, eventBatch, poison, heartbeat);
       traced.end();
+      return durables;
     } catch (error) {
       traced.end(error);
       throw error;
@@ -334,14 +405,19 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     eventBatch: EventBatch,
     poison: DeadLetter[],
     heartbeat: () => Promise<void>,
-  ): Promise<void> {
+  ): Promise<Handled> {
     const { batch } = payload;
     const decoded = eventBatch.messages;
-    if (decoded.length && !(await this.tryHandle(eventBatch, heartbeat))) {
+    const durables: Promise<void>[] = [];
+    const stale = () => payload.isStale();
+    const whole = decoded.length ? await this.tryHandle(eventBatch, heartbeat, stale) : null;
+    if (whole) durables.push(...whole);
+    else if (decoded.length) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {
-        const ok = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat);
-        if (!ok) {
+        const handled = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat, stale);
+        if (handled) durables.push(...handled);
+        else {
           poison.push({
             sourceTopic: batch.topic,
             partition: batch.partition,
@@ -357,10 +433,17 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       }
     }
     if (poison.length) {
+      // What came before the poison is durable first: the letters' consequences must not overtake it.
+      await Promise.all(durables).catch((error: unknown) => {
+        throw new BatchRewound(`the writes before the poison of ${batch.topic} partition ${batch.partition} failed`, {
+          cause: error,
+        });
+      });
       await sendToDeadLetters(this.producer as Producer, poison);
       await this.options.onDeadLetters?.(poison);
     }
     payload.resolveOffset(batch.lastOffset());
+    return durables;
   }
 
   /**
@@ -415,16 +498,25 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
    * broker unreachable, deadlocks) are not the message's fault: they are retried for as long as the consumer runs and
    * never count towards dead-lettering, so an outage pauses the partition instead of emptying it into the DLQ.
    */
-  private async tryHandle(batch: EventBatch, heartbeat: () => Promise<void>): Promise<boolean> {
+  private async tryHandle(
+    batch: EventBatch,
+    heartbeat: () => Promise<void>,
+    stale: () => boolean,
+  ): Promise<Handled | null> {
     const handler = this.handlerFor(batch.topic);
     if (!handler) throw new Error(`no handler for ${batch.topic}`);
     const baseBackoff = this.options.retryBackoffMs ?? 100;
     let attempts = 0;
     let transientFailures = 0;
     while (this.consumer) {
+      // Checked right before the handler, in the same turn: a partition rewound while the batch was being decoded
+      // must not reach a handler that has already restored its state for the batch to be read again.
+      if (stale()) throw new BatchRewound(`${batch.topic} partition ${batch.partition} was rewound`);
       try {
-        await lastValueFrom(this.transformToObservable(await handler(batch)), { defaultValue: undefined });
-        return true;
+        const result: unknown = await lastValueFrom(this.transformToObservable(await handler(batch)), {
+          defaultValue: undefined,
+        });
+        return result instanceof CommitAfter ? [result.durable] : [];
       } catch (error) {
         if (error instanceof PartitionLost) throw error;
         const transient = isTransient(error);
@@ -441,7 +533,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
           },
           'batch handler failed',
         );
-        if (attempts >= this.options.maxAttempts) return false;
+        if (attempts >= this.options.maxAttempts) return null;
         await heartbeat().catch(() => undefined);
         await sleep(Math.min(5_000, baseBackoff * 2 ** Math.min(10, attempts + transientFailures - 1)));
       }
