@@ -7,13 +7,14 @@
  * If a merged write fails, each batch is retried alone, so a poison message fails only its own batch and the
  * transport's retry and dead-letter decisions stay per partition.
  */
-export class BatchCoalescer<T> {
-  private queue: { item: T; resolve(): void; reject(error: unknown): void }[] = [];
+export class BatchCoalescer<T, R = void> {
+  private queue: { item: T; resolve(result: R): void; reject(error: unknown): void }[] = [];
   private running = false;
 
-  constructor(private readonly write: (items: readonly T[]) => Promise<void>) {}
+  /** `write` resolves with what each of the items' submitters receives (the same for all the items of one write). */
+  constructor(private readonly write: (items: readonly T[]) => Promise<R>) {}
 
-  submit(item: T): Promise<void> {
+  submit(item: T): Promise<R> {
     return new Promise((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       this.drain();
@@ -30,10 +31,10 @@ export class BatchCoalescer<T> {
     });
   }
 
-  private async writeAll(taken: BatchCoalescer<T>['queue']): Promise<void> {
+  private async writeAll(taken: BatchCoalescer<T, R>['queue']): Promise<void> {
     try {
-      await this.write(taken.map((t) => t.item));
-      taken.forEach((t) => t.resolve());
+      const result = await this.write(taken.map((t) => t.item));
+      taken.forEach((t) => t.resolve(result));
       return;
     } catch (error) {
       if (taken.length === 1) {
@@ -43,7 +44,7 @@ export class BatchCoalescer<T> {
     }
     for (const t of taken) {
       await this.write([t.item]).then(
-        () => t.resolve(),
+        (result) => t.resolve(result),
         (error: unknown) => t.reject(error),
       );
     }
