@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
-import type { EventBatch } from '#libs/messaging';
+import type { CommitAfter, EventBatch } from '#libs/messaging';
 import { CoordinatorService } from './coordinator.service.js';
 
 /** The three co-partitioned topics that carry everything that happens to a run. */
@@ -9,17 +9,17 @@ export class CoordinatorController {
   constructor(private readonly coordinator: CoordinatorService) {}
 
   @EventPattern('run.requested')
-  requested(batch: EventBatch<'run.requested'>): Promise<void> {
+  requested(batch: EventBatch<'run.requested'>): Promise<CommitAfter> {
     return this.coordinator.handle(batch);
   }
 
   @EventPattern('node.completed')
-  completed(batch: EventBatch<'node.completed'>): Promise<void> {
+  completed(batch: EventBatch<'node.completed'>): Promise<CommitAfter> {
     return this.coordinator.handle(batch);
   }
 
   @EventPattern('run.control')
-  control(batch: EventBatch<'run.control'>): Promise<void> {
+  control(batch: EventBatch<'run.control'>): Promise<CommitAfter> {
     return this.coordinator.handle(batch);
   }
 }

@@ -4,6 +4,7 @@ import { openProducer, type Kafka, type Producer } from '#libs/kafka';
 import { PartitionLost, transactionGroupOf } from '#libs/messaging';
 import { isTerminal } from '#libs/runs';
 import { fromStateRecord, type OwnedRun } from './owned-run.js';
+import type { PendingTransaction } from './pending-transaction.js';
 
 /**
  * The runs of one transaction group of input partition numbers (the same numbers of run.requested, node.completed,
@@ -18,6 +19,15 @@ export class OwnedGroup {
   readonly finished = new Map<string, number>();
   /** Set when the producer was fenced: another member owns the partitions now. */
   lost = false;
+  /**
+   * Set when a transaction failed: the runs in memory are ahead of the log, so nothing more is written for this
+   * group; a restored one replaces it (RunPartitions.recover).
+   */
+  broken = false;
+  /** The group's latest transaction scheduled: the next one starts once it ended. */
+  tail: Promise<void> = Promise.resolve();
+  /** The transaction filling while `tail` runs; unset once it started. */
+  filling: PendingTransaction | undefined;
 
   constructor(
     /** The group's partition numbers, lowest first. */
