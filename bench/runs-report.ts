@@ -288,8 +288,8 @@ export function runDiagnosticLines(
       `(max ${n(s.eventLoopLagMaxMs, 1)} ms), GC ${n(s.gcPercent, 1)}% of the window; main threads switched out ` +
       `${n(s.voluntarySwitchesPerSecond)}/s waiting for I/O and ${n(s.involuntarySwitchesPerSecond)}/s preempted`,
     `  coordinator: ${n(s.coordinatorBatchesPerSecond)} batches/s of ${n(s.coordinatorInputsPerBatch, 1)} inputs, ` +
-      `${n(s.coordinatorBatchMs, 1)} ms each (Kafka transaction included); ${n(s.transactionsPerRun, 2)} ` +
-      `transactions per run; run projection lag ${n(s.projectionLagMeanMs, 1)} ms (mean of batches), ` +
+      `${n(s.coordinatorBatchMs, 1)} ms each to apply; ${n(s.transactionsPerSecond)} transactions/s of ` +
+      `${n(s.transactionMs, 1)} ms, ${n(s.transactionsPerRun, 2)} per run; run projection lag ${n(s.projectionLagMeanMs, 1)} ms (mean of batches), ` +
       `${n(s.projectionLagP99Ms)} ms p99`,
     `  outbox relay: ${n(s.relayBatchesPerSecond)} batches/s of ${n(s.rowsPerRelayBatch, 1)} rows, ` +
       `${n(s.relayPublishMs, 1)} ms per Kafka acknowledgement; ${n(s.relayRowsPerRun, 1)} rows per run`,

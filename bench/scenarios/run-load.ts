@@ -46,9 +46,13 @@ export interface RunDiagnostics {
   readonly coordinatorBatchesPerSecond: number;
   /** Run inputs (starts and node completions) applied per coordinator batch. */
   readonly coordinatorInputsPerBatch: number;
+  /** Applying a write to the runs in memory (its transaction commits later). */
   readonly coordinatorBatchMs: number;
   /** Kafka transactions the coordinator committed per completed run. */
   readonly transactionsPerRun: number;
+  readonly transactionsPerSecond: number;
+  /** From beginning a transaction to its commit. */
+  readonly transactionMs: number;
   /** Mean changelog-to-Postgres lag of the run projector's batches (run_projection_lag_seconds). */
   readonly projectionLagMeanMs: number;
   /**
@@ -529,6 +533,11 @@ function diagnose(
     ),
     coordinatorBatchMs: ratio(delta('coordinator_batch_duration_seconds_sum') * 1000, coordinatorBatches),
     transactionsPerRun: ratio(delta('coordinator_transactions_total'), completed),
+    transactionsPerSecond: delta('coordinator_transaction_duration_seconds_count') / windowS,
+    transactionMs: ratio(
+      delta('coordinator_transaction_duration_seconds_sum') * 1000,
+      delta('coordinator_transaction_duration_seconds_count'),
+    ),
     projectionLagMeanMs: ratio(
       delta('run_projection_lag_seconds_sum') * 1000,
       delta('run_projection_lag_seconds_count'),

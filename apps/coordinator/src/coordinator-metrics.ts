@@ -4,9 +4,12 @@ import type { RunTagLabels } from './run-tag-labels.js';
 
 /** The run side of DESIGN §6: starts by tag, node executions by type and outcome, run ends and batch timings. */
 export class CoordinatorMetrics {
+  /** Applying a write's batches to the runs in memory; its transaction commits later (`transactionDuration`). */
   readonly batchDuration: Histogram;
-  /** Kafka transactions committed: one per partition write (tasks, run events, changelog records, offsets). */
+  /** Kafka transactions committed: one per group write, carrying every batch applied while the one before it ran. */
   readonly transactions: Counter;
+  /** From beginning a transaction to its commit (the waiting for the one before it not counted). */
+  readonly transactionDuration: Histogram;
   /** Runs failed with RunTooLarge (outcome failed), or whose transition was dropped as even that was too large. */
   readonly runsTooLarge: Counter<'outcome'>;
   private readonly started: Counter<'tag'>;
@@ -21,7 +24,13 @@ export class CoordinatorMetrics {
   ) {
     this.transactions = new Counter({
       name: 'coordinator_transactions_total',
-      help: 'Kafka transactions committed by the coordinator (one per partition batch written)',
+      help: 'Kafka transactions committed by the coordinator (each carries the batches applied while the one before it ran)',
+      registers: [registry],
+    });
+    this.transactionDuration = new Histogram({
+      name: 'coordinator_transaction_duration_seconds',
+      help: 'From beginning a coordinator transaction (tasks, run events, changelog records) to its commit',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     });
     this.runsTooLarge = new Counter({
@@ -65,7 +74,7 @@ export class CoordinatorMetrics {
     });
     this.batchDuration = new Histogram({
       name: 'coordinator_batch_duration_seconds',
-      help: 'Time to apply one batch of run events, Kafka transaction included',
+      help: 'Time to apply one write of run events to the runs in memory (its Kafka transaction commits later)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
       registers: [registry],
     });

@@ -391,6 +391,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     // Nothing to write (duplicates, events of finished runs): no transaction at all; the transport commits the offsets.
     if (!requests.length) return;
     let transaction: Transaction | undefined;
+    const stop = this.metrics.transactionDuration.startTimer();
     try {
       transaction = await partition.producer.transaction();
       for (const topicMessages of requests) {
@@ -405,6 +406,7 @@ export class CoordinatorService implements OnApplicationShutdown {
       await transaction?.abort().catch(() => undefined);
       throw error;
     }
+    stop();
     this.metrics.transactions.inc();
     for (const runId of forget) partition.finished.delete(runId);
   }
