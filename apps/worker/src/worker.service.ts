@@ -23,7 +23,7 @@ import {
   type Message,
   type Producer,
 } from '#libs/kafka';
-import { BatchCoalescer, type DeadLetter, type EventBatch } from '#libs/messaging';
+import { BatchCoalescer, CommitAfter, type DeadLetter, type EventBatch } from '#libs/messaging';
 import { BLOB_BACKEND, CONFIG, EVENT_CODEC, KAFKA, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import { ExpressionEvaluator } from '#libs/expressions';
 import { inSpan, messageContext, traceHeaders } from '#libs/tracing';
@@ -38,6 +38,12 @@ import { WorkerMetrics } from './worker-metrics.js';
 /** Memory for executed but unpublished completions (inline outputs are at most OUTPUT_INLINE_MAX_BYTES each). */
 const UNSENT_COMPLETIONS_MAX_BYTES = 64 * 1024 * 1024;
 
+/**
+ * Batches whose completions may wait for or be under way to Kafka while the consumer fetches on; beyond that a batch
+ * waits for its own publish, so a slow broker holds the tasks in Kafka rather than their results in memory.
+ */
+const MAX_UNPUBLISHED_BATCHES = 64;
+
 interface ExecutedTask {
   readonly completion: NodeCompleted;
   /** The trace context of the task's span (none when the task had none or tracing is off). */
@@ -48,9 +54,11 @@ interface ExecutedTask {
 
 /**
  * Executes a batch of node.dispatch.<type> tasks, several at once, and publishes one node.completed per task (keyed by
- * run id) before resolving: the transport commits the input offsets only after that, so a crash re-executes tasks
- * rather than losing them, and the coordinator ignores a completion it already applied. A failed publish does not
- * re-execute: the transport retries the batch, and its tasks' results are still in `unsent`.
+ * run id). The handler returns once the tasks ran, with the publish under way (CommitAfter): the consumer fetches the
+ * next tasks meanwhile, and the transport commits the input offsets only once the completions are in Kafka, so a
+ * crash re-executes tasks rather than losing them, and the coordinator ignores a completion it already applied. A
+ * failed publish does not re-execute: the transport reads the batch again, and its tasks' results are still in
+ * `unsent`.
  */
 @Injectable()
 export class WorkerService implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -67,6 +75,8 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
    * produce request per partition batch was most of the worker's Kafka requests under load.
    */
   private readonly completions = new BatchCoalescer<readonly Message[]>((batches) => this.publish(batches.flat()));
+  /** Batches whose completions are not published yet. */
+  private unpublished = 0;
 
   constructor(
     @Inject(KAFKA) kafka: Kafka,
@@ -123,7 +133,7 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
     await this.llmAgent.close();
   }
 
-  async execute(batch: EventBatch<DispatchTopic>): Promise<void> {
+  async execute(batch: EventBatch<DispatchTopic>): Promise<CommitAfter> {
     const tasks = batch.messages.map((m) => m.value);
     const executed = new Array<ExecutedTask>(tasks.length);
     const queue = [...tasks.entries()];
@@ -142,10 +152,17 @@ export class WorkerService implements OnApplicationBootstrap, OnApplicationShutd
         this.codec.message('node.completed', completion.runId, completion, trace),
       ),
     );
-    await this.completions.submit(messages);
-    for (const task of tasks) this.unsent.delete(attemptKey(task));
-    // Before the offsets are committed: a task retried after a crash should find what this one stored.
-    await Promise.all(executed.flatMap((done) => (done.written ? [done.written] : [])));
+    this.unpublished++;
+    const durable = this.completions
+      .submit(messages)
+      .finally(() => this.unpublished--)
+      .then(async () => {
+        for (const task of tasks) this.unsent.delete(attemptKey(task));
+        // Before the offsets are committed: a task retried after a crash should find what this one stored.
+        await Promise.all(executed.flatMap((done) => (done.written ? [done.written] : [])));
+      });
+    if (this.unpublished > MAX_UNPUBLISHED_BATCHES) await durable;
+    return new CommitAfter(durable);
   }
 
   private async publish(messages: readonly Message[]): Promise<void> {
