@@ -41,8 +41,10 @@ export class BatchRewound extends PartitionLost {
  * What a handler may resolve with when it has applied a batch but its writes are still under way: the transport
  * fetches the next batches meanwhile, commits the batch's offset only once `durable` resolved (and only after every
  * earlier batch of the partition), and, if `durable` rejects, reads the partition again from its earliest batch not
- * yet durable. The handler must then refuse (BatchRewound) the later batches of that partition it still receives
- * until the first of those is read again.
+ * yet durable. A handler that keeps state across batches must then refuse (BatchRewound) the later batches of that
+ * partition it still receives until the first of those is read again. Until a write of the partition succeeds again,
+ * the transport awaits `durable` as part of handling, so a batch whose write keeps failing is retried and
+ * dead-lettered like any failing batch.
  */
 export class CommitAfter {
   constructor(readonly durable: Promise<void>) {}

@@ -119,6 +119,12 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
    * replaced when the partition is rewound or the group rejoined: what its batches' writes report later is ignored.
    */
   private readonly awaitingDurable = new Map<string, AwaitingDurable[]>();
+  /**
+   * Partitions (`topic:partition`) whose writes failed after their handler had returned, until one succeeds: their
+   * handlers' writes are awaited as part of the handling again, so a batch that keeps failing is retried and
+   * dead-lettered like any failing batch instead of being read again forever.
+   */
+  private readonly failingWrites = new Set<string>();
 
   constructor(private readonly options: KafkaBatchServerOptions) {
     super();
@@ -305,6 +311,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       (error: unknown) => {
         if (this.awaitingDurable.get(key) !== current || consumer !== this.consumer || !consumer) return;
         this.awaitingDurable.delete(key);
+        if (!(error instanceof PartitionLost)) this.failingWrites.add(key);
         const from = (current[0] as AwaitingDurable).first;
         const log = error instanceof PartitionLost ? 'debug' : 'warn';
         this.options.logger[log](
@@ -410,12 +417,15 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const decoded = eventBatch.messages;
     const durables: Promise<void>[] = [];
     const stale = () => payload.isStale();
-    const whole = decoded.length ? await this.tryHandle(eventBatch, heartbeat, stale) : null;
+    const awaitWrites = () => this.failingWrites.has(`${batch.topic}:${batch.partition}`);
+    const settled = () => this.failingWrites.delete(`${batch.topic}:${batch.partition}`);
+    const checks = { stale, awaitWrites, settled };
+    const whole = decoded.length ? await this.tryHandle(eventBatch, heartbeat, checks) : null;
     if (whole) durables.push(...whole);
     else if (decoded.length) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {
-        const handled = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat, stale);
+        const handled = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat, checks);
         if (handled) durables.push(...handled);
         else {
           poison.push({
@@ -501,7 +511,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   private async tryHandle(
     batch: EventBatch,
     heartbeat: () => Promise<void>,
-    stale: () => boolean,
+    checks: { stale(): boolean; awaitWrites(): boolean; settled(): void },
   ): Promise<Handled | null> {
     const handler = this.handlerFor(batch.topic);
     if (!handler) throw new Error(`no handler for ${batch.topic}`);
@@ -511,12 +521,16 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     while (this.consumer) {
       // Checked right before the handler, in the same turn: a partition rewound while the batch was being decoded
       // must not reach a handler that has already restored its state for the batch to be read again.
-      if (stale()) throw new BatchRewound(`${batch.topic} partition ${batch.partition} was rewound`);
+      if (checks.stale()) throw new BatchRewound(`${batch.topic} partition ${batch.partition} was rewound`);
       try {
         const result: unknown = await lastValueFrom(this.transformToObservable(await handler(batch)), {
           defaultValue: undefined,
         });
-        return result instanceof CommitAfter ? [result.durable] : [];
+        if (!(result instanceof CommitAfter)) return [];
+        if (!checks.awaitWrites()) return [result.durable];
+        await result.durable;
+        checks.settled();
+        return [];
       } catch (error) {
         if (error instanceof PartitionLost) throw error;
         const transient = isTransient(error);
