@@ -1,6 +1,6 @@
 import { Controller } from '@nestjs/common';
 import { EventPattern } from '@nestjs/microservices';
-import type { EventBatch } from '#libs/messaging';
+import type { CommitAfter, EventBatch } from '#libs/messaging';
 import { RunProjectorService } from './run-projector.service.js';
 
 @Controller()
@@ -8,7 +8,7 @@ export class RunProjectorController {
   constructor(private readonly projector: RunProjectorService) {}
 
   @EventPattern('run.state')
-  state(batch: EventBatch<'run.state'>): Promise<void> {
+  state(batch: EventBatch<'run.state'>): CommitAfter {
     return this.projector.handle(batch);
   }
 }

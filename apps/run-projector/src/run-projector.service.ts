@@ -4,7 +4,7 @@ import { Gauge, Histogram, type Registry } from 'prom-client';
 import { ContentStore, type BlobBackend } from '#libs/cas';
 import { inTransaction, type Pool } from '#libs/db';
 import type { RunStateRecord } from '#libs/events';
-import { BatchCoalescer, type EventBatch } from '#libs/messaging';
+import { BatchCoalescer, CommitAfter, type EventBatch } from '#libs/messaging';
 import { BLOB_BACKEND, LOGGER, METRICS_REGISTRY, PG_POOL } from '#libs/platform';
 import type { Effect, RunState } from '#libs/runs';
 import { projectedVersions, storeProjection, type ProjectedWrite } from './projection.sql.js';
@@ -14,6 +14,10 @@ import { projectedVersions, storeProjection, type ProjectedWrite } from './proje
  * events (SSE history), its durable timers and its approvals — in batches, off the runs' critical path. Partition
  * batches that arrive together share one transaction. A record is applied only over an older projected version, so
  * a replay after a crash changes nothing; the transport commits the offsets after the transaction.
+ *
+ * The handler returns before its batch's transaction commits (CommitAfter): the consumer fetches the next records
+ * meanwhile, and they go in the next transaction (a failed one is read again; one that keeps failing is
+ * dead-lettered by the transport).
  */
 @Injectable()
 export class RunProjectorService {
@@ -44,8 +48,8 @@ export class RunProjectorService {
     this.content = new ContentStore(pool, blobs);
   }
 
-  handle(batch: EventBatch<'run.state'>): Promise<void> {
-    return this.writes.submit(batch);
+  handle(batch: EventBatch<'run.state'>): CommitAfter {
+    return new CommitAfter(this.writes.submit(batch));
   }
 
   private async project(batches: readonly EventBatch<'run.state'>[]): Promise<void> {
