@@ -170,9 +170,8 @@ export class CoordinatorService implements OnApplicationShutdown {
       const reason = `an event of this run could not be handled (${letter.error}); it is in ${letter.sourceTopic}.dlq (${where})`;
       return [{ runId, input: { kind: 'poison', reason } }];
     });
-    await (
-      await this.writer(partition).submit({ partition, inputs })
-    ).durable;
+    const applied = await this.writer(partition).submit({ partition, inputs });
+    await applied.durable;
     if (inputs.length) {
       this.logger.error({ runs: inputs.map((i) => i.runId) }, 'runs failed: their events went to dead letters');
     }
