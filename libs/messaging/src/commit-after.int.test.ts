@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
-import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames, type PatchCreated } from '#libs/events';
+import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames } from '#libs/events';
 import { createKafka, openAdmin, openProducer, type Admin, type Kafka, type Producer } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually } from '#test/support/app.js';
 import { CommitAfter, type EventBatch } from './decoded-batch.js';
 import { KafkaBatchServer } from './kafka-batch-server.js';
+import { listening, patchCreated } from './transport.test-support.js';
 
 /**
  * A handler that returns before its writes are durable (CommitAfter): the transport hands it the next batches
@@ -44,21 +44,10 @@ describe('a batch handler whose writes become durable later', () => {
   });
 
   const send = async (): Promise<void> => {
-    const workflowId = randomUUID();
-    const event: PatchCreated = {
-      eventId: randomUUID(),
-      type: 'patch.created',
-      seq: 1,
-      occurredAt: Date.now(),
-      workspaceId: randomUUID(),
-      workflowId,
-      patchId: randomUUID(),
-      opsJson: '[]',
-      idempotencyKey: null,
-    };
+    const event = patchCreated();
     await producer.send({
       topic,
-      messages: [{ ...(await codec.message('patch.created', workflowId, event)), partition: 0 }],
+      messages: [{ ...(await codec.message('patch.created', event.workflowId, event)), partition: 0 }],
     });
   };
 
@@ -94,11 +83,7 @@ describe('a batch handler whose writes become durable later', () => {
       },
       true,
     );
-    await new Promise<void>((resolve, reject) => {
-      void server.listen((error?: unknown) =>
-        error ? reject(new Error('listen failed', { cause: error })) : resolve(),
-      );
-    });
+    await listening(server);
     ctx.defer(() => server.close());
     const offsetsHandled = () => handled.map((h) => Number(h.offset)).filter((o) => o >= start);
     const seen = (n: number, what: string) =>

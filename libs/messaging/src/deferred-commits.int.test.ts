@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
-import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames, type PatchCreated } from '#libs/events';
+import { createSchemaRegistry, EventCodec, readSchemaFiles, TopicNames } from '#libs/events';
 import { createKafka, openAdmin, openProducer, type Admin, type Consumer, type Kafka } from '#libs/kafka';
 import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually } from '#test/support/app.js';
 import type { EventBatch } from './decoded-batch.js';
 import { KafkaBatchServer } from './kafka-batch-server.js';
+import { listening, patchCreated } from './transport.test-support.js';
 
 /**
  * CONSUMER_COMMIT_INTERVAL_MS: handled batches' offsets wait up to the interval and leave in one OffsetCommit, and
@@ -61,11 +62,7 @@ describe('offset commits of the batch transport', () => {
     let lookups = 0;
     const lookup = server.getHandlerByPattern.bind(server);
     server.getHandlerByPattern = (pattern: string) => (lookups++, lookup(pattern));
-    await new Promise<void>((resolve, reject) => {
-      void server.listen((error?: unknown) =>
-        error ? reject(new Error('listen failed', { cause: error })) : resolve(),
-      );
-    });
+    await listening(server);
     ctx.defer(() => server.close());
     const commits: string[] = [];
     const consumer = server.unwrap<Consumer>();
@@ -87,17 +84,7 @@ describe('offset commits of the batch transport', () => {
     ctx.defer(() => producer.disconnect());
     const workflowId = randomUUID();
     for (let i = 0; i < BATCHES; i++) {
-      const event: PatchCreated = {
-        eventId: randomUUID(),
-        type: 'patch.created',
-        seq: i + 1,
-        occurredAt: Date.now(),
-        workspaceId: randomUUID(),
-        workflowId,
-        patchId: randomUUID(),
-        opsJson: '[]',
-        idempotencyKey: null,
-      };
+      const event = patchCreated(workflowId, i + 1);
       await producer.send({
         topic,
         messages: [{ ...(await codec.message('patch.created', workflowId, event)), partition: 0 }],

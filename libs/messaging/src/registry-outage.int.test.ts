@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
@@ -9,6 +8,7 @@ import { useTestContext } from '#test/harness/test-context.js';
 import { createTopics, eventually } from '#test/support/app.js';
 import type { EventBatch } from './decoded-batch.js';
 import { KafkaBatchServer } from './kafka-batch-server.js';
+import { listening, patchCreated } from './transport.test-support.js';
 
 const ctx = useTestContext('registry-outage');
 
@@ -77,24 +77,10 @@ describe('a consumer whose registry times out while decoding', () => {
       },
       true,
     );
-    await new Promise<void>((resolve, reject) => {
-      void server.listen((error?: unknown) =>
-        error ? reject(new Error(`listen failed`, { cause: error })) : resolve(),
-      );
-    });
+    await listening(server);
     ctx.defer(() => server.close());
 
-    const event: PatchCreated = {
-      eventId: randomUUID(),
-      type: 'patch.created',
-      seq: 1,
-      occurredAt: Date.now(),
-      workspaceId: randomUUID(),
-      workflowId: randomUUID(),
-      patchId: randomUUID(),
-      opsJson: '[]',
-      idempotencyKey: null,
-    };
+    const event = patchCreated();
     const producer = openProducer(kafka, 'patches');
     await producer.connect();
     ctx.defer(() => producer.disconnect());
