@@ -310,7 +310,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     onCommit: () => void,
   ): Promise<void> {
     if (group.broken || group.lost) {
-      this.rewinds.note(batches);
+      this.noteRewinds(group, batches);
       return Promise.reject(new BatchRewound(`partitions ${group.name} are being restored`));
     }
     let pending = group.filling;
@@ -340,10 +340,19 @@ export class CoordinatorService implements OnApplicationShutdown {
    * failed transaction are read again from the first.
    */
   private breakGroup(group: OwnedGroup, failed: PendingTransaction): void {
-    this.rewinds.note(failed.batches);
+    this.noteRewinds(group, failed.batches);
     if (group.broken) return;
     group.broken = true;
     if (!group.lost) this.partitions.recover(group);
+  }
+
+  /**
+   * Only for a group of the latest assignment: one an assignment replaced failed because it was (its producer
+   * closed), and the consumer's rejoin restarted its partitions at their committed offsets (the transport seeks
+   * nothing for it); noting the rewind then would refuse, for good, every later batch of a partition read on past it.
+   */
+  private noteRewinds(group: OwnedGroup, batches: readonly BatchStart[]): void {
+    if (this.partitions.isCurrent(group)) this.rewinds.note(batches);
   }
 
   /**

@@ -35,6 +35,7 @@ describe('a pipelined coordinator whose transactions fail', () => {
   let api: TestApp;
   let coordinator: CoordinatorService;
   let pool: Pool;
+  let held: () => void = () => undefined;
 
   before(async () => {
     await createTopics(ctx);
@@ -47,10 +48,14 @@ describe('a pipelined coordinator whose transactions fail', () => {
   });
 
   /**
-   * Makes the group's `nth` transaction fail at its commit, after holding it a while so that later batches are applied
-   * and wait in the group's next transaction; resolves with how many messages waited there.
+   * Makes the group's `nth` transaction fail at its commit, after holding it a while (`hold`) so that later batches
+   * are applied and wait in the group's next transaction; resolves with how many messages waited there.
    */
-  function failCommit(group: OwnedGroup, nth: number): Promise<number> {
+  function failCommit(
+    group: OwnedGroup,
+    nth: number,
+    hold: (transaction: Transaction) => Promise<unknown> = () => sleep(150),
+  ): Promise<number> {
     return new Promise((resolve) => {
       const open = group.producer.transaction.bind(group.producer);
       let count = 0;
@@ -58,7 +63,8 @@ describe('a pipelined coordinator whose transactions fail', () => {
         const transaction = await open();
         if (++count !== nth) return transaction;
         transaction.commit = async () => {
-          await sleep(150);
+          held();
+          await hold(transaction);
           resolve(group.filling?.messages.length ?? 0);
           await transaction.abort();
           throw new Error('commit failed on purpose');
@@ -128,5 +134,68 @@ describe('a pipelined coordinator whose transactions fail', () => {
       [runIds],
     );
     assert.equal(Number(tasks.rows[0]?.n), RUNS * 3, 'each node completed once in the projection');
+  });
+  /**
+   * A transaction under way when the consumer group rebalances fails once the assignment closes its producer. The
+   * rejoin already restarted the partitions at their committed offsets and the transport seeks nothing for it: were
+   * its batches noted as a rewind, every later batch of a partition this coordinator keeps would be refused for good.
+   */
+  it('a transaction failing across a rebalance leaves the partitions it keeps moving', async () => {
+    const workflowId = await createWorkflow(api, {
+      nodes: { a: fn('input.x'), b: fn('nodes.a + 1') },
+      edges: [{ from: 'a', to: 'b' }],
+    });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    const group = await coordinator.partitions.get(0);
+    let rejoined = 0;
+    const assign = coordinator.assign.bind(coordinator);
+    coordinator.assign = (assignment) => (rejoined++, assign(assignment));
+    // The broker-side transaction ends at once, so the next owner's fencing need not wait; the commit fails later.
+    const failed = failCommit(group, 2, async (transaction) => {
+      await transaction.abort();
+      await released;
+    });
+    const first = await Promise.all(Array.from({ length: 40 }, (_, x) => startRun(api, workflowId, { x })));
+    await holding;
+    // A second coordinator joins while the commit is held: with one transaction group it gets nothing, but both rejoin.
+    const quiet: AppConfig = { ...config, LOG_LEVEL: process.env.TEST_LOG_LEVEL ? config.LOG_LEVEL : 'error' };
+    await startRoles(ctx, [coordinatorRole], quiet);
+    await eventually(() => Promise.resolve(rejoined > 0 ? true : undefined), 'the first coordinator rejoined', 30_000);
+    // The group opened for the new assignment reads the partitions from their committed offsets and moves past the
+    // held transaction's batches; only then does the old group's commit fail.
+    await eventually(
+      async () => {
+        const { rows } = await pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
+          [first, TERMINAL_RUN_STATUSES],
+        );
+        return Number(rows[0]?.n) === first.length ? true : undefined;
+      },
+      'the runs started before the rebalance ended',
+      60_000,
+    );
+    release();
+    await failed;
+    const later = await Promise.all(Array.from({ length: 40 }, (_, x) => startRun(api, workflowId, { x: x + 40 })));
+    const runIds = [...first, ...later];
+    await eventually(
+      async () => {
+        const { rows } = await pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
+          [runIds, TERMINAL_RUN_STATUSES],
+        );
+        return Number(rows[0]?.n) === runIds.length ? true : undefined;
+      },
+      `all ${runIds.length} runs ended`,
+      60_000,
+    );
+    for (const [x, id] of runIds.entries()) {
+      const run = await readRun(api, id);
+      assert.equal(run.status, 'completed', `run ${id}`);
+      assert.deepEqual(run.output, { b: x + 1 });
+    }
+    assert.deepEqual(await runEventAnomalies(pool, runIds), []);
   });
 });

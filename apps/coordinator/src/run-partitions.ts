@@ -33,6 +33,8 @@ export class OwnedGroup {
     /** The group's partition numbers, lowest first. */
     readonly partitions: readonly number[],
     readonly producer: Producer,
+    /** The assignment it was opened for (RunPartitions counts them). */
+    readonly assignment: number,
   ) {}
 
   /** The partitions, for logs and errors. */
@@ -107,6 +109,11 @@ export class RunPartitions {
     return owned;
   }
 
+  /** Whether the group was opened for the latest assignment (a recovery keeps it; a new assignment does not). */
+  isCurrent(group: OwnedGroup): boolean {
+    return group.assignment === this.generation;
+  }
+
   /** How many runs are held in memory, over all owned partitions. */
   get runCount(): number {
     let n = 0;
@@ -174,7 +181,9 @@ export class RunPartitions {
       try {
         const fencers: Producer[] = [];
         for (const [lowest, ...others] of byGroup.values() as MapIterator<[number, ...number[]]>) {
-          opened.push(new OwnedGroup([lowest, ...others], this.producerFor(lowest, `coordinator p${lowest}`)));
+          opened.push(
+            new OwnedGroup([lowest, ...others], this.producerFor(lowest, `coordinator p${lowest}`), generation),
+          );
           for (const other of others) fencers.push(this.producerFor(other, `coordinator fence p${other}`));
         }
         try {
