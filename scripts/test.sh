@@ -35,6 +35,8 @@ fi
 # One process per file (Node's default isolation); two at a time fits two cores with the brokers beside them.
 tiers=("dist/**/*.unit.test.js" "dist/**/*.int.test.js" "dist/**/*.e2e.test.js")
 if [ $# -gt 0 ]; then tiers=("$@"); fi
-run_node --test --test-global-setup=dist/test/harness/global-setup.js --test-concurrency=2 --test-force-exit \
+# Each test file's process waits for its results to reach the runner before a forced exit (flush-on-exit.ts).
+NODE_OPTIONS="$NODE_OPTIONS --import=$ROOT/dist/test/harness/flush-on-exit.js" \
+  run_node --test --test-global-setup=dist/test/harness/global-setup.js --test-concurrency=2 --test-force-exit \
   --test-timeout=180000 "${tiers[@]}"
 say "suite finished in $((SECONDS - started_at))s"
