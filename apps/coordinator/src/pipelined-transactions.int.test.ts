@@ -74,6 +74,20 @@ describe('a pipelined coordinator whose transactions fail', () => {
     });
   }
 
+  /** Polled in Postgres, not per run over HTTP: hundreds of pollers would spend the API key's rate limit. */
+  const allEnded = (runIds: readonly string[], what: string, timeoutMs: number) =>
+    eventually(
+      async () => {
+        const { rows } = await pool.query<{ n: string }>(
+          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
+          [runIds, TERMINAL_RUN_STATUSES],
+        );
+        return Number(rows[0]?.n) === runIds.length ? true : undefined;
+      },
+      what,
+      timeoutMs,
+    );
+
   it('voids what was applied after the last commit, reads it again, and every run ends once, right', async () => {
     const workflowId = await createWorkflow(api, {
       nodes: { a: fn('input.x'), b: fn('nodes.a + 1'), c: fn('nodes.b * 2') },
@@ -100,18 +114,7 @@ describe('a pipelined coordinator whose transactions fail', () => {
       }
     })();
     const runIds = await Promise.all(Array.from({ length: RUNS }, (_, x) => startRun(api, workflowId, { x })));
-    // Polled in Postgres, not per run over HTTP: hundreds of pollers would spend the API key's rate limit.
-    await eventually(
-      async () => {
-        const { rows } = await pool.query<{ n: string }>(
-          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
-          [runIds, TERMINAL_RUN_STATUSES],
-        );
-        return Number(rows[0]?.n) === RUNS ? true : undefined;
-      },
-      `all ${RUNS} runs ended`,
-      90_000,
-    );
+    await allEnded(runIds, `all ${RUNS} runs ended`, 90_000);
     const runs = [];
     for (const id of runIds) runs.push(await readRun(api, id));
     stop = true;
@@ -165,32 +168,12 @@ describe('a pipelined coordinator whose transactions fail', () => {
     await eventually(() => Promise.resolve(rejoined > 0 ? true : undefined), 'the first coordinator rejoined', 30_000);
     // The group opened for the new assignment reads the partitions from their committed offsets and moves past the
     // held transaction's batches; only then does the old group's commit fail.
-    await eventually(
-      async () => {
-        const { rows } = await pool.query<{ n: string }>(
-          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
-          [first, TERMINAL_RUN_STATUSES],
-        );
-        return Number(rows[0]?.n) === first.length ? true : undefined;
-      },
-      'the runs started before the rebalance ended',
-      60_000,
-    );
+    await allEnded(first, 'the runs started before the rebalance ended', 60_000);
     release();
     await failed;
     const later = await Promise.all(Array.from({ length: 40 }, (_, x) => startRun(api, workflowId, { x: x + 40 })));
     const runIds = [...first, ...later];
-    await eventually(
-      async () => {
-        const { rows } = await pool.query<{ n: string }>(
-          'SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) AND status = ANY($2::text[])',
-          [runIds, TERMINAL_RUN_STATUSES],
-        );
-        return Number(rows[0]?.n) === runIds.length ? true : undefined;
-      },
-      `all ${runIds.length} runs ended`,
-      60_000,
-    );
+    await allEnded(runIds, `all ${runIds.length} runs ended`, 60_000);
     for (const [x, id] of runIds.entries()) {
       const run = await readRun(api, id);
       assert.equal(run.status, 'completed', `run ${id}`);
