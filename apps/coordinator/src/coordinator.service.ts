@@ -197,7 +197,8 @@ export class CoordinatorService implements OnApplicationShutdown {
     const filling = partition.filling;
     if (filling && filling.messages.length >= MAX_PENDING_MESSAGES) await filling.previous.catch(() => undefined);
     if (partition.broken) throw new BatchRewound(`partitions ${partition.name} are being restored`);
-    this.rewinds.admit(work.flatMap((w) => (w.from ? [w.from] : [])));
+    const starts = work.flatMap((w) => (w.from ? [w.from] : []));
+    this.rewinds.admit(starts);
     const stop = this.metrics.batchDuration.startTimer();
     const now = Date.now();
     const byRun = new Map<string, CoordinatorInput[]>();
@@ -277,7 +278,7 @@ export class CoordinatorService implements OnApplicationShutdown {
     const durable = this.enqueue(
       partition,
       writes.flatMap((w) => w.messages),
-      work.flatMap((w) => (w.from ? [w.from] : [])),
+      starts,
       () => {
         for (const { write: w } of writes) {
           const definition = definitions.get(w.run.workflowId, w.run.workflowVersion);

@@ -277,10 +277,16 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
       this.commitWhenDurable(batch.topic, batch.partition, batch.firstOffset() ?? next, next, durables);
       return;
     }
-    this.uncommitted.set(key, { topic: batch.topic, partition: batch.partition, offset: next });
-    if (this.options.commitIntervalMs) this.commitLater();
-    else await this.commitNow(true);
+    await this.offsetHandled(batch.topic, batch.partition, next, true);
     await heartbeat();
+  }
+
+  /** The partition's handled offset goes in the next commit: within commitIntervalMs, or at once (`rethrow`: see commitNow). */
+  private offsetHandled(topic: string, partition: number, offset: string, rethrow = false): Promise<void> {
+    this.uncommitted.set(`${topic}:${partition}`, { topic, partition, offset });
+    if (!this.options.commitIntervalMs) return this.commitNow(rethrow);
+    this.commitLater();
+    return Promise.resolve();
   }
 
   /**
@@ -291,11 +297,10 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   private commitWhenDurable(topic: string, partition: number, first: string, next: string, durables: Handled): void {
     const key = `${topic}:${partition}`;
     const consumer = this.consumer;
-    let queue = this.awaitingDurable.get(key);
-    if (!queue) this.awaitingDurable.set(key, (queue = []));
+    const current = this.awaitingDurable.get(key) ?? [];
+    this.awaitingDurable.set(key, current);
     const entry: AwaitingDurable = { first, next, durable: false };
-    queue.push(entry);
-    const current = queue;
+    current.push(entry);
     Promise.all(durables).then(
       () => {
         if (this.awaitingDurable.get(key) !== current) return;
@@ -303,10 +308,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
         let done: AwaitingDurable | undefined;
         while (current[0]?.durable) done = current.shift();
         if (!current.length) this.awaitingDurable.delete(key);
-        if (!done) return;
-        this.uncommitted.set(key, { topic, partition, offset: done.next });
-        if (this.options.commitIntervalMs) this.commitLater();
-        else void this.commitNow();
+        if (done) void this.offsetHandled(topic, partition, done.next);
       },
       (error: unknown) => {
         if (this.awaitingDurable.get(key) !== current || consumer !== this.consumer || !consumer) return;
@@ -416,16 +418,13 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     const { batch } = payload;
     const decoded = eventBatch.messages;
     const durables: Promise<void>[] = [];
-    const stale = () => payload.isStale();
-    const awaitWrites = () => this.failingWrites.has(`${batch.topic}:${batch.partition}`);
-    const settled = () => this.failingWrites.delete(`${batch.topic}:${batch.partition}`);
-    const checks = { stale, awaitWrites, settled };
-    const whole = decoded.length ? await this.tryHandle(eventBatch, heartbeat, checks) : null;
+    const partition = { key: `${batch.topic}:${batch.partition}`, isStale: () => payload.isStale() };
+    const whole = decoded.length ? await this.tryHandle(eventBatch, heartbeat, partition) : null;
     if (whole) durables.push(...whole);
     else if (decoded.length) {
       // The batch as a whole keeps failing: find the culprits one message at a time so the rest still get through.
       for (const [index, message] of decoded.entries()) {
-        const handled = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat, checks);
+        const handled = await this.tryHandle({ ...eventBatch, messages: [message] }, heartbeat, partition);
         if (handled) durables.push(...handled);
         else {
           poison.push({
@@ -511,7 +510,7 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
   private async tryHandle(
     batch: EventBatch,
     heartbeat: () => Promise<void>,
-    checks: { stale(): boolean; awaitWrites(): boolean; settled(): void },
+    partition: { readonly key: string; isStale(): boolean },
   ): Promise<Handled | null> {
     const handler = this.handlerFor(batch.topic);
     if (!handler) throw new Error(`no handler for ${batch.topic}`);
@@ -521,15 +520,15 @@ export class KafkaBatchServer extends Server implements CustomTransportStrategy 
     while (this.consumer) {
       // Checked right before the handler, in the same turn: a partition rewound while the batch was being decoded
       // must not reach a handler that has already restored its state for the batch to be read again.
-      if (checks.stale()) throw new BatchRewound(`${batch.topic} partition ${batch.partition} was rewound`);
+      if (partition.isStale()) throw new BatchRewound(`${batch.topic} partition ${batch.partition} was rewound`);
       try {
         const result: unknown = await lastValueFrom(this.transformToObservable(await handler(batch)), {
           defaultValue: undefined,
         });
         if (!(result instanceof CommitAfter)) return [];
-        if (!checks.awaitWrites()) return [result.durable];
+        if (!this.failingWrites.has(partition.key)) return [result.durable];
         await result.durable;
-        checks.settled();
+        this.failingWrites.delete(partition.key);
         return [];
       } catch (error) {
         if (error instanceof PartitionLost) throw error;
