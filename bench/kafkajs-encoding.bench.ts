@@ -71,12 +71,12 @@ const CASES = [
 
 /** Stock kafkajs' Encoder allocation: Buffer.alloc, a zero-filled ArrayBuffer outside the pool per Encoder. */
 async function withStockAllocation<T>(work: () => Promise<T>): Promise<T> {
-  const pooled = Buffer.allocUnsafe;
-  Buffer.allocUnsafe = (size: number) => Buffer.alloc(size);
+  const pooled = Object.getOwnPropertyDescriptor(Buffer, 'allocUnsafe') as PropertyDescriptor;
+  Object.defineProperty(Buffer, 'allocUnsafe', { ...pooled, value: (size: number) => Buffer.alloc(size) });
   try {
     return await work();
   } finally {
-    Buffer.allocUnsafe = pooled;
+    Object.defineProperty(Buffer, 'allocUnsafe', pooled);
   }
 }
 
