@@ -105,6 +105,29 @@ describe('events through Kafka and the Schema Registry', () => {
     assert.deepEqual({ ...(await codec.decodeAs('patch.created', value)) }, event);
   });
 
+  it("encodes every event byte for byte as the registry client does, and a value that does not fit with the client's error", async () => {
+    await codec.registerAll();
+    const name = ctx.topic('patch.created').name;
+    const id = await registry.getLatestSchemaId(valueSubject(name));
+    // Small, then past Node's pooled size (the buffer is guessed from the last event), then small again.
+    for (const opsBytes of [2, 300, 20_000, 40, 5_000, 10]) {
+      const event: PatchCreated = {
+        eventId: randomUUID(),
+        type: 'patch.created',
+        seq: opsBytes,
+        occurredAt: Date.now(),
+        workspaceId: 'ws-1',
+        workflowId: 'wf-1',
+        patchId: randomUUID(),
+        opsJson: JSON.stringify('x'.repeat(opsBytes)),
+        idempotencyKey: opsBytes % 2 ? 'key' : null,
+      };
+      assert.deepEqual(await codec.encode('patch.created', event), await registry.encode(id, event), `${opsBytes}`);
+    }
+    const unfit = { type: 'patch.created', seq: 'not a number' } as unknown as PatchCreated;
+    await assert.rejects(codec.encode('patch.created', unfit), { name: 'ConfluentSchemaRegistryValidationError' });
+  });
+
   it('the registry refuses an incompatible change and accepts a compatible one', async () => {
     const subject = valueSubject(ctx.topic('run.requested').name);
     const current = schemaFiles.find((s) => s.name === 'run-requested')?.schema as {

@@ -4,6 +4,7 @@ import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import type { SchemaFile } from './avro-to-typescript.js';
 import type { EventsBySchema, SchemaName } from './generated/event-types.js';
 import { EVENT_TOPICS, topicContract, type EventOf, type EventTopic, type TopicNames } from './topic-contract.js';
+import { WireEncoder } from './wire-encoder.js';
 
 export class UnknownTopicSchema extends Error {
   override readonly name = 'UnknownTopicSchema';
@@ -95,6 +96,8 @@ export interface EncodedOutboxRow {
  */
 export class EventCodec {
   private readonly schemaIds = new Map<string, number>();
+  /** By full topic name; dropped when its schema id changes (registerAll). */
+  private readonly encoders = new Map<string, WireEncoder>();
   private readonly readers: Map<string, avro.Type>;
 
   constructor(
@@ -124,6 +127,7 @@ export class EventCodec {
           { subject, compatibility: COMPATIBILITY.BACKWARD },
         );
       const { id } = await registerWithRetries(register);
+      if (this.encoders.get(name)?.schemaId !== id) this.encoders.delete(name);
       this.schemaIds.set(name, id);
       registered.push({ subject, id });
     }
@@ -132,9 +136,24 @@ export class EventCodec {
 
   async encode<T extends EventTopic>(topic: T, event: EventOf<T>): Promise<Buffer> {
     const name = this.names.of(topic);
+    const encoder = this.encoders.get(name) ?? (await this.encoderOf(name));
+    try {
+      return encoder.encode(event);
+    } catch {
+      // An event the schema does not fit: the registry client says where (its named validation error, as before).
+      return this.registry.encode(encoder.schemaId, event);
+    }
+  }
+
+  /** The topic's encoder, with the writer schema the registry holds under the topic's schema id. */
+  private async encoderOf(name: string): Promise<WireEncoder> {
     const id = this.schemaIds.get(name) ?? (await this.registry.getLatestSchemaId(valueSubject(name)));
     this.schemaIds.set(name, id);
-    return this.registry.encode(id, event);
+    const writer = (await this.registry.getSchema(id)) as unknown as Partial<avro.Type>;
+    if (typeof writer.encode !== 'function') throw new UnknownTopicSchema(`${name}: schema ${id} is not Avro`);
+    const encoder = new WireEncoder(id, writer as avro.Type);
+    this.encoders.set(name, encoder);
+    return encoder;
   }
 
   /** The event as a kafkajs message of its topic, keyed by the id whose order matters. */

@@ -11,6 +11,7 @@ export {
   valueSubject,
 } from './event-codec.js';
 export type * from './generated/event-types.js';
+export { WireEncoder } from './wire-encoder.js';
 export { GENERATED_TYPES_FILE, readSchemaFiles, SCHEMAS_DIR } from './schema-files.js';
 export { envelope } from './event-envelope.js';
 export { runControlEvent } from './run-control.js';

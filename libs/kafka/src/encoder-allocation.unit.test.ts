@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 
 /**
  * The patched kafkajs Encoder (patches/kafkajs+2.2.4.patch, protocol/encoder.js) takes its buffers unfilled from
- * Node's pool instead of a zero-filled ArrayBuffer each (bench/kafkajs-encoding.bench.ts: 2-3x less CPU per request).
+ * Node's pool instead of a zero-filled ArrayBuffer each (bench/encoding.bench.ts: 2-3x less CPU per request).
  * Safe only while no byte it did not write reaches a request: checked by encoding the same request over pool memory
  * full of two different garbage patterns.
  */
