@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import type { Pool } from '#libs/db';
+import { preparedStatement, type Pool } from '#libs/db';
 import type { RunEvent } from '#libs/events';
 import { isTerminal, isTerminalRunEvent } from '#libs/runs';
 import { coalescingLoader } from './coalescing-loader.js';
@@ -64,6 +64,17 @@ export function runEventFromKafka(event: RunEvent): StreamEvent {
 // together with the run's last events, so once it is visible every event up to that seq is readable too.
 const FINISH_COLUMNS = 'r.status, coalesce((SELECT max(seq) FROM run_events e WHERE e.run_id = r.id), 0) AS last_seq';
 type FinishRow = { status: string; last_seq: string };
+// Prepared once per connection: every stream a client opens runs them.
+const SUBJECTS = preparedStatement(
+  'fanout.run-subjects',
+  `SELECT r.id, r.workspace_id, ${FINISH_COLUMNS} FROM runs r WHERE r.id = ANY($1::uuid[])`,
+);
+const HISTORY = preparedStatement(
+  'fanout.run-history',
+  `SELECT workflow_id, seq, kind, status, node_id, detail, occurred_at FROM run_events
+    WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+);
+const FINISHED = preparedStatement('fanout.run-finished', `SELECT ${FINISH_COLUMNS} FROM runs r WHERE r.id = $1`);
 type SubjectRow = { id: string; workspace_id: string } & FinishRow;
 const finishedThrough = (row: FinishRow) => (isTerminal(row.status) ? Number(row.last_seq) : undefined);
 
@@ -74,10 +85,7 @@ export class RunEventsRepository {
 
   constructor(private readonly pool: Pool) {
     this.subjects = coalescingLoader(async (runIds) => {
-      const { rows } = await this.pool.query<SubjectRow>(
-        `SELECT r.id, r.workspace_id, ${FINISH_COLUMNS} FROM runs r WHERE r.id = ANY($1::uuid[])`,
-        [runIds],
-      );
+      const { rows } = await this.pool.query<SubjectRow>(SUBJECTS.with([runIds]));
       const byId = new Map(rows.map((row) => [row.id, row]));
       return runIds.map((id) => byId.get(id.toLowerCase()));
     });
@@ -107,11 +115,7 @@ export class RunEventsRepository {
           node_id: string | null;
           detail: unknown;
           occurred_at: Date;
-        }>(
-          `SELECT workflow_id, seq, kind, status, node_id, detail, occurred_at FROM run_events
-            WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
-          [runId, after, limit],
-        );
+        }>(HISTORY.with([runId, after, limit]));
         return rows.map((r) =>
           toStreamEvent({
             runId,
@@ -126,9 +130,7 @@ export class RunEventsRepository {
         );
       },
       finishedThrough: async () => {
-        const { rows } = await this.pool.query<FinishRow>(`SELECT ${FINISH_COLUMNS} FROM runs r WHERE r.id = $1`, [
-          runId,
-        ]);
+        const { rows } = await this.pool.query<FinishRow>(FINISHED.with([runId]));
         const row = rows[0];
         return row ? finishedThrough(row) : 0; // the run is gone: nothing more will come
       },

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { preparedStatement } from '#libs/db';
 import { isTerminal, type Effect, type RunState, type TimerKind } from '#libs/runs';
 
 /** A run's transitions since the projection last saw it, folded: its latest state and every effect on the way. */
@@ -15,12 +16,50 @@ export interface ProjectedWrite {
   readonly contentRefs: readonly string[];
 }
 
+// Prepared once per connection: the projector runs these for every batch.
+const RUN_VERSIONS = preparedStatement(
+  'projection.run-versions',
+  'SELECT id, version FROM runs WHERE id = ANY($1::uuid[])',
+);
+const UPDATE_RUNS = preparedStatement(
+  'projection.update-runs',
+  `UPDATE runs r
+        SET status = u.status, nodes = u.nodes::jsonb, edges = u.edges::jsonb, output = u.output::jsonb,
+            error = u.error, event_seq = u.event_seq, version = u.version, updated_at = to_timestamp(u.at / 1000.0),
+            finished_at = CASE WHEN u.terminal THEN to_timestamp(u.at / 1000.0) END,
+            content_refs = string_to_array(u.content_refs, ' ')
+       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
+                   $9::bool[], $10::float8[], $11::text[])
+            AS u(id, version, status, nodes, edges, output, error, event_seq, terminal, at, content_refs)
+      WHERE r.id = u.id AND r.version < u.version`,
+);
+const INSERT_RUN_EVENTS = preparedStatement(
+  'projection.insert-run-events',
+  `INSERT INTO run_events (run_id, seq, workflow_id, workspace_id, kind, status, node_id, detail, occurred_at)
+     SELECT r, s, wf, ws, k, st, n, d, to_timestamp(a / 1000.0)
+       FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
+                   $9::float8[]) AS e(r, s, wf, ws, k, st, n, d, a)
+     ON CONFLICT (run_id, seq) DO NOTHING`,
+);
+const CLEAR_ALL_TIMERS = preparedStatement(
+  'projection.clear-all-timers',
+  'DELETE FROM run_timers WHERE run_id = ANY($1::uuid[])',
+);
+const CLEAR_TIMERS = preparedStatement(
+  'projection.clear-timers',
+  'DELETE FROM run_timers t USING unnest($1::uuid[], $2::text[]) AS c(run_id, key) WHERE t.run_id = c.run_id AND t.timer_key = c.key',
+);
+const SET_TIMERS = preparedStatement(
+  'projection.set-timers',
+  `INSERT INTO run_timers (run_id, timer_key, kind, node_id, attempt, workspace_id, fire_at)
+       SELECT r, k, kd, n, a, w, to_timestamp(f / 1000.0)
+         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::float8[]) AS t(r, k, kd, n, a, w, f)
+       ON CONFLICT (run_id, timer_key) DO UPDATE SET fire_at = excluded.fire_at`,
+);
+
 /** The projected version of each run (absent: no such run). */
 export async function projectedVersions(client: PoolClient, ids: readonly string[]): Promise<Map<string, number>> {
-  const { rows } = await client.query<{ id: string; version: number }>(
-    'SELECT id, version FROM runs WHERE id = ANY($1::uuid[])',
-    [ids],
-  );
+  const { rows } = await client.query<{ id: string; version: number }>(RUN_VERSIONS.with([ids]));
   return new Map(rows.map((r) => [r.id, r.version]));
 }
 
@@ -31,16 +70,7 @@ export async function projectedVersions(client: PoolClient, ids: readonly string
 export async function storeProjection(client: PoolClient, writes: readonly ProjectedWrite[]): Promise<void> {
   if (!writes.length) return;
   await client.query(
-    `UPDATE runs r
-        SET status = u.status, nodes = u.nodes::jsonb, edges = u.edges::jsonb, output = u.output::jsonb,
-            error = u.error, event_seq = u.event_seq, version = u.version, updated_at = to_timestamp(u.at / 1000.0),
-            finished_at = CASE WHEN u.terminal THEN to_timestamp(u.at / 1000.0) END,
-            content_refs = string_to_array(u.content_refs, ' ')
-       FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::bigint[],
-                   $9::bool[], $10::float8[], $11::text[])
-            AS u(id, version, status, nodes, edges, output, error, event_seq, terminal, at, content_refs)
-      WHERE r.id = u.id AND r.version < u.version`,
-    [
+    UPDATE_RUNS.with([
       writes.map((w) => w.run.id),
       writes.map((w) => w.version),
       writes.map((w) => w.state.status),
@@ -53,7 +83,7 @@ export async function storeProjection(client: PoolClient, writes: readonly Proje
       writes.map((w) => w.at),
       // Space-separated: unnest cannot take an array per row.
       writes.map((w) => w.contentRefs.join(' ')),
-    ],
+    ]),
   );
   await insertRunEvents(client, writes);
   await writeTimers(client, writes);
@@ -67,12 +97,7 @@ async function insertRunEvents(client: PoolClient, writes: readonly ProjectedWri
   );
   if (!events.length) return;
   await client.query(
-    `INSERT INTO run_events (run_id, seq, workflow_id, workspace_id, kind, status, node_id, detail, occurred_at)
-     SELECT r, s, wf, ws, k, st, n, d, to_timestamp(a / 1000.0)
-       FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[], $8::jsonb[],
-                   $9::float8[]) AS e(r, s, wf, ws, k, st, n, d, a)
-     ON CONFLICT (run_id, seq) DO NOTHING`,
-    [
+    INSERT_RUN_EVENTS.with([
       events.map((e) => e.run.id),
       events.map((e) => e.event.seq),
       events.map((e) => e.run.workflowId),
@@ -82,7 +107,7 @@ async function insertRunEvents(client: PoolClient, writes: readonly ProjectedWri
       events.map((e) => e.event.nodeId ?? null),
       events.map((e) => (e.event.detail ? JSON.stringify(e.event.detail) : null)),
       events.map((e) => e.at),
-    ],
+    ]),
   );
 }
 
@@ -123,20 +148,13 @@ async function writeTimers(client: PoolClient, writes: readonly ProjectedWrite[]
       else cleared.push({ runId: w.run.id, key });
     }
   }
-  if (clearAll.length) await client.query('DELETE FROM run_timers WHERE run_id = ANY($1::uuid[])', [clearAll]);
+  if (clearAll.length) await client.query(CLEAR_ALL_TIMERS.with([clearAll]));
   if (cleared.length) {
-    await client.query(
-      'DELETE FROM run_timers t USING unnest($1::uuid[], $2::text[]) AS c(run_id, key) WHERE t.run_id = c.run_id AND t.timer_key = c.key',
-      [cleared.map((c) => c.runId), cleared.map((c) => c.key)],
-    );
+    await client.query(CLEAR_TIMERS.with([cleared.map((c) => c.runId), cleared.map((c) => c.key)]));
   }
   if (set.length) {
     await client.query(
-      `INSERT INTO run_timers (run_id, timer_key, kind, node_id, attempt, workspace_id, fire_at)
-       SELECT r, k, kd, n, a, w, to_timestamp(f / 1000.0)
-         FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::uuid[], $7::float8[]) AS t(r, k, kd, n, a, w, f)
-       ON CONFLICT (run_id, timer_key) DO UPDATE SET fire_at = excluded.fire_at`,
-      [
+      SET_TIMERS.with([
         set.map((s) => s.run.id),
         set.map((s) => s.timer.key),
         set.map((s) => s.timer.kind),
@@ -144,7 +162,7 @@ async function writeTimers(client: PoolClient, writes: readonly ProjectedWrite[]
         set.map((s) => s.timer.attempt),
         set.map((s) => s.run.workspaceId),
         set.map((s) => s.timer.fireAt),
-      ],
+      ]),
     );
   }
 }

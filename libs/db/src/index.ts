@@ -14,3 +14,4 @@ export { isDataException, isDatabaseOutage } from './db-errors.js';
 export { AdvisoryLeader } from './advisory-leader.js';
 export { ReadRouting, type ReplicaLag } from './read-routing.js';
 export { parseLsn, replicaServes } from './wal-lsn.js';
+export { preparedStatement, type PreparedStatement } from './prepared-statement.js';

@@ -1,12 +1,15 @@
 import type { Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { inTransaction, type Pool } from '#libs/db';
+import { inTransaction, preparedStatement, type Pool } from '#libs/db';
 import { Counter, type Registry } from 'prom-client';
 import { moveToDeadLetters, type RefusedRow } from './dead-letters.sql.js';
 import { OutboxPublisher } from './outbox-publisher.js';
 import { takeWithinBytes, type ClaimedRow } from './relay-batch.js';
 
-const DELETE_PUBLISHED = 'DELETE FROM outbox WHERE id = ANY($1::bigint[])';
+const DELETE_PUBLISHED = preparedStatement(
+  'outbox.delete-published',
+  'DELETE FROM outbox WHERE id = ANY($1::bigint[])',
+);
 
 /**
  * Publishes outbox rows right after their writer's transaction committed, then deletes them, so a command reaches
@@ -85,14 +88,14 @@ export class EagerOutboxPublisher {
 
   /** Deletes the published rows (one statement when none was refused) and moves the refused ones to dead letters. */
   private async settle(published: readonly ClaimedRow[], refused: readonly RefusedRow[]): Promise<void> {
-    const ids = [published.map((r) => r.id)];
+    const deletePublished = DELETE_PUBLISHED.with([published.map((r) => r.id)]);
     try {
       if (!refused.length) {
-        await this.pool.query(DELETE_PUBLISHED, ids);
+        await this.pool.query(deletePublished);
         return;
       }
       await inTransaction(this.pool, async (client) => {
-        await client.query(DELETE_PUBLISHED, ids);
+        await client.query(deletePublished);
         await moveToDeadLetters(client, refused, 'eager');
       });
       for (const { row, error } of refused) {

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { preparedStatement } from '#libs/db';
 import type { ClaimedRow } from './relay-batch.js';
 
 /** One event to publish once the surrounding transaction commits. */
@@ -21,6 +22,15 @@ export interface OutboxRow {
  * take them only after that long, as the fallback for a writer that died first. The rows are returned with their ids
  * for that.
  */
+const INSERT_OUTBOX_ROWS = preparedStatement(
+  'outbox.insert',
+  `INSERT INTO outbox (topic, message_key, event_type, payload, headers, publish_after)
+   SELECT t, k, e, p, h, CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6 / 1000.0) END
+     FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY AS r(t, k, e, p, h, n)
+    ORDER BY n
+   RETURNING id`,
+);
+
 export async function insertOutboxRows(
   client: PoolClient,
   rows: readonly OutboxRow[],
@@ -28,19 +38,14 @@ export async function insertOutboxRows(
 ): Promise<ClaimedRow[]> {
   if (!rows.length) return [];
   const { rows: inserted } = await client.query<{ id: string }>(
-    `INSERT INTO outbox (topic, message_key, event_type, payload, headers, publish_after)
-     SELECT t, k, e, p, h, CASE WHEN $6::float8 IS NULL THEN NULL ELSE now() + make_interval(secs => $6 / 1000.0) END
-       FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY AS r(t, k, e, p, h, n)
-      ORDER BY n
-     RETURNING id`,
-    [
+    INSERT_OUTBOX_ROWS.with([
       rows.map((r) => r.topic),
       rows.map((r) => r.key),
       rows.map((r) => r.eventType),
       rows.map((r) => r.payload),
       rows.map((r) => JSON.stringify(r.headers ?? {})),
       options.publishAfterMs ?? null,
-    ],
+    ]),
   );
   // Ids come from one sequence in insertion order, which is array order.
   const ids = inserted.map((r) => r.id).sort((a, b) => (BigInt(a) < BigInt(b) ? -1 : 1));

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { ContentStore, type BlobBackend } from '#libs/cas';
 import type { Permission } from '#libs/auth';
-import type { GroupOutcome } from '#libs/db';
+import { preparedStatement, type GroupOutcome } from '#libs/db';
 import { envelope, type EventCodec } from '#libs/events';
 import { insertOutboxRows } from '#libs/outbox';
 import type { EagerRows } from '../eager-outbox.js';
@@ -36,6 +36,18 @@ export interface RunStartOptions {
   readonly blobs: BlobBackend;
 }
 
+// The runs pin their workflow's latest version in the statement that inserts them (one round trip, not a read and a
+// write); a request whose workflow the workspace does not have inserts nothing.
+const INSERT_RUNS = preparedStatement(
+  'runs.insert-started',
+  `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag, permission)
+   SELECT u.id, u.workspace_id, u.workflow_id, w.latest_version, u.input, u.tag, u.permission
+     FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[], $6::text[])
+          AS u(id, workspace_id, workflow_id, input, tag, permission)
+     JOIN workflows w ON w.id = u.workflow_id AND w.workspace_id = u.workspace_id
+   RETURNING id, workflow_version`,
+);
+
 /**
  * Starts a batch of runs in the caller's transaction with a handful of set-based statements: Idempotency-Keys, the
  * runs with their pinned versions, their run.requested outbox rows and the stored answers. One outcome per request.
@@ -64,24 +76,16 @@ export async function writeRunStarts(
   });
 
   const live = requests.flatMap((request, index) => (outcomes[index] ? [] : [{ request, index, runId: randomUUID() }]));
-  // The runs pin their workflow's latest version in the statement that inserts them (one round trip, not a read and a
-  // write); a request whose workflow the workspace does not have inserts nothing.
   const { rows } = live.length
     ? await client.query<{ id: string; workflow_version: number }>(
-        `INSERT INTO runs (id, workspace_id, workflow_id, workflow_version, input, tag, permission)
-         SELECT u.id, u.workspace_id, u.workflow_id, w.latest_version, u.input, u.tag, u.permission
-           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::jsonb[], $5::text[], $6::text[])
-                AS u(id, workspace_id, workflow_id, input, tag, permission)
-           JOIN workflows w ON w.id = u.workflow_id AND w.workspace_id = u.workspace_id
-         RETURNING id, workflow_version`,
-        [
+        INSERT_RUNS.with([
           live.map((l) => l.runId),
           live.map((l) => l.request.workspaceId),
           live.map((l) => l.request.workflowId),
           live.map((l) => JSON.stringify(l.request.input)),
           live.map((l) => l.request.tag),
           live.map((l) => l.request.permission),
-        ],
+        ]),
       )
     : { rows: [] };
   const versions = new Map(rows.map((r) => [r.id, r.workflow_version]));
