@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import avro from 'avsc';
 import { readSchemaFiles, WireEncoder, type RunEvent } from '#libs/events';
+import { encodeProduceRequest, TRACE_HEADERS } from '#test/support/kafkajs-requests.js';
 import { idleBusy } from './support/cpu.js';
 import { progress } from './support/progress.js';
 import { figuresJson, table, type Figure } from './support/report.js';
@@ -19,7 +20,6 @@ import { summarize } from './support/stats.js';
 const require = createRequire(import.meta.url);
 type Encode = () => Promise<Buffer> | Buffer;
 type RequestFactory = (args: object) => { encode(): Promise<{ buffer: Buffer }> };
-const produceRequest = require('kafkajs/src/protocol/requests/produce/v3/request.js') as RequestFactory;
 const fetchRequest = require('kafkajs/src/protocol/requests/fetch/v11/request.js') as RequestFactory;
 const registryWireFormat = require('@kafkajs/confluent-schema-registry/dist/wireEncoder.js') as {
   encode(registryId: number, payload: Buffer): Buffer;
@@ -32,24 +32,13 @@ const value = Buffer.alloc(180, 7);
 const records = Array.from({ length: 40 }, (_, i) => ({
   key: `3f2a9c1e-1111-2222-3333-${String(i).padStart(12, '0')}`,
   value,
-  headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' },
+  headers: TRACE_HEADERS,
   timestamp: Date.now(),
 }));
 const produce = () =>
-  produceRequest({
-    acks: -1,
-    timeout: 30_000,
-    transactionalId: 'coordinator-p0',
-    producerId: 1,
-    producerEpoch: 0,
-    compression: 0,
-    topicData: [0, 1, 2, 3, 4].map((t) => ({
-      topic: `run.topic${t}`,
-      partitions: [{ partition: t, firstSequence: 0, messages: records.slice(t * 8, t * 8 + 8) }],
-    })),
-  })
-    .encode()
-    .then((e) => e.buffer);
+  encodeProduceRequest(
+    [0, 1, 2, 3, 4].map((t) => ({ topic: `run.topic${t}`, partition: t, records: records.slice(t * 8, t * 8 + 8) })),
+  );
 const fetch = () =>
   fetchRequest({
     replicaId: -1,

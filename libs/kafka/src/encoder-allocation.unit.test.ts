@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
+import { encodeProduceRequest, TRACE_HEADERS } from '#test/support/kafkajs-requests.js';
 
 /**
  * The patched kafkajs Encoder (patches/kafkajs+2.2.4.patch, protocol/encoder.js) takes its buffers unfilled from
@@ -10,34 +11,20 @@ import { describe, it } from 'node:test';
  */
 const require = createRequire(import.meta.url);
 const Encoder = require('kafkajs/src/protocol/encoder.js') as new () => { buf: Buffer };
-const produceRequest = require('kafkajs/src/protocol/requests/produce/v3/request.js') as (args: object) => {
-  encode(): Promise<{ buffer: Buffer }>;
-};
 
 const request = () =>
-  produceRequest({
-    acks: -1,
-    timeout: 30_000,
-    transactionalId: 'coordinator-p0',
-    producerId: 7,
-    producerEpoch: 1,
-    compression: 0,
-    topicData: [0, 1].map((partition) => ({
+  encodeProduceRequest(
+    [0, 1].map((partition) => ({
       topic: 'run.events',
-      partitions: [
-        {
-          partition,
-          firstSequence: 3,
-          messages: Array.from({ length: 5 }, (_, i) => ({
-            key: `run-${partition}-${i}`,
-            value: Buffer.from(`value ${i} `.repeat(40 * (i + 1))),
-            headers: { traceparent: `00-${'ab'.repeat(16)}-${'cd'.repeat(8)}-01` },
-            timestamp: 1_764_000_000_000 + i,
-          })),
-        },
-      ],
+      partition,
+      records: Array.from({ length: 5 }, (_, i) => ({
+        key: `run-${partition}-${i}`,
+        value: Buffer.from(`value ${i} `.repeat(40 * (i + 1))),
+        headers: TRACE_HEADERS,
+        timestamp: 1_764_000_000_000 + i,
+      })),
     })),
-  }).encode();
+  );
 
 /** Leaves the pool's current chunk, and the heap's freed memory, full of `byte`. */
 function soil(byte: number): void {
@@ -54,11 +41,11 @@ describe('kafkajs Encoder allocation (patched)', () => {
 
   it('encodes the same bytes whatever the memory it was given held', async () => {
     soil(0x00);
-    const overZeros = Buffer.from((await request()).buffer);
+    const overZeros = Buffer.from(await request());
     soil(0xff);
-    const overOnes = Buffer.from((await request()).buffer);
+    const overOnes = Buffer.from(await request());
     soil(0x5a);
-    const overPattern = Buffer.from((await request()).buffer);
+    const overPattern = Buffer.from(await request());
     assert.ok(overZeros.length > 2_000);
     assert.deepEqual(overOnes, overZeros);
     assert.deepEqual(overPattern, overZeros);
