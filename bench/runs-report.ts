@@ -1,6 +1,7 @@
 import { context } from './patches-report.js';
 import type { AppConfig } from '#libs/config';
 import type { RoundTripRun } from './scenarios/kafka-baseline.js';
+import type { ChainLoopRun, ChainRecords } from './scenarios/kafka-chain.js';
 import { modeLabel, type RunDiagnostics, type RunLoadRun } from './scenarios/run-load.js';
 import type { CpuShare } from './support/cpu.js';
 import { atLeast, atMost, type Figure, type Target } from './support/report.js';
@@ -14,12 +15,27 @@ export interface RunMeasured {
   readonly max: RunLoadRun[];
   readonly rate: RunLoadRun[];
   readonly baseline: RoundTripRun[];
+  readonly chain: ChainLoopRun[];
 }
 
 /** Kafka hops on a 3-node chain's critical path: run.requested, then per node a dispatch and a completion. */
 export const CHAIN_KAFKA_HOPS = 7;
 /** Of which written in a coordinator's transaction: the three dispatches and the run's last events. */
 export const CHAIN_TRANSACTIONS = 4;
+
+/** The floor's variants: the critical path in plain sends, in transactions, then with the platform's other records. */
+export const CHAIN_VARIANTS: readonly { readonly transactional: boolean; readonly records: ChainRecords }[] = [
+  { transactional: false, records: 'tasks' },
+  { transactional: true, records: 'tasks' },
+  { transactional: true, records: 'state' },
+  { transactional: true, records: 'state+events' },
+];
+
+const CHAIN_LABELS: Record<ChainRecords, string> = {
+  tasks: '',
+  state: ' + a changelog record per input',
+  'state+events': ' + a changelog record and 2 run events per input',
+};
 
 /** Issue 11's targets for this machine (2 cores, everything on it). */
 export const RUN_TARGETS = {
@@ -216,6 +232,27 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
     ['kafkaPipelinedP99Ms', '  round trip p99', 'ms', 2, (r) => r.pipelinedP99Ms],
   ];
   for (const [key, label, unit, decimals, of] of baseline) add({ key, label, unit, decimals }, m.baseline.map(of));
+  for (const { transactional, records } of CHAIN_VARIANTS) {
+    const runs = m.chain.filter((r) => r.transactional === transactional && r.records === records);
+    const key = `kafkaChain${transactional ? 'Tx' : ''}${records === 'tasks' ? '' : records === 'state' ? 'State' : 'StateEvents'}`;
+    const chain: [key: string, label: string, unit: string, decimals: number, of: (r: ChainLoopRun) => number][] = [
+      [
+        'PerSecond',
+        `kafkajs 3-node chains, ${settings.concurrency} in flight, ${transactional ? 'in transactions' : 'plain sends'}${CHAIN_LABELS[records]}`,
+        '/s',
+        0,
+        (r) => r.completedPerSecond,
+      ],
+      ['P50Ms', '  chain latency p50', 'ms', 1, (r) => r.latencyP50Ms],
+      ['P99Ms', '  chain latency p99', 'ms', 1, (r) => r.latencyP99Ms],
+      ['CpuMs', '  CPU per chain, kafkajs + Kafka', 'ms', 2, (r) => r.cpuMsPerChain.node + r.cpuMsPerChain.java],
+      ['NodeCpuMs', '    of which kafkajs (this process)', 'ms', 2, (r) => r.cpuMsPerChain.node],
+      ['RequestsPerChain', '  requests to the broker per chain', '', 1, (r) => r.requestsPerChain],
+    ];
+    for (const [suffix, label, unit, decimals, of] of chain) {
+      add({ key: `${key}${suffix}`, label, unit, decimals }, runs.map(of));
+    }
+  }
   return list;
 }
 

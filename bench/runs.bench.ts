@@ -7,9 +7,11 @@ import {
   runFigures,
   runGroups,
   runHeaderLines,
+  CHAIN_VARIANTS,
   type RunMeasured,
 } from './runs-report.js';
 import { measureRoundTrip } from './scenarios/kafka-baseline.js';
+import { measureChainLoop } from './scenarios/kafka-chain.js';
 import { measureRunLoad, type RunLoadRun } from './scenarios/run-load.js';
 import { idleBusy } from './support/cpu.js';
 import { profileLines, summarizeProfiles, type ProfileSummary } from './support/cpu-profile.js';
@@ -30,7 +32,7 @@ import { prepareBenchmark } from './support/stack-check.js';
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
 async function measure(base: AppConfig, settings: RunBenchSettings): Promise<RunMeasured> {
-  const measured: RunMeasured = { idle: [], max: [], rate: [], baseline: [] };
+  const measured: RunMeasured = { idle: [], max: [], rate: [], baseline: [], chain: [] };
   const { scenarios } = settings;
   if (scenarios.has('baseline')) {
     for (let run = 1; run <= settings.runs; run++) {
@@ -52,6 +54,33 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
         );
       } finally {
         await resources.release();
+      }
+    }
+  }
+  if (scenarios.has('chain')) {
+    for (const { transactional, records } of CHAIN_VARIANTS) {
+      for (let run = 1; run <= settings.runs; run++) {
+        const resources = new Resources();
+        try {
+          const sandbox = await createSandbox(base, `chain${run}`, settings.partitions, resources);
+          measured.chain.push(
+            await measureChainLoop(
+              sandbox,
+              {
+                concurrency: settings.concurrency,
+                warmupMs: settings.warmupMs,
+                durationMs: settings.durationMs,
+                coordinatorMaxWaitMs: sandbox.config.COORDINATOR_MAX_WAIT_MS,
+                workerMaxWaitMs: sandbox.config.WORKER_MAX_WAIT_MS,
+                transactional,
+                records,
+              },
+              resources,
+            ),
+          );
+        } finally {
+          await resources.release();
+        }
       }
     }
   }
@@ -145,6 +174,7 @@ async function main(): Promise<void> {
         max: strip(measured.max),
         rate: strip(measured.rate),
         baseline: measured.baseline,
+        chain: measured.chain,
       }),
       profiles: Object.keys(profileSummaries).length ? roundDeep(profileSummaries) : null,
       seconds: round(seconds),

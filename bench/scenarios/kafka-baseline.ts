@@ -90,7 +90,7 @@ export async function measureBaseline(
 }
 
 /** Creates `topic` with the partitions, replication and configuration of `shape`, and waits until it takes writes. */
-async function createTopicLike(sandbox: Sandbox, shape: TopicSpec, topic: string): Promise<void> {
+export async function createTopicLike(sandbox: Sandbox, shape: TopicSpec, topic: string): Promise<void> {
   throwIfInterrupted();
   const admin = openAdmin(sandbox.kafka, 'bench-baseline-admin');
   await admin.connect();

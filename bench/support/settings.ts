@@ -97,7 +97,7 @@ export function readSettings(env: NodeJS.ProcessEnv, defaultPartitions: number):
   };
 }
 
-export const RUN_SCENARIOS = ['idle', 'max', 'rate', 'baseline'] as const;
+export const RUN_SCENARIOS = ['idle', 'max', 'rate', 'baseline', 'chain'] as const;
 export type RunScenario = (typeof RUN_SCENARIOS)[number];
 
 /**
@@ -133,7 +133,7 @@ const runSettingsSchema = z.object({
   BENCH_RUNS: count(3),
   /**
    * Which scenarios to run (comma-separated): one run at a time, the closed-loop maximum, the fixed rates, the Kafka
-   * baseline.
+   * round-trip baseline, the closed loop's floor (3-node chains through kafkajs alone).
    */
   BENCH_ONLY: commaList(RUN_SCENARIOS.join(','), z.enum(RUN_SCENARIOS)),
   BENCH_PARTITIONS: z.coerce.number().int().positive().max(1024).optional(),
