@@ -1,7 +1,7 @@
 import { context } from './patches-report.js';
 import type { AppConfig } from '#libs/config';
 import type { RoundTripRun } from './scenarios/kafka-baseline.js';
-import type { ChainLoopRun, ChainRecords } from './scenarios/kafka-chain.js';
+import { chainLoadLabel, type ChainLoad, type ChainLoopRun, type ChainRecords } from './scenarios/kafka-chain.js';
 import { modeLabel, type RunDiagnostics, type RunLoadRun } from './scenarios/run-load.js';
 import type { CpuShare } from './support/cpu.js';
 import { atLeast, atMost, type Figure, type Target } from './support/report.js';
@@ -23,13 +23,35 @@ export const CHAIN_KAFKA_HOPS = 7;
 /** Of which written in a coordinator's transaction: the three dispatches and the run's last events. */
 export const CHAIN_TRANSACTIONS = 4;
 
-/** The floor's variants: the critical path in plain sends, in transactions, then with the platform's other records. */
-export const CHAIN_VARIANTS: readonly { readonly transactional: boolean; readonly records: ChainRecords }[] = [
-  { transactional: false, records: 'tasks' },
-  { transactional: true, records: 'tasks' },
-  { transactional: true, records: 'state' },
-  { transactional: true, records: 'state+events' },
-];
+/**
+ * The floor's cases: in the closed loop the critical path in plain sends, in transactions, then with the platform's
+ * other records (what each costs); at the fixed rates the critical path in plain sends and the platform's shape (all
+ * records, in transactions); one at a time the platform's shape.
+ */
+export function chainCases(settings: RunBenchSettings): ChainCase[] {
+  const full = { transactional: true, records: 'state+events' } as const;
+  const closed = { kind: 'closed', concurrency: settings.concurrency } as const;
+  return [
+    { load: { kind: 'closed', concurrency: 1 }, ...full },
+    { load: closed, transactional: false, records: 'tasks' },
+    { load: closed, transactional: true, records: 'tasks' },
+    { load: closed, transactional: true, records: 'state' },
+    { load: closed, ...full },
+    ...settings.rates.flatMap((rate) => [
+      { load: { kind: 'rate', rate } as const, transactional: false, records: 'tasks' } as const,
+      { load: { kind: 'rate', rate } as const, ...full },
+    ]),
+  ];
+}
+
+export interface ChainCase {
+  readonly load: ChainLoad;
+  readonly transactional: boolean;
+  readonly records: ChainRecords;
+}
+
+const sameCase = (a: ChainCase, b: ChainCase) =>
+  a.transactional === b.transactional && a.records === b.records && chainLoadLabel(a.load) === chainLoadLabel(b.load);
 
 const CHAIN_LABELS: Record<ChainRecords, string> = {
   tasks: '',
@@ -232,13 +254,14 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
     ['kafkaPipelinedP99Ms', '  round trip p99', 'ms', 2, (r) => r.pipelinedP99Ms],
   ];
   for (const [key, label, unit, decimals, of] of baseline) add({ key, label, unit, decimals }, m.baseline.map(of));
-  for (const { transactional, records } of CHAIN_VARIANTS) {
-    const runs = m.chain.filter((r) => r.transactional === transactional && r.records === records);
-    const key = `kafkaChain${transactional ? 'Tx' : ''}${records === 'tasks' ? '' : records === 'state' ? 'State' : 'StateEvents'}`;
+  for (const c of chainCases(settings)) {
+    const runs = m.chain.filter((r) => sameCase(r, c));
+    const loadKey = c.load.kind === 'rate' ? `Rate${c.load.rate}` : c.load.concurrency === 1 ? 'Idle' : 'Max';
+    const key = `kafkaChain${loadKey}${c.transactional ? 'Tx' : ''}${c.records === 'tasks' ? '' : c.records === 'state' ? 'State' : 'StateEvents'}`;
     const chain: [key: string, label: string, unit: string, decimals: number, of: (r: ChainLoopRun) => number][] = [
       [
         'PerSecond',
-        `kafkajs 3-node chains, ${settings.concurrency} in flight, ${transactional ? 'in transactions' : 'plain sends'}${CHAIN_LABELS[records]}`,
+        `kafkajs 3-node chains, ${chainLoadLabel(c.load)}, ${c.transactional ? 'in transactions' : 'plain sends'}${CHAIN_LABELS[c.records]}`,
         '/s',
         0,
         (r) => r.completedPerSecond,

@@ -7,7 +7,7 @@ import {
   runFigures,
   runGroups,
   runHeaderLines,
-  CHAIN_VARIANTS,
+  chainCases,
   type RunMeasured,
 } from './runs-report.js';
 import { measureRoundTrip } from './scenarios/kafka-baseline.js';
@@ -58,7 +58,7 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
     }
   }
   if (scenarios.has('chain')) {
-    for (const { transactional, records } of CHAIN_VARIANTS) {
+    for (const { load, transactional, records } of chainCases(settings)) {
       for (let run = 1; run <= settings.runs; run++) {
         const resources = new Resources();
         try {
@@ -67,7 +67,7 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
             await measureChainLoop(
               sandbox,
               {
-                concurrency: settings.concurrency,
+                load,
                 warmupMs: settings.warmupMs,
                 durationMs: settings.durationMs,
                 coordinatorMaxWaitMs: sandbox.config.COORDINATOR_MAX_WAIT_MS,

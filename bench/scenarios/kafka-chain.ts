@@ -34,20 +34,34 @@ const EVENTS_PER_INPUT = 2;
 export const CHAIN_RECORDS = ['tasks', 'state', 'state+events'] as const;
 export type ChainRecords = (typeof CHAIN_RECORDS)[number];
 
+/**
+ * How chains are started, as bench:runs' modes: `concurrency` starters each sending its next request once its last
+ * chain ended (1: idle), or `rate` a second on a fixed schedule whatever the answers.
+ */
+export type ChainLoad =
+  { readonly kind: 'closed'; readonly concurrency: number } | { readonly kind: 'rate'; readonly rate: number };
+
+export const chainLoadLabel = (load: ChainLoad): string =>
+  load.kind === 'rate'
+    ? `fixed rate ${load.rate}/s`
+    : load.concurrency === 1
+      ? 'one at a time'
+      : `${load.concurrency} in flight`;
+
 export interface ChainLoopOptions {
-  /** Chains in flight: each starter sends its next request once its last chain ended. */
-  readonly concurrency: number;
+  readonly load: ChainLoad;
   readonly warmupMs: number;
   readonly durationMs: number;
   /** The coordinator's fetch wait and the worker's (COORDINATOR_MAX_WAIT_MS, WORKER_MAX_WAIT_MS). */
   readonly coordinatorMaxWaitMs: number;
   readonly workerMaxWaitMs: number;
-  /** The coordinator's writes in Kafka transactions with its consumed offsets (the platform's way), or plain sends. */
+  /** The coordinator's writes in Kafka transactions (the platform's way), or plain sends. */
   readonly transactional: boolean;
   readonly records: ChainRecords;
 }
 
 export interface ChainLoopRun {
+  readonly load: ChainLoad;
   readonly transactional: boolean;
   readonly records: ChainRecords;
   readonly completedPerSecond: number;
@@ -64,10 +78,10 @@ interface CoordinatorWrite {
   readonly messages: Message[];
   readonly state: Message[];
   readonly events: Message[];
-  readonly topic: string;
-  readonly partition: number;
-  readonly nextOffset: string;
 }
+
+/** Unwritten batches a handler may leave behind before it waits for its own write (the platform's worker: 64). */
+const MAX_PENDING_WRITES = 64;
 
 /**
  * The floor under the closed loop: 3-node chains through kafkajs alone on the same broker, in this process, with the
@@ -75,9 +89,10 @@ interface CoordinatorWrite {
  * coordinator group reads requests and completions (co-partitioned by chain id) and sends each chain's next task; a
  * worker group reads tasks and sends their completions. Both merge the partition batches that arrive while one write
  * is under way into the next write (the platform's `BatchCoalescer`), with the platform's producer and consumer
- * settings (idempotent, one request in flight, acks=-1, read committed; the coordinator's writes snappy). With `transactional` the
- * coordinator's write is a transaction carrying its consumed offsets, as the platform's coordinator does; otherwise
- * plain sends, offsets committed by kafkajs. A chain ends when the coordinator reads its third completion. `records`
+ * settings (idempotent, one request in flight, acks=-1, read committed; the coordinator's writes snappy), and return
+ * while it is under way, as the platform's pipelined coordinator and worker do. With `transactional` each of the
+ * coordinator's writes is a Kafka transaction, as the platform's; otherwise plain sends. Offsets are committed apart,
+ * on the platform's interval. A chain ends when the coordinator reads its third completion. `records`
  * adds the platform's other writes per coordinator input (a changelog record, two run events) and groups that fetch
  * them, to price them at the Kafka level.
  */
@@ -143,9 +158,11 @@ export async function measureChainLoop(
     await driverProducer.sendBatch({ topicMessages: [{ topic: topics.requests, messages: [...messages] }], ...send });
   });
   const completionsOut = new BatchCoalescer<Message[]>(async (batches) => {
-    await workerProducer.sendBatch({ topicMessages: [{ topic: topics.completions, messages: batches.flat() }], ...send });
+    await workerProducer.sendBatch({
+      topicMessages: [{ topic: topics.completions, messages: batches.flat() }],
+      ...send,
+    });
   });
-  const coordinatorGroup = sandbox.group(`${name}-coordinator`);
   const tasksOut = new BatchCoalescer<CoordinatorWrite>(async (writes) => {
     const topicMessages = toTopics(
       writes.flatMap((w) => [
@@ -158,17 +175,10 @@ export async function measureChainLoop(
       await coordinatorProducer.sendBatch({ topicMessages, ...coordinatorSend });
       return;
     }
-    const offsets = new Map<string, { partition: number; offset: string }[]>();
-    for (const w of writes) {
-      offsets.set(w.topic, [...(offsets.get(w.topic) ?? []), { partition: w.partition, offset: w.nextOffset }]);
-    }
+    if (!topicMessages.length) return;
     const transaction = await coordinatorProducer.transaction();
     try {
-      if (topicMessages.length) await transaction.sendBatch({ topicMessages, ...coordinatorSend });
-      await transaction.sendOffsets({
-        consumerGroupId: coordinatorGroup,
-        topics: [...offsets].map(([topic, partitions]) => ({ topic, partitions })),
-      });
+      await transaction.sendBatch({ topicMessages, ...coordinatorSend });
       await transaction.commit();
     } catch (error) {
       await transaction.abort().catch(() => undefined);
@@ -176,9 +186,28 @@ export async function measureChainLoop(
     }
   });
 
+  // As the platform's coordinator and worker: a handler returns while its write is under way (the next fetch goes
+  // out meanwhile), unless too many are; a failed write fails the measurement.
+  let pending = 0;
+  let failure: unknown;
+  const pipelined = async (write: Promise<void>) => {
+    pending++;
+    const written = write.then(
+      () => void pending--,
+      (error: unknown) => {
+        pending--;
+        failure ??= error;
+      },
+    );
+    if (pending > MAX_PENDING_WRITES) await written;
+  };
   const ended = new Map<string, () => void>();
   const coordinator = counted(
-    openConsumer(sandbox.kafka, { groupId: coordinatorGroup, maxWaitTimeInMs: options.coordinatorMaxWaitMs, minBytes: 1 }),
+    openConsumer(sandbox.kafka, {
+      groupId: sandbox.group(`${name}-coordinator`),
+      maxWaitTimeInMs: options.coordinatorMaxWaitMs,
+      minBytes: 1,
+    }),
   );
   const worker = counted(
     openConsumer(sandbox.kafka, {
@@ -189,13 +218,19 @@ export async function measureChainLoop(
   );
   // The readers of the other records only fetch them: what the broker and kafkajs spend, not what a projector does.
   const readers = [
-    ...(withState ? [{ role: 'projector', topic: topics.state, maxWaitMs: sandbox.config.RUN_PROJECTOR_MAX_WAIT_MS }] : []),
+    ...(withState
+      ? [{ role: 'projector', topic: topics.state, maxWaitMs: sandbox.config.RUN_PROJECTOR_MAX_WAIT_MS }]
+      : []),
     ...(withEvents ? [{ role: 'fanout', topic: topics.events, maxWaitMs: options.workerMaxWaitMs }] : []),
   ].map(({ role, topic, maxWaitMs }) => ({
     role,
     topic,
     consumer: counted(
-      openConsumer(sandbox.kafka, { groupId: sandbox.group(`${name}-${role}`), maxWaitTimeInMs: maxWaitMs, minBytes: 1 }),
+      openConsumer(sandbox.kafka, {
+        groupId: sandbox.group(`${name}-${role}`),
+        maxWaitTimeInMs: maxWaitMs,
+        minBytes: 1,
+      }),
     ),
   }));
   for (const { role, consumer } of [
@@ -217,8 +252,10 @@ export async function measureChainLoop(
   }
 
   const partitions = sandbox.topic('node.completed').partitions;
+  // Offsets are committed apart from the writes, every CONSUMER_COMMIT_INTERVAL_MS, as the platform's transport does.
+  const commits = { autoCommit: true, autoCommitInterval: sandbox.config.CONSUMER_COMMIT_INTERVAL_MS };
   await coordinator.run({
-    autoCommit: !options.transactional,
+    ...commits,
     partitionsConsumedConcurrently: partitions,
     eachBatch: async ({ batch }: EachBatchPayload) => {
       const next: Message[] = [];
@@ -234,22 +271,18 @@ export async function measureChainLoop(
           for (let e = 0; e < EVENTS_PER_INPUT; e++) events.push({ key, value: payload(step, EVENT_BYTES) });
         }
       }
-      await tasksOut.submit({
-        messages: next,
-        state,
-        events,
-        topic: batch.topic,
-        partition: batch.partition,
-        nextOffset: (BigInt(batch.lastOffset()) + 1n).toString(),
-      });
+      await pipelined(tasksOut.submit({ messages: next, state, events }));
     },
   });
   await worker.run({
+    ...commits,
     partitionsConsumedConcurrently: partitions,
     eachBatch: async ({ batch }: EachBatchPayload) => {
       // The "task": its completion carries the step it completed.
-      await completionsOut.submit(
-        batch.messages.map((message) => ({ key: message.key, value: payload(message.value?.[0] ?? 0) })),
+      await pipelined(
+        completionsOut.submit(
+          batch.messages.map((message) => ({ key: message.key, value: payload(message.value?.[0] ?? 0) })),
+        ),
       );
     },
   });
@@ -272,10 +305,29 @@ export async function measureChainLoop(
     if (measuring) completedInWindow++;
     if (inWindow) latencies.push(performance.now() - started);
   };
-  const starter = async () => {
-    while (!stopping) await chain();
+  const load = options.load;
+  const starters: Promise<void>[] = [];
+  const rateLoop = async (rate: number) => {
+    const started = performance.now();
+    let scheduled = 0;
+    while (!stopping) {
+      while (started + (scheduled * 1000) / rate <= performance.now()) {
+        scheduled++;
+        starters.push(chain());
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, started + (scheduled * 1000) / rate - performance.now())),
+      );
+    }
   };
-  const starters = Array.from({ length: options.concurrency }, starter);
+  const driving =
+    load.kind === 'rate'
+      ? rateLoop(load.rate)
+      : Promise.all(
+          Array.from({ length: load.concurrency }, async () => {
+            while (!stopping) await chain();
+          }),
+        );
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
   measuring = true;
   requests = 0;
@@ -287,11 +339,15 @@ export async function measureChainLoop(
   measuring = false;
   const requestsInWindow = requests;
   stopping = true;
+  await driving;
   await Promise.all(starters);
+  if (failure !== undefined)
+    throw failure instanceof Error ? failure : new Error('a chain write failed', { cause: failure });
 
   const completedPerSecond = completedInWindow / windowS;
   const sorted = sortedCopy(latencies);
   const result: ChainLoopRun = {
+    load,
     transactional: options.transactional,
     records: options.records,
     completedPerSecond,
@@ -306,7 +362,7 @@ export async function measureChainLoop(
   };
   progress(
     `kafkajs chains (${options.transactional ? 'coordinator in transactions' : 'plain sends'}, ${options.records}, ` +
-      `${options.concurrency} in flight): ${completedPerSecond.toFixed(0)} chains/s, p50 ${result.latencyP50Ms.toFixed(1)} ms ` +
+      `${chainLoadLabel(load)}): ${completedPerSecond.toFixed(0)} chains/s, p50 ${result.latencyP50Ms.toFixed(1)} ms ` +
       `p99 ${result.latencyP99Ms.toFixed(1)} ms; CPU per chain node ${result.cpuMsPerChain.node.toFixed(2)} ms, java ` +
       `${result.cpuMsPerChain.java.toFixed(2)} ms; ${result.requestsPerChain.toFixed(1)} requests per chain`,
   );
