@@ -25,8 +25,8 @@ export const CHAIN_TRANSACTIONS = 4;
 
 /**
  * The floor's cases: in the closed loop the critical path in plain sends, in transactions, then with the platform's
- * other records (what each costs); at the fixed rates the critical path in plain sends and the platform's shape (all
- * records, in transactions); one at a time the platform's shape.
+ * other records (what each costs); at the fixed rates the critical path in plain sends, all the platform's records in
+ * plain sends, and the platform's shape (all records, in transactions); one at a time the platform's shape.
  */
 export function chainCases(settings: RunBenchSettings): ChainCase[] {
   const full = { transactional: true, records: 'state+events' } as const;
@@ -39,6 +39,7 @@ export function chainCases(settings: RunBenchSettings): ChainCase[] {
     { load: closed, ...full },
     ...settings.rates.flatMap((rate) => [
       { load: { kind: 'rate', rate } as const, transactional: false, records: 'tasks' } as const,
+      { load: { kind: 'rate', rate } as const, transactional: false, records: 'state+events' } as const,
       { load: { kind: 'rate', rate } as const, ...full },
     ]),
   ];
