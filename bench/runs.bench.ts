@@ -18,7 +18,7 @@ import { profileLines, summarizeProfiles, type ProfileSummary } from './support/
 import { messageSet } from './support/messages.js';
 import { figuresJson, round, table } from './support/report.js';
 import { Resources, runBenchmark } from './support/resources.js';
-import { createSandbox } from './support/sandbox.js';
+import { createSandbox, type Sandbox } from './support/sandbox.js';
 import { readRunSettings, SettingsError, type RunBenchSettings } from './support/settings.js';
 import { prepareBenchmark } from './support/stack-check.js';
 
@@ -31,16 +31,29 @@ import { prepareBenchmark } from './support/stack-check.js';
 
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
+/** One measurement on a sandbox of its own (a fresh database and topics), removed afterwards. */
+async function inSandbox<T>(
+  base: AppConfig,
+  name: string,
+  partitions: number,
+  measure: (sandbox: Sandbox, resources: Resources) => Promise<T>,
+): Promise<T> {
+  const resources = new Resources();
+  try {
+    return await measure(await createSandbox(base, name, partitions, resources), resources);
+  } finally {
+    await resources.release();
+  }
+}
+
 async function measure(base: AppConfig, settings: RunBenchSettings): Promise<RunMeasured> {
   const measured: RunMeasured = { idle: [], max: [], rate: [], baseline: [], chain: [] };
   const { scenarios } = settings;
   if (scenarios.has('baseline')) {
     for (let run = 1; run <= settings.runs; run++) {
-      const resources = new Resources();
-      try {
-        const sandbox = await createSandbox(base, `rtt${run}`, settings.partitions, resources);
-        measured.baseline.push(
-          await measureRoundTrip(
+      measured.baseline.push(
+        await inSandbox(base, `rtt${run}`, settings.partitions, (sandbox, resources) =>
+          measureRoundTrip(
             sandbox,
             messageSet(settings.keys, settings.payloadBytes),
             {
@@ -51,20 +64,16 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
             },
             resources,
           ),
-        );
-      } finally {
-        await resources.release();
-      }
+        ),
+      );
     }
   }
   if (scenarios.has('chain')) {
     for (const { load, transactional, records } of chainCases(settings)) {
       for (let run = 1; run <= settings.runs; run++) {
-        const resources = new Resources();
-        try {
-          const sandbox = await createSandbox(base, `chain${run}`, settings.partitions, resources);
-          measured.chain.push(
-            await measureChainLoop(
+        measured.chain.push(
+          await inSandbox(base, `chain${run}`, settings.partitions, (sandbox, resources) =>
+            measureChainLoop(
               sandbox,
               {
                 load,
@@ -77,10 +86,8 @@ async function measure(base: AppConfig, settings: RunBenchSettings): Promise<Run
               },
               resources,
             ),
-          );
-        } finally {
-          await resources.release();
-        }
+          ),
+        );
       }
     }
   }
