@@ -84,8 +84,8 @@ interface CoordinatorWrite {
 const MAX_PENDING_WRITES = 64;
 
 /**
- * The floor under the closed loop: 3-node chains through kafkajs alone on the same broker, in this process, with the
- * platform's shape and none of its work (no Avro, no state, no run events or changelog, no HTTP, no Postgres). A
+ * The floor under bench:runs' modes: 3-node chains through kafkajs alone on the same broker, in this process, with the
+ * platform's shape and none of its work (no HTTP, Postgres, Avro, run state, expressions or SSE). A
  * coordinator group reads requests and completions (co-partitioned by chain id) and sends each chain's next task; a
  * worker group reads tasks and sends their completions. Both merge the partition batches that arrive while one write
  * is under way into the next write (the platform's `BatchCoalescer`), with the platform's producer and consumer
@@ -140,7 +140,11 @@ export async function measureChainLoop(
   const coordinatorSend = { acks: -1, compression: CompressionTypes.Snappy } as const;
   const toTopics = (writes: readonly { topic: string; messages: Message[] }[]): TopicMessages[] => {
     const byTopic = new Map<string, Message[]>();
-    for (const w of writes) byTopic.set(w.topic, [...(byTopic.get(w.topic) ?? []), ...w.messages]);
+    for (const w of writes) {
+      const list = byTopic.get(w.topic);
+      if (list) list.push(...w.messages);
+      else byTopic.set(w.topic, [...w.messages]);
+    }
     return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
   };
 
@@ -186,22 +190,28 @@ export async function measureChainLoop(
     }
   });
 
-  // As the platform's coordinator and worker: a handler returns while its write is under way (the next fetch goes
-  // out meanwhile), unless too many are; a failed write fails the measurement.
-  let pending = 0;
+  /** The chains under way, by key: each one's end. */
+  const ended = new Map<string, () => void>();
+  // A failed write fails the measurement: the chains under way end at once (they never would), no new one starts.
   let failure: unknown;
+  const fail = (error: unknown) => {
+    failure ??= error;
+    for (const end of ended.values()) end();
+  };
+  // As the platform's coordinator and worker: a handler returns while its write is under way (the next fetch goes
+  // out meanwhile), unless too many are.
+  let pending = 0;
   const pipelined = async (write: Promise<void>) => {
     pending++;
     const written = write.then(
       () => void pending--,
       (error: unknown) => {
         pending--;
-        failure ??= error;
+        fail(error);
       },
     );
     if (pending > MAX_PENDING_WRITES) await written;
   };
-  const ended = new Map<string, () => void>();
   const coordinator = counted(
     openConsumer(sandbox.kafka, {
       groupId: sandbox.group(`${name}-coordinator`),
@@ -294,14 +304,16 @@ export async function measureChainLoop(
   let completedInWindow = 0;
   const latencies: number[] = [];
   const chain = async () => {
+    if (failure !== undefined) return;
     const key = `c${nextChain++}`;
     const started = performance.now();
     const inWindow = measuring;
-    await new Promise<void>((resolve, reject) => {
+    await new Promise<void>((resolve) => {
       ended.set(key, resolve);
-      requestsOut.submit({ key, value: payload(0) }).catch(reject);
+      requestsOut.submit({ key, value: payload(0) }).catch(fail);
     });
     ended.delete(key);
+    if (failure !== undefined) return;
     if (measuring) completedInWindow++;
     if (inWindow) latencies.push(performance.now() - started);
   };
@@ -310,7 +322,7 @@ export async function measureChainLoop(
   const rateLoop = async (rate: number) => {
     const started = performance.now();
     let scheduled = 0;
-    while (!stopping) {
+    while (!stopping && failure === undefined) {
       while (started + (scheduled * 1000) / rate <= performance.now()) {
         scheduled++;
         starters.push(chain());
@@ -325,7 +337,7 @@ export async function measureChainLoop(
       ? rateLoop(load.rate)
       : Promise.all(
           Array.from({ length: load.concurrency }, async () => {
-            while (!stopping) await chain();
+            while (!stopping && failure === undefined) await chain();
           }),
         );
   await new Promise((resolve) => setTimeout(resolve, options.warmupMs));
