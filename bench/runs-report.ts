@@ -1,7 +1,13 @@
 import { context } from './patches-report.js';
 import type { AppConfig } from '#libs/config';
 import type { RoundTripRun } from './scenarios/kafka-baseline.js';
-import { chainLoadLabel, type ChainLoad, type ChainLoopRun, type ChainRecords } from './scenarios/kafka-chain.js';
+import {
+  chainCaseKey,
+  chainLoadLabel,
+  type ChainCase,
+  type ChainLoopRun,
+  type ChainRecords,
+} from './scenarios/kafka-chain.js';
 import { modeLabel, type RunDiagnostics, type RunLoadRun } from './scenarios/run-load.js';
 import type { CpuShare } from './support/cpu.js';
 import { atLeast, atMost, type Figure, type Target } from './support/report.js';
@@ -44,15 +50,6 @@ export function chainCases(settings: RunBenchSettings): ChainCase[] {
     ]),
   ];
 }
-
-export interface ChainCase {
-  readonly load: ChainLoad;
-  readonly transactional: boolean;
-  readonly records: ChainRecords;
-}
-
-const sameCase = (a: ChainCase, b: ChainCase) =>
-  a.transactional === b.transactional && a.records === b.records && chainLoadLabel(a.load) === chainLoadLabel(b.load);
 
 const CHAIN_LABELS: Record<ChainRecords, string> = {
   tasks: '',
@@ -256,9 +253,9 @@ export function runFigures(m: RunMeasured, settings: RunBenchSettings): Figure[]
   ];
   for (const [key, label, unit, decimals, of] of baseline) add({ key, label, unit, decimals }, m.baseline.map(of));
   for (const c of chainCases(settings)) {
-    const runs = m.chain.filter((r) => sameCase(r, c));
-    const loadKey = c.load.kind === 'rate' ? `Rate${c.load.rate}` : c.load.concurrency === 1 ? 'Idle' : 'Max';
-    const key = `kafkaChain${loadKey}${c.transactional ? 'Tx' : ''}${c.records === 'tasks' ? '' : c.records === 'state' ? 'State' : 'StateEvents'}`;
+    const caseKey = chainCaseKey(c);
+    const runs = m.chain.filter((r) => chainCaseKey(r) === caseKey);
+    const key = `kafkaChain${caseKey}`;
     const chain: [key: string, label: string, unit: string, decimals: number, of: (r: ChainLoopRun) => number][] = [
       [
         'PerSecond',

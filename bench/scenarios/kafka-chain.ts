@@ -48,22 +48,29 @@ export const chainLoadLabel = (load: ChainLoad): string =>
       ? 'one at a time'
       : `${load.concurrency} in flight`;
 
-export interface ChainLoopOptions {
+/** One case of the floor: how chains are started, and what the coordinator writes and how. */
+export interface ChainCase {
   readonly load: ChainLoad;
-  readonly warmupMs: number;
-  readonly durationMs: number;
-  /** The coordinator's fetch wait and the worker's (COORDINATOR_MAX_WAIT_MS, WORKER_MAX_WAIT_MS). */
-  readonly coordinatorMaxWaitMs: number;
-  readonly workerMaxWaitMs: number;
   /** The coordinator's writes in Kafka transactions (the platform's way), or plain sends. */
   readonly transactional: boolean;
   readonly records: ChainRecords;
 }
 
-export interface ChainLoopRun {
-  readonly load: ChainLoad;
-  readonly transactional: boolean;
-  readonly records: ChainRecords;
+/** A case's name, unique among the cases: its figures' keys in the report, its topics' and groups' names here. */
+export const chainCaseKey = ({ load, transactional, records }: ChainCase): string =>
+  (load.kind === 'rate' ? `Rate${load.rate}` : load.concurrency === 1 ? 'Idle' : 'Max') +
+  (transactional ? 'Tx' : '') +
+  { tasks: '', state: 'State', 'state+events': 'StateEvents' }[records];
+
+export interface ChainLoopOptions extends ChainCase {
+  readonly warmupMs: number;
+  readonly durationMs: number;
+  /** The coordinator's fetch wait and the worker's (COORDINATOR_MAX_WAIT_MS, WORKER_MAX_WAIT_MS). */
+  readonly coordinatorMaxWaitMs: number;
+  readonly workerMaxWaitMs: number;
+}
+
+export interface ChainLoopRun extends ChainCase {
   readonly completedPerSecond: number;
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
@@ -101,7 +108,7 @@ export async function measureChainLoop(
   options: ChainLoopOptions,
   resources: Resources,
 ): Promise<ChainLoopRun> {
-  const name = `chain${options.transactional ? 'tx' : ''}${options.records.replace('+', '')}`;
+  const name = `chain${chainCaseKey(options)}`;
   const topics = {
     requests: `${sandbox.topicPrefix}bench.${name}.requests`,
     tasks: `${sandbox.topicPrefix}bench.${name}.tasks`,
