@@ -100,6 +100,18 @@ export async function eventually<T>(probe: () => Promise<T | undefined>, what: s
   }
 }
 
+/**
+ * Waits until `base`/readyz answers 200: every consumer group of the roles joined. A test whose steps wait for
+ * Kafka-driven progress starts them after this, so a slow join on a busy machine is not charged to one of its steps.
+ */
+export async function untilReady(base: string, timeoutMs = 60_000): Promise<void> {
+  await eventually(
+    async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined),
+    '/readyz',
+    timeoutMs,
+  );
+}
+
 /** A small valid definition: a function node feeding another. */
 export const SAMPLE_DEFINITION = {
   nodes: {

@@ -9,7 +9,7 @@ import { createKafka, IDEMPOTENT_PRODUCER, openProducer } from '#libs/kafka';
 import { sendToDeadLetters } from '#libs/messaging';
 import { useTestContext } from '#test/harness/test-context.js';
 import { launchBrowser } from '#test/support/browser.js';
-import { ADMIN_KEY, createTopics, eventually, startRoles } from '#test/support/app.js';
+import { ADMIN_KEY, createTopics, startRoles, untilReady } from '#test/support/app.js';
 
 /**
  * The web console in a real browser (Debian's chromium) against every role: sign in, create a workflow, patch it and
@@ -46,13 +46,8 @@ describe('the web console in chromium, against the real stack', () => {
     const app = await startRoles(ctx, ALL_ROLES);
     await app.app.listen(0, '127.0.0.1');
     base = `http://127.0.0.1:${(app.app.getHttpServer().address() as { port: number }).port}`;
-    // Every consumer group joined before the browser's steps, which wait 20 s each, so a slow join on a busy machine
-    // is not charged to one of them (CI once saw a run not reach its hitl node within 20 s).
-    await eventually(
-      async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined),
-      'the roles to be ready (/readyz)',
-      60_000,
-    );
+    // The browser's steps wait 20 s each (CI once saw a run not reach its hitl node within 20 s).
+    await untilReady(base);
     browser = await launchBrowser(ctx);
     const pool = createPool(ctx.databaseUrl, { name: 'console-test' });
     ctx.defer(() => pool.end());

@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import { ALL_ROLES } from '#apps/all-in-one/src/all-roles.js';
 import { API_ROUTES, EXAMPLE_IDS, type ApiRoute, type OpenApiDocument } from '#libs/api-contract';
 import { useTestContext } from '#test/harness/test-context.js';
-import { ADMIN_KEY, createTopics, eventually, startRoles } from '#test/support/app.js';
+import { ADMIN_KEY, createTopics, eventually, startRoles, untilReady } from '#test/support/app.js';
 
 /**
  * The document against the API that serves it: valid OpenAPI 3.1, every example valid against its own schema, and
@@ -96,7 +96,7 @@ describe('the OpenAPI document, checked against the running API', () => {
       const state = (await (await call('get', `/v1/runs/${run.runId}`)).json()) as { status: string };
       return state.status === 'waiting' ? true : undefined;
     }, 'the example run to wait for its approval');
-    await eventually(async () => ((await fetch(`${base}/readyz`)).status === 200 ? true : undefined), 'readiness');
+    await untilReady(base);
 
     // Reads first, then writes, then deletes: the approval and the revocation end what the others read.
     const order = { get: 0, post: 1, delete: 2 } as const;
