@@ -59,9 +59,8 @@ export function initialState(definition: WorkflowDefinition): RunState {
 /** Starts a pending run: its entry nodes become ready. A run that already started or ended is left as it is. */
 export async function startRun(current: RunState, ctx: MachineContext, requestedAt: number): Promise<Transition> {
   if (current.status !== 'pending' || current.eventSeq > 0) return { state: current, effects: [] };
-  const state = structuredClone(current);
-  state.status = 'running';
-  const step = new Step(state, ctx);
+  const step = new Step(current, ctx);
+  step.state.status = 'running';
   step.event('run.started', 'running', undefined, { nodes: Object.keys(ctx.definition.nodes).length });
   await step.failingOnEdges(() => step.advance('start', requestedAt));
   return step.result();
@@ -69,20 +68,40 @@ export async function startRun(current: RunState, ctx: MachineContext, requested
 
 export async function applyInput(current: RunState, input: RunInput, ctx: MachineContext): Promise<Transition> {
   if (isTerminal(current.status)) return { state: current, effects: [] };
-  const step = new Step(structuredClone(current), ctx);
+  const step = new Step(current, ctx);
   await step.failingOnEdges(() => step.apply(input));
   return step.result();
 }
 
 const ACTIVE = new Set(['running', 'waiting']);
 
+/**
+ * One transition. It copies on write: the new state shares with the one it was given every node it leaves as it was
+ * (and every output), so a transition costs what it changes, not what the run holds; a deep copy per input made a
+ * run with large outputs quadratic in them. The state it was given is never changed.
+ */
 class Step {
   readonly effects: Effect[] = [];
+  readonly state: RunState;
+  /** Nodes already copied in this step, so each is copied once. */
+  private readonly copied = new Set<string>();
 
   constructor(
-    private readonly state: RunState,
+    current: RunState,
     private readonly ctx: MachineContext,
-  ) {}
+  ) {
+    this.state = { ...current, nodes: { ...current.nodes }, edges: { ...current.edges } };
+  }
+
+  /** The node as this step may change it: its own copy, made on first use. */
+  private writable(nodeId: string): NodeState {
+    const node = this.state.nodes[nodeId] as NodeState;
+    if (this.copied.has(nodeId)) return node;
+    this.copied.add(nodeId);
+    const copy = { ...node };
+    this.state.nodes[nodeId] = copy;
+    return copy;
+  }
 
   result(): Transition {
     return { state: this.state, effects: this.effects };
@@ -130,11 +149,12 @@ class Step {
 
   /** A completion counts only for the attempt in flight: a redelivered or late one changes nothing. */
   private async completed(input: Extract<RunInput, { kind: 'completed' }>): Promise<void> {
-    const node = this.state.nodes[input.nodeId];
-    if (!node || node.attempts !== input.attempt || !ACTIVE.has(node.status)) return;
+    const current = this.state.nodes[input.nodeId];
+    if (!current || current.attempts !== input.attempt || !ACTIVE.has(current.status)) return;
     const def = this.def(input.nodeId);
     if (def.timeoutMs) this.effects.push({ type: 'clear_timer', key: timeoutKey(input.nodeId, input.attempt) });
     if (!input.succeeded) return this.failed(input.nodeId, input.error ?? 'failed', input.timedOut === true, input.at);
+    const node = this.writable(input.nodeId);
     node.status = 'succeeded';
     delete node.error;
     if (input.outputRef) node.outputRef = input.outputRef;
@@ -190,8 +210,9 @@ class Step {
     }
     if (node.attempts !== attempt || !ACTIVE.has(node.status)) return;
     if (kind === 'delay') {
-      node.status = 'succeeded';
-      node.output = { delayedMs: (def.config as { ms: number }).ms };
+      const delayed = this.writable(nodeId);
+      delayed.status = 'succeeded';
+      delayed.output = { delayedMs: (def.config as { ms: number }).ms };
       this.event('node.completed', 'succeeded', nodeId, { attempt });
       return this.advance('delay', this.ctx.now);
     }
@@ -203,7 +224,7 @@ class Step {
 
   /** A failed attempt: retry after a backoff while the node's policy allows, else the run fails. */
   private async failed(nodeId: string, error: string, timedOut: boolean, at: number): Promise<void> {
-    const node = this.state.nodes[nodeId] as NodeState;
+    const node = this.writable(nodeId);
     const def = this.def(nodeId);
     const maxAttempts = def.retry?.maxAttempts ?? 1;
     node.error = error;
@@ -251,7 +272,7 @@ class Step {
         if (verdict === 'undecided') continue;
         changed = true;
         if (verdict === 'skip') {
-          node.status = 'skipped';
+          this.writable(nodeId).status = 'skipped';
           this.event('node.skipped', 'skipped', nodeId);
         } else {
           this.startAttempt(nodeId, 1, fromType, triggeredAt);
@@ -296,7 +317,7 @@ class Step {
   }
 
   private startAttempt(nodeId: string, attempt: number, fromType: string, triggeredAt: number): void {
-    const node = this.state.nodes[nodeId] as NodeState;
+    const node = this.writable(nodeId);
     const def = this.def(nodeId);
     node.attempts = attempt;
     delete node.retryAt;
@@ -350,8 +371,9 @@ class Step {
   }
 
   private async finish(status: TerminalRunStatus, error?: string): Promise<void> {
-    for (const node of Object.values(this.state.nodes)) {
-      if (ACTIVE.has(node.status) || (node.status === 'pending' && node.attempts > 0)) node.status = 'cancelled';
+    for (const [id, node] of Object.entries(this.state.nodes)) {
+      if (ACTIVE.has(node.status) || (node.status === 'pending' && node.attempts > 0))
+        this.writable(id).status = 'cancelled';
     }
     this.state.status = status;
     if (status === 'completed') this.state.output = this.output();

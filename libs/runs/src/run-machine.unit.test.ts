@@ -2,8 +2,21 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import type { WorkflowDefinition } from '#libs/workflows';
 import { ExpressionError, ExpressionEvaluator, ExpressionLimitError } from '#libs/expressions';
-import { applyInput, initialState, startRun, type MachineContext } from './run-machine.js';
+import * as machine from './run-machine.js';
+import { initialState, type MachineContext } from './run-machine.js';
 import type { Effect, RunInput, RunState } from './run-state.js';
+
+/** Freezes a state whole, so that a transition writing to the state it was given throws (modules are strict). */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+// Every transition below is given a frozen state: the machine copies on write and must never change its input.
+const startRun: typeof machine.startRun = (current, ...rest) => machine.startRun(deepFreeze(current), ...rest);
+const applyInput: typeof machine.applyInput = (current, ...rest) => machine.applyInput(deepFreeze(current), ...rest);
 
 const evaluator = new ExpressionEvaluator();
 after(() => evaluator.close());
@@ -161,6 +174,24 @@ describe('run machine', () => {
       seqs.map((_, i) => i + 1),
       'run events are numbered without gaps',
     );
+  });
+
+  it('copies only what a transition changes: the other nodes and their outputs are shared with the state before', async () => {
+    const ctx = context({
+      nodes: { a: fn(), b: fn(), c: fn() },
+      edges: [
+        { from: 'a', to: 'b' },
+        { from: 'b', to: 'c' },
+      ],
+    });
+    const big = { rows: Array.from({ length: 1_000 }, (_, i) => ({ i })) };
+    const afterA = await feed(ctx, (await startRun(initialState(ctx.definition), ctx, 900)).state, ok('a', big));
+    const afterB = await applyInput(afterA.state, ok('b', 2), ctx);
+    assert.equal(afterB.state.nodes.a, afterA.state.nodes.a, 'node a, untouched, is not copied');
+    assert.equal(afterB.state.nodes.a?.output, big, 'nor is its output');
+    assert.notEqual(afterB.state.nodes.b, afterA.state.nodes.b, 'node b changed: a copy of its own');
+    assert.equal(afterA.state.nodes.b?.status, 'running', 'and the state before keeps b as it was');
+    assert.equal(afterB.state.nodes.b?.status, 'succeeded');
   });
 
   it('joins a diamond: the join waits for both branches and sees both outputs', async () => {
