@@ -2,10 +2,8 @@ import { createRequire } from 'node:module';
 import avro from 'avsc';
 import { readSchemaFiles, WireEncoder, type RunEvent } from '#libs/events';
 import { encodeProduceRequest, TRACE_HEADERS } from '#test/support/kafkajs-requests.js';
-import { idleBusy } from './support/cpu.js';
+import { reportMicroBench, RoundSamples, startMicroBench } from './support/micro-bench.js';
 import { progress } from './support/progress.js';
-import { figuresJson, table, type Figure } from './support/report.js';
-import { summarize } from './support/stats.js';
 
 /**
  * `npm run bench:encoding`: the CPU the run path spends encoding, as installed against what the libraries do
@@ -136,17 +134,9 @@ async function measure(encode: Encode, count: number): Promise<number> {
   return (used.user + used.system) / count;
 }
 
-const write = (text: string) => process.stdout.write(`${text}\n`);
-
 async function main(): Promise<void> {
-  const busy = await idleBusy(1_000);
-  write(
-    `encoding (${new Date().toISOString()}): ${settings.runs} runs of ${settings.encodings} encodings per figure; ` +
-      `${busy.toFixed(2)} cores busy before the start`,
-  );
-  write('');
-  const samples = new Map<string, number[]>();
-  const record = (key: string, sample: number) => samples.set(key, [...(samples.get(key) ?? []), sample]);
+  const busy = await startMicroBench('encoding', `${settings.runs} runs of ${settings.encodings} encodings per figure`);
+  const samples = new RoundSamples();
   for (const c of CASES) {
     // Warm-up: V8's optimizer for both.
     await measure(c.stock.encode, 1_000);
@@ -156,23 +146,19 @@ async function main(): Promise<void> {
     for (const c of CASES) {
       // Alternating which goes first, so a drift of the machine's speed does not favour one.
       const [first, second] = run % 2 === 0 ? (['stock', 'ours'] as const) : (['ours', 'stock'] as const);
-      record(`${c.key}.${first}`, await measure(c[first].encode, settings.encodings));
-      record(`${c.key}.${second}`, await measure(c[second].encode, settings.encodings));
-      const last = (mode: 'stock' | 'ours') => samples.get(`${c.key}.${mode}`)?.at(-1)?.toFixed(1);
-      progress(`run ${run} ${c.key}: ${c.stock.label} ${last('stock')} µs, ${c.ours.label} ${last('ours')} µs`);
+      samples.record(`${c.key}.${first}`, await measure(c[first].encode, settings.encodings));
+      samples.record(`${c.key}.${second}`, await measure(c[second].encode, settings.encodings));
+      progress(
+        `run ${run} ${c.key}: ${c.stock.label} ${samples.last(`${c.key}.stock`)} µs, ` +
+          `${c.ours.label} ${samples.last(`${c.key}.ours`)} µs`,
+      );
     }
   }
-  const figures: Figure[] = CASES.flatMap((c) =>
-    (['stock', 'ours'] as const).map((mode) => ({
-      key: `${c.key}.${mode}`,
-      label: `${c.label}: ${c[mode].label}`,
-      unit: c.unit,
-      summary: summarize(samples.get(`${c.key}.${mode}`) ?? []),
-      decimals: 1,
-    })),
-  );
-  write(table(figures));
-  write(JSON.stringify({ settings, coresBusyBefore: busy, figures: figuresJson(figures) }));
+  const figures = samples.figures(CASES, ['stock', 'ours'] as const, (c, mode) => ({
+    label: `${c.label}: ${c[mode].label}`,
+    unit: c.unit,
+  }));
+  reportMicroBench(settings, busy, figures);
 }
 
 await main();

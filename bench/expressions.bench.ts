@@ -1,9 +1,7 @@
 import jsonata from 'jsonata';
 import { ExpressionEvaluator } from '#libs/expressions';
-import { idleBusy } from './support/cpu.js';
+import { reportMicroBench, RoundSamples, startMicroBench } from './support/micro-bench.js';
 import { progress } from './support/progress.js';
-import { figuresJson, table, type Figure } from './support/report.js';
-import { summarize } from './support/stats.js';
 
 /**
  * `npm run bench:expressions`: the cost of one JSONata evaluation in the caller's thread (jsonata compiled once and
@@ -45,8 +43,6 @@ function small() {
   return { input: { x: 1 }, nodes: { a: { total: 120, status: 'ok' } } };
 }
 
-const write = (text: string) => process.stdout.write(`${text}\n`);
-
 /** Microseconds per evaluation, `count` evaluations, at most `inFlight` at once. */
 async function measure(evaluate: () => Promise<unknown>, count: number, inFlight: number): Promise<number> {
   let next = 0;
@@ -60,14 +56,11 @@ async function measure(evaluate: () => Promise<unknown>, count: number, inFlight
 }
 
 async function main(): Promise<void> {
-  const busy = await idleBusy(1_000);
-  write(
-    `expressions: ${settings.runs} runs of ${settings.evaluations} evaluations per figure; ` +
-      `${busy.toFixed(2)} cores busy before the start (2-core machine)`,
+  const busy = await startMicroBench(
+    'expressions',
+    `${settings.runs} runs of ${settings.evaluations} evaluations per figure`,
   );
-  write('');
-  const samples = new Map<string, number[]>();
-  const record = (key: string, value: number) => samples.set(key, [...(samples.get(key) ?? []), value]);
+  const samples = new RoundSamples();
   const pool = new ExpressionEvaluator({ timeoutMs: 1_000, maxDepth: 500, threads: settings.threads });
   try {
     for (let run = 1; run <= settings.runs; run++) {
@@ -83,7 +76,7 @@ async function main(): Promise<void> {
           [`${c.key}.pool_one_at_a_time`]: await measure(pooled, settings.evaluations, 1),
           [`${c.key}.pool_in_flight`]: await measure(pooled, settings.evaluations, settings.inFlight),
         };
-        for (const [key, value] of Object.entries(figures)) record(key, value);
+        for (const [key, value] of Object.entries(figures)) samples.record(key, value);
         progress(
           `run ${run} ${c.key}: ${Object.values(figures)
             .map((v) => v.toFixed(1))
@@ -99,17 +92,12 @@ async function main(): Promise<void> {
     pool_one_at_a_time: `ExpressionEvaluator (${settings.threads} threads), one at a time`,
     pool_in_flight: `ExpressionEvaluator (${settings.threads} threads), ${settings.inFlight} in flight`,
   } as const;
-  const figures: Figure[] = CASES.flatMap((c) =>
-    Object.entries(labels).map(([mode, text]) => ({
-      key: `${c.key}.${mode}`,
-      label: `${c.label}: ${text}`,
-      unit: 'µs/eval',
-      summary: summarize(samples.get(`${c.key}.${mode}`) ?? []),
-      decimals: 1,
-    })),
-  );
-  write(table(figures));
-  write(JSON.stringify({ settings, coresBusyBefore: busy, figures: figuresJson(figures) }));
+  const modes = Object.keys(labels) as (keyof typeof labels)[];
+  const figures = samples.figures(CASES, modes, (c, mode) => ({
+    label: `${c.label}: ${labels[mode]}`,
+    unit: 'µs/eval',
+  }));
+  reportMicroBench(settings, busy, figures);
 }
 
 await main();

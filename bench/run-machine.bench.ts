@@ -1,9 +1,7 @@
 import { applyInput, initialState, startRun, type MachineContext, type RunInput, type RunState } from '#libs/runs';
 import type { WorkflowDefinition } from '#libs/workflows';
-import { idleBusy } from './support/cpu.js';
+import { reportMicroBench, RoundSamples, startMicroBench } from './support/micro-bench.js';
 import { progress } from './support/progress.js';
-import { figuresJson, table, type Figure } from './support/report.js';
-import { summarize } from './support/stats.js';
 
 /**
  * `npm run bench:machine`: the coordinator's run machine, CPU per whole run (its start and one completion per node),
@@ -81,39 +79,27 @@ async function measure(c: Case, transition: ApplyInput, minMs: number): Promise<
   return (used.user + used.system) / runs;
 }
 
-const write = (text: string) => process.stdout.write(`${text}\n`);
-
 async function main(): Promise<void> {
-  const busy = await idleBusy(1_000);
-  write(
-    `run machine (${new Date().toISOString()}): ${settings.runs} runs of ≥ ${settings.minMs} ms per figure; ` +
-      `${busy.toFixed(2)} cores busy before the start`,
-  );
-  write('');
+  const busy = await startMicroBench('run machine', `${settings.runs} runs of ≥ ${settings.minMs} ms per figure`);
   const transitions: Record<Mode, ApplyInput> = { cow: copyOnWrite, deep: deepCopyFirst };
-  const samples = new Map<string, number[]>();
-  const record = (key: string, sample: number) => samples.set(key, [...(samples.get(key) ?? []), sample]);
+  const samples = new RoundSamples();
   for (const c of CASES) for (const mode of ['cow', 'deep'] as const) await measure(c, transitions[mode], 300);
   for (let run = 1; run <= settings.runs; run++) {
     for (const c of CASES) {
       // Alternating which goes first, so a drift of the machine's speed does not favour one.
       const order: readonly Mode[] = run % 2 === 0 ? ['deep', 'cow'] : ['cow', 'deep'];
-      for (const mode of order) record(`${c.key}.${mode}`, await measure(c, transitions[mode], settings.minMs));
-      const last = (mode: Mode) => samples.get(`${c.key}.${mode}`)?.at(-1)?.toFixed(1);
-      progress(`run ${run} ${c.key}: copy on write ${last('cow')} µs, deep copy ${last('deep')} µs per run`);
+      for (const mode of order) samples.record(`${c.key}.${mode}`, await measure(c, transitions[mode], settings.minMs));
+      progress(
+        `run ${run} ${c.key}: copy on write ${samples.last(`${c.key}.cow`)} µs, ` +
+          `deep copy ${samples.last(`${c.key}.deep`)} µs per run`,
+      );
     }
   }
-  const figures: Figure[] = CASES.flatMap((c) =>
-    (['cow', 'deep'] as const).map((mode) => ({
-      key: `${c.key}.${mode}`,
-      label: `${c.label}: ${MODES[mode]}`,
-      unit: 'µs CPU/run',
-      summary: summarize(samples.get(`${c.key}.${mode}`) ?? []),
-      decimals: 1,
-    })),
-  );
-  write(table(figures));
-  write(JSON.stringify({ settings, coresBusyBefore: busy, figures: figuresJson(figures) }));
+  const figures = samples.figures(CASES, ['cow', 'deep'] as const, (c, mode) => ({
+    label: `${c.label}: ${MODES[mode]}`,
+    unit: 'µs CPU/run',
+  }));
+  reportMicroBench(settings, busy, figures);
 }
 
 await main();
