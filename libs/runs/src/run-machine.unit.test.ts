@@ -34,6 +34,14 @@ function context(definition: WorkflowDefinition, overrides: Partial<MachineConte
   };
 }
 
+/** a → b → c, three function nodes. */
+const chain = (): WorkflowDefinition => ({
+  nodes: { a: fn(), b: fn(), c: fn() },
+  edges: [
+    { from: 'a', to: 'b' },
+    { from: 'b', to: 'c' },
+  ],
+});
 const dispatched = (effects: readonly Effect[]) =>
   effects.filter((e) => e.type === 'dispatch').map((e) => (e.type === 'dispatch' ? `${e.nodeId}#${e.attempt}` : ''));
 const kinds = (effects: readonly Effect[]) =>
@@ -148,13 +156,7 @@ describe('run machine', () => {
   });
 
   it('runs a chain node by node and completes with the sink output', async () => {
-    const ctx = context({
-      nodes: { a: fn(), b: fn(), c: fn() },
-      edges: [
-        { from: 'a', to: 'b' },
-        { from: 'b', to: 'c' },
-      ],
-    });
+    const ctx = context(chain());
     const start = await startRun(initialState(ctx.definition), ctx, 900);
     assert.deepEqual(dispatched(start.effects), ['a#1']);
     const first = start.effects.find((e) => e.type === 'dispatch');
@@ -177,13 +179,7 @@ describe('run machine', () => {
   });
 
   it('copies only what a transition changes: the other nodes and their outputs are shared with the state before', async () => {
-    const ctx = context({
-      nodes: { a: fn(), b: fn(), c: fn() },
-      edges: [
-        { from: 'a', to: 'b' },
-        { from: 'b', to: 'c' },
-      ],
-    });
+    const ctx = context(chain());
     const big = { rows: Array.from({ length: 1_000 }, (_, i) => ({ i })) };
     const afterA = await feed(ctx, (await startRun(initialState(ctx.definition), ctx, 900)).state, ok('a', big));
     const afterB = await applyInput(afterA.state, ok('b', 2), ctx);
