@@ -83,21 +83,21 @@ const ACTIVE = new Set(['running', 'waiting']);
 class Step {
   readonly effects: Effect[] = [];
   readonly state: RunState;
-  /** Nodes already copied in this step, so each is copied once. */
-  private readonly copied = new Set<string>();
+  /** The nodes of the state this step was given: a node still the same object is not yet this step's copy. */
+  private readonly given: RunState['nodes'];
 
   constructor(
     current: RunState,
     private readonly ctx: MachineContext,
   ) {
+    this.given = current.nodes;
     this.state = { ...current, nodes: { ...current.nodes }, edges: { ...current.edges } };
   }
 
   /** The node as this step may change it: its own copy, made on first use. */
   private writable(nodeId: string): NodeState {
     const node = this.state.nodes[nodeId] as NodeState;
-    if (this.copied.has(nodeId)) return node;
-    this.copied.add(nodeId);
+    if (node !== this.given[nodeId]) return node;
     const copy = { ...node };
     this.state.nodes[nodeId] = copy;
     return copy;
